@@ -1,0 +1,278 @@
+#!/usr/bin/env node
+/**
+ * The command line: argv -> options -> run -> reports -> exit code. The only module that
+ * touches process, argv, console and exit (DESIGN.md "Layout").
+ */
+import { Command, CommanderError, Option } from "commander";
+import { parseDurationMs } from "../config/duration.js";
+import {
+  DEFAULT_PATH,
+  DEFAULT_TIMEOUT,
+  InputError,
+  parseRunOptions,
+  type RawRunOptions,
+  type RunOptions,
+} from "../config/options.js";
+import { startRun, type Progress } from "../engine/run.js";
+import { EXIT_CODES } from "../evaluate/exit-codes.js";
+import type { RunResult } from "../metrics/result.js";
+import { writeResultsFile } from "../report/json.js";
+import { formatProgressLine, formatSummary } from "../report/terminal.js";
+import { CATEGORY_CHOICES } from "../scenarios/types.js";
+import { formatPolicyTable } from "../target/policies.js";
+import { startGateway } from "../target/gateway.js";
+
+const VERSION = "0.1.0";
+/** Without a TTY (CI logs) a plain progress line every few seconds instead of a redrawn one. */
+const PLAIN_PROGRESS_EVERY_SEC = 5;
+
+interface CliRunFlags extends RawRunOptions {
+  out?: string;
+  quiet?: boolean;
+}
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`load-test: error: ${message}\n`);
+  process.exit(code);
+}
+
+function addRunOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option("--target <url>", "base URL of the target (http:// or https://)").env("AXONFLOW_ENDPOINT"),
+    )
+    .option("--rps <n>", "requests per second, paced evenly (open loop)")
+    .option("--duration <d>", "test duration: 30s, 5m, 1h, 1m30s")
+    .addOption(new Option("--category <c>", "test category").choices([...CATEGORY_CHOICES]).default("mixed"))
+    .option(
+      "--workers <n>",
+      "cap on requests in flight (and HTTP/1.1 connections); default 2 s worth of --rps, 10..1000",
+    )
+    .option("--path <path>", "request path appended to the target", DEFAULT_PATH)
+    .addOption(
+      new Option("--api-key <key>", "sent as Authorization: Bearer <key>; never printed").env(
+        "AXONFLOW_CLIENT_ID",
+      ),
+    )
+    .option(
+      "--header <name:value>",
+      "extra request header (repeatable)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option("--timeout <d>", "per-request timeout from the actual send", DEFAULT_TIMEOUT)
+    .option("--out <file>", "write the results as JSON (docs/RESULTS.md)")
+    .option("--quiet", "no live progress, only the summary");
+}
+
+/** Turns a commander "invalid choice" into our one-line style and exit code. */
+function validate(raw: RawRunOptions): RunOptions {
+  try {
+    return parseRunOptions(raw);
+  } catch (error) {
+    if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
+    throw error;
+  }
+}
+
+function progressPrinter(quiet: boolean): ((progress: Progress) => void) | undefined {
+  if (quiet) return undefined;
+  const stderr = process.stderr;
+  if (stderr.isTTY) {
+    return (progress) => stderr.write(`\r\x1b[2K${formatProgressLine(progress)}`);
+  }
+  let lastPrintedSec = 0;
+  return (progress) => {
+    if (progress.elapsedSec - lastPrintedSec >= PLAIN_PROGRESS_EVERY_SEC - 0.5) {
+      lastPrintedSec = progress.elapsedSec;
+      stderr.write(`${formatProgressLine(progress)}\n`);
+    }
+  };
+}
+
+/** Connection-level failures on every request mean the target was never reached. */
+function unreachableNote(result: RunResult, target: string): string | undefined {
+  const connectionKinds = ["connect_refused", "dns", "tls"];
+  const connectionErrors = connectionKinds.reduce((sum, kind) => sum + (result.errors[kind] ?? 0), 0);
+  const timeouts = result.errors.timeout ?? 0;
+  if (result.requests.total === 0 || result.requests.success + result.requests.blocked > 0) return undefined;
+  if (connectionErrors + timeouts < result.requests.total) return undefined;
+  const kinds = Object.keys(result.errors).join(", ");
+  return `--target ${target}: unreachable (${result.requests.total} of ${result.requests.total} requests failed: ${kinds})`;
+}
+
+/** Runs one load test with live progress, summary, results file and exit code. */
+async function executeRun(
+  options: RunOptions,
+  flags: { out?: string; quiet?: boolean },
+  title?: string,
+): Promise<number> {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (): void => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(
+        "\nload-test: interrupted, finishing requests in flight and writing results (Ctrl-C again to quit now)\n",
+      );
+      controller.abort();
+    } else {
+      process.exit(EXIT_CODES.interrupted);
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const target = `${options.targetUrl.protocol}//${options.targetUrl.host}`;
+  if (!flags.quiet) {
+    process.stderr.write(
+      `${title ?? "load-test"}: ${target}${options.path} at ${options.ratePerSec} req/s for ${options.durationMs / 1000}s, ` +
+        `category ${options.category}, workers ${options.workers}\n`,
+    );
+  }
+  const onProgress = progressPrinter(Boolean(flags.quiet));
+  const handle = startRun(options, { signal: controller.signal, onProgress });
+  const result = await handle.result;
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  if (onProgress && process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
+  process.stdout.write(`${formatSummary(result)}\n`);
+  if (flags.out) {
+    try {
+      await writeResultsFile(flags.out, result);
+      process.stderr.write(`results written to ${flags.out}\n`);
+    } catch (error) {
+      process.stderr.write(`load-test: error: --out ${flags.out}: ${(error as Error).message}\n`);
+      return EXIT_CODES.invalidInput;
+    }
+  }
+  const unreachable = unreachableNote(result, target);
+  if (unreachable) process.stderr.write(`load-test: error: ${unreachable}\n`);
+  if (result.interrupted) return EXIT_CODES.interrupted;
+  return result.verdict.level === "critical" ? EXIT_CODES.critical : EXIT_CODES.ok;
+}
+
+function parseLatencyRange(text: string): { min: number; max: number } {
+  const [minText, maxText = minText] = text.split("..");
+  const min = parseDurationMs(minText ?? "");
+  const max = parseDurationMs(maxText ?? "");
+  if (min === undefined || max === undefined || min < 0 || max < min) {
+    fail(`--llm-latency: expected MIN..MAX like 200ms..2s, got "${text}"`, EXIT_CODES.invalidInput);
+  }
+  return { min, max };
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    fail(`--port: must be 0..65535, got "${text}"`, EXIT_CODES.invalidInput);
+  return port;
+}
+
+async function serveCommand(flags: {
+  port: string;
+  host: string;
+  listPolicies?: boolean;
+  llmLatency: string;
+}): Promise<void> {
+  if (flags.listPolicies) {
+    process.stdout.write(`${formatPolicyTable()}\n`);
+    return;
+  }
+  const gateway = await startGateway({
+    host: flags.host,
+    port: parsePort(flags.port),
+    llmLatencyMs: parseLatencyRange(flags.llmLatency),
+  }).catch((error: Error) =>
+    fail(
+      `--port/--host: cannot listen on ${flags.host}:${flags.port}: ${error.message}`,
+      EXIT_CODES.invalidInput,
+    ),
+  );
+  process.stdout.write(
+    `reference gateway listening on ${gateway.url} (POST /v1/execute, GET /health, GET /metrics); Ctrl-C to stop\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await gateway.close();
+  process.stdout.write("reference gateway stopped\n");
+}
+
+async function demoCommand(flags: {
+  rps: string;
+  duration: string;
+  out?: string;
+  quiet?: boolean;
+  llmLatency: string;
+}): Promise<number> {
+  const gateway = await startGateway({ llmLatencyMs: parseLatencyRange(flags.llmLatency) });
+  try {
+    const options = validate({
+      target: gateway.url,
+      rps: flags.rps,
+      duration: flags.duration,
+      category: "mixed",
+      apiKey: "demo-org",
+    });
+    process.stderr.write(`demo: reference gateway started on ${gateway.url}\n`);
+    return await executeRun(options, flags, "demo");
+  } finally {
+    await gateway.close();
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command("load-test")
+    .description("Policy-aware open-loop HTTP load testing (P50/P95/P99, block rate, correctness, verdict)")
+    .version(VERSION)
+    .showHelpAfterError("(run load-test --help for usage)");
+  const runAction = async (flags: CliRunFlags): Promise<void> => {
+    process.exitCode = await executeRun(validate(flags), flags);
+  };
+  addRunOptions(program).action(runAction);
+  addRunOptions(
+    program.command("run").description("run a load test (same as the flags on load-test itself)"),
+  ).action(runAction);
+  program
+    .command("serve")
+    .description("start the reference policy gateway (POST /v1/execute, /health, /metrics)")
+    .option("--port <port>", "port to listen on (0 = any free port)", "8080")
+    .option("--host <host>", "address to bind (loopback by default)", "127.0.0.1")
+    .option("--llm-latency <min..max>", "latency range of the mock LLM provider", "200ms..2s")
+    .option("--list-policies", "print the policy table and exit")
+    .action(async (flags) => {
+      await serveCommand(flags);
+    });
+  program
+    .command("demo")
+    .description("start the reference gateway on a loopback port and run a short mixed load test against it")
+    .option("--rps <n>", "requests per second", "100")
+    .option("--duration <d>", "test duration", "10s")
+    .option("--llm-latency <min..max>", "latency range of the mock LLM provider", "200ms..2s")
+    .option("--out <file>", "write the results as JSON")
+    .option("--quiet", "no live progress, only the summary")
+    .action(async (flags) => {
+      process.exitCode = await demoCommand(flags);
+    });
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  for (const command of program.commands) command.exitOverride();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end with code 0; every parse error is invalid input.
+      process.exit(error.exitCode === 0 ? 0 : EXIT_CODES.invalidInput);
+    }
+    process.stderr.write(`load-test: internal error: ${(error as Error).message}\n`);
+    process.exit(EXIT_CODES.internalError);
+  }
+  process.exit(process.exitCode ?? 0);
+}
+
+void main();

@@ -1,0 +1,164 @@
+import { z } from "zod";
+import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
+import { parseDurationMs } from "./duration.js";
+
+/** A validated run: every field in the unit its name carries. */
+export interface RunOptions {
+  /** Base URL (`http(s)://host:port[/prefix]`), possibly with credentials the reports strip. */
+  targetUrl: URL;
+  path: string;
+  ratePerSec: number;
+  durationMs: number;
+  category: CategoryChoice;
+  workers: number;
+  timeoutMs: number;
+  /** Sent as `Authorization: Bearer …`; never printed or written. */
+  apiKey: string | undefined;
+  headers: Array<[string, string]>;
+}
+
+/** The raw strings a user gave, named by the flag they came from. */
+export interface RawRunOptions {
+  target?: string;
+  path?: string;
+  rps?: string;
+  duration?: string;
+  category?: string;
+  workers?: string;
+  timeout?: string;
+  apiKey?: string;
+  header?: string[];
+}
+
+/** Invalid input: carries the flag so the CLI prints one line naming it (exit code 2). */
+export class InputError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+export const DEFAULT_PATH = "/v1/execute";
+export const DEFAULT_TIMEOUT = "30s";
+/** Enough in-flight slots for 2 s of latency at the asked rate (the spec's LLM providers answer in 0.2-2 s). */
+export function defaultWorkers(ratePerSec: number): number {
+  return Math.min(1000, Math.max(10, Math.ceil(ratePerSec * 2)));
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/; // RFC 9110 §5.6.2 token
+
+const positiveNumber = (flag: string) =>
+  z.string({ error: `${flag} is required` }).transform((text, ctx) => {
+    const value = Number(text);
+    if (text.trim() === "" || !Number.isFinite(value) || value <= 0) {
+      ctx.addIssue({ code: "custom", message: `must be a number > 0, got "${text}"` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const duration = (flag: string) =>
+  z.string({ error: `${flag} is required` }).transform((text, ctx) => {
+    const valueMs = parseDurationMs(text);
+    if (valueMs === undefined || !(valueMs > 0)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be a duration like 30s, 5m, 1h or 1m30s, got "${text}"`,
+      });
+      return z.NEVER;
+    }
+    return valueMs;
+  });
+
+const schema = z.object({
+  target: z.string({ error: "is required (or set AXONFLOW_ENDPOINT)" }).transform((text, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      ctx.addIssue({
+        code: "custom",
+        message: `not a valid URL: "${text}" (expected http://host:port or https://host)`,
+      });
+      return z.NEVER;
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      ctx.addIssue({
+        code: "custom",
+        message: `scheme must be http or https, got "${url.protocol.replace(/:$/, "")}"`,
+      });
+      return z.NEVER;
+    }
+    return url;
+  }),
+  path: z
+    .string()
+    .default(DEFAULT_PATH)
+    .refine((path) => path.startsWith("/"), { message: 'must start with "/"' }),
+  rps: positiveNumber("--rps"),
+  duration: duration("--duration"),
+  category: z
+    .enum(CATEGORY_CHOICES, { error: `must be one of ${CATEGORY_CHOICES.join(", ")}` })
+    .default("mixed"),
+  workers: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      const value = Number(text);
+      if (!Number.isInteger(value) || value < 1) {
+        ctx.addIssue({ code: "custom", message: `must be an integer ≥ 1, got "${text}"` });
+        return z.NEVER;
+      }
+      return value;
+    }),
+  timeout: duration("--timeout").prefault(DEFAULT_TIMEOUT),
+  apiKey: z.string().optional(),
+  header: z
+    .array(z.string())
+    .default([])
+    .transform((items, ctx) => {
+      const headers: Array<[string, string]> = [];
+      for (const item of items) {
+        const colon = item.indexOf(":");
+        const name = colon > 0 ? item.slice(0, colon).trim() : "";
+        if (!HEADER_NAME.test(name)) {
+          ctx.addIssue({ code: "custom", message: `expected "Name: value", got "${item}"` });
+          return z.NEVER;
+        }
+        headers.push([name, item.slice(colon + 1).trim()]);
+      }
+      return headers;
+    }),
+});
+
+const FLAG_OF: Record<string, string> = { apiKey: "--api-key" };
+
+/** Validates every flag at once; throws an InputError naming the first bad flag (one line for the CLI). */
+export function parseRunOptions(raw: RawRunOptions): RunOptions {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0] as z.core.$ZodIssue;
+    const key = String(issue.path[0] ?? "options");
+    throw new InputError(FLAG_OF[key] ?? `--${key}`, issue.message);
+  }
+  const value = parsed.data;
+  return {
+    targetUrl: value.target,
+    path: value.path,
+    ratePerSec: value.rps,
+    durationMs: value.duration,
+    category: value.category,
+    workers: value.workers ?? defaultWorkers(value.rps),
+    timeoutMs: value.timeout,
+    apiKey: value.apiKey === "" ? undefined : value.apiKey,
+    headers: value.header,
+  };
+}
+
+/** The target as reports show it: no user:password, query or fragment (secrets stay out of results). */
+export function displayTarget(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname.replace(/\/$/, "")}`;
+}

@@ -1,0 +1,276 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { displayTarget, type RunOptions } from "../config/options.js";
+import { evaluateRun, GENERATOR_LAG_BOUND_MS } from "../evaluate/verdict.js";
+import { summarizeMs } from "../metrics/histogram.js";
+import { Recorder } from "../metrics/recorder.js";
+import { RESULTS_SCHEMA_VERSION, type MetricsSnapshot, type RunResult } from "../metrics/result.js";
+import { constantRatePlan, type Plan } from "../plan/constant.js";
+import { classifyResponse, matchesExpectation } from "../scenarios/classify.js";
+import { CORPUS } from "../scenarios/corpus.js";
+import { CaseMix, weightsFor } from "../scenarios/mix.js";
+import type { Category, TestCase } from "../scenarios/types.js";
+import { classifyTransportError, describeTransportError } from "../transport/errors.js";
+import { HttpTransport, type PreparedRequest } from "../transport/http.js";
+import { systemClock, type Clock } from "./clock.js";
+import { Scheduler } from "./scheduler.js";
+
+/** Live figures for progress lines (DESIGN.md reporters), computed once a second. */
+export interface Progress {
+  elapsedSec: number;
+  totalSec: number;
+  sent: number;
+  inFlight: number;
+  completed: number;
+  success: number;
+  blocked: number;
+  error: number;
+  achievedPerSec: number;
+  correctness: number | null;
+  latencyMs: { p50: number; p95: number; p99: number };
+}
+
+export interface RunHooks {
+  /** Called about once a second while requests are being sent. */
+  onProgress?: (progress: Progress) => void;
+  /** Aborting stops sending at once (Ctrl-C); the result is marked interrupted. */
+  signal?: AbortSignal;
+  clock?: Clock;
+  /** How long an interrupted run waits for requests in flight before abandoning them (ms). */
+  interruptGraceMs?: number;
+}
+
+export interface RunHandle {
+  /** Resolves with the final result; never rejects for target failures (they are measured). */
+  result: Promise<RunResult>;
+  /** Results so far with cumulative latency buckets, for live exporters. */
+  snapshot(): MetricsSnapshot;
+}
+
+const EVENT_LOOP_RESOLUTION_MS = 10;
+
+/** Prebuilds each case's request once: bodies are constant, so no JSON encoding per request. */
+function prepareRequests(options: RunOptions, cases: readonly TestCase[]): PreparedRequest[] {
+  const basePath = options.targetUrl.pathname.replace(/\/$/, "");
+  const headers: string[] = ["content-type", "application/json", "user-agent", "load-test/0.1"];
+  if (options.apiKey) headers.push("authorization", `Bearer ${options.apiKey}`);
+  for (const [name, value] of options.headers) headers.push(name, value);
+  return cases.map((testCase) => ({
+    method: "POST",
+    path: basePath + options.path,
+    headers,
+    body: Buffer.from(JSON.stringify({ prompt: testCase.prompt, mode: testCase.mode })),
+  }));
+}
+
+/**
+ * One run: plan -> scheduler -> transport -> classification -> recorder -> verdict
+ * (DESIGN.md "What a run is"). Returns at once; `result` settles when the run is over.
+ */
+export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
+  const clock = hooks.clock ?? systemClock;
+  const plan: Plan = constantRatePlan(options.ratePerSec, options.durationMs);
+  const mix = new CaseMix(weightsFor(options.category), CORPUS);
+  const categories: Category[] = mix.categories;
+  // Requests per category, prepared once; request i uses prepared[category][caseIndex].
+  const prepared = categories.map((category) => prepareRequests(options, CORPUS[category]));
+  const cases = categories.map((category) => CORPUS[category]);
+  const expectsBlocks = categories.some((category) => CORPUS[category].some((c) => c.expect === "block"));
+
+  const startedAt = new Date();
+  const loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+  loopDelay.enable();
+  const transport = new HttpTransport(
+    { origin: options.targetUrl.origin, connections: options.workers, timeoutMs: options.timeoutMs },
+    () => clock.nowMs(),
+  );
+
+  let recorder: Recorder | undefined;
+  let interrupted = false;
+  let endedAtMs: number | undefined;
+  let scheduleEndMs: number | undefined;
+  let abandoned = 0;
+
+  const scheduler = new Scheduler(
+    plan,
+    clock,
+    { maxInFlight: options.workers },
+    (index, intendedAtMs, sentAtMs) => {
+      const rec = recorder as Recorder;
+      rec.recordSend(intendedAtMs, sentAtMs);
+      const categoryIndex = mix.categoryIndexOf(index);
+      const caseIndex = mix.caseIndexOf(index);
+      const testCase = (cases[categoryIndex] as readonly TestCase[])[caseIndex] as TestCase;
+      const request = (prepared[categoryIndex] as PreparedRequest[])[caseIndex] as PreparedRequest;
+      transport.send(request, (error, statusCode, body) => {
+        const endAtMs = clock.nowMs();
+        if (abandoned > 0 && endedAtMs !== undefined) return; // counted as dropped when the interrupted run ended
+        if (error) {
+          const kind = classifyTransportError(error);
+          rec.recordCompletion(categoryIndex, "error", kind, false, intendedAtMs, sentAtMs, endAtMs);
+          rec.noteErrorExample(kind, describeTransportError(error));
+        } else {
+          const { outcome, errorKind } = classifyResponse(statusCode, body);
+          const matched = matchesExpectation(outcome, testCase.expect);
+          rec.recordCompletion(categoryIndex, outcome, errorKind, matched, intendedAtMs, sentAtMs, endAtMs);
+        }
+        scheduler.complete();
+      });
+    },
+  );
+
+  const buildResult = (nowMs: number): RunResult => {
+    const rec = recorder as Recorder;
+    const t0Ms = scheduler.startedAtMs;
+    const scheduleElapsedMs = Math.max(1, Math.min(scheduleEndMs ?? nowMs, t0Ms + plan.durationMs) - t0Ms);
+    const elapsedMs = Math.max(1, nowMs - t0Ms);
+    const { counts } = rec;
+    const completed = counts.completed;
+    const dueUnsent = endedAtMs !== undefined ? scheduler.dueUnsent(scheduleEndMs ?? nowMs) : 0;
+    const loopSummary = {
+      p50: lagMs(loopDelay.percentile(50)),
+      p99: lagMs(loopDelay.percentile(99)),
+      max: lagMs(loopDelay.max),
+    };
+    const sendLagMs = summarizeMs(rec.sendLag);
+    // Send lag is the generator's own only when the in-flight cap never held a request back.
+    const capReached = scheduler.maxInFlightSeen >= options.workers;
+    const trustworthy =
+      loopSummary.p99 <= GENERATOR_LAG_BOUND_MS && (capReached || sendLagMs.p99 <= GENERATOR_LAG_BOUND_MS);
+    const measured = {
+      latencyMs: summarizeMs(rec.latency),
+      serviceTimeMs: summarizeMs(rec.serviceTime),
+      sendLagMs,
+      rate: {
+        targetPerSec: options.ratePerSec,
+        // Completed responses per second of schedule (or of wall time, when responses trail it).
+        achievedPerSec:
+          completed / (Math.max(scheduleElapsedMs, endedAtMs !== undefined ? elapsedMs : 0) / 1000),
+        sentPerSec: scheduler.sent / (scheduleElapsedMs / 1000),
+      },
+      requests: {
+        total: completed,
+        success: counts.success,
+        blocked: counts.blocked,
+        error: counts.error,
+        dropped: dueUnsent + abandoned,
+        unexpected: completed - counts.matched,
+      },
+      categories: rec.categoryResults(),
+      timeline: rec.timelineUntil(nowMs),
+      generator: {
+        eventLoopDelayMs: loopSummary,
+        maxInFlight: scheduler.maxInFlightSeen,
+        workers: options.workers,
+        trustworthy,
+      },
+      interrupted,
+    };
+    return {
+      schemaVersion: RESULTS_SCHEMA_VERSION,
+      target: displayTarget(options.targetUrl),
+      path: options.path,
+      category: options.category,
+      startedAt: startedAt.toISOString(),
+      endedAt: new Date(startedAt.getTime() + elapsedMs).toISOString(),
+      durationSec: elapsedMs / 1000,
+      correctness: completed === 0 ? null : counts.matched / completed,
+      errors: { ...rec.errors },
+      transport: { connections: structuredClone(transport.stats) },
+      ...measured,
+      verdict: evaluateRun(measured, expectsBlocks),
+    };
+  };
+
+  const snapshot = (): MetricsSnapshot => {
+    const result = buildResult(endedAtMs ?? clock.nowMs());
+    const rec = recorder as Recorder;
+    return {
+      result,
+      latencyBucketsMs: rec.latencyBuckets.cumulative(),
+      categoryLatencyBucketsMs: rec.categoryBuckets(),
+    };
+  };
+
+  const result = (async (): Promise<RunResult> => {
+    recorder = new Recorder(categories, clock.nowMs());
+    let interruptResolve: (() => void) | undefined;
+    const interruptedPromise = new Promise<void>((resolve) => (interruptResolve = resolve));
+    const onAbort = (): void => {
+      interrupted = true;
+      scheduleEndMs ??= clock.nowMs();
+      scheduler.stop();
+      interruptResolve?.();
+    };
+    if (hooks.signal?.aborted) onAbort();
+    hooks.signal?.addEventListener("abort", onAbort, { once: true });
+
+    const progressTimer = hooks.onProgress
+      ? setInterval(() => hooks.onProgress?.(progressOf(buildResult(clock.nowMs()), scheduler, plan)), 1000)
+      : undefined;
+    // The schedule ends at t0 + duration; then requests in flight get up to --timeout to finish.
+    // libuv timers may fire a little early, so the end timer re-arms until the clock agrees.
+    const endAtMs = scheduler.start() + plan.durationMs;
+    let scheduleTimer: unknown;
+    const endSchedule = (): void => {
+      const nowMs = clock.nowMs();
+      if (nowMs < endAtMs) {
+        scheduleTimer = clock.setTimer(endSchedule, Math.max(1, Math.ceil(endAtMs - nowMs)));
+        return;
+      }
+      scheduleEndMs ??= nowMs;
+      scheduler.finish();
+    };
+    scheduleTimer = clock.setTimer(endSchedule, plan.durationMs);
+    try {
+      if (!interrupted) await Promise.race([scheduler.whenIdle(), interruptedPromise]);
+      if (interrupted) {
+        const graceMs = hooks.interruptGraceMs ?? Math.min(2000, options.timeoutMs);
+        await Promise.race([scheduler.whenIdle(), sleep(graceMs)]);
+        abandoned = scheduler.inFlightCount;
+      }
+    } finally {
+      clock.clearTimer(scheduleTimer);
+      if (progressTimer) clearInterval(progressTimer);
+      hooks.signal?.removeEventListener("abort", onAbort);
+      endedAtMs = clock.nowMs();
+      scheduleEndMs ??= endedAtMs;
+      loopDelay.disable();
+      transport.abortAll();
+      await transport.close();
+    }
+    return buildResult(endedAtMs);
+  })();
+
+  return { result, snapshot };
+}
+
+/** Convenience for library users and tests: run to the end and return the result. */
+export function run(options: RunOptions, hooks: RunHooks = {}): Promise<RunResult> {
+  return startRun(options, hooks).result;
+}
+
+function lagMs(valueNs: number): number {
+  return Number.isFinite(valueNs)
+    ? Math.max(0, Math.round(valueNs / 1000 - EVENT_LOOP_RESOLUTION_MS * 1000) / 1000)
+    : 0;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function progressOf(result: RunResult, scheduler: Scheduler, plan: Plan): Progress {
+  return {
+    elapsedSec: result.durationSec,
+    totalSec: plan.durationMs / 1000,
+    sent: scheduler.sent,
+    inFlight: scheduler.inFlightCount,
+    completed: result.requests.total,
+    success: result.requests.success,
+    blocked: result.requests.blocked,
+    error: result.requests.error,
+    achievedPerSec: result.rate.achievedPerSec,
+    correctness: result.correctness,
+    latencyMs: { p50: result.latencyMs.p50, p95: result.latencyMs.p95, p99: result.latencyMs.p99 },
+  };
+}

@@ -1,0 +1,170 @@
+import type { Level, RunResult, Verdict, VerdictCheck } from "../metrics/result.js";
+
+/** What the verdict reads: the measured parts of a result. */
+export type MeasuredRun = Pick<
+  RunResult,
+  "latencyMs" | "sendLagMs" | "rate" | "requests" | "categories" | "timeline" | "generator" | "interrupted"
+>;
+
+const LEVEL_ORDER: Record<Level, number> = { target: 0, degraded: 1, critical: 2 };
+
+export function worstLevel(levels: Iterable<Level>): Level {
+  let worst: Level = "target";
+  for (const level of levels) if (LEVEL_ORDER[level] > LEVEL_ORDER[worst]) worst = level;
+  return worst;
+}
+
+/** A "lower is better" bound from the spec's "Target Metrics" table. */
+interface UpperBound {
+  name: string;
+  label: string;
+  unit: string;
+  targetBelow: number;
+  degradedUpTo: number;
+}
+
+// The spec's "Target Metrics" table: P50 < 3 / 3-5 / > 5 ms, P95 < 10 / 10-20 / > 20 ms, P99 < 25 / 25-50 / > 50 ms.
+const LATENCY_BOUNDS: Array<UpperBound & { key: "p50" | "p95" | "p99" }> = [
+  { key: "p50", name: "latency_p50_ms", label: "P50", unit: "ms", targetBelow: 3, degradedUpTo: 5 },
+  { key: "p95", name: "latency_p95_ms", label: "P95", unit: "ms", targetBelow: 10, degradedUpTo: 20 },
+  { key: "p99", name: "latency_p99_ms", label: "P99", unit: "ms", targetBelow: 25, degradedUpTo: 50 },
+];
+
+/**
+ * Throughput is judged against the asked rate: the spec's table reads "> 1,000 RPS target,
+ * 500-1,000 degraded, < 500 critical" for a 1,000 RPS goal, i.e. achieved ≥ asked is target and
+ * below half of it is critical. We allow 5% for start/stop edges and timer granularity.
+ */
+const THROUGHPUT_TARGET_RATIO = 0.95;
+const THROUGHPUT_CRITICAL_RATIO = 0.5;
+/** The spec's error-rate row: 0% target, < 0.1% degraded, > 0.1% critical. */
+const ERROR_RATE_DEGRADED_MAX = 0.001;
+/** Send lag or event-loop delay above this means the generator, not the target, set the latency. */
+export const GENERATOR_LAG_BOUND_MS = 5;
+
+const fmt = (value: number, digits = 2): string => String(Number(value.toFixed(digits)));
+const pct = (ratio: number): string => `${fmt(ratio * 100, 3)}%`;
+
+function upperBoundCheck(bound: UpperBound, value: number): VerdictCheck {
+  const level: Level =
+    value < bound.targetBelow ? "target" : value <= bound.degradedUpTo ? "degraded" : "critical";
+  return {
+    name: bound.name,
+    level,
+    value,
+    expected: `< ${bound.targetBelow} ${bound.unit} target, ${bound.targetBelow}-${bound.degradedUpTo} ${bound.unit} degraded`,
+    message: `${bound.label}: ${fmt(value)}${bound.unit}`,
+  };
+}
+
+/** Categories whose cases a working policy engine must block (spec "Test Categories" 2 and 3). */
+const ENFORCEMENT_CATEGORIES = new Set(["security", "policy"]);
+
+/**
+ * The spec's Target / Degraded / Critical table plus correctness, and its "Warning Signs".
+ * The run's level is the worst of its checks.
+ */
+export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
+  const checks: VerdictCheck[] = [];
+  const warnings: string[] = [];
+  const completed = run.requests.success + run.requests.blocked + run.requests.error;
+
+  if (completed > 0) {
+    for (const bound of LATENCY_BOUNDS) checks.push(upperBoundCheck(bound, run.latencyMs[bound.key]));
+  }
+
+  const askedPerSec = run.rate.targetPerSec;
+  const ratio = askedPerSec > 0 ? run.rate.achievedPerSec / askedPerSec : 1;
+  checks.push({
+    name: "throughput_ratio",
+    level:
+      ratio >= THROUGHPUT_TARGET_RATIO
+        ? "target"
+        : ratio >= THROUGHPUT_CRITICAL_RATIO
+          ? "degraded"
+          : "critical",
+    value: ratio,
+    expected: `≥ ${THROUGHPUT_TARGET_RATIO * 100}% of the asked rate target, ≥ ${THROUGHPUT_CRITICAL_RATIO * 100}% degraded`,
+    message: `Throughput: ${fmt(run.rate.achievedPerSec, 1)} req/s of ${fmt(askedPerSec, 1)} asked (${pct(ratio)})`,
+  });
+
+  const errorRate = completed > 0 ? run.requests.error / completed : run.requests.dropped > 0 ? 1 : 0;
+  checks.push({
+    name: "error_rate",
+    level: errorRate === 0 ? "target" : errorRate <= ERROR_RATE_DEGRADED_MAX ? "degraded" : "critical",
+    value: errorRate,
+    expected: "0% target, ≤ 0.1% degraded",
+    message: `Error Rate: ${pct(errorRate)}`,
+  });
+
+  const blockedRate = completed > 0 ? run.requests.blocked / completed : 0;
+  if (expectsBlocks && completed > 0) {
+    checks.push({
+      name: "blocked_rate",
+      level: blockedRate > 0 ? "target" : "critical",
+      value: blockedRate,
+      expected: "> 0% when the mix holds cases a policy must block (0% means the policy engine is inactive)",
+      message: `Blocked Rate: ${pct(blockedRate)}`,
+    });
+  }
+
+  for (const [category, result] of Object.entries(run.categories)) {
+    if (result.correctness === null) continue;
+    const enforcing = ENFORCEMENT_CATEGORIES.has(category);
+    // A missed block on a security or policy case is a policy failure under load: always critical.
+    // A wrongly blocked benign request (false positive) hurts users but leaks nothing: degraded
+    // up to 5% of the category, critical beyond.
+    const level: Level =
+      result.correctness === 1 ? "target" : enforcing || result.correctness < 0.95 ? "critical" : "degraded";
+    checks.push({
+      name: `correctness_${category}`,
+      level,
+      value: result.correctness,
+      expected: enforcing ? "100% (every probe blocked)" : "100% target, ≥ 95% degraded",
+      message: `Correctness (${category}): ${pct(result.correctness)} of ${result.requests}`,
+    });
+  }
+
+  // The spec's "Warning Signs".
+  if (completed > 0 && run.latencyMs.p95 > 20)
+    warnings.push(`P95 > 20ms (${fmt(run.latencyMs.p95)}ms): investigate latency issues`);
+  if (errorRate > ERROR_RATE_DEGRADED_MAX)
+    warnings.push(`Error Rate > 0.1% (${pct(errorRate)}): check system logs`);
+  if (expectsBlocks && completed > 0 && blockedRate === 0)
+    warnings.push("Blocked Rate 0%: policy might not be active");
+  const rising = p50Rise(run);
+  if (rising)
+    warnings.push(`P50 increasing (${fmt(rising.fromMs)}ms → ${fmt(rising.toMs)}ms): possible degradation`);
+  if (run.requests.dropped > 0) {
+    warnings.push(
+      `${run.requests.dropped} requests due but never completed: --workers (${run.generator.workers}) was the limit`,
+    );
+  }
+  if (!run.generator.trustworthy) {
+    warnings.push(
+      `Generator overloaded (send lag p99 ${fmt(run.sendLagMs.p99)}ms, event-loop delay p99 ${fmt(run.generator.eventLoopDelayMs.p99)}ms > ${GENERATOR_LAG_BOUND_MS}ms): latencies include the generator's own delay, results are not trustworthy`,
+    );
+  }
+  if (run.interrupted) warnings.push("Run interrupted: results cover only the part that ran");
+
+  return { level: worstLevel(checks.map((check) => check.level)), checks, warnings };
+}
+
+/**
+ * "P50 increasing" (spec, Warning Signs): the median of the per-second P50s of the last third of
+ * the run against the first third, ignoring the first second (warm-up). Needs ≥ 6 seconds with
+ * traffic; the rise must be both relative (× 1.5) and absolute (> 1 ms) so jitter on a
+ * sub-millisecond baseline does not trigger it.
+ */
+export function p50Rise(run: Pick<MeasuredRun, "timeline">): { fromMs: number; toMs: number } | undefined {
+  const seconds = run.timeline.slice(1).filter((entry) => entry.completed > 0);
+  if (seconds.length < 6) return undefined;
+  const third = Math.floor(seconds.length / 3);
+  const median = (values: number[]): number => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)] as number;
+  };
+  const fromMs = median(seconds.slice(0, third).map((entry) => entry.latencyMs.p50));
+  const toMs = median(seconds.slice(-third).map((entry) => entry.latencyMs.p50));
+  return toMs > fromMs * 1.5 && toMs - fromMs > 1 ? { fromMs, toMs } : undefined;
+}

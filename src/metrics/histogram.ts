@@ -1,0 +1,89 @@
+import * as hdr from "hdr-histogram-js";
+import type { LatencyBucket, LatencySummaryMs } from "./result.js";
+
+/** One hour in µs: anything slower is clamped (and the run's timeout is far below it). */
+const HIGHEST_TRACKABLE_US = 3_600_000_000;
+
+/**
+ * A latency histogram in µs with 3 significant digits (DESIGN.md: HDR, never sorted samples):
+ * its memory is fixed by the range, not by the number of requests.
+ */
+export function createLatencyHistogram(): hdr.Histogram {
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: HIGHEST_TRACKABLE_US,
+    numberOfSignificantValueDigits: 3,
+    bitBucketSize: 32,
+    autoResize: false,
+    useWebAssembly: false,
+  });
+}
+
+export function recordMs(histogram: hdr.Histogram, valueMs: number): void {
+  const valueUs = Math.round(valueMs * 1000);
+  histogram.recordValue(valueUs < 0 ? 0 : valueUs > HIGHEST_TRACKABLE_US ? HIGHEST_TRACKABLE_US : valueUs);
+}
+
+/** Rounds to µs so reports do not print float noise like 2.4000000000000004. */
+const usToMs = (valueUs: number): number => Math.round(valueUs) / 1000;
+
+export function summarizeMs(histogram: hdr.Histogram): LatencySummaryMs {
+  if (histogram.totalCount === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, p999: 0, max: 0 };
+  return {
+    min: usToMs(histogram.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : histogram.minNonZeroValue),
+    mean: usToMs(histogram.mean),
+    p50: usToMs(histogram.getValueAtPercentile(50)),
+    p90: usToMs(histogram.getValueAtPercentile(90)),
+    p95: usToMs(histogram.getValueAtPercentile(95)),
+    p99: usToMs(histogram.getValueAtPercentile(99)),
+    p999: usToMs(histogram.getValueAtPercentile(99.9)),
+    max: usToMs(histogram.maxValue),
+  };
+}
+
+/** Encoded, mergeable form (HdrHistogram's compressed base64 log format) for threads, shards and machines. */
+export function encodeHistogram(histogram: hdr.Histogram): string {
+  return hdr.encodeIntoCompressedBase64(histogram);
+}
+
+export function decodeHistogram(encoded: string): hdr.Histogram {
+  return hdr.decodeFromCompressedBase64(encoded, 32, false);
+}
+
+/**
+ * Fixed Prometheus-style buckets counted beside the HDR histogram: hdr-histogram-js exports no
+ * public iterator, and exact counts per `le` bound are what PromQL's histogram_quantile needs.
+ */
+export class BucketCounter {
+  private readonly counts: Float64Array;
+
+  constructor(private readonly boundsMs: readonly number[]) {
+    this.counts = new Float64Array(boundsMs.length + 1);
+  }
+
+  record(valueMs: number): void {
+    const bounds = this.boundsMs;
+    let low = 0;
+    let high = bounds.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if ((bounds[mid] as number) < valueMs) low = mid + 1;
+      else high = mid;
+    }
+    (this.counts[low] as number) += 1;
+  }
+
+  /** Cumulative counts per bound, ending with `+Inf` (leMs = Infinity). */
+  cumulative(): LatencyBucket[] {
+    const buckets: LatencyBucket[] = [];
+    let running = 0;
+    for (let i = 0; i <= this.boundsMs.length; i++) {
+      running += this.counts[i] as number;
+      buckets.push({
+        leMs: i < this.boundsMs.length ? (this.boundsMs[i] as number) : Infinity,
+        cumulativeCount: running,
+      });
+    }
+    return buckets;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The results contract (`--out FILE`), documented in docs/RESULTS.md and checked against
+ * docs/results.schema.json. Field names are stable; bump RESULTS_SCHEMA_VERSION on any
+ * breaking change.
+ */
+export const RESULTS_SCHEMA_VERSION = 1;
+
+export type Level = "target" | "degraded" | "critical";
+export type Outcome = "success" | "blocked" | "error";
+
+/** Percentiles of one HDR histogram, in milliseconds (µs precision, 3 significant digits). */
+export interface LatencySummaryMs {
+  min: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export interface CategoryResult {
+  requests: number;
+  success: number;
+  blocked: number;
+  error: number;
+  /** Completed requests whose outcome matched their case's expectation ÷ completed requests; null when none completed. */
+  correctness: number | null;
+  latencyMs: LatencySummaryMs;
+}
+
+export interface TimelineEntry {
+  /** Seconds since the start of the run (entry t covers [t, t+1)). */
+  t: number;
+  sent: number;
+  completed: number;
+  success: number;
+  blocked: number;
+  error: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+}
+
+export interface VerdictCheck {
+  name: string;
+  level: Level;
+  /** The measured value in the unit the name gives (ms, ratio, req/s). Null when nothing was measured. */
+  value: number | null;
+  /** Human readable bound, e.g. "< 3 ms target, 3-5 ms degraded". */
+  expected: string;
+  message: string;
+}
+
+export interface Verdict {
+  level: Level;
+  checks: VerdictCheck[];
+  warnings: string[];
+}
+
+export interface RunResult {
+  schemaVersion: number;
+  /** Base URL without credentials, query string or fragment. */
+  target: string;
+  path: string;
+  category: string;
+  startedAt: string;
+  endedAt: string;
+  durationSec: number;
+  interrupted: boolean;
+  rate: { targetPerSec: number; achievedPerSec: number; sentPerSec: number };
+  requests: {
+    total: number;
+    success: number;
+    blocked: number;
+    error: number;
+    /** Due within the run but never sent: the in-flight cap (`--workers`) was full until the end. */
+    dropped: number;
+    /** Completed requests whose outcome did not match their case's expectation. */
+    unexpected: number;
+  };
+  correctness: number | null;
+  latencyMs: LatencySummaryMs;
+  serviceTimeMs: LatencySummaryMs;
+  sendLagMs: LatencySummaryMs;
+  categories: Record<string, CategoryResult>;
+  errors: Record<string, number>;
+  transport: {
+    connections: {
+      opened: number;
+      byProtocol: Record<string, number>;
+      byTlsVersion: Record<string, number>;
+    };
+  };
+  generator: {
+    /** Event-loop delay of the generator process during the run (ms). */
+    eventLoopDelayMs: { p50: number; p99: number; max: number };
+    maxInFlight: number;
+    workers: number;
+    /** False when the generator itself could not keep the schedule; latencies then include its own delay. */
+    trustworthy: boolean;
+  };
+  verdict: Verdict;
+  timeline: TimelineEntry[];
+}
+
+/** Cumulative latency histogram buckets for Prometheus export (`le` in ms, counts cumulative). */
+export interface LatencyBucket {
+  leMs: number;
+  cumulativeCount: number;
+}
+
+/** What exporters receive: the results so far (or final) and cumulative latency buckets, overall and per category. */
+export interface MetricsSnapshot {
+  result: RunResult;
+  latencyBucketsMs: LatencyBucket[];
+  categoryLatencyBucketsMs: Record<string, LatencyBucket[]>;
+}
+
+/** Bucket bounds (ms) used for the exported latency histogram: fine below 25 ms (the spec's P99 target), coarse above. */
+export const LATENCY_BUCKET_BOUNDS_MS = [
+  0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 25, 35, 50, 75, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
+] as const;

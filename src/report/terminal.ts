@@ -1,0 +1,105 @@
+import type { Progress } from "../engine/run.js";
+import type { LatencySummaryMs, Level, RunResult } from "../metrics/result.js";
+
+const num = (value: number, digits = 2): string => String(Number(value.toFixed(digits)));
+const pct = (ratio: number | null): string => (ratio === null ? "n/a" : `${num(ratio * 100, 2)}%`);
+const pad = (text: string, width: number): string => text.padEnd(width);
+const padLeft = (text: string, width: number): string => text.padStart(width);
+
+/** One status line, redrawn every second on a TTY (or printed every few seconds without one). */
+export function formatProgressLine(progress: Progress): string {
+  const { latencyMs } = progress;
+  return (
+    `[${num(Math.min(progress.elapsedSec, progress.totalSec), 0)}s/${num(progress.totalSec, 0)}s] ` +
+    `${num(progress.achievedPerSec, 1)} req/s | p50 ${num(latencyMs.p50)}ms p95 ${num(latencyMs.p95)}ms p99 ${num(latencyMs.p99)}ms | ` +
+    `ok ${progress.success} blocked ${progress.blocked} err ${progress.error} | in flight ${progress.inFlight} | ` +
+    `correct ${pct(progress.correctness)}`
+  );
+}
+
+const LEVEL_MARK: Record<Level, string> = { target: "✅", degraded: "⚠️ ", critical: "❌" };
+const SUMMARY_KEYS: Array<keyof LatencySummaryMs> = [
+  "min",
+  "mean",
+  "p50",
+  "p90",
+  "p95",
+  "p99",
+  "p999",
+  "max",
+];
+
+function latencyRow(label: string, summary: LatencySummaryMs): string {
+  return pad(label, 16) + SUMMARY_KEYS.map((key) => padLeft(num(summary[key]), 9)).join("");
+}
+
+/** The final summary: figures, then the spec's "Results Interpretation" with ✅ / ⚠️ lines. */
+export function formatSummary(result: RunResult): string {
+  const lines: string[] = [];
+  const { requests, rate } = result;
+  lines.push(
+    `load-test ${result.target}${result.path}  category ${result.category}  ` +
+      `${num(rate.targetPerSec)} req/s for ${num(result.durationSec, 1)}s${result.interrupted ? "  (INTERRUPTED)" : ""}`,
+    "",
+    `Requests      ${requests.total} completed: ${requests.success} success, ${requests.blocked} blocked, ${requests.error} error` +
+      `  (${requests.dropped} dropped, ${requests.unexpected} unexpected)`,
+    `Throughput    ${num(rate.achievedPerSec, 1)} req/s achieved of ${num(rate.targetPerSec, 1)} asked (sent ${num(rate.sentPerSec, 1)} req/s)`,
+    `Correctness   ${pct(result.correctness)} of completed requests matched their expected outcome`,
+    "",
+    pad("(ms)", 16) + SUMMARY_KEYS.map((key) => padLeft(key, 9)).join(""),
+    latencyRow("latency", result.latencyMs),
+    latencyRow("service time", result.serviceTimeMs),
+    latencyRow("send lag", result.sendLagMs),
+    "latency counts from the intended send time (open loop, no coordinated omission)",
+    "",
+    pad("category", 12) +
+      ["requests", "success", "blocked", "error", "correct", "p50", "p95", "p99"]
+        .map((h) => padLeft(h, 10))
+        .join(""),
+  );
+  for (const [name, category] of Object.entries(result.categories)) {
+    lines.push(
+      pad(name, 12) +
+        [
+          String(category.requests),
+          String(category.success),
+          String(category.blocked),
+          String(category.error),
+          pct(category.correctness),
+          num(category.latencyMs.p50),
+          num(category.latencyMs.p95),
+          num(category.latencyMs.p99),
+        ]
+          .map((cell) => padLeft(cell, 10))
+          .join(""),
+    );
+  }
+  const errorKinds = Object.entries(result.errors).sort((a, b) => b[1] - a[1]);
+  if (errorKinds.length > 0) {
+    lines.push("", "Errors");
+    for (const [kind, count] of errorKinds) lines.push(`  ${pad(kind, 18)} ${count}`);
+  }
+  const { connections } = result.transport;
+  const protocols = Object.entries(connections.byProtocol).map(([name, count]) => `${name} ${count}`);
+  const tls = Object.entries(connections.byTlsVersion)
+    .filter(([name]) => name !== "none")
+    .map(([name, count]) => `${name} ${count}`);
+  lines.push(
+    "",
+    `Connections   ${connections.opened} opened${protocols.length ? ` (${protocols.join(", ")})` : ""}${tls.length ? `, TLS: ${tls.join(", ")}` : ""}` +
+      `; peak in flight ${result.generator.maxInFlight} of ${result.generator.workers} workers`,
+    `Generator     event-loop delay p99 ${num(result.generator.eventLoopDelayMs.p99)}ms, send lag p99 ${num(result.sendLagMs.p99)}ms` +
+      (result.generator.trustworthy
+        ? ""
+        : "  ** NOT TRUSTWORTHY: the generator could not keep the schedule **"),
+    "",
+    `Results Interpretation: ${result.verdict.level.toUpperCase()}`,
+  );
+  for (const check of result.verdict.checks)
+    lines.push(`${LEVEL_MARK[check.level]} ${check.message}  (${check.expected})`);
+  if (result.verdict.warnings.length > 0) {
+    lines.push("", "Warning Signs");
+    for (const warning of result.verdict.warnings) lines.push(`⚠️  ${warning}`);
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,327 @@
+/**
+ * The reference policy gateway: the spec's "Agent", small enough to read in one sitting and fast
+ * enough (>= 10,000 req/s on one core for policy-only requests) that a load test against it
+ * measures the load generator, not the target.
+ *
+ *   POST /v1/execute  {"prompt": "...", "mode": "chat" | "llm"}  Authorization: Bearer <client-id>
+ *   GET  /health
+ *   GET  /metrics     Prometheus text, this gateway's own registry
+ *
+ * The hot path does no logging, builds one response string, and reads the body into at most one
+ * concatenation.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { evaluatePolicies, POLICIES } from "./policies.js";
+import { GatewayMetrics, type GatewayStats, type RejectReason, type RequestOutcome } from "./metrics.js";
+import {
+  createMockProvider,
+  DEFAULT_LLM_LATENCY_MS,
+  validateLatencyRange,
+  type LatencyRangeMs,
+} from "./mock-provider.js";
+
+export interface GatewayOptions {
+  /** Interface to bind; loopback by default so `load-test serve` is never exposed by accident. */
+  host?: string;
+  /** 0 (the default) picks a free ephemeral port; read it back from `RunningGateway.port`. */
+  port?: number;
+  /** Uniform latency range of the mock LLM provider for `mode: "llm"`; default 200..2000 ms. */
+  llmLatencyMs?: LatencyRangeMs;
+  /** Largest accepted request body; larger ones get 413. Default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+export interface RunningGateway {
+  /** `http://host:port`, IPv6 hosts in brackets. */
+  url: string;
+  host: string;
+  port: number;
+  /** The gateway's counters, as /metrics would report them. */
+  stats(): GatewayStats;
+  /** Stops listening and destroys every connection, idle keep-alive ones included. Idempotent. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_GATEWAY_HOST = "127.0.0.1";
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export { DEFAULT_LLM_LATENCY_MS };
+
+/**
+ * 65 s outlives the 60 s idle timeout of common load balancers and of most client pools, so the
+ * client, not the gateway, closes an idle connection and never races a request against our FIN.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** Above keepAliveTimeout, or Node may cut an idle keep-alive socket early (nodejs/node#27363). */
+const HEADERS_TIMEOUT_MS = 66_000;
+
+/** RFC 6750 §2.1: "Bearer" (case-insensitive scheme, RFC 9110 §11.1) then one b64token. */
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+const JSON_HEADERS = "application/json; charset=utf-8";
+
+/** Fixed error bodies, serialised once. */
+const ERRORS = {
+  unauthorized: errorBody("unauthorized", 'missing or malformed Authorization header; expected "Bearer <client-id>"'),
+  invalidJson: errorBody("bad_request", "request body is not valid JSON"),
+  notObject: errorBody("bad_request", "request body must be a JSON object"),
+  prompt: errorBody("bad_request", '"prompt" is required and must be a non-empty string'),
+  mode: errorBody("bad_request", '"mode" must be "chat" or "llm"'),
+  tooLarge: (max: number) => errorBody("payload_too_large", `request body exceeds ${max} bytes`),
+  executeMethod: errorBody("method_not_allowed", "use POST for /v1/execute"),
+  readMethod: errorBody("method_not_allowed", "use GET or HEAD"),
+  notFound: errorBody("not_found", "no such endpoint; see /v1/execute, /health, /metrics"),
+  provider: errorBody("provider_error", "the LLM provider failed"),
+  internal: errorBody("internal_error", "internal error"),
+} as const;
+
+function errorBody(code: string, message: string): string {
+  return JSON.stringify({ success: false, blocked: false, error: message, code });
+}
+
+function validateOptions(opts: GatewayOptions): Required<GatewayOptions> {
+  const host = opts.host ?? DEFAULT_GATEWAY_HOST;
+  const port = opts.port ?? 0;
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const llmLatencyMs = opts.llmLatencyMs ?? DEFAULT_LLM_LATENCY_MS;
+  if (typeof host !== "string" || host.length === 0) throw new TypeError("host must be a non-empty string");
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new RangeError(`port must be an integer in 0..65535; got ${port}`);
+  }
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1) {
+    throw new RangeError(`maxBodyBytes must be a positive integer; got ${maxBodyBytes}`);
+  }
+  validateLatencyRange(llmLatencyMs);
+  return { host, port, maxBodyBytes, llmLatencyMs };
+}
+
+export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGateway> {
+  const { host, port, maxBodyBytes, llmLatencyMs } = validateOptions(opts);
+  const provider = createMockProvider(llmLatencyMs);
+  const metrics = new GatewayMetrics(provider.name);
+  const startedAt = Date.now();
+  const tooLargeBody = ERRORS.tooLarge(maxBodyBytes);
+
+  const healthBody = (): string =>
+    JSON.stringify({
+      status: "ok",
+      policies: POLICIES.length,
+      provider: provider.name,
+      uptime_s: Math.round((Date.now() - startedAt) / 1000),
+    });
+
+  const server: Server = createServer(
+    { keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, noDelay: true },
+    (req, res) => {
+      const url = req.url ?? "/";
+      const q = url.indexOf("?");
+      const path = q === -1 ? url : url.slice(0, q);
+      if (path === "/v1/execute") {
+        execute(req, res);
+      } else if (path === "/health") {
+        if (isRead(req)) send(res, 200, healthBody());
+        else send(res, 405, ERRORS.readMethod, "GET, HEAD");
+      } else if (path === "/metrics") {
+        if (isRead(req)) serveMetrics(res);
+        else send(res, 405, ERRORS.readMethod, "GET, HEAD");
+      } else {
+        send(res, 404, ERRORS.notFound);
+      }
+    },
+  );
+
+  function serveMetrics(res: ServerResponse): void {
+    metrics.text().then(
+      (text) => {
+        res.writeHead(200, { "content-type": metrics.contentType, "content-length": Buffer.byteLength(text) });
+        res.end(text);
+      },
+      () => send(res, 500, ERRORS.internal),
+    );
+  }
+
+  function execute(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    metrics.requestStarted();
+    const finish = (status: number, body: string, outcome: RequestOutcome, allow?: string): void => {
+      send(res, status, body, allow);
+      metrics.requestFinished(outcome, (performance.now() - started) / 1000);
+    };
+    const reject = (status: number, body: string, reason: RejectReason, allow?: string): void => {
+      metrics.rejected(reason);
+      finish(status, body, "rejected", allow);
+    };
+
+    if (req.method !== "POST") return reject(405, ERRORS.executeMethod, "method_not_allowed", "POST");
+    // Authentication comes before the body is read: an unauthenticated client gets no parsing work.
+    const auth = req.headers.authorization;
+    if (auth === undefined || !BEARER.test(auth)) {
+      res.setHeader("www-authenticate", 'Bearer realm="load-test"'); // RFC 6750 §3, RFC 9110 §11.6.1
+      return reject(401, ERRORS.unauthorized, "unauthorized");
+    }
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && Number(declared) > maxBodyBytes) {
+      // RFC 9110 §15.5.14: the server may close the connection rather than read the content.
+      res.setHeader("connection", "close");
+      return reject(413, tooLargeBody, "payload_too_large");
+    }
+
+    let first: Buffer | undefined;
+    let chunks: Buffer[] | undefined;
+    let size = 0;
+    let overflowed = false;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBodyBytes) {
+        // A chunked body without Content-Length ran over: answer now, stop buffering, close.
+        overflowed = true;
+        req.off("data", onData);
+        req.resume();
+        first = undefined;
+        chunks = undefined;
+        res.setHeader("connection", "close");
+        reject(413, tooLargeBody, "payload_too_large");
+        return;
+      }
+      if (first === undefined) first = chunk;
+      else (chunks ??= [first]).push(chunk);
+    };
+    req.on("data", onData);
+    req.on("end", () => {
+      if (overflowed) return;
+      const body = chunks !== undefined ? Buffer.concat(chunks, size) : first;
+      try {
+        handleBody(body === undefined ? "" : body.toString("utf8"));
+      } catch {
+        finish(500, ERRORS.internal, "error");
+      }
+    });
+    // A client that vanishes mid-body gets no answer; Node has already destroyed the socket.
+    req.on("error", () => undefined);
+
+    function handleBody(text: string): void {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        return reject(400, ERRORS.invalidJson, "bad_request");
+      }
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        return reject(400, ERRORS.notObject, "bad_request");
+      }
+      const { prompt, mode } = parsed as { prompt?: unknown; mode?: unknown };
+      if (typeof prompt !== "string" || prompt.trim().length === 0) {
+        return reject(400, ERRORS.prompt, "bad_request");
+      }
+      if (mode !== undefined && mode !== "chat" && mode !== "llm") {
+        return reject(400, ERRORS.mode, "bad_request");
+      }
+
+      const policyStarted = performance.now();
+      const verdict = evaluatePolicies(prompt);
+      const processingMs = roundMs(performance.now() - policyStarted);
+      metrics.policiesRan(verdict.policiesEvaluated, verdict.policyId, verdict.logged);
+
+      if (verdict.blocked) {
+        return finish(
+          403,
+          JSON.stringify({
+            success: false,
+            blocked: true,
+            block_reason: verdict.blockReason,
+            policy_info: {
+              policies_evaluated: verdict.policiesEvaluated,
+              processing_time_ms: processingMs,
+              policy_id: verdict.policyId,
+              logged_policies: verdict.logged,
+            },
+          }),
+          "blocked",
+        );
+      }
+      const policyInfo = {
+        policies_evaluated: verdict.policiesEvaluated,
+        processing_time_ms: processingMs,
+        logged_policies: verdict.logged,
+      };
+      if (mode !== "llm") {
+        return finish(
+          200,
+          JSON.stringify({
+            success: true,
+            blocked: false,
+            result: "Request approved by the policy engine.",
+            policy_info: policyInfo,
+          }),
+          "allowed",
+        );
+      }
+      // Policies run before the provider is called (spec: the Agent checks every prompt first).
+      provider.complete(prompt).then(
+        (completion) => {
+          metrics.llmCompleted(completion.latencyMs / 1000);
+          finish(
+            200,
+            JSON.stringify({
+              success: true,
+              blocked: false,
+              result: completion.text,
+              provider: provider.name,
+              provider_latency_ms: roundMs(completion.latencyMs),
+              policy_info: policyInfo,
+            }),
+            "allowed",
+          );
+        },
+        () => finish(502, ERRORS.provider, "error"),
+      );
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once("error", onError);
+    server.listen({ host, port }, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+
+  const address = server.address() as AddressInfo;
+  const boundPort = address.port;
+  let closing: Promise<void> | undefined;
+
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${boundPort}`,
+    host,
+    port: boundPort,
+    stats: () => metrics.snapshot(),
+    close(): Promise<void> {
+      closing ??= new Promise<void>((resolve, reject) => {
+        provider.close();
+        server.close((err) => (err ? reject(err) : resolve()));
+        // server.close() only stops accepting; keep-alive sockets (65 s) would hold it open.
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+function isRead(req: IncomingMessage): boolean {
+  return req.method === "GET" || req.method === "HEAD";
+}
+
+function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+function send(res: ServerResponse, status: number, body: string, allow?: string): void {
+  if (res.headersSent || res.destroyed) return;
+  res.statusCode = status;
+  res.setHeader("content-type", JSON_HEADERS);
+  res.setHeader("content-length", Buffer.byteLength(body));
+  // RFC 9110 §15.5.6: a 405 response must list the allowed methods.
+  if (allow !== undefined) res.setHeader("allow", allow);
+  res.end(body);
+}

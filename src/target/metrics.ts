@@ -1,0 +1,226 @@
+/**
+ * The gateway's own Prometheus metrics. Each gateway owns a fresh `Registry`, never prom-client's
+ * global one, so a test or `load-test demo` can run several gateways in one process without
+ * "metric already registered" errors or shared counts.
+ *
+ * Counters live in plain numbers on the hot path and are copied into prom-client only when
+ * /metrics is scraped (the `collect` hook), because prom-client's `inc(labels)` hashes and
+ * validates the label object on every call. The duration histograms go through prom-client with
+ * label objects built once.
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { POLICIES } from "./policies.js";
+
+export const REQUEST_OUTCOMES = ["allowed", "blocked", "rejected", "error"] as const;
+/** allowed: 200; blocked: 403 by a policy; rejected: any other 4xx on /v1/execute; error: 5xx. */
+export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
+
+export const REJECT_REASONS = [
+  "unauthorized",
+  "bad_request",
+  "payload_too_large",
+  "method_not_allowed",
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** A point-in-time copy of the gateway's counters (what /metrics reports, without parsing it). */
+export interface GatewayStats {
+  requests: Record<RequestOutcome, number>;
+  rejections: Record<RejectReason, number>;
+  /** Sum over requests of the policies each one ran. */
+  policyEvaluations: number;
+  /** Matches per policy id (blocking and logging policies alike). */
+  policyMatches: Record<string, number>;
+  llmRequests: number;
+  inFlight: number;
+}
+
+/**
+ * Bucket bounds in seconds. They include the spec's latency levels ("Target Metrics": 3, 5, 10,
+ * 20, 25 and 50 ms) so the target/degraded/critical split can be read off the histogram exactly,
+ * sub-millisecond buckets for policy-only requests, and the spec's 200 ms to 2 s LLM range.
+ */
+export const DURATION_BUCKETS_SECONDS = Object.freeze([
+  0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 2.5,
+  5, 10,
+]);
+
+export const METRIC_NAMES = Object.freeze({
+  requests: "axonflow_gateway_requests_total",
+  rejections: "axonflow_gateway_rejections_total",
+  duration: "axonflow_gateway_request_duration_seconds",
+  policyEvaluations: "axonflow_gateway_policy_evaluations_total",
+  policyMatches: "axonflow_gateway_policy_matches_total",
+  llmRequests: "axonflow_gateway_llm_requests_total",
+  llmDuration: "axonflow_gateway_llm_duration_seconds",
+  inFlight: "axonflow_gateway_in_flight_requests",
+});
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly #requests: Record<RequestOutcome, number> = { allowed: 0, blocked: 0, rejected: 0, error: 0 };
+  readonly #rejections: Record<RejectReason, number> = {
+    unauthorized: 0,
+    bad_request: 0,
+    payload_too_large: 0,
+    method_not_allowed: 0,
+  };
+  /** Indexed like POLICIES. */
+  readonly #matches = new Float64Array(POLICIES.length);
+  readonly #policyIndex = new Map(POLICIES.map((p, i) => [p.id, i]));
+  #evaluations = 0;
+  #llmRequests = 0;
+  #inFlight = 0;
+  readonly #duration: Histogram<"outcome">;
+  readonly #durationLabels: Record<RequestOutcome, { outcome: RequestOutcome }>;
+  readonly #llmDuration: Histogram<"provider">;
+  readonly #providerLabels: { provider: string };
+
+  constructor(providerName: string) {
+    const registers = [this.registry];
+    const requests = this.#requests;
+    const rejections = this.#rejections;
+    const matches = this.#matches;
+    // `collect` runs with `this` bound to the metric, so the gateway's numbers are read through
+    // these closures.
+    const evaluations = (): number => this.#evaluations;
+    const llmRequests = (): number => this.#llmRequests;
+    const inFlight = (): number => this.#inFlight;
+
+    new Counter({
+      name: METRIC_NAMES.requests,
+      help: "Requests to /v1/execute by outcome (allowed 200, blocked 403, rejected other 4xx, error 5xx)",
+      labelNames: ["outcome"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const outcome of REQUEST_OUTCOMES) this.inc({ outcome }, requests[outcome]);
+      },
+    });
+    new Counter({
+      name: METRIC_NAMES.rejections,
+      help: "Requests to /v1/execute rejected before policy evaluation, by reason",
+      labelNames: ["reason"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const reason of REJECT_REASONS) this.inc({ reason }, rejections[reason]);
+      },
+    });
+    new Counter({
+      name: METRIC_NAMES.policyEvaluations,
+      help: "Policy evaluations (one per policy run per request; evaluation stops at the first block)",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(evaluations());
+      },
+    });
+    new Counter({
+      name: METRIC_NAMES.policyMatches,
+      help: "Policy matches by policy id and action (block or log)",
+      labelNames: ["policy", "action"] as const,
+      registers,
+      collect() {
+        this.reset();
+        POLICIES.forEach((p, i) => this.inc({ policy: p.id, action: p.action }, matches[i]!));
+      },
+    });
+    new Counter({
+      name: METRIC_NAMES.llmRequests,
+      help: "Allowed requests forwarded to an LLM provider",
+      labelNames: ["provider"] as const,
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ provider: providerName }, llmRequests());
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.inFlight,
+      help: "Requests to /v1/execute currently being processed",
+      registers,
+      collect() {
+        this.set(inFlight());
+      },
+    });
+
+    this.#duration = new Histogram({
+      name: METRIC_NAMES.duration,
+      help: "Time from request arrival to response written, /v1/execute, by outcome",
+      labelNames: ["outcome"] as const,
+      buckets: [...DURATION_BUCKETS_SECONDS],
+      registers,
+    });
+    this.#durationLabels = {
+      allowed: { outcome: "allowed" },
+      blocked: { outcome: "blocked" },
+      rejected: { outcome: "rejected" },
+      error: { outcome: "error" },
+    };
+    // Zeroed series exist from the first scrape, so a dashboard sees 0 rather than no data.
+    for (const outcome of REQUEST_OUTCOMES) this.#duration.zero(this.#durationLabels[outcome]);
+
+    this.#llmDuration = new Histogram({
+      name: METRIC_NAMES.llmDuration,
+      help: "Time spent waiting for the LLM provider",
+      labelNames: ["provider"] as const,
+      buckets: [...DURATION_BUCKETS_SECONDS],
+      registers,
+    });
+    this.#providerLabels = { provider: providerName };
+    this.#llmDuration.zero(this.#providerLabels);
+  }
+
+  requestStarted(): void {
+    this.#inFlight++;
+  }
+
+  requestFinished(outcome: RequestOutcome, durationSec: number): void {
+    this.#inFlight--;
+    this.#requests[outcome]++;
+    this.#duration.observe(this.#durationLabels[outcome], durationSec);
+  }
+
+  rejected(reason: RejectReason): void {
+    this.#rejections[reason]++;
+  }
+
+  policiesRan(evaluated: number, blockingPolicyId: string | undefined, logged: readonly string[]): void {
+    this.#evaluations += evaluated;
+    if (blockingPolicyId !== undefined) this.#countMatch(blockingPolicyId);
+    for (const id of logged) this.#countMatch(id);
+  }
+
+  llmCompleted(durationSec: number): void {
+    this.#llmRequests++;
+    this.#llmDuration.observe(this.#providerLabels, durationSec);
+  }
+
+  #countMatch(id: string): void {
+    const i = this.#policyIndex.get(id);
+    if (i !== undefined) this.#matches[i]!++;
+  }
+
+  snapshot(): GatewayStats {
+    const policyMatches: Record<string, number> = {};
+    POLICIES.forEach((p, i) => (policyMatches[p.id] = this.#matches[i]!));
+    return {
+      requests: { ...this.#requests },
+      rejections: { ...this.#rejections },
+      policyEvaluations: this.#evaluations,
+      policyMatches,
+      llmRequests: this.#llmRequests,
+      inFlight: this.#inFlight,
+    };
+  }
+
+  /** Prometheus text exposition format (version 0.0.4). */
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The built-in `mock` LLM provider. The spec ("Baseline Results") notes that end-to-end latency
+ * with an LLM is dominated by the provider, typically 200 ms to 2 s; the mock reproduces that
+ * shape (a uniform random wait) without any network call, so `llm` category runs stay local.
+ */
+
+export interface LatencyRangeMs {
+  min: number;
+  max: number;
+}
+
+export interface LlmCompletion {
+  text: string;
+  /** How long the provider took, as measured by the provider. */
+  latencyMs: number;
+}
+
+export interface LlmProvider {
+  readonly name: string;
+  complete(prompt: string): Promise<LlmCompletion>;
+  /** Rejects every pending completion and releases its timer, so shutdown is immediate. */
+  close(): void;
+}
+
+export const DEFAULT_LLM_LATENCY_MS: Readonly<LatencyRangeMs> = Object.freeze({ min: 200, max: 2000 });
+
+export class ProviderClosedError extends Error {
+  constructor(name: string) {
+    super(`LLM provider "${name}" was closed`);
+    this.name = "ProviderClosedError";
+  }
+}
+
+interface Pending {
+  timer: NodeJS.Timeout;
+  reject: (err: Error) => void;
+}
+
+export function validateLatencyRange(range: LatencyRangeMs, field = "llmLatencyMs"): void {
+  const { min, max } = range;
+  if (!Number.isFinite(min) || !Number.isFinite(max) || min < 0 || max < min) {
+    throw new RangeError(
+      `${field} must satisfy 0 <= min <= max (finite milliseconds); got min=${min}, max=${max}`,
+    );
+  }
+}
+
+/**
+ * @param random uniform [0, 1) source; injectable so tests can pin the latency.
+ */
+export function createMockProvider(
+  latencyMs: LatencyRangeMs = DEFAULT_LLM_LATENCY_MS,
+  random: () => number = Math.random,
+): LlmProvider {
+  validateLatencyRange(latencyMs);
+  const { min, max } = latencyMs;
+  const pending = new Set<Pending>();
+  let closed = false;
+
+  return {
+    name: "mock",
+    complete(prompt: string): Promise<LlmCompletion> {
+      if (closed) return Promise.reject(new ProviderClosedError("mock"));
+      const waitMs = min + random() * (max - min);
+      return new Promise<LlmCompletion>((resolve, reject) => {
+        const started = performance.now();
+        const entry: Pending = {
+          timer: setTimeout(() => {
+            pending.delete(entry);
+            resolve({ text: cannedCompletion(prompt), latencyMs: performance.now() - started });
+          }, waitMs),
+          reject,
+        };
+        pending.add(entry);
+      });
+    },
+    close(): void {
+      closed = true;
+      for (const entry of pending) {
+        clearTimeout(entry.timer);
+        entry.reject(new ProviderClosedError("mock"));
+      }
+      pending.clear();
+    },
+  };
+}
+
+function cannedCompletion(prompt: string): string {
+  const words = prompt.trim().split(/\s+/).length;
+  return `[mock completion] Your ${words}-word prompt was checked by the policy engine and answered by the mock provider.`;
+}

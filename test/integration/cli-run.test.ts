@@ -1,0 +1,204 @@
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { RunResult } from "../../src/metrics/result.js";
+import { runCli } from "../helpers/cli.js";
+import { allowEverything, delayed, json, startLocalServer, type LocalServer } from "../helpers/servers.js";
+
+const servers: LocalServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+async function outFile(): Promise<string> {
+  return join(await mkdtemp(join(tmpdir(), "load-test-")), "results.json");
+}
+
+async function readResult(path: string): Promise<RunResult> {
+  return JSON.parse(await readFile(path, "utf8")) as RunResult;
+}
+
+describe("load-test against real local servers", () => {
+  it("sends exactly rate × duration requests, evenly spaced (no per-second bursts)", async () => {
+    const server = await startLocalServer(allowEverything);
+    servers.push(server);
+    const out = await outFile();
+    const cli = await runCli([
+      "--target",
+      server.url,
+      "--rps",
+      "200",
+      "--duration",
+      "3s",
+      "--category",
+      "normal",
+      "--out",
+      out,
+    ]);
+    expect(cli.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
+    expect(cli.code).toBe(0);
+    expect(server.arrivalsMs).toHaveLength(600);
+    const result = await readResult(out);
+    expect(result.requests.total).toBe(600);
+    expect(result.requests.success).toBe(600);
+    expect(result.rate.achievedPerSec).toBeGreaterThan(190);
+    expect(result.rate.achievedPerSec).toBeLessThan(205);
+    // Evenly spaced: the median gap is the 5 ms interval, and no 100 ms window holds a burst.
+    const arrivals = server.arrivalsMs;
+    const gaps = arrivals
+      .slice(1)
+      .map((at, i) => at - (arrivals[i] as number))
+      .sort((a, b) => a - b);
+    const medianGap = gaps[Math.floor(gaps.length / 2)] as number;
+    expect(medianGap).toBeGreaterThan(3.5);
+    expect(medianGap).toBeLessThan(6.5);
+    const t0 = arrivals[0] as number;
+    const perWindow = new Map<number, number>();
+    for (const at of arrivals)
+      perWindow.set(Math.floor((at - t0) / 100), (perWindow.get(Math.floor((at - t0) / 100)) ?? 0) + 1);
+    // 20 expected per 100 ms; a burst pattern would put 200 in one window.
+    expect(Math.max(...perWindow.values())).toBeLessThanOrEqual(35);
+    expect(result.timeline.length).toBeGreaterThanOrEqual(3);
+    const sentInFullSeconds = result.timeline.slice(0, 3).map((entry) => entry.sent);
+    for (const sent of sentInFullSeconds) expect(sent).toBeGreaterThanOrEqual(190);
+    // Connection reuse: a handful of keep-alive connections, not one per request.
+    expect(server.connections).toBeLessThanOrEqual(10);
+    expect(result.transport.connections.opened).toBe(server.connections);
+    expect(result.transport.connections.byProtocol).toEqual({ "http/1.1": server.connections });
+  });
+
+  it("measures a known delay distribution", async () => {
+    // 90% of answers after 5 ms, 10% after 40 ms.
+    const server = await startLocalServer(delayed((i) => (i % 10 === 9 ? 40 : 5)));
+    servers.push(server);
+    const out = await outFile();
+    const cli = await runCli([
+      "--target",
+      server.url,
+      "--rps",
+      "100",
+      "--duration",
+      "3s",
+      "--category",
+      "normal",
+      "--out",
+      out,
+      "--quiet",
+    ]);
+    // P50 above 5 ms is critical in the spec's table.
+    expect(cli.code).toBe(3);
+    const result = await readResult(out);
+    expect(result.latencyMs.p50).toBeGreaterThanOrEqual(5);
+    expect(result.latencyMs.p50).toBeLessThan(15);
+    expect(result.latencyMs.p99).toBeGreaterThanOrEqual(40);
+    expect(result.latencyMs.p99).toBeLessThan(70);
+    expect(result.latencyMs.min).toBeGreaterThanOrEqual(5);
+    expect(result.serviceTimeMs.p50).toBeGreaterThanOrEqual(5);
+  });
+
+  it("shows a stalled target in p99: queue waits count from the intended send time (coordinated omission)", async () => {
+    // The 50th request stalls for 600 ms; with one worker every request due meanwhile waits behind it.
+    const server = await startLocalServer(delayed((i) => (i === 50 ? 600 : 0)));
+    servers.push(server);
+    const out = await outFile();
+    await runCli([
+      "--target",
+      server.url,
+      "--rps",
+      "100",
+      "--duration",
+      "3s",
+      "--category",
+      "normal",
+      "--workers",
+      "1",
+      "--out",
+      out,
+      "--quiet",
+    ]);
+    const result = await readResult(out);
+    expect(result.requests.total).toBe(300);
+    // About 60 requests were due during the stall: far more than 1% of 300, so p99 carries the stall.
+    expect(result.latencyMs.p99).toBeGreaterThan(300);
+    expect(result.latencyMs.max).toBeGreaterThanOrEqual(590);
+    // The server itself was slow once: service time p99 stays small. A closed-loop tool would report only this.
+    expect(result.serviceTimeMs.p99).toBeLessThan(100);
+    expect(result.sendLagMs.max).toBeGreaterThan(400);
+  });
+
+  it("sends the Authorization header from --api-key or AXONFLOW_CLIENT_ID and never prints the key", async () => {
+    const server = await startLocalServer(allowEverything);
+    servers.push(server);
+    const out = await outFile();
+    const secret = "sk-test-SECRET-1234567890";
+    const cli = await runCli(
+      ["--rps", "20", "--duration", "1s", "--category", "normal", "--out", out, "--header", "X-Tenant: acme"],
+      {
+        env: { AXONFLOW_ENDPOINT: `${server.url}/`, AXONFLOW_CLIENT_ID: secret },
+      },
+    );
+    expect(cli.code).toBe(0);
+    expect(server.authorizations.every((value) => value === `Bearer ${secret}`)).toBe(true);
+    const fileText = await readFile(out, "utf8");
+    for (const text of [cli.stdout, cli.stderr, fileText]) expect(text).not.toContain(secret);
+    const body = server.bodies[0] as { prompt: string; mode: string };
+    expect(typeof body.prompt).toBe("string");
+    expect(body.mode).toBe("chat");
+  });
+
+  it("strips credentials from the target in results", async () => {
+    const server = await startLocalServer(allowEverything);
+    servers.push(server);
+    const out = await outFile();
+    const withCredentials = server.url.replace("http://", "http://admin:hunter2@");
+    const cli = await runCli([
+      "run",
+      "--target",
+      withCredentials,
+      "--rps",
+      "10",
+      "--duration",
+      "1s",
+      "--category",
+      "normal",
+      "--out",
+      out,
+    ]);
+    expect(cli.code).toBe(0);
+    const result = await readResult(out);
+    expect(result.target).toBe(server.url);
+    expect(cli.stdout + cli.stderr).not.toContain("hunter2");
+  });
+
+  it("classifies HTTP errors by status and counts them against the error rate", async () => {
+    let index = 0;
+    const server = await startLocalServer((_request, _body, response) => {
+      index++;
+      if (index % 4 === 0) json(response, 503, { error: "overloaded" });
+      else if (index % 4 === 1) json(response, 429, { error: "slow down" });
+      else json(response, 200, { success: true });
+    });
+    servers.push(server);
+    const out = await outFile();
+    const cli = await runCli([
+      "--target",
+      server.url,
+      "--rps",
+      "40",
+      "--duration",
+      "1s",
+      "--category",
+      "normal",
+      "--out",
+      out,
+      "--quiet",
+    ]);
+    expect(cli.code).toBe(3);
+    const result = await readResult(out);
+    expect(result.errors).toEqual({ http_503: 10, http_429: 10 });
+    expect(result.requests.error).toBe(20);
+    expect(result.verdict.warnings.some((warning) => warning.startsWith("Error Rate > 0.1%"))).toBe(true);
+    expect(cli.stdout).toContain("http_503");
+  });
+});

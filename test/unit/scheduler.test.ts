@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/engine/clock.js";
+import { Scheduler } from "../../src/engine/scheduler.js";
+import { constantRatePlan } from "../../src/plan/constant.js";
+
+interface Sent {
+  index: number;
+  intendedAtMs: number;
+  sentAtMs: number;
+}
+
+function setup(ratePerSec: number, durationMs: number, maxInFlight: number) {
+  const clock = new ManualClock();
+  const sent: Sent[] = [];
+  const scheduler = new Scheduler(
+    constantRatePlan(ratePerSec, durationMs),
+    clock,
+    { maxInFlight },
+    (index, intendedAtMs, sentAtMs) => sent.push({ index, intendedAtMs, sentAtMs }),
+  );
+  return { clock, sent, scheduler };
+}
+
+describe("Scheduler with an injected clock", () => {
+  it("releases each request when it is due, in order, with no lag on a perfect clock", () => {
+    const { clock, sent, scheduler } = setup(100, 1000, 1000);
+    scheduler.start();
+    for (let step = 0; step < 1000; step++) {
+      clock.advance(1);
+      // Nothing is ever released before it is due.
+      for (const request of sent)
+        expect(request.sentAtMs).toBeGreaterThanOrEqual(request.intendedAtMs - 1e-9);
+    }
+    expect(sent.map((request) => request.index)).toEqual([...Array(100).keys()]);
+    for (const request of sent) expect(request.sentAtMs - request.intendedAtMs).toBeLessThanOrEqual(1);
+    expect(scheduler.finishedSending).toBe(true);
+  });
+
+  it("keeps the schedule when the target does not answer (open loop)", () => {
+    const { clock, sent, scheduler } = setup(1000, 100, 10_000);
+    scheduler.start();
+    clock.advance(100);
+    // No completions at all, yet every request left on time.
+    expect(sent).toHaveLength(100);
+    expect(scheduler.inFlightCount).toBe(100);
+  });
+
+  it("queues due requests behind the in-flight cap and sends them as slots free, keeping their intended time", () => {
+    const { clock, sent, scheduler } = setup(100, 1000, 2);
+    scheduler.start();
+    clock.advance(50); // requests 0..5 are due; only 2 slots
+    expect(sent.map((r) => r.index)).toEqual([0, 1]);
+    expect(scheduler.dueUnsent()).toBe(4);
+    scheduler.complete();
+    expect(sent.map((r) => r.index)).toEqual([0, 1, 2]);
+    const third = sent[2] as Sent;
+    expect(third.intendedAtMs).toBe(20);
+    expect(third.sentAtMs).toBe(50); // waited 30 ms in the queue: that wait belongs to its latency
+  });
+
+  it("counts what was due but never sent when the run stops", () => {
+    const { clock, scheduler } = setup(100, 1000, 1);
+    scheduler.start();
+    clock.advance(500);
+    scheduler.finish();
+    expect(scheduler.sent).toBe(1);
+    expect(scheduler.dueUnsent(clock.nowMs())).toBe(50);
+  });
+
+  it("becomes idle only after the last release completes", async () => {
+    const { clock, scheduler } = setup(10, 200, 10);
+    scheduler.start();
+    clock.advance(200);
+    let idle = false;
+    void scheduler.whenIdle().then(() => (idle = true));
+    await Promise.resolve();
+    expect(idle).toBe(false);
+    scheduler.complete();
+    scheduler.complete();
+    await Promise.resolve();
+    expect(idle).toBe(true);
+  });
+
+  it("wakes at most once per millisecond at high rates and sleeps until the next due request at low ones", () => {
+    const high = setup(20_000, 100, 100_000);
+    high.scheduler.start();
+    high.clock.advance(100);
+    expect(high.sent).toHaveLength(2000);
+    const low = setup(1, 10_000, 10);
+    low.scheduler.start();
+    low.clock.advance(999);
+    expect(low.sent).toHaveLength(1);
+    low.clock.advance(1);
+    expect(low.sent).toHaveLength(2);
+    expect(low.clock.pendingTimers()).toBe(1);
+  });
+});

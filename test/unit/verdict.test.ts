@@ -1,0 +1,191 @@
+import { describe, expect, it } from "vitest";
+import { evaluateRun, p50Rise, type MeasuredRun } from "../../src/evaluate/verdict.js";
+import type { LatencySummaryMs, TimelineEntry } from "../../src/metrics/result.js";
+
+const latency = (p50: number, p95: number, p99: number): LatencySummaryMs => ({
+  min: p50 / 2,
+  mean: p50,
+  p50,
+  p90: p95,
+  p95,
+  p99,
+  p999: p99,
+  max: p99,
+});
+
+function run(overrides: Partial<MeasuredRun> = {}): MeasuredRun {
+  return {
+    latencyMs: latency(1, 4, 8),
+    sendLagMs: latency(0.1, 0.5, 1),
+    rate: { targetPerSec: 100, achievedPerSec: 100, sentPerSec: 100 },
+    requests: { total: 1000, success: 800, blocked: 200, error: 0, dropped: 0, unexpected: 0 },
+    categories: {
+      normal: {
+        requests: 800,
+        success: 800,
+        blocked: 0,
+        error: 0,
+        correctness: 1,
+        latencyMs: latency(1, 4, 8),
+      },
+      security: {
+        requests: 100,
+        success: 0,
+        blocked: 100,
+        error: 0,
+        correctness: 1,
+        latencyMs: latency(1, 4, 8),
+      },
+      policy: {
+        requests: 100,
+        success: 0,
+        blocked: 100,
+        error: 0,
+        correctness: 1,
+        latencyMs: latency(1, 4, 8),
+      },
+    },
+    timeline: [],
+    generator: {
+      eventLoopDelayMs: { p50: 0.1, p99: 0.5, max: 1 },
+      maxInFlight: 3,
+      workers: 200,
+      trustworthy: true,
+    },
+    interrupted: false,
+    ...overrides,
+  };
+}
+
+const levelOf = (verdict: ReturnType<typeof evaluateRun>, name: string) =>
+  verdict.checks.find((c) => c.name === name)?.level;
+
+describe("evaluateRun: the spec's Target / Degraded / Critical table", () => {
+  it("a healthy run is target with no warnings", () => {
+    const verdict = evaluateRun(run(), true);
+    expect(verdict.level).toBe("target");
+    expect(verdict.warnings).toEqual([]);
+  });
+
+  it.each([
+    [2.9, "target"],
+    [3, "degraded"],
+    [5, "degraded"],
+    [5.01, "critical"],
+  ])("P50 %d ms is %s", (p50, level) => {
+    expect(levelOf(evaluateRun(run({ latencyMs: latency(p50, 9, 20) }), true), "latency_p50_ms")).toBe(level);
+  });
+
+  it.each([
+    [9.9, "target"],
+    [10, "degraded"],
+    [20, "degraded"],
+    [21, "critical"],
+  ])("P95 %d ms is %s", (p95, level) => {
+    expect(levelOf(evaluateRun(run({ latencyMs: latency(1, p95, 24) }), true), "latency_p95_ms")).toBe(level);
+  });
+
+  it.each([
+    [24.9, "target"],
+    [25, "degraded"],
+    [50, "degraded"],
+    [51, "critical"],
+  ])("P99 %d ms is %s", (p99, level) => {
+    expect(levelOf(evaluateRun(run({ latencyMs: latency(1, 2, p99) }), true), "latency_p99_ms")).toBe(level);
+  });
+
+  it.each([
+    [0, 0, "target"],
+    [1, 1000, "degraded"],
+    [1, 999, "critical"],
+  ])("error rate %d/%d is %s", (errors, completed, level) => {
+    const requests = {
+      total: completed,
+      success: completed - errors - 100,
+      blocked: 100,
+      error: errors,
+      dropped: 0,
+      unexpected: 0,
+    };
+    expect(levelOf(evaluateRun(run({ requests }), true), "error_rate")).toBe(level);
+  });
+
+  it("throughput is judged against the asked rate", () => {
+    expect(
+      levelOf(
+        evaluateRun(run({ rate: { targetPerSec: 100, achievedPerSec: 96, sentPerSec: 100 } }), true),
+        "throughput_ratio",
+      ),
+    ).toBe("target");
+    expect(
+      levelOf(
+        evaluateRun(run({ rate: { targetPerSec: 100, achievedPerSec: 60, sentPerSec: 100 } }), true),
+        "throughput_ratio",
+      ),
+    ).toBe("degraded");
+    expect(
+      levelOf(
+        evaluateRun(run({ rate: { targetPerSec: 100, achievedPerSec: 40, sentPerSec: 100 } }), true),
+        "throughput_ratio",
+      ),
+    ).toBe("critical");
+  });
+
+  it("a missed block on security or policy cases is critical; a false positive on normal is degraded", () => {
+    const missed = run();
+    missed.categories.security = { ...missed.categories.security!, correctness: 0.99 };
+    expect(evaluateRun(missed, true).level).toBe("critical");
+    const falsePositive = run();
+    falsePositive.categories.normal = { ...falsePositive.categories.normal!, correctness: 0.99 };
+    expect(evaluateRun(falsePositive, true).level).toBe("degraded");
+  });
+
+  it("blocked rate 0% with a mix that must block: critical and the spec's warning", () => {
+    const allowAll = run({
+      requests: { total: 1000, success: 1000, blocked: 0, error: 0, dropped: 0, unexpected: 200 },
+    });
+    const verdict = evaluateRun(allowAll, true);
+    expect(levelOf(verdict, "blocked_rate")).toBe("critical");
+    expect(verdict.warnings).toContain("Blocked Rate 0%: policy might not be active");
+    // A normal-only run expects no blocks: no block-rate check at all.
+    expect(levelOf(evaluateRun(allowAll, false), "blocked_rate")).toBeUndefined();
+  });
+
+  it("warns when the generator could not keep the schedule", () => {
+    const verdict = evaluateRun(
+      run({
+        generator: {
+          eventLoopDelayMs: { p50: 8, p99: 30, max: 40 },
+          maxInFlight: 3,
+          workers: 10,
+          trustworthy: false,
+        },
+      }),
+      true,
+    );
+    expect(verdict.warnings.some((w) => w.includes("not trustworthy"))).toBe(true);
+  });
+});
+
+describe("p50Rise: the spec's 'P50 increasing' warning sign", () => {
+  const timeline = (p50s: number[]): TimelineEntry[] =>
+    p50s.map((p50, t) => ({
+      t,
+      sent: 10,
+      completed: 10,
+      success: 10,
+      blocked: 0,
+      error: 0,
+      latencyMs: { p50, p95: p50, p99: p50 },
+    }));
+
+  it("fires when the last third's median P50 is well above the first third's", () => {
+    expect(p50Rise({ timeline: timeline([9, 1, 1, 1, 2, 2, 2, 4, 4, 4]) })).toEqual({ fromMs: 1, toMs: 4 });
+  });
+
+  it("stays quiet on flat, noisy or short runs", () => {
+    expect(p50Rise({ timeline: timeline([1, 1, 1.2, 0.9, 1.1, 1, 1.3, 1, 1.1, 1]) })).toBeUndefined();
+    expect(p50Rise({ timeline: timeline([0.2, 0.2, 0.2, 0.5, 0.5, 0.5, 0.9, 0.9, 0.9]) })).toBeUndefined(); // < 1 ms absolute
+    expect(p50Rise({ timeline: timeline([1, 1, 5, 5]) })).toBeUndefined();
+  });
+});
