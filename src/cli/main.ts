@@ -21,6 +21,7 @@ import { formatProgressLine, formatSummary } from "../report/terminal.js";
 import { CATEGORY_CHOICES } from "../scenarios/types.js";
 import { formatPolicyTable } from "../target/policies.js";
 import { startGateway } from "../target/gateway.js";
+import { startGatewayProcess } from "./gateway-process.js";
 
 const VERSION = "0.1.0";
 /** Without a TTY (CI logs) a plain progress line every few seconds instead of a redrawn one. */
@@ -60,6 +61,7 @@ function addRunOptions(command: Command): Command {
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option("--timeout <d>", "per-request timeout from the actual send", DEFAULT_TIMEOUT)
+    .option("--warmup <d>", "unrecorded traffic at the same rate before the measured run", "0s")
     .option("--out <file>", "write the results as JSON (docs/RESULTS.md)")
     .option("--quiet", "no live progress, only the summary");
 }
@@ -125,7 +127,9 @@ async function executeRun(
   if (!flags.quiet) {
     process.stderr.write(
       `${title ?? "load-test"}: ${target}${options.path} at ${options.ratePerSec} req/s for ${options.durationMs / 1000}s, ` +
-        `category ${options.category}, workers ${options.workers}\n`,
+        `category ${options.category}, workers ${options.workers}` +
+        (options.warmupMs > 0 ? `, after a ${options.warmupMs / 1000}s unrecorded warm-up` : "") +
+        "\n",
     );
   }
   const onProgress = progressPrinter(Boolean(flags.quiet));
@@ -225,7 +229,9 @@ export function buildProgram(): Command {
   const program = new Command("load-test")
     .description("Policy-aware open-loop HTTP load testing (P50/P95/P99, block rate, correctness, verdict)")
     .version(VERSION)
-    .showHelpAfterError("(run load-test --help for usage)");
+    .showHelpAfterError("(run load-test --help for usage)")
+    // Options after a subcommand belong to it (`load-test demo --duration 5s`).
+    .enablePositionalOptions();
   const runAction = async (flags: CliRunFlags): Promise<void> => {
     process.exitCode = await executeRun(validate(flags), flags);
   };
@@ -248,6 +254,7 @@ export function buildProgram(): Command {
     .description("start the reference gateway on a loopback port and run a short mixed load test against it")
     .option("--rps <n>", "requests per second", "100")
     .option("--duration <d>", "test duration", "10s")
+    .option("--warmup <d>", "unrecorded warm-up at the same rate before the measured run", "2s")
     .option("--llm-latency <min..max>", "latency range of the mock LLM provider", "200ms..2s")
     .option("--out <file>", "write the results as JSON")
     .option("--quiet", "no live progress, only the summary")

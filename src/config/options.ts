@@ -12,6 +12,8 @@ export interface RunOptions {
   category: CategoryChoice;
   workers: number;
   timeoutMs: number;
+  /** Unrecorded traffic at the same rate before the measured run (JIT and connections warm). */
+  warmupMs: number;
   /** Sent as `Authorization: Bearer …`; never printed or written. */
   apiKey: string | undefined;
   headers: Array<[string, string]>;
@@ -26,6 +28,7 @@ export interface RawRunOptions {
   category?: string;
   workers?: string;
   timeout?: string;
+  warmup?: string;
   apiKey?: string;
   header?: string[];
 }
@@ -115,6 +118,17 @@ const schema = z.object({
       return value;
     }),
   timeout: duration("--timeout").prefault(DEFAULT_TIMEOUT),
+  warmup: z
+    .string()
+    .default("0s")
+    .transform((text, ctx) => {
+      const valueMs = parseDurationMs(text);
+      if (valueMs === undefined) {
+        ctx.addIssue({ code: "custom", message: `must be a duration like 2s, or 0 for none, got "${text}"` });
+        return z.NEVER;
+      }
+      return valueMs;
+    }),
   apiKey: z.string().optional(),
   header: z
     .array(z.string())
@@ -153,6 +167,7 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
     category: value.category,
     workers: value.workers ?? defaultWorkers(value.rps),
     timeoutMs: value.timeout,
+    warmupMs: value.warmup,
     apiKey: value.apiKey === "" ? undefined : value.apiKey,
     headers: value.header,
   };

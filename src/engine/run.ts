@@ -76,7 +76,7 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
   const cases = categories.map((category) => CORPUS[category]);
   const expectsBlocks = categories.some((category) => CORPUS[category].some((c) => c.expect === "block"));
 
-  const startedAt = new Date();
+  let startedAt = new Date();
   const loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
   loopDelay.enable();
   const transport = new HttpTransport(
@@ -191,7 +191,39 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
     };
   };
 
+  /**
+   * Warm-up: the same schedule and mix, on the same connections, for `warmupMs`, recorded
+   * nowhere. A cold client and a cold target (JIT, connection set-up) otherwise put their
+   * start-up cost in the first second's tail (a cold client at 5k/s built a 500 ms queue here).
+   */
+  const warmUp = async (): Promise<void> => {
+    const warmScheduler: Scheduler = new Scheduler(
+      constantRatePlan(options.ratePerSec, options.warmupMs),
+      clock,
+      { maxInFlight: options.workers },
+      (index) => {
+        const categoryIndex = mix.categoryIndexOf(index);
+        const request = (prepared[categoryIndex] as PreparedRequest[])[
+          mix.caseIndexOf(index)
+        ] as PreparedRequest;
+        transport.send(request, () => warmScheduler.complete());
+      },
+    );
+    const stopWarmUp = (): void => warmScheduler.stop();
+    hooks.signal?.addEventListener("abort", stopWarmUp, { once: true });
+    const timer = clock.setTimer(() => warmScheduler.finish(), options.warmupMs);
+    warmScheduler.start();
+    await warmScheduler.whenIdle();
+    clock.clearTimer(timer);
+    hooks.signal?.removeEventListener("abort", stopWarmUp);
+  };
+
   const result = (async (): Promise<RunResult> => {
+    if (options.warmupMs > 0 && !hooks.signal?.aborted) {
+      await warmUp();
+      loopDelay.reset();
+      startedAt = new Date();
+    }
     recorder = new Recorder(categories, clock.nowMs());
     let interruptResolve: (() => void) | undefined;
     const interruptedPromise = new Promise<void>((resolve) => (interruptResolve = resolve));

@@ -41,61 +41,57 @@ export function describeGroup(opts: PushgatewayOptions, runId: string): string {
   return parts.join(",");
 }
 
-export interface PushRequest {
-  method: "push" | "delete";
-  /** Built once per attempt so that a retry sends the same body. Ignored for delete. */
-  registry?: Registry;
+interface PushRequestBase {
   /** Aborting stops the current attempt and all retries (finish() pre-empts a periodic push). */
   signal?: AbortSignal;
   /** Epoch ms after which no further attempt starts and the current one is cut short. */
   deadline?: number;
 }
+/** PUT replaces the whole group with the registry's metrics; DELETE removes the group. */
+export type PushRequest = PushRequestBase & ({ method: "push"; registry: Registry } | { method: "delete" });
 
-/** PUT (replace the group) or DELETE with retries; resolves with the outcome, never rejects. */
+/** PUT or DELETE with retries; resolves with the outcome, never rejects. */
 export async function pushWithRetry(
   opts: PushgatewayOptions,
   runId: string,
   request: PushRequest,
 ): Promise<PushOutcome> {
   const key = groupingKey(opts, runId);
+  const deadline = request.deadline ?? Number.POSITIVE_INFINITY;
+  const cancelled = (): boolean => request.signal?.aborted === true;
   let error = "not attempted";
   let attempt = 0;
-  while (attempt < opts.attempts) {
-    if (request.signal?.aborted === true) return { ok: false, attempts: attempt, error: "cancelled" };
-    const remaining = (request.deadline ?? Number.POSITIVE_INFINITY) - Date.now();
+  while (attempt < opts.attempts && !cancelled()) {
+    const remaining = deadline - Date.now();
     if (remaining <= 0) break;
     attempt += 1;
     const timeoutMs = Math.min(opts.attemptTimeoutMs, remaining);
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = request.signal === undefined ? timeout : AbortSignal.any([request.signal, timeout]);
-    // A fresh client per attempt: prom-client takes the request options (signal) at construction.
-    const client = new Pushgateway(
-      opts.url,
-      {
-        signal,
-        agent: false,
-        headers: request.method === "push" ? { "Content-Type": request.registry?.contentType } : {},
-      },
-      request.registry,
-    );
     try {
-      if (request.method === "push") await client.push(key);
-      else await client.delete(key);
+      // A fresh client per attempt: prom-client takes the request options (the signal) at construction.
+      if (request.method === "push") {
+        const headers = { "Content-Type": request.registry.contentType };
+        await new Pushgateway(opts.url, { signal, agent: false, headers }, request.registry).push(key);
+      } else {
+        await new Pushgateway(opts.url, { signal, agent: false }).delete(key);
+      }
       return { ok: true, attempts: attempt };
     } catch (err) {
       const status = httpStatus(err);
       error = timeout.aborted ? `timed out after ${timeoutMs} ms` : describeError(err, status);
-      if (request.signal?.aborted === true) return { ok: false, attempts: attempt, error: "cancelled" };
       // A 4xx other than 408/429 is the same answer next time (e.g. metrics inconsistent with another group).
       if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) break;
     }
-    if (attempt < opts.attempts) {
+    if (attempt < opts.attempts && !cancelled()) {
       const wait = opts.backoffMs * 2 ** (attempt - 1);
-      if (Date.now() + wait >= (request.deadline ?? Number.POSITIVE_INFINITY)) break;
+      if (Date.now() + wait >= deadline) break;
       await sleep(wait, request.signal);
     }
   }
-  return { ok: false, attempts: attempt, error };
+  return cancelled()
+    ? { ok: false, attempts: attempt, error: "cancelled" }
+    : { ok: false, attempts: attempt, error };
 }
 
 /** prom-client rejects with `push failed with status <code>, <body>` for HTTP errors (lib/pushgateway.js). */

@@ -62,7 +62,10 @@ const JSON_HEADERS = "application/json; charset=utf-8";
 
 /** Fixed error bodies, serialised once. */
 const ERRORS = {
-  unauthorized: errorBody("unauthorized", 'missing or malformed Authorization header; expected "Bearer <client-id>"'),
+  unauthorized: errorBody(
+    "unauthorized",
+    'missing or malformed Authorization header; expected "Bearer <client-id>"',
+  ),
   invalidJson: errorBody("bad_request", "request body is not valid JSON"),
   notObject: errorBody("bad_request", "request body must be a JSON object"),
   prompt: errorBody("bad_request", '"prompt" is required and must be a non-empty string'),
@@ -133,7 +136,10 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
   function serveMetrics(res: ServerResponse): void {
     metrics.text().then(
       (text) => {
-        res.writeHead(200, { "content-type": metrics.contentType, "content-length": Buffer.byteLength(text) });
+        res.writeHead(200, {
+          "content-type": metrics.contentType,
+          "content-length": Buffer.byteLength(text),
+        });
         res.end(text);
       },
       () => send(res, 500, ERRORS.internal),

@@ -41,8 +41,8 @@ export interface GatewayStats {
  * sub-millisecond buckets for policy-only requests, and the spec's 200 ms to 2 s LLM range.
  */
 export const DURATION_BUCKETS_SECONDS = Object.freeze([
-  0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 2.5,
-  5, 10,
+  0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 2.5, 5,
+  10,
 ]);
 
 export const METRIC_NAMES = Object.freeze({

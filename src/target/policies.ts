@@ -126,7 +126,7 @@ const PROMPT_OVERRIDE = [
 const PROMPT_JAILBREAK = [
   /\byou\s+are\s+now\s+(?:dan\b|in\s+(?:developer|god|jailbreak)\s+mode|jailbroken|(?:an?\s+)?(?:unrestricted|unfiltered|uncensored)\b)/i,
   /\bdo\s+anything\s+now\b/i,
-  /\b(?:pretend|act\s+as\s+if|imagine|behave\s+as\s+if)\s+(?:that\s+)?you\s+(?:have|had|are|were)\s+(?:no|without|free\s+(?:of|from))\s+(?:any\s+)?(?:restrictions|limits|limitations|rules|filters|guidelines|guardrails|content\s+polic(?:y|ies)|safety)/i,
+  /\b(?:pretend|act\s+as\s+if|imagine|behave\s+as\s+if)\s+(?:that\s+)?you\s+(?:have|had|are|were)\s+(?:no|without|free\s+(?:of|from))\s+(?:(?:any|all|your|the)\s+)?(?:restrictions|limits|limitations|rules|filters|guidelines|guardrails|content\s+polic(?:y|ies)|safety)/i,
   /\b(?:enable|activate|enter)\s+(?:developer|god|jailbreak|dan)\s+mode\b/i,
 ];
 
@@ -263,18 +263,20 @@ export const POLICIES: readonly Policy[] = Object.freeze([
     detector: anyOf(...SSN),
     action: "block",
   },
-  {
-    id: "pii-credit-card",
-    category: "pii",
-    description: "PII: payment card number (13-19 digits, Luhn-valid)",
-    detector: containsCardNumber,
-    action: "block",
-  },
+  // IBAN before card: an IBAN's digits can pass Luhn by chance, and the stricter check names the
+  // right policy.
   {
     id: "pii-iban",
     category: "pii",
     description: "PII: IBAN bank account (ISO 13616, MOD 97-10 valid)",
     detector: containsIban,
+    action: "block",
+  },
+  {
+    id: "pii-credit-card",
+    category: "pii",
+    description: "PII: payment card number (13-19 digits, Luhn-valid)",
+    detector: containsCardNumber,
     action: "block",
   },
   {
