@@ -13,7 +13,6 @@
 import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
 import {
   LATENCY_BUCKET_BOUNDS_MS,
-  type CategoryResult,
   type LatencyBucket,
   type LatencySummaryMs,
   type MetricsSnapshot,
@@ -100,57 +99,31 @@ export function buildRegistry(snapshot: MetricsSnapshot, opts: PrometheusOptions
       : { test_type: testType };
   const runLabels = seriesLabels(result.category);
 
-  // Additive families (counters, histogram) get one series set per category, never an extra "mixed"
-  // total beside them, so that sum() over test_type is the run's total and nothing is counted twice.
-  // Before any category has results, the run's own figures stand in under its category.
+  // One view per category, and one of the run as a whole under its own category (e.g. "mixed").
+  const run: SeriesSource = {
+    testType: result.category,
+    counts: result.requests,
+    latency: result.latencyMs,
+    correctness: result.correctness,
+    buckets: snapshot.latencyBucketsMs,
+  };
   const categoryEntries = Object.entries(result.categories);
-  const additive: {
-    testType: string;
-    counts: CategoryCounts;
-    latency: LatencySummaryMs;
-    buckets: LatencyBucket[];
-  }[] =
-    categoryEntries.length > 0
-      ? categoryEntries.map(([name, c]) => ({
-          testType: name,
-          counts: c,
-          latency: c.latencyMs,
-          buckets:
-            snapshot.categoryLatencyBucketsMs[name] ??
-            (categoryEntries.length === 1 ? snapshot.latencyBucketsMs : []),
-        }))
-      : [
-          {
-            testType: result.category,
-            counts: result.requests,
-            latency: result.latencyMs,
-            buckets: snapshot.latencyBucketsMs,
-          },
-        ];
-
-  // Non-additive families (quantiles, ratios) get the run as a whole under its own category (e.g.
-  // test_type="mixed"), plus each category that is not that one.
-  const overall: {
-    testType: string;
-    counts: CategoryCounts;
-    latency: LatencySummaryMs;
-    correctness: number | null;
-  }[] = [
-    {
-      testType: result.category,
-      counts: result.requests,
-      latency: result.latencyMs,
-      correctness: result.correctness,
-    },
-    ...categoryEntries
-      .filter(([name]) => name !== result.category)
-      .map(([name, c]: [string, CategoryResult]) => ({
-        testType: name,
-        counts: c,
-        latency: c.latencyMs,
-        correctness: c.correctness,
-      })),
-  ];
+  const perCategory = categoryEntries.map(([name, c]): SeriesSource => ({
+    testType: name,
+    counts: c,
+    latency: c.latencyMs,
+    correctness: c.correctness,
+    buckets:
+      snapshot.categoryLatencyBucketsMs[name] ??
+      (categoryEntries.length === 1 ? snapshot.latencyBucketsMs : []),
+  }));
+  // Additive families (counters, histogram): per category only, never a "mixed" total beside them, so
+  // that sum() over test_type is the run's total and nothing counts twice. Before any category has
+  // results, the run's own figures stand in.
+  const additive = perCategory.length > 0 ? perCategory : [run];
+  // Non-additive families (quantiles, ratios) cannot be summed: the run as a whole, plus each category
+  // that is not the run's own.
+  const overall = [run, ...perCategory.filter((c) => c.testType !== result.category)];
 
   const latency = new PresetSummary({
     name: `${p}_latency_ms`,
@@ -278,12 +251,12 @@ export function buildRegistry(snapshot: MetricsSnapshot, opts: PrometheusOptions
   });
   sendLag.add({ metricName: `${p}_send_lag_ms_count`, labels: runLabels, value: sent });
 
+  // RunResult.target is credential-free by contract; redact anyway, labels end up everywhere.
   new Gauge({
     name: `${p}_run_info`,
     help: "Always 1; labels describe the run (join on run_id).",
     labelNames: ["target", "path", "test_type", "provider"],
     registers,
-    // RunResult.target is credential-free by contract; redact anyway, labels end up everywhere.
   }).set({ ...runLabels, target: redactUrl(result.target), path: result.path.replace(/[?#].*$/, "") }, 1);
 
   return registry;
@@ -293,6 +266,15 @@ interface CategoryCounts {
   success: number;
   blocked: number;
   error: number;
+}
+
+/** What the families of one test_type are made of. */
+interface SeriesSource {
+  testType: string;
+  counts: CategoryCounts;
+  latency: LatencySummaryMs;
+  correctness: number | null;
+  buckets: LatencyBucket[];
 }
 
 /** Requests with a latency: every completed request, whatever its outcome. */

@@ -78,6 +78,21 @@ const ERRORS = {
   internal: errorBody("internal_error", "internal error"),
 } as const;
 
+const NON_BLANK = /\S/;
+
+/**
+ * The constant parts of the two policy-only responses, serialised once; per request only the
+ * numbers are spliced in, so the hot path builds one string and no intermediate objects. Policy
+ * ids are `[a-z0-9-]+` (checked by the policy tests), so they need no JSON escaping.
+ */
+const ALLOWED_HEAD = `{"success":true,"blocked":false,"result":"Request approved by the policy engine.","policy_info":{`;
+const BLOCKED_HEAD = new Map(
+  POLICIES.map((p) => [
+    p.id,
+    `{"success":false,"blocked":true,"block_reason":${JSON.stringify(p.description)},"policy_info":{`,
+  ]),
+);
+
 function errorBody(code: string, message: string): string {
   return JSON.stringify({ success: false, blocked: false, error: message, code });
 }
@@ -113,25 +128,30 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
       uptime_s: Math.round((Date.now() - startedAt) / 1000),
     });
 
+  const route = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q === -1 ? url : url.slice(0, q);
+    if (path === "/v1/execute") {
+      execute(req, res);
+    } else if (path === "/health") {
+      if (isRead(req)) send(res, 200, healthBody());
+      else send(res, 405, ERRORS.readMethod, "GET, HEAD");
+    } else if (path === "/metrics") {
+      if (isRead(req)) serveMetrics(res);
+      else send(res, 405, ERRORS.readMethod, "GET, HEAD");
+    } else {
+      send(res, 404, ERRORS.notFound);
+    }
+  };
   const server: Server = createServer(
     { keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, noDelay: true },
-    (req, res) => {
-      const url = req.url ?? "/";
-      const q = url.indexOf("?");
-      const path = q === -1 ? url : url.slice(0, q);
-      if (path === "/v1/execute") {
-        execute(req, res);
-      } else if (path === "/health") {
-        if (isRead(req)) send(res, 200, healthBody());
-        else send(res, 405, ERRORS.readMethod, "GET, HEAD");
-      } else if (path === "/metrics") {
-        if (isRead(req)) serveMetrics(res);
-        else send(res, 405, ERRORS.readMethod, "GET, HEAD");
-      } else {
-        send(res, 404, ERRORS.notFound);
-      }
-    },
+    route,
   );
+  // With this listener Node no longer answers "Expect: 100-continue" itself: execute() sends the
+  // 100 only after auth and the declared size pass, so a rejected client never uploads its body
+  // (RFC 9110 §10.1.1).
+  server.on("checkContinue", route);
 
   function serveMetrics(res: ServerResponse): void {
     metrics.text().then(
@@ -153,7 +173,11 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
       send(res, status, body, allow);
       metrics.requestFinished(outcome, (performance.now() - started) / 1000);
     };
+    // A client that asked for 100-continue and is refused before it gets one will not send its
+    // body, so the connection cannot carry another request (RFC 9110 §10.1.1): close it.
+    let awaitingContinue = req.headers.expect?.toLowerCase() === "100-continue";
     const reject = (status: number, body: string, reason: RejectReason, allow?: string): void => {
+      if (awaitingContinue) res.setHeader("connection", "close");
       metrics.rejected(reason);
       finish(status, body, "rejected", allow);
     };
@@ -170,6 +194,11 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
       // RFC 9110 §15.5.14: the server may close the connection rather than read the content.
       res.setHeader("connection", "close");
       return reject(413, tooLargeBody, "payload_too_large");
+    }
+
+    if (awaitingContinue) {
+      res.writeContinue();
+      awaitingContinue = false;
     }
 
     let first: Buffer | undefined;
@@ -216,7 +245,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
         return reject(400, ERRORS.notObject, "bad_request");
       }
       const { prompt, mode } = parsed as { prompt?: unknown; mode?: unknown };
-      if (typeof prompt !== "string" || prompt.trim().length === 0) {
+      if (typeof prompt !== "string" || !NON_BLANK.test(prompt)) {
         return reject(400, ERRORS.prompt, "bad_request");
       }
       if (mode !== undefined && mode !== "chat" && mode !== "llm") {
@@ -227,22 +256,21 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
       const verdict = evaluatePolicies(prompt);
       const processingMs = roundMs(performance.now() - policyStarted);
       metrics.policiesRan(verdict.policiesEvaluated, verdict.policyId, verdict.logged);
+      const logged = verdict.logged.length === 0 ? "[]" : JSON.stringify(verdict.logged);
 
       if (verdict.blocked) {
+        const id = verdict.policyId!;
         return finish(
           403,
-          JSON.stringify({
-            success: false,
-            blocked: true,
-            block_reason: verdict.blockReason,
-            policy_info: {
-              policies_evaluated: verdict.policiesEvaluated,
-              processing_time_ms: processingMs,
-              policy_id: verdict.policyId,
-              logged_policies: verdict.logged,
-            },
-          }),
+          `${BLOCKED_HEAD.get(id)}"policies_evaluated":${verdict.policiesEvaluated},"processing_time_ms":${processingMs},"policy_id":"${id}","logged_policies":${logged}}}`,
           "blocked",
+        );
+      }
+      if (mode !== "llm") {
+        return finish(
+          200,
+          `${ALLOWED_HEAD}"policies_evaluated":${verdict.policiesEvaluated},"processing_time_ms":${processingMs},"logged_policies":${logged}}}`,
+          "allowed",
         );
       }
       const policyInfo = {
@@ -250,18 +278,6 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
         processing_time_ms: processingMs,
         logged_policies: verdict.logged,
       };
-      if (mode !== "llm") {
-        return finish(
-          200,
-          JSON.stringify({
-            success: true,
-            blocked: false,
-            result: "Request approved by the policy engine.",
-            policy_info: policyInfo,
-          }),
-          "allowed",
-        );
-      }
       // Policies run before the provider is called (spec: the Agent checks every prompt first).
       provider.complete(prompt).then(
         (completion) => {

@@ -10,6 +10,19 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Calls `then` once the child printed `text` on stderr (e.g. the run's start line), to time signals. */
+export function afterStderr(child: ChildProcess, text: string, then: () => void): void {
+  let seen = "";
+  const onData = (chunk: Buffer): void => {
+    seen += chunk.toString();
+    if (seen.includes(text)) {
+      child.stderr?.off("data", onData);
+      then();
+    }
+  };
+  child.stderr?.on("data", onData);
+}
+
 /** Spawns the built CLI (`npm test` builds first) with a hard time limit so no test can hang. */
 export function runCli(
   args: string[],

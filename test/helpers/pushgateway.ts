@@ -1,12 +1,15 @@
 /**
- * Test helpers for the Prometheus export: a real Prometheus Pushgateway on an ephemeral loopback port,
- * promtool, a parser of the text exposition format (to read values back), and a RunResult builder.
+ * Test helpers for the Prometheus export: a real Prometheus Pushgateway (and a real Prometheus) on
+ * ephemeral loopback ports, promtool, a parser of the text exposition format (to read values back), and
+ * a RunResult builder.
  *
- * The binaries come from the Debian packages `prometheus-pushgateway` and `prometheus` (promtool).
+ * The binaries come from the Debian packages `prometheus-pushgateway` and `prometheus` (prometheus,
+ * promtool).
  * When they are missing the tests fail with the install command: they are not optional (CI installs them).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { delimiter, join } from "node:path";
 import {
@@ -64,16 +67,84 @@ export interface PushgatewayProcess {
 /** Starts /usr/bin/prometheus-pushgateway on 127.0.0.1:<free port>, without persistence; waits until ready. */
 export async function startPushgateway(): Promise<PushgatewayProcess> {
   const bin = requireBinary("prometheus-pushgateway", "PUSHGATEWAY_BIN", "/usr/bin/prometheus-pushgateway");
+  const daemon = await startDaemon("prometheus-pushgateway", (port) => [
+    bin,
+    [`--web.listen-address=127.0.0.1:${port}`],
+  ]);
+  return {
+    ...daemon,
+    async scrape() {
+      const res = await fetch(`${daemon.url}/metrics`);
+      if (!res.ok) throw new Error(`pushgateway /metrics answered ${res.status}: ${await res.text()}`);
+      return parseExposition(await res.text());
+    },
+  };
+}
+
+export interface PrometheusProcess {
+  url: string;
+  pid: number;
+  /** Instant query; the result vector as label sets and numbers. */
+  query(promql: string): Promise<{ metric: Record<string, string>; value: number }[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts /usr/bin/prometheus on 127.0.0.1:<free port>, scraping `target` (host:port) every second with
+ * honor_labels (as a Pushgateway must be scraped), storing in a fresh directory under `dataDir`.
+ */
+export async function startPrometheus(target: string, dataDir: string): Promise<PrometheusProcess> {
+  const bin = requireBinary("prometheus", "PROMETHEUS_BIN", "/usr/bin/prometheus");
+  const config = join(dataDir, "prometheus.yml");
+  await writeFile(
+    config,
+    [
+      "global: { scrape_interval: 1s, evaluation_interval: 1s }",
+      "scrape_configs:",
+      "  - job_name: pushgateway",
+      "    honor_labels: true",
+      `    static_configs: [{ targets: ["${target}"] }]`,
+      "",
+    ].join("\n"),
+  );
+  const daemon = await startDaemon("prometheus", (port) => [
+    bin,
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(dataDir, `data-${port}`)}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+  ]);
+  return {
+    ...daemon,
+    async query(promql) {
+      const res = await fetch(`${daemon.url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      const body = (await res.json()) as {
+        status: string;
+        error?: string;
+        data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
+      };
+      if (body.status !== "success" || body.data === undefined)
+        throw new Error(`query failed: ${body.error}`);
+      return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+    },
+  };
+}
+
+/** Spawns a Prometheus-family daemon on a free loopback port and waits for its /-/ready. */
+async function startDaemon(
+  name: string,
+  command: (port: number) => [string, string[]],
+): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   let lastError: unknown;
   // The port may be taken between freePort() and the bind: try a few.
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await freePort();
-    const child = spawn(bin, [`--web.listen-address=127.0.0.1:${port}`], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    const [bin, args] = command(port);
+    const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
+      stderr = (stderr + chunk.toString("utf8")).slice(-4_000);
     });
     const url = `http://127.0.0.1:${port}`;
     try {
@@ -84,19 +155,10 @@ export async function startPushgateway(): Promise<PushgatewayProcess> {
       continue;
     }
     const pid = child.pid;
-    if (pid === undefined) throw new Error("prometheus-pushgateway started without a pid");
-    return {
-      url,
-      pid,
-      async scrape() {
-        const res = await fetch(`${url}/metrics`);
-        if (!res.ok) throw new Error(`pushgateway /metrics answered ${res.status}: ${await res.text()}`);
-        return parseExposition(await res.text());
-      },
-      stop: () => stopChild(child),
-    };
+    if (pid === undefined) throw new Error(`${name} started without a pid`);
+    return { url, pid, stop: () => stopChild(child) };
   }
-  throw new Error(`prometheus-pushgateway did not become ready: ${String(lastError)}`);
+  throw new Error(`${name} did not become ready: ${String(lastError)}`);
 }
 
 async function waitReady(readyUrl: string, child: ChildProcess, stderr: () => string): Promise<void> {

@@ -5,7 +5,7 @@ import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunResult } from "../../src/metrics/result.js";
-import { runCli } from "../helpers/cli.js";
+import { afterStderr, runCli } from "../helpers/cli.js";
 import { allowEverything, delayed, startLocalServer, type LocalServer } from "../helpers/servers.js";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -70,7 +70,9 @@ describe("results JSON (--out) contract", () => {
       ["--target", server.url, "--rps", "50", "--duration", "60s", "--category", "normal", "--out", out],
       {
         timeoutMs: 20_000,
-        onSpawn: (child) => setTimeout(() => child.kill("SIGINT"), 2500),
+        // Progress lines are printed every 5 s without a TTY; the start line tells the run began.
+        onSpawn: (child) =>
+          afterStderr(child, "req/s for", () => setTimeout(() => child.kill("SIGINT"), 2000)),
       },
     );
     expect(cli.code).toBe(130);
@@ -92,10 +94,11 @@ describe("results JSON (--out) contract", () => {
     servers.push(server);
     const out = join(await mkdtemp(join(tmpdir(), "load-test-")), "results.json");
     const cli = await runCli(
-      ["--target", server.url, "--rps", "20", "--duration", "30s", "--out", out, "--quiet"],
+      ["--target", server.url, "--rps", "20", "--duration", "30s", "--out", out],
       {
         timeoutMs: 20_000,
-        onSpawn: (child) => setTimeout(() => child.kill("SIGTERM"), 1500),
+        onSpawn: (child) =>
+          afterStderr(child, "req/s for", () => setTimeout(() => child.kill("SIGTERM"), 1500)),
       },
     );
     expect(cli.code).toBe(130);

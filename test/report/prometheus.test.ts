@@ -346,7 +346,7 @@ describe("buildRegistry", () => {
     }
     // Additive families: only per-category series, so their sums are the run's totals.
     const testTypes = (name: string): string[] => [
-      ...new Set(find(samples, name).map((s) => s.labels.test_type)),
+      ...new Set(find(samples, name).map((s) => s.labels.test_type ?? "")),
     ];
     expect(testTypes("axonflow_load_test_requests_total").sort()).toEqual([...categories].sort());
     expect(testTypes("axonflow_load_test_request_latency_ms_bucket").sort()).toEqual([...categories].sort());

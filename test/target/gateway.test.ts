@@ -262,9 +262,57 @@ describe("body size limit", () => {
     expect(JSON.parse(body)).toMatchObject({ code: "payload_too_large" });
   });
 
+  it("refuses an oversized Expect: 100-continue request before the body is sent", async () => {
+    const result = await new Promise<{ status: number; continued: boolean; connection?: string }>(
+      (resolve, reject) => {
+        let continued = false;
+        const req = httpRequest(`${gw.url}/v1/execute`, {
+          method: "POST",
+          agent: false,
+          headers: { ...AUTH, expect: "100-continue", "content-length": "5000" },
+        });
+        req.on("continue", () => {
+          continued = true;
+          req.end("x".repeat(5000));
+        });
+        req.on("response", (res) => {
+          res.resume();
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, continued, connection: res.headers.connection }),
+          );
+        });
+        req.on("error", reject);
+        req.flushHeaders();
+      },
+    );
+    expect(result).toEqual({ status: 413, continued: false, connection: "close" });
+  });
+
+  it("sends 100 Continue to an acceptable Expect request, then answers", async () => {
+    const body = JSON.stringify({ prompt: "What is 2+2?" });
+    const result = await new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
+      let continued = false;
+      const req = httpRequest(`${gw.url}/v1/execute`, {
+        method: "POST",
+        headers: { ...AUTH, expect: "100-continue", "content-length": String(Buffer.byteLength(body)) },
+      });
+      req.on("continue", () => {
+        continued = true;
+        req.end(body);
+      });
+      req.on("response", (res) => {
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, continued }));
+      });
+      req.on("error", reject);
+      req.flushHeaders();
+    });
+    expect(result).toEqual({ status: 200, continued: true });
+  });
+
   it("keeps serving after oversized bodies", async () => {
     expect((await execute(gw, { prompt: "still alive?" })).status).toBe(200);
-    expect(gw.stats().rejections.payload_too_large).toBe(2);
+    expect(gw.stats().rejections.payload_too_large).toBe(3);
   });
 
   it("survives a multi-megabyte body against the default 1 MiB limit", async () => {
