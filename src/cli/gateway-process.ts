@@ -22,9 +22,21 @@ export function startGatewayProcess(llmLatency: string): Promise<GatewayProcess>
   const child: ChildProcess = spawn(
     process.execPath,
     [cliPath, "serve", "--port", "0", "--host", "127.0.0.1", "--llm-latency", llmLatency],
-    { stdio: ["ignore", "pipe", "inherit"] },
+    // Its own process group: a terminal's Ctrl-C reaches only the load test, which then
+    // finishes its requests in flight against a gateway that is still up, and stops it last.
+    { stdio: ["ignore", "pipe", "inherit"], detached: true },
   );
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // Never leave the gateway behind, even when the CLI exits abruptly (second Ctrl-C).
+  const killOnExit = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  process.once("exit", killOnExit);
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      process.off("exit", killOnExit);
+      resolve();
+    }),
+  );
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill("SIGTERM");

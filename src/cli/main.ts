@@ -205,23 +205,28 @@ async function serveCommand(flags: {
 async function demoCommand(flags: {
   rps: string;
   duration: string;
+  warmup: string;
   out?: string;
   quiet?: boolean;
   llmLatency: string;
 }): Promise<number> {
-  const gateway = await startGateway({ llmLatencyMs: parseLatencyRange(flags.llmLatency) });
+  parseLatencyRange(flags.llmLatency);
+  // Validate every flag before starting anything (the target is a placeholder until the gateway is up).
+  validate({ target: "http://127.0.0.1", rps: flags.rps, duration: flags.duration, warmup: flags.warmup });
+  const gateway = await startGatewayProcess(flags.llmLatency);
   try {
     const options = validate({
       target: gateway.url,
       rps: flags.rps,
       duration: flags.duration,
+      warmup: flags.warmup,
       category: "mixed",
       apiKey: "demo-org",
     });
-    process.stderr.write(`demo: reference gateway started on ${gateway.url}\n`);
+    process.stderr.write(`demo: reference gateway (pid ${gateway.pid}) listening on ${gateway.url}\n`);
     return await executeRun(options, flags, "demo");
   } finally {
-    await gateway.close();
+    await gateway.stop();
   }
 }
 

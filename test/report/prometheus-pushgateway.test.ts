@@ -27,6 +27,7 @@ import {
   makeRunResult,
   makeSnapshot,
   parseExposition,
+  startPrometheus,
   startPushgateway,
   valueOf,
   type PushgatewayProcess,
@@ -186,6 +187,54 @@ describe("Pushgateway (real prometheus-pushgateway)", () => {
       jobName: "load-test",
       groupings: { run_id: "r", "instance@base64": "MS8y" },
     });
+  });
+
+  it("aggregates in a real Prometheus across shards: counter sums and histogram_quantile over sum by (le)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "load-test-prometheus-"));
+    const prometheus = await startPrometheus(new URL(gateway.url).host, dir);
+    try {
+      const runId = newRunId();
+      for (const instance of ["1/2", "2/2"]) {
+        // 99 + 100 + 1 = 200 completed per shard: 100 at most 1 ms, 200 at most 2 ms.
+        const snapshot = snapshotWith(99, 2);
+        snapshot.categoryLatencyBucketsMs.normal = [
+          { leMs: 1, cumulativeCount: 100 },
+          { leMs: 2, cumulativeCount: 200 },
+        ];
+        const opts = options({ pushgateway: gateway.url, pushInterval: "0", pushgatewayInstance: instance });
+        const exp = await startPrometheusExport(opts, runId, makeSnapshot);
+        expect(await exp.finish(snapshot)).toEqual({ warnings: [], fatal: false });
+      }
+      const sel = `{run_id="${runId}"}`;
+      const byStatus = await waitFor(
+        "Prometheus to scrape both shards",
+        async () => {
+          const rows = await prometheus.query(`sum by (status) (axonflow_load_test_requests_total${sel})`);
+          const map = Object.fromEntries(rows.map((r) => [r.metric.status, r.value]));
+          return map.success === 198 ? map : undefined;
+        },
+        20_000,
+      );
+      expect(byStatus).toEqual({ success: 198, blocked: 200, error: 2 });
+      // rank 0.75 * 400 = 300 falls in (1, 2] ms holding 200 of the 400: 1 + (300 - 200) / 200 = 1.5
+      const [p75] = await prometheus.query(
+        `histogram_quantile(0.75, sum by (le) (axonflow_load_test_request_latency_ms_bucket${sel}))`,
+      );
+      expect(p75?.value).toBeCloseTo(1.5, 9);
+      const [blockRate] = await prometheus.query(
+        `sum(axonflow_load_test_requests_total{run_id="${runId}",status="blocked"}) / sum(axonflow_load_test_requests_total${sel})`,
+      );
+      expect(blockRate?.value).toBe(0.5);
+      // the spec's summary lines stay one per shard (instance from the grouping key, kept by honor_labels)
+      const p99 = await prometheus.query(`axonflow_load_test_latency_ms{run_id="${runId}",quantile="0.99"}`);
+      expect(p99.map((r) => [r.metric.instance, r.metric.job, r.value]).sort()).toEqual([
+        ["1/2", "load-test", 2],
+        ["2/2", "load-test", 2],
+      ]);
+    } finally {
+      await prometheus.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("pushes during the run, every --push-interval, then the final values", async () => {
