@@ -3,6 +3,7 @@
  * `--label`, `--pushgateway*`, `--push-interval`, `--prometheus-file`, `--metrics-listen`), validated
  * up front so that a bad flag fails before any request is sent. See docs/PROMETHEUS.md.
  */
+import { parseDurationMs } from "../config/duration.js";
 
 /** A flag of the Prometheus export has an invalid value; `flag` names it (e.g. `--label`). */
 export class PrometheusOptionError extends Error {
@@ -105,7 +106,7 @@ export interface RawPrometheusOptions {
   /** `--label k=v`, repeatable. */
   labels?: string[];
   pushgateway?: string;
-  /** `--push-interval`, e.g. "10s", "500ms", "1m"; "0" pushes only at the end. */
+  /** `--push-interval`, a duration as `--duration` takes it ("10s", "500ms", "1m"); "0" pushes only at the end. */
   pushInterval?: string;
   pushgatewayDeleteAfter?: boolean;
   pushgatewayFatal?: boolean;
@@ -250,17 +251,14 @@ export function checkPrometheusOptions(raw: RawPrometheusOptions): {
 
 type Fail = (flag: string, message: string) => undefined;
 
-const INTERVAL = /^(\d+(?:\.\d+)?)(ms|s|m)?$/;
 /** Shortest period between pushes; faster only loads the Pushgateway (Prometheus scrapes every 10-60 s). */
 const MIN_PUSH_INTERVAL_MS = 100;
 
 function parseInterval(text: string, fail: Fail): number | undefined {
-  const match = INTERVAL.exec(text.trim());
-  if (match === null || match[1] === undefined) {
+  const ms = parseDurationMs(text);
+  if (ms === undefined) {
     return fail("--push-interval", `${JSON.stringify(text)}: expected a duration such as 10s, 500ms or 1m`);
   }
-  const factor = match[2] === "ms" ? 1 : match[2] === "m" ? 60_000 : 1_000;
-  const ms = Number(match[1]) * factor;
   if (ms !== 0 && ms < MIN_PUSH_INTERVAL_MS) {
     return fail(
       "--push-interval",
