@@ -12,7 +12,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { evaluatePolicies, POLICIES } from "./policies.js";
+import { evaluatePolicies, POLICIES, warmUpPolicies } from "./policies.js";
 import { GatewayMetrics, type GatewayStats, type RejectReason, type RequestOutcome } from "./metrics.js";
 import {
   createMockProvider,
@@ -115,6 +115,7 @@ function validateOptions(opts: GatewayOptions): Required<GatewayOptions> {
 
 export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGateway> {
   const { host, port, maxBodyBytes, llmLatencyMs } = validateOptions(opts);
+  warmUpPolicies();
   const provider = createMockProvider(llmLatencyMs);
   const metrics = new GatewayMetrics(provider.name);
   const startedAt = Date.now();

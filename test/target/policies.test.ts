@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   evaluatePolicies,
@@ -5,6 +6,7 @@ import {
   normalizePrompt,
   POLICIES,
   type Policy,
+  warmUpPolicies,
 } from "../../src/target/policies.js";
 
 function policy(id: string): Policy {
@@ -425,5 +427,20 @@ describe("formatPolicyTable", () => {
       expect(line.slice(actionColumn).startsWith(p.action)).toBe(true);
       expect(line.endsWith(p.description)).toBe(true);
     });
+  });
+});
+
+describe("warmUpPolicies", () => {
+  it("runs without side effects on the table", () => {
+    const before = POLICIES.map((p) => p.id);
+    warmUpPolicies(1);
+    expect(POLICIES.map((p) => p.id)).toEqual(before);
+  });
+});
+
+describe("docs/GATEWAY.md", () => {
+  it("shows the current policy table", () => {
+    const doc = readFileSync(new URL("../../docs/GATEWAY.md", import.meta.url), "utf8");
+    expect(doc).toContain(formatPolicyTable());
   });
 });
