@@ -72,18 +72,22 @@ describe("results JSON (--out) contract", () => {
         timeoutMs: 20_000,
         // Progress lines are printed every 5 s without a TTY; the start line tells the run began.
         onSpawn: (child) =>
-          afterStderr(child, "req/s for", () => setTimeout(() => child.kill("SIGINT"), 2000)),
+          afterStderr(child, "req/s for", () => setTimeout(() => child.kill("SIGINT"), 5600)),
       },
     );
     expect(cli.code).toBe(130);
     expect(cli.stderr).toContain("interrupted");
+    // Without a TTY, a plain progress line every 5 s: elapsed/total, rate, percentiles, outcomes, correctness.
+    expect(cli.stderr).toMatch(
+      /\[5s\/60s\] [\d.]+ req\/s \| p50 [\d.]+ms p95 [\d.]+ms p99 [\d.]+ms \| ok \d+ blocked 0 err 0 .*correct 100%/,
+    );
     expect(cli.stdout).toContain("(INTERRUPTED)");
     const result = JSON.parse(await readFile(out, "utf8")) as RunResult;
     expect(result.interrupted).toBe(true);
-    expect(result.durationSec).toBeLessThan(10);
+    expect(result.durationSec).toBeLessThan(12);
     // Everything the server answered was measured: requests in flight at Ctrl-C were awaited.
     expect(result.requests.total).toBe(server.arrivalsMs.length);
-    expect(result.requests.total).toBeGreaterThan(60);
+    expect(result.requests.total).toBeGreaterThan(200);
     expect(result.verdict.warnings).toContain("Run interrupted: results cover only the part that ran");
     const validate = await validator();
     expect(validate(result), JSON.stringify(validate.errors)).toBe(true);
@@ -93,14 +97,11 @@ describe("results JSON (--out) contract", () => {
     const server = await startLocalServer(allowEverything);
     servers.push(server);
     const out = join(await mkdtemp(join(tmpdir(), "load-test-")), "results.json");
-    const cli = await runCli(
-      ["--target", server.url, "--rps", "20", "--duration", "30s", "--out", out],
-      {
-        timeoutMs: 20_000,
-        onSpawn: (child) =>
-          afterStderr(child, "req/s for", () => setTimeout(() => child.kill("SIGTERM"), 1500)),
-      },
-    );
+    const cli = await runCli(["--target", server.url, "--rps", "20", "--duration", "30s", "--out", out], {
+      timeoutMs: 20_000,
+      onSpawn: (child) =>
+        afterStderr(child, "req/s for", () => setTimeout(() => child.kill("SIGTERM"), 1500)),
+    });
     expect(cli.code).toBe(130);
     const result = JSON.parse(await readFile(out, "utf8")) as RunResult;
     expect(result.interrupted).toBe(true);
