@@ -44,6 +44,12 @@ function addRunOptions(command: Command): Command {
     )
     .option("--rps <n>", "requests per second, paced evenly (open loop)")
     .option("--duration <d>", "test duration: 30s, 5m, 1h, 1m30s")
+    .option(
+      "--stages <list>",
+      "ramping rate, k6 stages: 30s:10,1m:50,2m:100,30s:0 (instead of --rps/--duration)",
+    )
+    .option("--start-rps <n>", "rate the first stage ramps from", "0")
+    .option("--coldstart-window <n>", "report the first N requests' percentiles on their own", "0")
     .addOption(new Option("--category <c>", "test category").choices([...CATEGORY_CHOICES]).default("mixed"))
     .option(
       "--workers <n>",

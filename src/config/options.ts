@@ -1,14 +1,23 @@
 import { z } from "zod";
 import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
+import { stagesPlan, parseStages, type Stage } from "../plan/ramping.js";
 import { parseDurationMs } from "./duration.js";
+import { InputError } from "./errors.js";
 
 /** A validated run: every field in the unit its name carries. */
 export interface RunOptions {
   /** Base URL (`http(s)://host:port[/prefix]`), possibly with credentials the reports strip. */
   targetUrl: URL;
   path: string;
+  /** Constant rate; with `stages`, the average asked rate of the stages. */
   ratePerSec: number;
+  /** Length of the measured schedule (the stages' total with `stages`). */
   durationMs: number;
+  /** Ramping arrival rate (k6 stages); undefined for a constant rate. */
+  stages: Stage[] | undefined;
+  startPerSec: number;
+  /** The first N requests get their own percentiles (cold start); 0 for none. */
+  coldstartWindow: number;
   category: CategoryChoice;
   workers: number;
   timeoutMs: number;
@@ -25,6 +34,9 @@ export interface RawRunOptions {
   path?: string;
   rps?: string;
   duration?: string;
+  stages?: string;
+  startRps?: string;
+  coldstartWindow?: string;
   category?: string;
   workers?: string;
   timeout?: string;
@@ -33,15 +45,7 @@ export interface RawRunOptions {
   header?: string[];
 }
 
-/** Invalid input: carries the flag so the CLI prints one line naming it (exit code 2). */
-export class InputError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`);
-  }
-}
+export { InputError };
 
 export const DEFAULT_PATH = "/v1/execute";
 export const DEFAULT_TIMEOUT = "30s";
@@ -100,8 +104,31 @@ const schema = z.object({
     .string()
     .default(DEFAULT_PATH)
     .refine((path) => path.startsWith("/"), { message: 'must start with "/"' }),
-  rps: positiveNumber("--rps"),
-  duration: duration("--duration"),
+  rps: positiveNumber("--rps").optional(),
+  duration: duration("--duration").optional(),
+  stages: z.string().optional(),
+  startRps: z
+    .string()
+    .default("0")
+    .transform((text, ctx) => {
+      const value = Number(text);
+      if (text.trim() === "" || !Number.isFinite(value) || value < 0) {
+        ctx.addIssue({ code: "custom", message: `must be a rate ≥ 0, got "${text}"` });
+        return z.NEVER;
+      }
+      return value;
+    }),
+  coldstartWindow: z
+    .string()
+    .default("0")
+    .transform((text, ctx) => {
+      const value = Number(text);
+      if (!Number.isInteger(value) || value < 0) {
+        ctx.addIssue({ code: "custom", message: `must be a number of requests ≥ 0, got "${text}"` });
+        return z.NEVER;
+      }
+      return value;
+    }),
   category: z
     .enum(CATEGORY_CHOICES, { error: `must be one of ${CATEGORY_CHOICES.join(", ")}` })
     .default("mixed"),
@@ -148,7 +175,11 @@ const schema = z.object({
     }),
 });
 
-const FLAG_OF: Record<string, string> = { apiKey: "--api-key" };
+const FLAG_OF: Record<string, string> = {
+  apiKey: "--api-key",
+  startRps: "--start-rps",
+  coldstartWindow: "--coldstart-window",
+};
 
 /** Validates every flag at once; throws an InputError naming the first bad flag (one line for the CLI). */
 export function parseRunOptions(raw: RawRunOptions): RunOptions {
@@ -159,18 +190,49 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
     throw new InputError(FLAG_OF[key] ?? `--${key}`, issue.message);
   }
   const value = parsed.data;
+  const load = loadShape(value.rps, value.duration, value.stages, value.startRps);
   return {
     targetUrl: value.target,
     path: value.path,
-    ratePerSec: value.rps,
-    durationMs: value.duration,
+    ...load,
+    coldstartWindow: value.coldstartWindow,
     category: value.category,
-    workers: value.workers ?? defaultWorkers(value.rps),
+    workers: value.workers ?? defaultWorkers(load.peakPerSec),
     timeoutMs: value.timeout,
     warmupMs: value.warmup,
     apiKey: value.apiKey === "" ? undefined : value.apiKey,
     headers: value.header,
   };
+}
+
+/**
+ * Either a constant rate (`--rps` + `--duration`) or k6 stages (`--stages`, optionally from
+ * `--start-rps`); mixing them is ambiguous, so it is refused.
+ */
+function loadShape(
+  rps: number | undefined,
+  durationMs: number | undefined,
+  stagesText: string | undefined,
+  startPerSec: number,
+): Pick<RunOptions, "ratePerSec" | "durationMs" | "stages" | "startPerSec"> & { peakPerSec: number } {
+  if (stagesText !== undefined) {
+    if (rps !== undefined)
+      throw new InputError("--stages", "cannot be combined with --rps (the stages set the rate)");
+    if (durationMs !== undefined)
+      throw new InputError("--stages", "cannot be combined with --duration (the stages set it)");
+    const stages = parseStages(stagesText, startPerSec);
+    const plan = stagesPlan(stages, startPerSec);
+    return {
+      ratePerSec: plan.count / (plan.durationMs / 1000),
+      durationMs: plan.durationMs,
+      stages,
+      startPerSec,
+      peakPerSec: plan.peakPerSec,
+    };
+  }
+  if (rps === undefined) throw new InputError("--rps", "is required (or give --stages)");
+  if (durationMs === undefined) throw new InputError("--duration", "is required (or give --stages)");
+  return { ratePerSec: rps, durationMs, stages: undefined, startPerSec: 0, peakPerSec: rps };
 }
 
 /** The target as reports show it: no user:password, query or fragment (secrets stay out of results). */

@@ -2,9 +2,15 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { displayTarget, type RunOptions } from "../config/options.js";
 import { evaluateRun, GENERATOR_LAG_BOUND_MS } from "../evaluate/verdict.js";
 import { summarizeMs } from "../metrics/histogram.js";
-import { Recorder } from "../metrics/recorder.js";
-import { RESULTS_SCHEMA_VERSION, type MetricsSnapshot, type RunResult } from "../metrics/result.js";
-import { constantRatePlan, type Plan } from "../plan/constant.js";
+import { OutcomeTally, Recorder } from "../metrics/recorder.js";
+import {
+  RESULTS_SCHEMA_VERSION,
+  type MetricsSnapshot,
+  type RunResult,
+  type StageResult,
+} from "../metrics/result.js";
+import { constantRatePlan } from "../plan/constant.js";
+import { planFor, stageStartsMs, stageWindows, type Plan } from "../plan/index.js";
 import { classifyResponse, matchesExpectation } from "../scenarios/classify.js";
 import { CORPUS } from "../scenarios/corpus.js";
 import { CaseMix, weightsFor } from "../scenarios/mix.js";
@@ -68,7 +74,7 @@ function prepareRequests(options: RunOptions, cases: readonly TestCase[]): Prepa
  */
 export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
   const clock = hooks.clock ?? systemClock;
-  const plan: Plan = constantRatePlan(options.ratePerSec, options.durationMs);
+  const plan: Plan = planFor(options.ratePerSec, options.durationMs, options.stages, options.startPerSec);
   const mix = new CaseMix(weightsFor(options.category), CORPUS);
   const categories: Category[] = mix.categories;
   // Requests per category, prepared once; request i uses prepared[category][caseIndex].
@@ -106,12 +112,21 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
         if (abandoned > 0 && endedAtMs !== undefined) return; // counted as dropped when the interrupted run ended
         if (error) {
           const kind = classifyTransportError(error);
-          rec.recordCompletion(categoryIndex, "error", kind, false, intendedAtMs, sentAtMs, endAtMs);
+          rec.recordCompletion(index, categoryIndex, "error", kind, false, intendedAtMs, sentAtMs, endAtMs);
           rec.noteErrorExample(kind, describeTransportError(error));
         } else {
           const { outcome, errorKind } = classifyResponse(statusCode, body);
           const matched = matchesExpectation(outcome, testCase.expect);
-          rec.recordCompletion(categoryIndex, outcome, errorKind, matched, intendedAtMs, sentAtMs, endAtMs);
+          rec.recordCompletion(
+            index,
+            categoryIndex,
+            outcome,
+            errorKind,
+            matched,
+            intendedAtMs,
+            sentAtMs,
+            endAtMs,
+          );
         }
         scheduler.complete();
       });
@@ -121,7 +136,14 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
   const buildResult = (nowMs: number): RunResult => {
     const rec = recorder as Recorder;
     const t0Ms = scheduler.startedAtMs;
-    const scheduleElapsedMs = Math.max(1, Math.min(scheduleEndMs ?? nowMs, t0Ms + plan.durationMs) - t0Ms);
+    // The schedule's own length: the plan's duration, unless an interrupt cut it short. (A plan
+    // can end before its duration, e.g. a ramp down to 0, and must still count its full length.)
+    const scheduleElapsedMs = Math.max(
+      1,
+      interrupted
+        ? Math.min(scheduleEndMs ?? nowMs, t0Ms + plan.durationMs) - t0Ms
+        : Math.min(nowMs - t0Ms, plan.durationMs),
+    );
     const elapsedMs = Math.max(1, nowMs - t0Ms);
     const { counts } = rec;
     const completed = counts.completed;
@@ -148,6 +170,7 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
         sentPerSec: scheduler.sent / (scheduleElapsedMs / 1000),
       },
       requests: {
+        sent: scheduler.sent,
         total: completed,
         success: counts.success,
         blocked: counts.blocked,
@@ -178,8 +201,28 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
       transport: { connections: structuredClone(transport.stats) },
       ...measured,
       verdict: evaluateRun(measured, expectsBlocks),
+      ...(options.stages ? { stages: stageResults(rec) } : {}),
+      ...(options.coldstartWindow > 0
+        ? { coldStart: { window: options.coldstartWindow, ...rec.coldStart.result() } }
+        : {}),
     };
   };
+
+  const stageResults = (rec: Recorder): StageResult[] =>
+    stageWindows(options.stages ?? [], options.startPerSec).map((window, index) => {
+      const tally = (rec.segments[index] as OutcomeTally).result();
+      const durationSec = (window.endMs - window.startMs) / 1000;
+      return {
+        index,
+        startSec: window.startMs / 1000,
+        endSec: window.endMs / 1000,
+        fromPerSec: window.fromPerSec,
+        toPerSec: window.toPerSec,
+        askedPerSec: durationSec > 0 ? (window.fromPerSec + window.toPerSec) / 2 : 0,
+        achievedPerSec: durationSec > 0 ? tally.requests / durationSec : 0,
+        ...tally,
+      };
+    });
 
   const snapshot = (): MetricsSnapshot => {
     const result = buildResult(endedAtMs ?? clock.nowMs());
@@ -224,7 +267,14 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
       loopDelay.reset();
       startedAt = new Date();
     }
-    recorder = new Recorder(categories, clock.nowMs());
+    recorder = new Recorder(
+      {
+        categoryNames: categories,
+        segmentStartsMs: stageStartsMs(options.stages),
+        coldstartWindow: options.coldstartWindow,
+      },
+      clock.nowMs(),
+    );
     let interruptResolve: (() => void) | undefined;
     const interruptedPromise = new Promise<void>((resolve) => (interruptResolve = resolve));
     const onAbort = (): void => {

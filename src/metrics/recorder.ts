@@ -8,14 +8,32 @@ import {
   type TimelineEntry,
 } from "./result.js";
 
-interface CategoryTally {
-  requests: number;
-  success: number;
-  blocked: number;
-  error: number;
-  matched: number;
-  latency: Histogram;
-  buckets: BucketCounter;
+/** Outcomes, expectation matches and an HDR latency histogram for one slice of a run. */
+export class OutcomeTally {
+  requests = 0;
+  success = 0;
+  blocked = 0;
+  error = 0;
+  matched = 0;
+  readonly latency: Histogram = createLatencyHistogram();
+
+  record(outcome: Outcome, latencyMs: number, matched: boolean): void {
+    this.requests++;
+    this[outcome]++;
+    if (matched) this.matched++;
+    recordMs(this.latency, latencyMs);
+  }
+
+  result(): CategoryResult {
+    return {
+      requests: this.requests,
+      success: this.success,
+      blocked: this.blocked,
+      error: this.error,
+      correctness: this.requests === 0 ? null : this.matched / this.requests,
+      latencyMs: summarizeMs(this.latency),
+    };
+  }
 }
 
 export interface Counts {
@@ -26,10 +44,18 @@ export interface Counts {
   completed: number;
 }
 
+export interface RecorderLayout {
+  categoryNames: readonly string[];
+  /** Start (ms after t0, by intended send time) of each segment after the first, e.g. stage boundaries. */
+  segmentStartsMs?: readonly number[];
+  /** The first N requests (by index) are also tallied on their own: the cold start. */
+  coldstartWindow?: number;
+}
+
 /**
  * Everything measured during a run, in fixed memory: HDR histograms (overall, per category,
- * and one for the current second), counters, and a per-second timeline whose length grows
- * with the run's duration, never with its request count.
+ * per segment, and one for the current second), counters, and a per-second timeline whose length
+ * grows with the run's duration, never with its request count.
  */
 export class Recorder {
   readonly latency = createLatencyHistogram();
@@ -40,25 +66,26 @@ export class Recorder {
   readonly errors: Record<string, number> = {};
   /** First description seen per error kind, for the summary ("connect ECONNREFUSED 127.0.0.1:1"). */
   readonly errorExamples: Record<string, string> = {};
-  private readonly tallies: CategoryTally[];
+  readonly categories: OutcomeTally[];
+  readonly segments: OutcomeTally[];
+  readonly coldStart = new OutcomeTally();
+  private readonly categoryBucketCounters: BucketCounter[];
+  private readonly segmentStartsMs: readonly number[];
+  private readonly coldstartWindow: number;
   private readonly timeline: TimelineEntry[] = [];
   private readonly secondLatency = createLatencyHistogram();
   private currentSecond = 0;
 
   constructor(
-    private readonly categoryNames: readonly string[],
-    /** Clock ms of the run's t0, to place events in the timeline. */
+    private readonly layout: RecorderLayout,
+    /** Clock ms of the run's t0, to place events in the timeline and segments. */
     private readonly t0Ms: number,
   ) {
-    this.tallies = categoryNames.map(() => ({
-      requests: 0,
-      success: 0,
-      blocked: 0,
-      error: 0,
-      matched: 0,
-      latency: createLatencyHistogram(),
-      buckets: new BucketCounter(LATENCY_BUCKET_BOUNDS_MS),
-    }));
+    this.categories = layout.categoryNames.map(() => new OutcomeTally());
+    this.categoryBucketCounters = layout.categoryNames.map(() => new BucketCounter(LATENCY_BUCKET_BOUNDS_MS));
+    this.segmentStartsMs = layout.segmentStartsMs ?? [];
+    this.segments = [0, ...this.segmentStartsMs].map(() => new OutcomeTally());
+    this.coldstartWindow = layout.coldstartWindow ?? 0;
   }
 
   recordSend(intendedAtMs: number, sentAtMs: number): void {
@@ -67,6 +94,7 @@ export class Recorder {
   }
 
   recordCompletion(
+    index: number,
     categoryIndex: number,
     outcome: Outcome,
     errorKind: string | undefined,
@@ -82,19 +110,21 @@ export class Recorder {
     recordMs(this.serviceTime, endAtMs - sentAtMs);
     recordMs(this.secondLatency, latencyMs);
     this.latencyBuckets.record(latencyMs);
-    const tally = this.tallies[categoryIndex] as CategoryTally;
-    tally.requests++;
-    tally[outcome]++;
-    recordMs(tally.latency, latencyMs);
-    tally.buckets.record(latencyMs);
+    (this.categories[categoryIndex] as OutcomeTally).record(outcome, latencyMs, matched);
+    (this.categoryBucketCounters[categoryIndex] as BucketCounter).record(latencyMs);
+    if (this.segments.length > 1) {
+      (this.segments[this.segmentOf(intendedAtMs - this.t0Ms)] as OutcomeTally).record(
+        outcome,
+        latencyMs,
+        matched,
+      );
+    }
+    if (index < this.coldstartWindow) this.coldStart.record(outcome, latencyMs, matched);
     this.counts[outcome]++;
     this.counts.completed++;
     entry.completed++;
     entry[outcome]++;
-    if (matched) {
-      tally.matched++;
-      this.counts.matched++;
-    }
+    if (matched) this.counts.matched++;
     if (errorKind !== undefined) this.errors[errorKind] = (this.errors[errorKind] ?? 0) + 1;
   }
 
@@ -104,24 +134,16 @@ export class Recorder {
 
   categoryResults(): Record<string, CategoryResult> {
     const results: Record<string, CategoryResult> = {};
-    this.categoryNames.forEach((name, k) => {
-      const tally = this.tallies[k] as CategoryTally;
-      results[name] = {
-        requests: tally.requests,
-        success: tally.success,
-        blocked: tally.blocked,
-        error: tally.error,
-        correctness: tally.requests === 0 ? null : tally.matched / tally.requests,
-        latencyMs: summarizeMs(tally.latency),
-      };
-    });
+    this.layout.categoryNames.forEach(
+      (name, k) => (results[name] = (this.categories[k] as OutcomeTally).result()),
+    );
     return results;
   }
 
   categoryBuckets(): Record<string, LatencyBucket[]> {
     const buckets: Record<string, LatencyBucket[]> = {};
-    this.categoryNames.forEach(
-      (name, k) => (buckets[name] = (this.tallies[k] as CategoryTally).buckets.cumulative()),
+    this.layout.categoryNames.forEach(
+      (name, k) => (buckets[name] = (this.categoryBucketCounters[k] as BucketCounter).cumulative()),
     );
     return buckets;
   }
@@ -132,6 +154,13 @@ export class Recorder {
     const current = this.timeline[this.currentSecond];
     if (current) current.latencyMs = this.secondSummary();
     return this.timeline.map((entry) => ({ ...entry, latencyMs: { ...entry.latencyMs } }));
+  }
+
+  private segmentOf(offsetMs: number): number {
+    const starts = this.segmentStartsMs;
+    let segment = 0;
+    while (segment < starts.length && offsetMs >= (starts[segment] as number)) segment++;
+    return segment;
   }
 
   private secondSummary(): TimelineEntry["latencyMs"] {

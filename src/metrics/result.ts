@@ -30,6 +30,37 @@ export interface CategoryResult {
   latencyMs: LatencySummaryMs;
 }
 
+/** One k6 stage of a ramping run (`--stages`), by intended send time. */
+export interface StageResult {
+  index: number;
+  startSec: number;
+  endSec: number;
+  /** The asked rate moves linearly from `fromPerSec` to `toPerSec` over the stage. */
+  fromPerSec: number;
+  toPerSec: number;
+  /** Requests the stage asks for ÷ its duration (0 for an instant step). */
+  askedPerSec: number;
+  /** Completed requests scheduled in the stage ÷ its duration. */
+  achievedPerSec: number;
+  requests: number;
+  success: number;
+  blocked: number;
+  error: number;
+  correctness: number | null;
+  latencyMs: LatencySummaryMs;
+}
+
+/** The first `window` requests on their own (`--coldstart-window`): cold connections, JIT, caches. */
+export interface ColdStartResult {
+  window: number;
+  requests: number;
+  success: number;
+  blocked: number;
+  error: number;
+  correctness: number | null;
+  latencyMs: LatencySummaryMs;
+}
+
 export interface TimelineEntry {
   /** Seconds since the start of the run (entry t covers [t, t+1)). */
   t: number;
@@ -69,6 +100,8 @@ export interface RunResult {
   interrupted: boolean;
   rate: { targetPerSec: number; achievedPerSec: number; sentPerSec: number };
   requests: {
+    /** Requests sent (completed + abandoned in flight at an interrupt). */
+    sent: number;
     total: number;
     success: number;
     blocked: number;
@@ -101,6 +134,10 @@ export interface RunResult {
   };
   verdict: Verdict;
   timeline: TimelineEntry[];
+  /** Present for ramping runs (`--stages`). */
+  stages?: StageResult[];
+  /** Present with `--coldstart-window N`. */
+  coldStart?: ColdStartResult;
 }
 
 /** Cumulative latency histogram buckets for Prometheus export (`le` in ms, counts cumulative). */

@@ -12,11 +12,12 @@ import type { Registry } from "prom-client";
 import type { MetricsSnapshot } from "../metrics/result.js";
 import {
   PrometheusOptionError,
+  redactUrl,
   type ListenAddress,
   type PrometheusOptions,
   type PushgatewayOptions,
 } from "./prometheus-options.js";
-import { describeGroup, pushgatewayLabel, pushWithRetry } from "./prometheus-pushgateway.js";
+import { describeGroup, pushWithRetry } from "./prometheus-pushgateway.js";
 import { buildRegistry } from "./prometheus-registry.js";
 
 export interface PrometheusExportResult {
@@ -72,7 +73,7 @@ async function finish(
   // A periodic push still on the wire could land after the final one and overwrite it: cancel it first.
   const closing = server?.close();
   await pusher?.stop();
-  if (opts.pushgateway === undefined && opts.prometheusFile === undefined) {
+  if (pusher === undefined && opts.prometheusFile === undefined) {
     await closing;
     return { warnings: [], fatal: false };
   }
@@ -89,9 +90,7 @@ async function finish(
   }
 
   const results = await Promise.all([
-    opts.pushgateway === undefined || pusher === undefined
-      ? undefined
-      : finalPush(opts.pushgateway, runId, registry, pusher),
+    pusher === undefined ? undefined : finalPush(pusher, registry),
     opts.prometheusFile === undefined ? undefined : writeMetricsFile(opts.prometheusFile, registry),
     closing,
   ]);
@@ -105,13 +104,9 @@ async function finish(
   return { warnings, fatal };
 }
 
-async function finalPush(
-  pg: PushgatewayOptions,
-  runId: string,
-  registry: Registry,
-  pusher: PeriodicPusher,
-): Promise<PrometheusExportResult> {
-  const where = pushgatewayLabel(pg);
+async function finalPush(pusher: PeriodicPusher, registry: Registry): Promise<PrometheusExportResult> {
+  const { pg, runId } = pusher;
+  const where = redactUrl(pg.url);
   const group = describeGroup(pg, runId);
   const deadline = Date.now() + pg.finishBudgetMs;
   const warnings: string[] = [];
@@ -161,8 +156,8 @@ class PeriodicPusher {
   private readonly cancel = new AbortController();
 
   constructor(
-    private readonly pg: PushgatewayOptions,
-    private readonly runId: string,
+    readonly pg: PushgatewayOptions,
+    readonly runId: string,
     private readonly current: () => Registry,
   ) {}
 
@@ -197,7 +192,7 @@ class PeriodicPusher {
       registry,
       signal: this.cancel.signal,
     });
-    if (outcome.error === "cancelled") return;
+    if (outcome.cancelled === true) return;
     this.attempted += 1;
     if (!outcome.ok) {
       this.failed += 1;

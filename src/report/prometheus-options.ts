@@ -4,6 +4,7 @@
  * up front so that a bad flag fails before any request is sent. See docs/PROMETHEUS.md.
  */
 import { parseDurationMs } from "../config/duration.js";
+import { displayTarget } from "../config/options.js";
 
 /** A flag of the Prometheus export has an invalid value; `flag` names it (e.g. `--label`). */
 export class PrometheusOptionError extends Error {
@@ -304,12 +305,7 @@ function parseListenAddress(text: string, fail: Fail): ListenAddress | undefined
 /** The URL without credentials, query or fragment: safe for messages, logs and labels. */
 export function redactUrl(text: string): string {
   try {
-    const url = new URL(text);
-    url.username = "";
-    url.password = "";
-    url.search = "";
-    url.hash = "";
-    return url.toString().replace(/\/$/, "");
+    return displayTarget(new URL(text));
   } catch {
     return text.replace(/[?#].*$/, "").replace(/\/\/[^/@]*@/, "//");
   }

@@ -4,11 +4,13 @@
  * exponentially, attempts and total time are capped, and every failure is returned, never thrown.
  */
 import { Pushgateway, type Registry } from "prom-client";
-import { redactUrl, type PushgatewayOptions } from "./prometheus-options.js";
+import type { PushgatewayOptions } from "./prometheus-options.js";
 
 export interface PushOutcome {
   ok: boolean;
   attempts: number;
+  /** The caller's signal stopped it: not a failure of the Pushgateway. */
+  cancelled?: boolean;
   /** Short reason of the last failure, e.g. "connect ECONNREFUSED 127.0.0.1:9091", "HTTP 400: ...". */
   error?: string;
 }
@@ -90,7 +92,7 @@ export async function pushWithRetry(
     }
   }
   return cancelled()
-    ? { ok: false, attempts: attempt, error: "cancelled" }
+    ? { ok: false, attempts: attempt, cancelled: true }
     : { ok: false, attempts: attempt, error };
 }
 
@@ -123,9 +125,4 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     const timer = setTimeout(done, ms);
     signal?.addEventListener("abort", done, { once: true });
   });
-}
-
-/** The Pushgateway URL for messages (credentials removed). */
-export function pushgatewayLabel(opts: PushgatewayOptions): string {
-  return redactUrl(opts.url);
 }

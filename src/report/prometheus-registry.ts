@@ -235,7 +235,7 @@ export function buildRegistry(snapshot: MetricsSnapshot, opts: PrometheusOptions
 
   const sendLag = new PresetSummary({
     name: `${p}_send_lag_ms`,
-    help: "Actual minus intended send time (ms), exact HDR percentiles of the run so far; _count is requests.total.",
+    help: "Actual minus intended send time (ms), exact HDR percentiles of the run so far; _sum and _count cover completed requests.",
     registers,
   });
   const sent = result.requests.total;

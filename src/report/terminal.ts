@@ -74,6 +74,43 @@ export function formatSummary(result: RunResult): string {
           .join(""),
     );
   }
+  if (result.stages) {
+    lines.push(
+      "",
+      pad("stage", 22) +
+        ["asked/s", "achieved/s", "requests", "error", "correct", "p50", "p95", "p99"]
+          .map((h) => padLeft(h, 11))
+          .join(""),
+    );
+    for (const stage of result.stages) {
+      lines.push(
+        pad(
+          `${stage.index + 1}: ${num(stage.startSec)}-${num(stage.endSec)}s ${num(stage.fromPerSec)}→${num(stage.toPerSec)}`,
+          22,
+        ) +
+          [
+            num(stage.askedPerSec, 1),
+            num(stage.achievedPerSec, 1),
+            String(stage.requests),
+            String(stage.error),
+            pct(stage.correctness),
+            num(stage.latencyMs.p50),
+            num(stage.latencyMs.p95),
+            num(stage.latencyMs.p99),
+          ]
+            .map((cell) => padLeft(cell, 11))
+            .join(""),
+      );
+    }
+  }
+  if (result.coldStart) {
+    const cold = result.coldStart;
+    lines.push(
+      "",
+      `Cold start    first ${cold.window} requests: p50 ${num(cold.latencyMs.p50)}ms p95 ${num(cold.latencyMs.p95)}ms ` +
+        `p99 ${num(cold.latencyMs.p99)}ms max ${num(cold.latencyMs.max)}ms (${cold.requests} completed, ${cold.error} errors)`,
+    );
+  }
   const errorKinds = Object.entries(result.errors).sort((a, b) => b[1] - a[1]);
   if (errorKinds.length > 0) {
     lines.push("", "Errors");

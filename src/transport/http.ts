@@ -1,14 +1,38 @@
+import { connect as http2Connect } from "node:http2";
 import type { Socket } from "node:net";
-import type { TLSSocket } from "node:tls";
-import { Pool, buildConnector, type Dispatcher } from "undici";
+import { Client, type Dispatcher } from "undici";
+import {
+  DEFAULT_TRANSPORT_FLAGS,
+  type ProtocolMode,
+  type TransportFlags,
+} from "../config/transport-options.js";
+import {
+  ConnectionRecorder,
+  type ConnectionProtocol,
+  type ConnectionStats,
+  type ConnectionsSummary,
+  type OpenedConnection,
+} from "./connections.js";
+import { openConnection, type ConnectorSettings } from "./connector.js";
+import { analyzeTransportError, LoadTestTimeoutError, type TransportFailure } from "./errors.js";
+import { buildTlsSettings, TlsSessionCache } from "./tls.js";
+
+export type { ConnectionStats } from "./connections.js";
 
 export interface TransportOptions {
   /** `http(s)://host:port` of the target. */
   origin: string;
-  /** Connection cap: over HTTP/1.1 one request per connection, so at most `--workers` connections. */
+  /**
+   * Connection cap over HTTP/1.1 (one request per connection, so the run passes `--workers`).
+   * `flags.connections` lowers it; over HTTP/2 see `maxInFlight`.
+   */
   connections: number;
   /** Per-request timeout from the actual send, ms. */
   timeoutMs: number;
+  /** Requests in flight at most (`--workers`), split over HTTP/2 connections as streams; default `connections`. */
+  maxInFlight?: number;
+  /** Protocol, TLS and connection flags (`parseTransportFlags`); default: ALPN negotiation, keep-alive, verified TLS ≥ 1.2. */
+  flags?: TransportFlags;
 }
 
 /** A request built once per test case and reused for every send (no per-request JSON encoding). */
@@ -22,19 +46,76 @@ export interface PreparedRequest {
 
 export type ResponseCallback = (error: Error | null, statusCode: number, body: Buffer | null) => void;
 
-/** Bodies are read only to classify the response (`"blocked": true`); more than this is counted, not kept. */
-const MAX_KEPT_BODY_BYTES = 64 * 1024;
-
-export interface ConnectionStats {
-  opened: number;
-  byProtocol: Record<string, number>;
-  byTlsVersion: Record<string, number>;
+/** The results' `transport` object (docs/TRANSPORT.md "What is recorded"). */
+export interface TransportSummary {
+  /** What was asked: `auto` (ALPN), `http1`, `http2`, `h2c`. */
+  mode: ProtocolMode;
+  /** What the connections spoke: `http/1.1`, `h2`, `h2c`, `mixed`, or null when none opened. */
+  protocol: ConnectionProtocol | "mixed" | null;
+  connections: ConnectionsSummary & {
+    /** Cap on open connections for the protocol spoken. */
+    limit: number;
+    /** HTTP/2 only: streams one connection carries at most (null over HTTP/1.1). */
+    streamsPerConnection: number | null;
+    keepAlive: boolean;
+    maxRequestsPerConnection: number | null;
+  };
+  /** Null over cleartext. */
+  tls: {
+    minVersion: string;
+    /** False with --insecure: certificates were not checked. */
+    verified: boolean;
+    servername: string | null;
+    extraCa: boolean;
+    clientCertificate: boolean;
+  } | null;
+  warnings: string[];
 }
 
-class TimeoutError extends Error {
-  readonly code = "LOAD_TEST_TIMEOUT";
-  constructor(timeoutMs: number) {
-    super(`request exceeded --timeout ${timeoutMs}ms`);
+/** What a preflight connection found (`HttpTransport.probe()`). */
+export type ProbeResult =
+  | {
+      ok: true;
+      protocol: ConnectionProtocol;
+      tlsVersion: string;
+      connectMs: number;
+      tlsHandshakeMs: number | null;
+    }
+  | {
+      ok: false;
+      /** The flag the failure is about (`--http2`, `--h2c`), or `--target` for anything else. */
+      flag: string;
+      failure: TransportFailure;
+      /** One line for the CLI, e.g. "--http2: https://127.0.0.1:8443 did not offer h2 via ALPN (it chose http/1.1); …". */
+      message: string;
+    };
+
+/** Bodies are read only to classify the response (`"blocked": true`); more than this is counted, not kept. */
+const MAX_KEPT_BODY_BYTES = 64 * 1024;
+/** Default HTTP/2 connections: one per 100 streams in flight, 1..4 (a browser uses one per origin). */
+const DEFAULT_H2_STREAMS_PER_CONNECTION = 100;
+const DEFAULT_H2_MAX_CONNECTIONS = 4;
+
+/**
+ * One undici Client, i.e. one connection at a time (it reconnects when the server closes it).
+ * The transport picks the Client per request itself, rather than through an undici Pool, so an
+ * HTTP/2 connection carries many streams while an HTTP/1.1 one never pipelines.
+ */
+class Connection {
+  inFlight = 0;
+  /** Requests given to this Client (for --max-requests-per-connection). */
+  dispatched = 0;
+  retired = false;
+  /** Position in `HttpTransport.active` while not retired (O(1) removal). */
+  index = -1;
+  /** Requests it may carry at once: 1 over HTTP/1.1 (no pipelining), the stream share over HTTP/2. */
+  capacity: number;
+  /** Responses on the current socket (reuse). */
+  responsesOnSocket = 0;
+  client!: Client;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
   }
 }
 
@@ -49,10 +130,14 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   chunks: Buffer[] = [];
   keptBytes = 0;
   done = false;
-  timedOut: TimeoutError | undefined;
+  timedOut: LoadTestTimeoutError | undefined;
+
+  /** Undefined while held back until the first connection tells the protocol. */
+  connection: Connection | undefined;
 
   constructor(
     readonly transport: HttpTransport,
+    readonly request: PreparedRequest,
     readonly id: number,
     readonly deadlineMs: number,
     readonly callback: ResponseCallback,
@@ -65,6 +150,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
     this.statusCode = statusCode;
+    this.transport.responseStarted(this.connection as Connection);
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -77,7 +163,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     if (this.done) return;
     this.done = true;
-    this.transport.settled(this.id);
+    this.transport.settled(this.id, this.connection);
     const chunks = this.chunks;
     const body =
       chunks.length === 0 ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
@@ -87,30 +173,57 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.done) return;
     this.done = true;
-    this.transport.settled(this.id);
+    this.transport.settled(this.id, this.connection);
     this.callback(this.timedOut ?? error, this.statusCode, null);
   }
 
   expire(): void {
-    if (this.done) return;
-    this.timedOut = new TimeoutError(this.transport.timeoutMs);
-    if (this.controller) this.controller.abort(this.timedOut);
+    if (this.done || this.timedOut) return;
+    const phase = this.controller === undefined ? "connect" : this.statusCode === 0 ? "headers" : "body";
+    this.timedOut = new LoadTestTimeoutError(this.transport.timeoutMs, phase);
+    if (this.controller) {
+      this.controller.abort(this.timedOut);
+    } else {
+      // Still queued for a connection: end it now, at its deadline; it is aborted before being
+      // written if the connection ever comes (onRequestStart).
+      this.onResponseError(undefined as unknown as Dispatcher.DispatchController, this.timedOut);
+    }
   }
 }
 
+const noop = (): void => undefined;
+
 /**
- * The HTTP client side: an undici Pool with keep-alive (connection reuse, the spec's
- * "Realistic Client Behavior"), a connection counter and one shared timeout sweep instead of
- * a timer per request.
+ * The HTTP client side (docs/TRANSPORT.md): HTTP/1.1 with keep-alive, or HTTP/2 negotiated by
+ * ALPN, or h2c; TLS settings from the flags; per-connection measurements; and one shared
+ * timeout sweep instead of a timer per request.
  */
 export class HttpTransport {
   readonly timeoutMs: number;
-  readonly stats: ConnectionStats = { opened: 0, byProtocol: {}, byTlsVersion: {} };
-  private readonly pool: Pool;
+  readonly mode: ProtocolMode;
+  private readonly recorder = new ConnectionRecorder();
+  private readonly flags: TransportFlags;
+  private readonly connector: ConnectorSettings;
   private readonly inFlight = new Map<number, ExchangeHandler>();
   private nextId = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly origin: string;
+  /** `h1`/`h2` once known: forced by the flags, by the scheme, or by the first ALPN answer. */
+  private family: "h1" | "h2" | undefined;
+  private readonly h1Limit: number;
+  private readonly h2Limit: number;
+  private readonly streamsPerConnection: number;
+  /** 0 = unlimited; 1 with --no-keepalive. */
+  private readonly maxPerConnection: number;
+  private readonly active: Connection[] = [];
+  /** HTTP/1.1 connections with a free slot, most recently freed last (hot connections stay hot). */
+  private readonly free: Connection[] = [];
+  private readonly retiring = new Set<Client>();
+  private roundRobin = 0;
+  private closed = false;
+  /** The first connection of an `auto` TLS run is being opened; `pending` waits for its ALPN answer. */
+  private discovering = false;
+  private pending: ExchangeHandler[] = [];
 
   constructor(
     options: TransportOptions,
@@ -118,47 +231,105 @@ export class HttpTransport {
   ) {
     this.timeoutMs = options.timeoutMs;
     this.origin = options.origin;
-    const baseConnector = buildConnector({ timeout: options.timeoutMs });
-    const stats = this.stats;
-    this.pool = new Pool(options.origin, {
-      connections: options.connections,
-      pipelining: 1,
-      connectTimeout: options.timeoutMs,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-      connect: (connectOptions, callback) => {
-        baseConnector(connectOptions, (error, socket) => {
-          if (!error && socket) recordConnection(stats, socket);
-          (callback as (error: Error | null, socket: Socket | null) => void)(error, socket);
-        });
-      },
-    });
+    const flags = options.flags ?? DEFAULT_TRANSPORT_FLAGS;
+    this.flags = flags;
+    this.mode = flags.protocol;
+    const url = new URL(options.origin);
+    const https = url.protocol === "https:";
+    const maxInFlight = Math.max(1, options.maxInFlight ?? options.connections);
+    this.h1Limit = Math.max(1, Math.min(options.connections, flags.connections ?? options.connections));
+    this.h2Limit = Math.max(
+      1,
+      Math.min(
+        maxInFlight,
+        flags.connections ??
+          Math.min(DEFAULT_H2_MAX_CONNECTIONS, Math.ceil(maxInFlight / DEFAULT_H2_STREAMS_PER_CONNECTION)),
+      ),
+    );
+    this.streamsPerConnection = Math.ceil(maxInFlight / this.h2Limit);
+    this.maxPerConnection = flags.keepAlive ? (flags.maxRequestsPerConnection ?? 0) : 1;
+
+    if (flags.protocol === "h2c" || flags.protocol === "http2") this.family = "h2";
+    else if (flags.protocol === "http1" || !https) this.family = "h1";
+    else this.family = undefined; // auto over TLS: the first ALPN answer decides
+
+    this.connector = {
+      origin: options.origin,
+      tls: https ? buildTlsSettings(flags.tls) : undefined,
+      alpn:
+        flags.protocol === "http2" ? ["h2"] : flags.protocol === "http1" ? ["http/1.1"] : ["h2", "http/1.1"],
+      h2c: flags.protocol === "h2c",
+      requireH2: flags.protocol === "http2",
+      timeoutMs: options.timeoutMs,
+      sessions: new TlsSessionCache(),
+    };
+  }
+
+  /** Connection counts in the results' historical shape (opened, byProtocol, byTlsVersion). */
+  get stats(): ConnectionStats {
+    return this.recorder.stats;
   }
 
   send(request: PreparedRequest, callback: ResponseCallback): void {
     const id = this.nextId++;
-    const handler = new ExchangeHandler(this, id, this.nowMs() + this.timeoutMs, callback);
+    const handler = new ExchangeHandler(this, request, id, this.nowMs() + this.timeoutMs, callback);
     this.inFlight.set(id, handler);
     this.armSweep();
+    if (this.family === undefined) {
+      // ALPN not answered yet. Like a browser, the first request opens one connection and the
+      // others wait for its answer, instead of each opening a connection that would turn out
+      // to be one multiplexed HTTP/2 connection, or queueing behind one HTTP/1.1 connection.
+      if (this.discovering) {
+        this.pending.push(handler);
+        return;
+      }
+      this.discovering = true;
+    }
+    this.dispatch(handler, this.acquire());
+  }
+
+  private dispatch(handler: ExchangeHandler, connection: Connection): void {
+    const request = handler.request;
+    handler.connection = connection;
+    connection.inFlight++;
+    // The last request a connection may carry says so (`Connection: close` over HTTP/1.1).
+    const last = this.maxPerConnection !== 0 && ++connection.dispatched >= this.maxPerConnection;
     try {
-      this.pool.dispatch(
+      connection.client.dispatch(
         {
-          origin: this.origin,
           path: request.path,
           method: request.method as Dispatcher.HttpMethod,
           headers: request.headers,
           body: request.body,
+          // Lets undici put a POST on an HTTP/2 connection that already has streams open; it
+          // never pipelines over HTTP/1.1 here, because those clients keep `pipelining: 1`.
+          idempotent: true,
+          reset: last,
         },
         handler,
       );
     } catch (error) {
       handler.onResponseError(undefined as unknown as Dispatcher.DispatchController, error as Error);
     }
+    if (last) this.retire(connection);
   }
 
-  /** Called by a handler when it ends, so the sweep forgets it. */
-  settled(id: number): void {
+  /** Called by a handler when it ends, so the sweep forgets it and its connection has room again. */
+  settled(id: number, connection: Connection | undefined): void {
     this.inFlight.delete(id);
+    if (connection === undefined) return; // ended while held back (timeout, failed first connection)
+    // Push on the transition from full to not full only, so a connection is in `free` at most once.
+    if (--connection.inFlight === connection.capacity - 1 && !connection.retired && this.family === "h1") {
+      this.free.push(connection);
+    }
+  }
+
+  /** Called by a handler when its response starts: reuse counts per connection. */
+  responseStarted(connection: Connection): void {
+    const recorder = this.recorder;
+    recorder.responses++;
+    const onSocket = ++connection.responsesOnSocket;
+    if (onSocket > recorder.maxResponsesOnOne) recorder.maxResponsesOnOne = onSocket;
   }
 
   get inFlightCount(): number {
@@ -171,9 +342,225 @@ export class HttpTransport {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.failPending(new Error("the transport was closed"));
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
-    await this.pool.destroy().catch(() => undefined);
+    const clients = [...this.active.map((connection) => connection.client), ...this.retiring];
+    this.active.length = 0;
+    this.free.length = 0;
+    this.retiring.clear();
+    await Promise.all(clients.map((client) => client.destroy().catch(noop)));
+  }
+
+  /** Per-connection results: protocol, TLS, connect and handshake times, reuse. */
+  transportSummary(): TransportSummary {
+    const connections = this.recorder.summary();
+    const protocols = Object.keys(connections.byProtocol) as ConnectionProtocol[];
+    const tlsFlags = this.flags.tls;
+    const h2 = this.family === "h2";
+    return {
+      mode: this.mode,
+      protocol: protocols.length === 0 ? null : protocols.length === 1 ? (protocols[0] ?? null) : "mixed",
+      connections: {
+        ...connections,
+        limit: h2 ? this.h2Limit : this.h1Limit,
+        streamsPerConnection: h2 ? this.streamsPerConnection : null,
+        keepAlive: this.flags.keepAlive,
+        maxRequestsPerConnection: this.flags.maxRequestsPerConnection ?? null,
+      },
+      tls: this.connector.tls
+        ? {
+            minVersion: tlsFlags.minVersion,
+            verified: !tlsFlags.insecure,
+            servername: tlsFlags.servername ?? null,
+            extraCa: tlsFlags.ca !== undefined,
+            clientCertificate: tlsFlags.cert !== undefined,
+          }
+        : null,
+      warnings: this.warnings(),
+    };
+  }
+
+  /** Lines for the summary's warnings, e.g. that --insecure skipped certificate checks. */
+  warnings(): string[] {
+    const warnings: string[] = [];
+    if (this.connector.tls && this.flags.tls.insecure) {
+      warnings.push(
+        "--insecure: TLS certificates were not verified (results say nothing about the certificate)",
+      );
+    }
+    return warnings;
+  }
+
+  /**
+   * One preflight connection with the run's settings (not counted in the results): says which
+   * protocol and TLS version the server gives, and fails clearly when `--http2` or `--h2c`
+   * cannot work. In `auto` mode it also tells the transport the protocol in advance.
+   */
+  async probe(): Promise<ProbeResult> {
+    const url = new URL(this.origin);
+    const hostname = url.hostname.replace(/^\[|\]$/g, "");
+    const port = Number(url.port) || (url.protocol === "https:" ? 443 : 80);
+    const opened = await new Promise<{ error: Error | null; socket: Socket | null; info?: OpenedConnection }>(
+      (resolve) =>
+        openConnection(this.connector, hostname, port, (error, socket, info) =>
+          resolve({ error, socket, info }),
+        ),
+    );
+    if (opened.error || !opened.socket || !opened.info) {
+      const failure = analyzeTransportError(opened.error);
+      const flag = failure.detail === "no_h2" || this.mode === "http2" ? "--http2" : "--target";
+      return {
+        ok: false,
+        flag,
+        failure,
+        message:
+          failure.detail === "no_h2"
+            ? failure.reason.replace(/^protocol: /, "")
+            : `--target ${this.origin}: ${failure.reason}`,
+      };
+    }
+    const info = opened.info;
+    if (this.mode === "h2c") {
+      // Prior knowledge: only an exchange of SETTINGS shows the server speaks HTTP/2 (RFC 9113 §3.4).
+      const error = await h2cHandshake(opened.socket, this.origin, this.timeoutMs);
+      if (error) {
+        const failure = analyzeTransportError(error);
+        return {
+          ok: false,
+          flag: "--h2c",
+          failure,
+          message: `--h2c: ${this.origin} did not answer HTTP/2 with prior knowledge (${failure.reason}); drop --h2c for HTTP/1.1`,
+        };
+      }
+    } else {
+      opened.socket.destroy();
+    }
+    if (this.family === undefined && !this.closed) this.family = info.protocol === "h2" ? "h2" : "h1";
+    return {
+      ok: true,
+      protocol: info.protocol,
+      tlsVersion: info.tlsVersion,
+      connectMs: Math.round(info.connectMs * 1000) / 1000,
+      tlsHandshakeMs:
+        info.tlsHandshakeMs === undefined ? null : Math.round(info.tlsHandshakeMs * 1000) / 1000,
+    };
+  }
+
+  /** The connection for the next request (HTTP/1.1: a free one, else a new one; HTTP/2: round robin). */
+  private acquire(): Connection {
+    const family = this.family;
+    const active = this.active;
+    if (family === "h1") {
+      const free = this.free;
+      let connection = free.pop();
+      while (connection && connection.retired) connection = free.pop();
+      if (connection) return connection;
+      if (active.length < this.h1Limit) return this.open(1);
+      // More requests than connections (--connections below --workers): undici queues them.
+      return active[this.roundRobin++ % active.length] as Connection;
+    }
+    if (family === "h2") {
+      const count = active.length;
+      if (count < this.h2Limit) return this.open(this.streamsPerConnection);
+      for (let tries = 0; tries < count; tries++) {
+        const connection = active[this.roundRobin++ % count] as Connection;
+        if (connection.inFlight < connection.capacity) return connection;
+      }
+      return active[this.roundRobin++ % count] as Connection;
+    }
+    // ALPN not answered yet: the one request that opens the first connection.
+    return active[0] ?? this.open(Number.POSITIVE_INFINITY);
+  }
+
+  private open(capacity: number): Connection {
+    const connection = new Connection(capacity);
+    const h2 = this.family === "h2";
+    connection.client = new Client(this.origin, {
+      // One in flight until the connection says HTTP/2 (then `connected` raises it), so an
+      // HTTP/1.1 connection never pipelines.
+      pipelining: h2 ? this.streamsPerConnection : 1,
+      maxConcurrentStreams: Math.max(100, this.streamsPerConnection),
+      // --timeout is enforced by the sweep over all requests; no undici timer per request.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      connect: (connectOptions, callback) => {
+        const port = Number(connectOptions.port) || (connectOptions.protocol === "https:" ? 443 : 80);
+        openConnection(this.connector, connectOptions.hostname, port, (error, socket, info) => {
+          if (error || !socket || !info) {
+            this.recorder.failedAttempt();
+            const failure = error ?? new Error("connection failed");
+            callback(failure, null);
+            // The held-back requests would meet the same failure: they end with it, as undici
+            // ends the requests queued on the connection (no hang, no connection storm).
+            if (this.discovering) {
+              this.discovering = false;
+              this.failPending(failure);
+            }
+            return;
+          }
+          this.connected(connection, info);
+          callback(null, socket);
+          if (this.discovering) {
+            this.discovering = false;
+            this.flushPending();
+          }
+        });
+      },
+    });
+    connection.index = this.active.length;
+    this.active.push(connection);
+    return connection;
+  }
+
+  /** A connection's socket is up: record it, and size the connection for its protocol. */
+  private connected(connection: Connection, info: OpenedConnection): void {
+    this.recorder.opened(info);
+    connection.responsesOnSocket = 0;
+    const h2 = info.protocol !== "http/1.1";
+    this.family ??= h2 ? "h2" : "h1";
+    const capacity = h2 ? this.streamsPerConnection : 1;
+    if (connection.capacity !== capacity) {
+      connection.capacity = capacity;
+      if (connection.client.pipelining !== capacity) connection.client.pipelining = capacity;
+      if (!h2 && this.family === "h1" && connection.inFlight < capacity && !connection.retired) {
+        this.free.push(connection);
+      }
+    }
+  }
+
+  private flushPending(): void {
+    const pending = this.pending;
+    this.pending = [];
+    for (const handler of pending) if (!handler.done) this.dispatch(handler, this.acquire());
+  }
+
+  private failPending(error: Error): void {
+    const pending = this.pending;
+    this.pending = [];
+    for (const handler of pending) {
+      handler.onResponseError(undefined as unknown as Dispatcher.DispatchController, error);
+    }
+  }
+
+  /** No more requests on this connection: it closes once its last response is in. */
+  private retire(connection: Connection): void {
+    if (connection.retired) return;
+    connection.retired = true;
+    const active = this.active;
+    const last = active.pop() as Connection;
+    if (last !== connection) {
+      active[connection.index] = last;
+      last.index = connection.index;
+    }
+    connection.index = -1;
+    const client = connection.client;
+    this.retiring.add(client);
+    client
+      .close()
+      .catch(noop)
+      .finally(() => this.retiring.delete(client));
   }
 
   private armSweep(): void {
@@ -185,7 +572,7 @@ export class HttpTransport {
       const nowMs = this.nowMs();
       for (const handler of this.inFlight.values()) {
         if (handler.deadlineMs > nowMs) break;
-        if (!handler.timedOut) handler.expire();
+        handler.expire();
       }
       if (this.inFlight.size === 0 && this.sweepTimer) {
         clearInterval(this.sweepTimer);
@@ -196,12 +583,34 @@ export class HttpTransport {
   }
 }
 
-function recordConnection(stats: ConnectionStats, socket: Socket): void {
-  stats.opened++;
-  const tlsSocket = socket as Partial<TLSSocket>;
-  const isTls = typeof tlsSocket.getProtocol === "function";
-  const protocol = isTls && tlsSocket.alpnProtocol === "h2" ? "h2" : "http/1.1";
-  stats.byProtocol[protocol] = (stats.byProtocol[protocol] ?? 0) + 1;
-  const tlsVersion = isTls ? (tlsSocket.getProtocol?.() ?? "unknown") : "none";
-  stats.byTlsVersion[tlsVersion] = (stats.byTlsVersion[tlsVersion] ?? 0) + 1;
+/** Sends the HTTP/2 preface on `socket` and waits for the server's SETTINGS; null when they came. */
+function h2cHandshake(socket: Socket, origin: string, timeoutMs: number): Promise<Error | null> {
+  return new Promise((resolve) => {
+    const session = http2Connect(origin, { createConnection: () => socket });
+    let settled = false;
+    const finish = (error: Error | null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      session.destroy();
+      socket.destroy();
+      resolve(error);
+    };
+    const timer = setTimeout(
+      () =>
+        finish(
+          Object.assign(new Error(`no HTTP/2 SETTINGS within ${timeoutMs}ms`), {
+            code: "UND_ERR_HEADERS_TIMEOUT",
+          }),
+        ),
+      timeoutMs,
+    );
+    session.once("remoteSettings", () => finish(null));
+    session.once("error", (error: Error) => finish(error));
+    session.once("close", () =>
+      finish(
+        Object.assign(new Error("the server closed the connection"), { code: "ERR_HTTP2_SESSION_ERROR" }),
+      ),
+    );
+  });
 }

@@ -333,7 +333,7 @@ export function makeRunResult(over: Partial<RunResult> = {}): RunResult {
     durationSec: 185,
     interrupted: false,
     rate: { targetPerSec: 100, achievedPerSec: 99.97, sentPerSec: 100 },
-    requests: { total, ...totals, dropped: 7, unexpected: 12 },
+    requests: { sent: total, total, ...totals, dropped: 7, unexpected: 12 },
     correctness: 0.99935,
     latencyMs: latency(2.4, 4.8, 8.2, { mean: 2.9 }),
     serviceTimeMs: latency(2.3, 4.6, 8.0),

@@ -18,7 +18,7 @@ function run(overrides: Partial<MeasuredRun> = {}): MeasuredRun {
     latencyMs: latency(1, 4, 8),
     sendLagMs: latency(0.1, 0.5, 1),
     rate: { targetPerSec: 100, achievedPerSec: 100, sentPerSec: 100 },
-    requests: { total: 1000, success: 800, blocked: 200, error: 0, dropped: 0, unexpected: 0 },
+    requests: { sent: 1000, total: 1000, success: 800, blocked: 200, error: 0, dropped: 0, unexpected: 0 },
     categories: {
       normal: {
         requests: 800,
@@ -100,6 +100,7 @@ describe("evaluateRun: the spec's Target / Degraded / Critical table", () => {
     [1, 999, "critical"],
   ])("error rate %d/%d is %s", (errors, completed, level) => {
     const requests = {
+      sent: completed,
       total: completed,
       success: completed - errors - 100,
       blocked: 100,
@@ -142,7 +143,7 @@ describe("evaluateRun: the spec's Target / Degraded / Critical table", () => {
 
   it("blocked rate 0% with a mix that must block: critical and the spec's warning", () => {
     const allowAll = run({
-      requests: { total: 1000, success: 1000, blocked: 0, error: 0, dropped: 0, unexpected: 200 },
+      requests: { sent: 1000, total: 1000, success: 1000, blocked: 0, error: 0, dropped: 0, unexpected: 200 },
     });
     const verdict = evaluateRun(allowAll, true);
     expect(levelOf(verdict, "blocked_rate")).toBe("critical");

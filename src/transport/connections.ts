@@ -1,0 +1,84 @@
+import type * as hdr from "hdr-histogram-js";
+import { createLatencyHistogram, recordMs, summarizeMs } from "../metrics/histogram.js";
+import type { LatencySummaryMs } from "../metrics/result.js";
+
+/** Protocol a connection speaks, as reported: ALPN's names, and `h2c` for HTTP/2 over cleartext. */
+export type ConnectionProtocol = "http/1.1" | "h2" | "h2c";
+
+/** Counts of connections as the results have always shown them (RunResult.transport.connections). */
+export interface ConnectionStats {
+  opened: number;
+  byProtocol: Record<string, number>;
+  byTlsVersion: Record<string, number>;
+}
+
+/** What one new connection cost and what it negotiated. */
+export interface OpenedConnection {
+  protocol: ConnectionProtocol;
+  /** `TLSv1.3`, `TLSv1.2`, … or `none` over cleartext. */
+  tlsVersion: string;
+  /** From the start of the attempt (name resolution included) to the TCP connection. */
+  connectMs: number;
+  /** From the TCP connection to the end of the TLS handshake; undefined over cleartext. */
+  tlsHandshakeMs: number | undefined;
+  /** The TLS session was resumed from a ticket (RFC 8446 §2.2). */
+  resumed: boolean;
+}
+
+export interface ConnectionsSummary extends ConnectionStats {
+  /** Connection attempts that failed before carrying a request (refused, TLS, timeout, no h2). */
+  failed: number;
+  /** TLS connections that resumed an earlier session. */
+  resumed: number;
+  connectMs: LatencySummaryMs;
+  /** All zeros over cleartext. */
+  tlsHandshakeMs: LatencySummaryMs;
+  /** Responses per connection: `mean` over every connection opened, `max` on any one. */
+  requestsPerConnection: { mean: number; max: number };
+}
+
+/**
+ * Per-connection measurements: counts by protocol and TLS version, HDR histograms of connect
+ * and handshake times, and reuse (responses per connection). Updated once per connection,
+ * except `noteResponse`, which is two increments per response.
+ */
+export class ConnectionRecorder {
+  readonly stats: ConnectionStats = { opened: 0, byProtocol: {}, byTlsVersion: {} };
+  failed = 0;
+  resumed = 0;
+  responses = 0;
+  maxResponsesOnOne = 0;
+  private readonly connectTime: hdr.Histogram = createLatencyHistogram();
+  private readonly tlsHandshakeTime: hdr.Histogram = createLatencyHistogram();
+
+  opened(connection: OpenedConnection): void {
+    const stats = this.stats;
+    stats.opened++;
+    stats.byProtocol[connection.protocol] = (stats.byProtocol[connection.protocol] ?? 0) + 1;
+    stats.byTlsVersion[connection.tlsVersion] = (stats.byTlsVersion[connection.tlsVersion] ?? 0) + 1;
+    recordMs(this.connectTime, connection.connectMs);
+    if (connection.tlsHandshakeMs !== undefined) recordMs(this.tlsHandshakeTime, connection.tlsHandshakeMs);
+    if (connection.resumed) this.resumed++;
+  }
+
+  failedAttempt(): void {
+    this.failed++;
+  }
+
+  summary(): ConnectionsSummary {
+    const opened = this.stats.opened;
+    return {
+      opened,
+      byProtocol: { ...this.stats.byProtocol },
+      byTlsVersion: { ...this.stats.byTlsVersion },
+      failed: this.failed,
+      resumed: this.resumed,
+      connectMs: summarizeMs(this.connectTime),
+      tlsHandshakeMs: summarizeMs(this.tlsHandshakeTime),
+      requestsPerConnection: {
+        mean: opened === 0 ? 0 : Math.round((this.responses / opened) * 100) / 100,
+        max: this.maxResponsesOnOne,
+      },
+    };
+  }
+}
