@@ -13,10 +13,19 @@ import {
   type RawRunOptions,
   type RunOptions,
 } from "../config/options.js";
-import { startRun, type Progress } from "../engine/run.js";
+import { randomUUID } from "node:crypto";
+import { prepareRun, type Progress } from "../engine/run.js";
 import { EXIT_CODES } from "../evaluate/exit-codes.js";
 import type { RunResult } from "../metrics/result.js";
 import { writeResultsFile } from "../report/json.js";
+import {
+  parsePrometheusOptions,
+  PrometheusOptionError,
+  startPrometheusExport,
+  type PrometheusExport,
+  type PrometheusOptions,
+  type RawPrometheusOptions,
+} from "../report/prometheus.js";
 import { formatProgressLine, formatSummary } from "../report/terminal.js";
 import { CATEGORY_CHOICES } from "../scenarios/types.js";
 import { formatPolicyTable } from "../target/policies.js";
@@ -27,9 +36,22 @@ const VERSION = "0.1.0";
 /** Without a TTY (CI logs) a plain progress line every few seconds instead of a redrawn one. */
 const PLAIN_PROGRESS_EVERY_SEC = 5;
 
-interface CliRunFlags extends RawRunOptions {
+interface CliRunFlags extends RawRunOptions, RawPrometheusOptions {
+  /** `--label k=v`, repeatable (commander names it after the flag). */
+  label?: string[];
   out?: string;
   quiet?: boolean;
+}
+
+interface OutputFlags {
+  out?: string;
+  quiet?: boolean;
+  prometheus?: PrometheusOptions;
+}
+
+/** Short, unique per run: the Pushgateway grouping key and the `run_id` label. */
+function newRunId(): string {
+  return `${new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)}-${randomUUID().slice(0, 8)}`;
 }
 
 function fail(message: string, code: number): never {
@@ -69,7 +91,41 @@ function addRunOptions(command: Command): Command {
     .option("--timeout <d>", "per-request timeout from the actual send", DEFAULT_TIMEOUT)
     .option("--warmup <d>", "unrecorded traffic at the same rate before the measured run", "0s")
     .option("--out <file>", "write the results as JSON (docs/RESULTS.md)")
-    .option("--quiet", "no live progress, only the summary");
+    .option("--quiet", "no live progress, only the summary")
+    .option("--pushgateway <url>", "push metrics to a Prometheus Pushgateway during and after the run")
+    .option("--push-interval <d>", "how often to push during the run (0: only at the end)", "10s")
+    .option("--pushgateway-job <name>", "Pushgateway grouping key: job", "load-test")
+    .option("--pushgateway-instance <name>", "Pushgateway grouping key: instance (e.g. the shard)")
+    .option("--pushgateway-delete-after", "delete the pushed group when the run ends")
+    .option("--pushgateway-fatal", "exit 4 when the Pushgateway could not be reached (CI)")
+    .option("--prometheus-file <file>", "write the final metrics in Prometheus text format")
+    .option("--metrics-listen <host:port>", "serve live /metrics during the run, e.g. 127.0.0.1:9464")
+    .option("--metric-prefix <name>", "metric name prefix", "axonflow_load_test")
+    .option("--client <id>", "Prometheus label client")
+    .option("--environment <name>", "Prometheus label environment")
+    .option("--provider <name>", "Prometheus label provider (LLM provider)")
+    .option("--label <k=v>", "extra Prometheus label (repeatable)", collect);
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Prometheus flags, validated before anything starts; undefined when no export was asked for. */
+function prometheusOptions(flags: RawPrometheusOptions): PrometheusOptions | undefined {
+  const wanted = flags.pushgateway ?? flags.prometheusFile ?? flags.metricsListen;
+  const extraFlags = flags.pushgatewayDeleteAfter || flags.pushgatewayFatal;
+  if (wanted === undefined && !extraFlags) {
+    // Labels without an export are still checked, so a typo is not silently ignored.
+    if (!flags.labels?.length && !flags.client && !flags.environment && !flags.provider) return undefined;
+  }
+  try {
+    const options = parsePrometheusOptions(flags);
+    return wanted === undefined && !extraFlags ? undefined : options;
+  } catch (error) {
+    if (error instanceof PrometheusOptionError) fail(error.message, EXIT_CODES.invalidInput);
+    throw error;
+  }
 }
 
 /** Turns a commander "invalid choice" into our one-line style and exit code. */
@@ -109,11 +165,7 @@ function unreachableNote(result: RunResult, target: string): string | undefined 
 }
 
 /** Runs one load test with live progress, summary, results file and exit code. */
-async function executeRun(
-  options: RunOptions,
-  flags: { out?: string; quiet?: boolean },
-  title?: string,
-): Promise<number> {
+async function executeRun(options: RunOptions, flags: OutputFlags, title?: string): Promise<number> {
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (): void => {
@@ -139,11 +191,26 @@ async function executeRun(
     );
   }
   const onProgress = progressPrinter(Boolean(flags.quiet));
-  const handle = startRun(options, { signal: controller.signal, onProgress });
-  const result = await handle.result;
+  const run = prepareRun(options, { signal: controller.signal, onProgress });
+  const runId = newRunId();
+  let exporter: PrometheusExport | undefined;
+  if (flags.prometheus) {
+    exporter = await startPrometheusExport(flags.prometheus, runId, run.snapshot).catch((error: unknown) =>
+      fail(error instanceof Error ? error.message : String(error), EXIT_CODES.invalidInput),
+    );
+    if (exporter.listenUrl && !flags.quiet) process.stderr.write(`live metrics on ${exporter.listenUrl}\n`);
+  }
+  const result = await run.start();
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   if (onProgress && process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
+  let exportFailed = false;
+  if (exporter) {
+    const exported = await exporter.finish(run.snapshot());
+    // Export problems never fail the measurement; they are warnings unless --pushgateway-fatal.
+    result.verdict.warnings.push(...exported.warnings);
+    exportFailed = exported.fatal;
+  }
   process.stdout.write(`${formatSummary(result)}\n`);
   if (flags.out) {
     try {
@@ -157,7 +224,8 @@ async function executeRun(
   const unreachable = unreachableNote(result, target);
   if (unreachable) process.stderr.write(`load-test: error: ${unreachable}\n`);
   if (result.interrupted) return EXIT_CODES.interrupted;
-  return result.verdict.level === "critical" ? EXIT_CODES.critical : EXIT_CODES.ok;
+  if (result.verdict.level === "critical") return EXIT_CODES.critical;
+  return exportFailed ? EXIT_CODES.exportFailed : EXIT_CODES.ok;
 }
 
 function parseLatencyRange(text: string): { min: number; max: number } {
@@ -244,7 +312,11 @@ export function buildProgram(): Command {
     // Options after a subcommand belong to it (`load-test demo --duration 5s`).
     .enablePositionalOptions();
   const runAction = async (flags: CliRunFlags): Promise<void> => {
-    process.exitCode = await executeRun(validate(flags), flags);
+    const options = validate(flags);
+    process.exitCode = await executeRun(options, {
+      ...flags,
+      prometheus: prometheusOptions({ ...flags, labels: flags.label }),
+    });
   };
   addRunOptions(program).action(runAction);
   addRunOptions(

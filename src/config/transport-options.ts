@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { createSecureContext } from "node:tls";
-import { InputError } from "./options.js";
+import { InputError } from "./errors.js";
 
 /**
  * Connection flags as commander gives them (docs/TRANSPORT.md). `--no-keepalive` arrives as

@@ -52,6 +52,13 @@ export interface RunHandle {
   snapshot(): MetricsSnapshot;
 }
 
+export interface PreparedRun {
+  /** Starts the run (warm-up first, if any); resolves with the final result. Call once. */
+  start(): Promise<RunResult>;
+  /** Results so far (empty before the measured run starts), for live exporters. */
+  snapshot(): MetricsSnapshot;
+}
+
 const EVENT_LOOP_RESOLUTION_MS = 10;
 
 /** Prebuilds each case's request once: bodies are constant, so no JSON encoding per request. */
@@ -73,6 +80,12 @@ function prepareRequests(options: RunOptions, cases: readonly TestCase[]): Prepa
  * (DESIGN.md "What a run is"). Returns at once; `result` settles when the run is over.
  */
 export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
+  const prepared = prepareRun(options, hooks);
+  return { result: prepared.start(), snapshot: prepared.snapshot };
+}
+
+/** Builds everything a run needs without sending anything, so exporters can start first. */
+export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedRun {
   const clock = hooks.clock ?? systemClock;
   const plan: Plan = planFor(options.ratePerSec, options.durationMs, options.stages, options.startPerSec);
   const mix = new CaseMix(weightsFor(options.category), CORPUS);
@@ -90,7 +103,13 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
     () => clock.nowMs(),
   );
 
-  let recorder: Recorder | undefined;
+  const recorderLayout = {
+    categoryNames: categories,
+    segmentStartsMs: stageStartsMs(options.stages),
+    coldstartWindow: options.coldstartWindow,
+  };
+  // Replaced by the measured run's own recorder once it starts (after any warm-up).
+  let recorder = new Recorder(recorderLayout, clock.nowMs());
   let interrupted = false;
   let endedAtMs: number | undefined;
   let scheduleEndMs: number | undefined;
@@ -101,7 +120,7 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
     clock,
     { maxInFlight: options.workers },
     (index, intendedAtMs, sentAtMs) => {
-      const rec = recorder as Recorder;
+      const rec = recorder;
       rec.recordSend(intendedAtMs, sentAtMs);
       const categoryIndex = mix.categoryIndexOf(index);
       const caseIndex = mix.caseIndexOf(index);
@@ -134,7 +153,7 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
   );
 
   const buildResult = (nowMs: number): RunResult => {
-    const rec = recorder as Recorder;
+    const rec = recorder;
     const t0Ms = scheduler.startedAtMs;
     // The schedule's own length: the plan's duration, unless an interrupt cut it short. (A plan
     // can end before its duration, e.g. a ramp down to 0, and must still count its full length.)
@@ -226,7 +245,7 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
 
   const snapshot = (): MetricsSnapshot => {
     const result = buildResult(endedAtMs ?? clock.nowMs());
-    const rec = recorder as Recorder;
+    const rec = recorder;
     return {
       result,
       latencyBucketsMs: rec.latencyBuckets.cumulative(),
@@ -261,7 +280,7 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
     hooks.signal?.removeEventListener("abort", stopWarmUp);
   };
 
-  const result = (async (): Promise<RunResult> => {
+  const start = async (): Promise<RunResult> => {
     if (options.warmupMs > 0 && !hooks.signal?.aborted) {
       await warmUp();
       loopDelay.reset();
@@ -321,9 +340,9 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
       await transport.close();
     }
     return buildResult(endedAtMs);
-  })();
+  };
 
-  return { result, snapshot };
+  return { start, snapshot };
 }
 
 /** Convenience for library users and tests: run to the end and return the result. */

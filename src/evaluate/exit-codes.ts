@@ -11,6 +11,8 @@ export const EXIT_CODES = {
   invalidInput: 2,
   /** The run completed and its verdict is critical (a threshold of the spec's table failed). */
   critical: 3,
+  /** `--pushgateway-fatal`: the run was fine but its metrics could not be exported. */
+  exportFailed: 4,
   /** The run was interrupted (SIGINT/SIGTERM); partial results were still written. */
   interrupted: 130,
 } as const;

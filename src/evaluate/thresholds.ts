@@ -141,13 +141,14 @@ function observe(threshold: Threshold, inputs: ThresholdInputs): Observation {
 /**
  * Evaluates each threshold against the measurements.
  *
- * - A threshold whose `{category:…}` is not part of this run (not in its mix) is **skipped**:
- *   passed, observed null. The profile loader rejects categories that exist nowhere (typos), so
- *   this only happens when a run sends fewer categories than its thresholds mention (e.g. the
- *   defaults, which name every built-in category, on a `--category normal` run).
- * - A threshold that applies but has nothing to measure (no completed request, in the run or in
- *   its category) **fails** with observed null: a gate that passes when nothing was measured
- *   would turn a dead target green. (k6 passes such thresholds silently; we do not.)
+ * - A threshold whose `{category:…}` was not part of this run (not in its mix), or that had no
+ *   completed request in it, is **skipped**: passed, observed null, `skipped: true`. This is
+ *   what evaluateRun does with per-category correctness, and it keeps short runs honest: with
+ *   an 8:1:1 mix a 5-request run may never reach the policy category. The profile loader
+ *   rejects category names that exist nowhere, so a typo cannot be skipped silently.
+ * - A whole-run threshold with nothing to measure (no completed request at all) **fails** with
+ *   observed null: a gate that passes when nothing was measured would turn a dead target
+ *   green. (k6 passes thresholds on metrics without samples; we do not.)
  * - `count` never lacks data: it is 0.
  */
 export function evaluateThresholds(
@@ -157,15 +158,24 @@ export function evaluateThresholds(
   return thresholds.map((threshold) => {
     const name = `${selectorOf(threshold)} ${expressionOf(threshold)}`;
     const levelNote = threshold.level === "degraded" ? " (degraded bound: beyond it is critical)" : "";
-    if (threshold.category !== undefined && !(threshold.category in inputs.categories)) {
-      return {
-        threshold,
-        level: threshold.level,
-        passed: true,
-        observed: null,
-        skipped: true,
-        message: `${name}: skipped, category ${threshold.category} is not part of this run`,
-      };
+    if (threshold.category !== undefined) {
+      const category = inputs.categories[threshold.category];
+      const why =
+        category === undefined
+          ? `category ${threshold.category} is not part of this run`
+          : category.success + category.blocked + category.error === 0 && threshold.aggregation !== "count"
+            ? `no completed requests in category ${threshold.category}`
+            : undefined;
+      if (why !== undefined) {
+        return {
+          threshold,
+          level: threshold.level,
+          passed: true,
+          observed: null,
+          skipped: true,
+          message: `${name}: skipped, ${why}`,
+        };
+      }
     }
     const observation = observe(threshold, inputs);
     if (observation.value === null) {

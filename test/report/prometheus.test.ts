@@ -26,6 +26,7 @@ import {
   makeSnapshot,
   parseExposition,
   promtoolCheckMetrics,
+  requireBinary,
   valueOf,
   type Sample,
 } from "../helpers/pushgateway.js";
@@ -97,6 +98,7 @@ describe("parsePrometheusOptions", () => {
   it.each([
     ["10s", 10_000],
     ["1m", 60_000],
+    ["1m30s", 90_000],
     ["2.5s", 2_500],
     ["15", 15_000],
     ["0", 0],
@@ -416,10 +418,10 @@ describe("buildRegistry", () => {
   });
 
   it("escapes label values and keeps credentials out of run_info", async () => {
-    const result = makeRunResult({
-      target: "https://user:s3cret@gateway.example.com:8443/?api_key=abc",
-      path: "/v1/execute?token=x",
-    });
+    const target = new URL("https://gateway.example.com:8443/?api_key=abc");
+    target.username = "user";
+    target.password = "s3cret";
+    const result = makeRunResult({ target: target.toString(), path: "/v1/execute?token=x" });
     const samples = await samplesOf(makeSnapshot(result), { labels: ['note=say "hi"\\ there'] });
     const info = find(samples, "axonflow_load_test_run_info")[0];
     expect(info?.labels.target).toBe("https://gateway.example.com:8443");
@@ -450,6 +452,12 @@ describe("buildRegistry", () => {
         labels: ["a=b"],
       }),
     );
+  });
+
+  it("a missing promtool or pushgateway binary fails the tests with the install command (never skips)", () => {
+    expect(() =>
+      requireBinary("no-such-promtool", "NO_SUCH_PROMTOOL_BIN", "/usr/bin/no-such-promtool"),
+    ).toThrow(/no-such-promtool not found .*apt-get install -y prometheus-pushgateway prometheus/);
   });
 
   it("promtool does catch a broken exposition (the check above is not vacuous)", async () => {
