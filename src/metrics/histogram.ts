@@ -29,15 +29,20 @@ const usToMs = (valueUs: number): number => Math.round(valueUs) / 1000;
 
 export function summarizeMs(histogram: hdr.Histogram): LatencySummaryMs {
   if (histogram.totalCount === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, p999: 0, max: 0 };
+  // HDR reports a percentile as the highest value equivalent to its bucket, which can exceed the
+  // exact maximum by up to 0.1%; clamp so reports never show p99 > max.
+  const maxUs = histogram.maxValue;
+  const at = (percentile: number): number =>
+    usToMs(Math.min(histogram.getValueAtPercentile(percentile), maxUs));
   return {
     min: usToMs(histogram.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : histogram.minNonZeroValue),
     mean: usToMs(histogram.mean),
-    p50: usToMs(histogram.getValueAtPercentile(50)),
-    p90: usToMs(histogram.getValueAtPercentile(90)),
-    p95: usToMs(histogram.getValueAtPercentile(95)),
-    p99: usToMs(histogram.getValueAtPercentile(99)),
-    p999: usToMs(histogram.getValueAtPercentile(99.9)),
-    max: usToMs(histogram.maxValue),
+    p50: at(50),
+    p90: at(90),
+    p95: at(95),
+    p99: at(99),
+    p999: at(99.9),
+    max: usToMs(maxUs),
   };
 }
 

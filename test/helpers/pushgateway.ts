@@ -69,7 +69,9 @@ export async function startPushgateway(): Promise<PushgatewayProcess> {
   const bin = requireBinary("prometheus-pushgateway", "PUSHGATEWAY_BIN", "/usr/bin/prometheus-pushgateway");
   const daemon = await startDaemon("prometheus-pushgateway", (port) => [
     bin,
-    [`--web.listen-address=127.0.0.1:${port}`],
+    // Debian's build defaults --persistence.file to /var/lib/prometheus/pushgateway.data, which
+    // would carry groups from one test run into the next: keep everything in memory.
+    [`--web.listen-address=127.0.0.1:${port}`, "--persistence.file="],
   ]);
   return {
     ...daemon,

@@ -1,0 +1,85 @@
+import { describe, expect, it } from "vitest";
+import {
+  BucketCounter,
+  createLatencyHistogram,
+  decodeHistogram,
+  encodeHistogram,
+  recordMs,
+  summarizeMs,
+} from "../../src/metrics/histogram.js";
+
+describe("latency histograms (HDR, µs, 3 significant digits)", () => {
+  it("percentiles stay within 0.1% of the exact value and never exceed the maximum", () => {
+    const histogram = createLatencyHistogram();
+    const valuesMs = Array.from({ length: 10_000 }, (_, i) => 0.05 + ((i * 7919) % 10_000) / 100); // 0.05..100 ms
+    for (const value of valuesMs) recordMs(histogram, value);
+    const sorted = [...valuesMs].sort((a, b) => a - b);
+    const exact = (p: number) => sorted[Math.ceil((p / 100) * sorted.length) - 1] as number;
+    const summary = summarizeMs(histogram);
+    for (const [key, p] of [
+      ["p50", 50],
+      ["p90", 90],
+      ["p99", 99],
+      ["p999", 99.9],
+    ] as const) {
+      expect(Math.abs(summary[key] - exact(p)) / exact(p)).toBeLessThan(0.0011);
+      expect(summary[key]).toBeLessThanOrEqual(summary.max);
+    }
+    expect(summary.max).toBeCloseTo(100.04, 1);
+    expect(summary.min).toBeCloseTo(0.05, 2);
+  });
+
+  it("has fixed memory: recording a million values does not grow it", () => {
+    const histogram = createLatencyHistogram();
+    const before = histogram.estimatedFootprintInBytes;
+    for (let i = 0; i < 1_000_000; i++) recordMs(histogram, (i % 5000) / 10);
+    expect(histogram.estimatedFootprintInBytes).toBe(before);
+    expect(histogram.totalCount).toBe(1_000_000);
+  });
+
+  it("clamps out-of-range values instead of throwing", () => {
+    const histogram = createLatencyHistogram();
+    recordMs(histogram, -3);
+    recordMs(histogram, 10 * 3_600_000);
+    expect(histogram.totalCount).toBe(2);
+  });
+
+  it("round-trips through the compressed encoding, for merging snapshots", () => {
+    const histogram = createLatencyHistogram();
+    for (let i = 1; i <= 1000; i++) recordMs(histogram, i / 10);
+    const decoded = decodeHistogram(encodeHistogram(histogram));
+    const original = summarizeMs(histogram);
+    const roundTripped = summarizeMs(decoded);
+    expect(decoded.totalCount).toBe(1000);
+    // The encoding keeps bucket counts, not the exact extremes: equal within histogram precision.
+    for (const key of Object.keys(original) as Array<keyof typeof original>) {
+      expect(Math.abs(roundTripped[key] - original[key])).toBeLessThanOrEqual(original[key] * 0.001 + 0.001);
+    }
+  });
+
+  it("an empty histogram summarizes to zeros", () => {
+    expect(summarizeMs(createLatencyHistogram())).toEqual({
+      min: 0,
+      mean: 0,
+      p50: 0,
+      p90: 0,
+      p95: 0,
+      p99: 0,
+      p999: 0,
+      max: 0,
+    });
+  });
+});
+
+describe("BucketCounter (Prometheus le buckets)", () => {
+  it("counts cumulatively with le semantics and a +Inf bucket", () => {
+    const counter = new BucketCounter([1, 5, 10]);
+    for (const value of [0.5, 1, 1.0001, 5, 7, 10, 11, 1000]) counter.record(value);
+    expect(counter.cumulative()).toEqual([
+      { leMs: 1, cumulativeCount: 2 },
+      { leMs: 5, cumulativeCount: 4 },
+      { leMs: 10, cumulativeCount: 6 },
+      { leMs: Infinity, cumulativeCount: 8 },
+    ]);
+  });
+});
