@@ -16,8 +16,10 @@ import {
 import { randomUUID } from "node:crypto";
 import { prepareRun, type Progress } from "../engine/run.js";
 import { EXIT_CODES } from "../evaluate/exit-codes.js";
-import type { RunResult } from "../metrics/result.js";
-import { writeResultsFile } from "../report/json.js";
+import { RESULTS_SCHEMA_VERSION, type RunResult } from "../metrics/result.js";
+import { writeJsonFile, writeResultsFile, writeTextFile } from "../report/json.js";
+import { ladderTable } from "../report/markdown.js";
+import { runLadder } from "../engine/ladder.js";
 import {
   parsePrometheusOptions,
   PrometheusOptionError,
@@ -59,18 +61,21 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
-function addRunOptions(command: Command): Command {
+function addRunOptions(command: Command, { withRate = true } = {}): Command {
+  if (withRate) {
+    command
+      .option("--rps <n>", "requests per second, paced evenly (open loop)")
+      .option("--duration <d>", "test duration: 30s, 5m, 1h, 1m30s")
+      .option(
+        "--stages <list>",
+        "ramping rate, k6 stages: 30s:10,1m:50,2m:100,30s:0 (instead of --rps/--duration)",
+      )
+      .option("--start-rps <n>", "rate the first stage ramps from", "0");
+  }
   return command
     .addOption(
       new Option("--target <url>", "base URL of the target (http:// or https://)").env("AXONFLOW_ENDPOINT"),
     )
-    .option("--rps <n>", "requests per second, paced evenly (open loop)")
-    .option("--duration <d>", "test duration: 30s, 5m, 1h, 1m30s")
-    .option(
-      "--stages <list>",
-      "ramping rate, k6 stages: 30s:10,1m:50,2m:100,30s:0 (instead of --rps/--duration)",
-    )
-    .option("--start-rps <n>", "rate the first stage ramps from", "0")
     .option("--coldstart-window <n>", "report the first N requests' percentiles on their own", "0")
     .addOption(new Option("--category <c>", "test category").choices([...CATEGORY_CHOICES]).default("mixed"))
     .option(
@@ -165,7 +170,11 @@ function unreachableNote(result: RunResult, target: string): string | undefined 
 }
 
 /** Runs one load test with live progress, summary, results file and exit code. */
-async function executeRun(options: RunOptions, flags: OutputFlags, title?: string): Promise<number> {
+/**
+ * SIGINT/SIGTERM abort the returned signal once (the run stops sending and writes its results);
+ * a second one quits at once. `release()` removes the handlers.
+ */
+function interruptSignal(): { signal: AbortSignal; release(): void } {
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (): void => {
@@ -181,6 +190,17 @@ async function executeRun(options: RunOptions, flags: OutputFlags, title?: strin
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  return {
+    signal: controller.signal,
+    release: () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
+async function executeRun(options: RunOptions, flags: OutputFlags, title?: string): Promise<number> {
+  const interrupts = interruptSignal();
   const target = `${options.targetUrl.protocol}//${options.targetUrl.host}`;
   if (!flags.quiet) {
     process.stderr.write(
@@ -191,7 +211,7 @@ async function executeRun(options: RunOptions, flags: OutputFlags, title?: strin
     );
   }
   const onProgress = progressPrinter(Boolean(flags.quiet));
-  const run = prepareRun(options, { signal: controller.signal, onProgress });
+  const run = prepareRun(options, { signal: interrupts.signal, onProgress });
   const runId = newRunId();
   let exporter: PrometheusExport | undefined;
   if (flags.prometheus) {
@@ -201,8 +221,7 @@ async function executeRun(options: RunOptions, flags: OutputFlags, title?: strin
     if (exporter.listenUrl && !flags.quiet) process.stderr.write(`live metrics on ${exporter.listenUrl}\n`);
   }
   const result = await run.start();
-  process.off("SIGINT", onSignal);
-  process.off("SIGTERM", onSignal);
+  interrupts.release();
   if (onProgress && process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
   let exportFailed = false;
   if (exporter) {
@@ -276,32 +295,155 @@ async function serveCommand(flags: {
   process.stdout.write("reference gateway stopped\n");
 }
 
-async function demoCommand(flags: {
-  rps: string;
-  duration: string;
+interface DemoFlags {
+  rates: string;
+  step: string;
+  pause: string;
   warmup: string;
   out?: string;
+  markdown?: string;
   quiet?: boolean;
   llmLatency: string;
-}): Promise<number> {
+}
+
+/**
+ * `load-test demo`: the reference gateway in a child process, then the spec's "Start small"
+ * sequence against it (shortened to finish in under a minute), ending with the Baseline table.
+ */
+async function demoCommand(flags: DemoFlags): Promise<number> {
   parseLatencyRange(flags.llmLatency);
+  const ratesPerSec = parseRates(flags.rates);
+  const stepMs = parseDurationFlag("--step", flags.step, false);
+  const pauseMs = parseDurationFlag("--pause", flags.pause, true);
   // Validate every flag before starting anything (the target is a placeholder until the gateway is up).
-  validate({ target: "http://127.0.0.1", rps: flags.rps, duration: flags.duration, warmup: flags.warmup });
+  const demoOptions = { rps: String(Math.max(...ratesPerSec)), duration: flags.step, warmup: flags.warmup };
+  validate({ target: "http://127.0.0.1", ...demoOptions });
   const gateway = await startGatewayProcess(flags.llmLatency);
   try {
-    const options = validate({
-      target: gateway.url,
-      rps: flags.rps,
-      duration: flags.duration,
-      warmup: flags.warmup,
-      category: "mixed",
-      apiKey: "demo-org",
-    });
+    const base = validate({ target: gateway.url, ...demoOptions, category: "mixed", apiKey: "demo-org" });
     process.stderr.write(`demo: reference gateway (pid ${gateway.pid}) listening on ${gateway.url}\n`);
-    return await executeRun(options, flags, "demo");
+    return await executeLadder(
+      base,
+      { ratesPerSec, stepMs, pauseMs },
+      { ...flags, summaryOfLast: true },
+      "demo",
+    );
   } finally {
     await gateway.stop();
   }
+}
+
+interface LadderFlags extends CliRunFlags {
+  rates: string;
+  step: string;
+  pause: string;
+  markdown?: string;
+}
+
+function parseRates(text: string): number[] {
+  const rates = text.split(",").map((item) => Number(item.trim()));
+  if (rates.length === 0 || rates.some((rate) => !Number.isFinite(rate) || rate <= 0)) {
+    fail(`--rates: expected increasing rates like 10,50,100,200, got "${text}"`, EXIT_CODES.invalidInput);
+  }
+  return rates;
+}
+
+function parseDurationFlag(flag: string, text: string, allowZero: boolean): number {
+  const valueMs = parseDurationMs(text);
+  if (valueMs === undefined || valueMs < 0 || (!allowZero && valueMs === 0)) {
+    fail(`${flag}: must be a duration like 30s, 1m or 1m30s, got "${text}"`, EXIT_CODES.invalidInput);
+  }
+  return valueMs;
+}
+
+/** Steps of the ladder, one line each as they finish. */
+function stepLine(index: number, count: number, ratePerSec: number, result: RunResult): string {
+  const completed = result.requests.total;
+  const errorRate = completed > 0 ? (result.requests.error / completed) * 100 : 0;
+  return (
+    `step ${index + 1}/${count}: ${ratePerSec} req/s -> achieved ${result.rate.achievedPerSec.toFixed(1)}, ` +
+    `p50 ${result.latencyMs.p50}ms p95 ${result.latencyMs.p95}ms p99 ${result.latencyMs.p99}ms, ` +
+    `errors ${Number(errorRate.toFixed(3))}%, correctness ${result.correctness === null ? "n/a" : `${Number((result.correctness * 100).toFixed(2))}%`}: ` +
+    result.verdict.level
+  );
+}
+
+/** `load-test ladder`: the spec's "Start small" steps back to back, then its Baseline Results table. */
+async function executeLadder(
+  base: RunOptions,
+  ladder: { ratesPerSec: number[]; stepMs: number; pauseMs: number },
+  flags: { out?: string; markdown?: string; quiet?: boolean; summaryOfLast?: boolean },
+  title = "ladder",
+): Promise<number> {
+  const interrupts = interruptSignal();
+  const onProgress = progressPrinter(Boolean(flags.quiet));
+  const count = ladder.ratesPerSec.length;
+  const outcome = await runLadder(
+    { base, ...ladder },
+    {
+      signal: interrupts.signal,
+      onProgress,
+      onStepStart: (index, ratePerSec) => {
+        if (!flags.quiet) {
+          process.stderr.write(
+            `${title}: step ${index + 1}/${count}: ${ratePerSec} req/s for ${ladder.stepMs / 1000}s against ` +
+              `${base.targetUrl.protocol}//${base.targetUrl.host}${base.path}, category ${base.category}\n`,
+          );
+        }
+      },
+      onStepEnd: (index, result) => {
+        if (onProgress && process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
+        process.stdout.write(`${stepLine(index, count, ladder.ratesPerSec[index] as number, result)}\n`);
+      },
+    },
+  );
+  interrupts.release();
+  const last = outcome.steps[outcome.steps.length - 1];
+  if (flags.summaryOfLast && last) {
+    process.stdout.write(
+      `\nThe last step (${last.ratePerSec} req/s) in full:\n${formatSummary(last.result)}\n`,
+    );
+  }
+  const table = ladderTable(outcome.steps);
+  process.stdout.write(`\nBaseline Results\n\n${table}\n\n`);
+  const saturated = outcome.steps.find((step) => step.ratePerSec === outcome.saturatedAtPerSec);
+  process.stdout.write(
+    saturated
+      ? `Saturation: from ${saturated.ratePerSec} req/s on, no step was within target (${saturated.result.verdict.level}: ` +
+          `${saturated.result.verdict.checks
+            .filter((check) => check.level !== "target")
+            .map((check) => check.message)
+            .join("; ")})\n`
+      : `Saturation: not reached; every step was within target\n`,
+  );
+  if (flags.markdown) await writeTextFile(flags.markdown, `${table}\n`);
+  if (flags.out) {
+    await writeJsonFile(flags.out, {
+      schemaVersion: RESULTS_SCHEMA_VERSION,
+      kind: "ladder",
+      saturatedAtPerSec: outcome.saturatedAtPerSec,
+      interrupted: outcome.interrupted,
+      table,
+      steps: outcome.steps.map((step) => ({
+        ratePerSec: step.ratePerSec,
+        note: step.note,
+        result: step.result,
+      })),
+    });
+    process.stderr.write(`results written to ${flags.out}\n`);
+  }
+  if (outcome.interrupted) return EXIT_CODES.interrupted;
+  // A ladder is meant to find saturation, so a critical top step is not a failure. It fails when
+  // even the first step is critical, or when any step let a security or policy probe through.
+  const policyFailed = outcome.steps.some((step) =>
+    step.result.verdict.checks.some(
+      (check) =>
+        (check.name === "correctness_security" || check.name === "correctness_policy") &&
+        check.level === "critical",
+    ),
+  );
+  const firstCritical = outcome.steps[0]?.result.verdict.level === "critical";
+  return policyFailed || firstCritical ? EXIT_CODES.critical : EXIT_CODES.ok;
 }
 
 export function buildProgram(): Command {
@@ -322,6 +464,23 @@ export function buildProgram(): Command {
   addRunOptions(
     program.command("run").description("run a load test (same as the flags on load-test itself)"),
   ).action(runAction);
+  addRunOptions(
+    program
+      .command("ladder")
+      .description("run the spec's 'Start small' steps back to back and print its Baseline Results table"),
+    { withRate: false },
+  )
+    .option("--rates <list>", "asked rates, one step each", "10,50,100,200,500")
+    .option("--step <d>", "duration of each step", "60s")
+    .option("--pause <d>", "quiet time between steps", "2s")
+    .option("--markdown <file>", "also write the table as Markdown")
+    .action(async (flags: LadderFlags) => {
+      const ratesPerSec = parseRates(flags.rates);
+      const stepMs = parseDurationFlag("--step", flags.step, false);
+      const pauseMs = parseDurationFlag("--pause", flags.pause, true);
+      const base = validate({ ...flags, rps: String(Math.max(...ratesPerSec)), duration: flags.step });
+      process.exitCode = await executeLadder(base, { ratesPerSec, stepMs, pauseMs }, flags);
+    });
   program
     .command("serve")
     .description("start the reference policy gateway (POST /v1/execute, /health, /metrics)")
@@ -334,14 +493,18 @@ export function buildProgram(): Command {
     });
   program
     .command("demo")
-    .description("start the reference gateway on a loopback port and run a short mixed load test against it")
-    .option("--rps <n>", "requests per second", "100")
-    .option("--duration <d>", "test duration", "10s")
-    .option("--warmup <d>", "unrecorded warm-up at the same rate before the measured run", "2s")
+    .description(
+      "start the reference gateway on a loopback port and run the spec's 'Start small' steps against it (mixed category)",
+    )
+    .option("--rates <list>", "asked rates, one step each", "10,50,100,200")
+    .option("--step <d>", "duration of each step", "8s")
+    .option("--pause <d>", "quiet time between steps", "1s")
+    .option("--warmup <d>", "unrecorded warm-up before the first step", "2s")
+    .option("--markdown <file>", "also write the table as Markdown")
     .option("--llm-latency <min..max>", "latency range of the mock LLM provider", "200ms..2s")
-    .option("--out <file>", "write the results as JSON")
+    .option("--out <file>", "write the results as JSON (the ladder form, see docs/RESULTS.md)")
     .option("--quiet", "no live progress, only the summary")
-    .action(async (flags) => {
+    .action(async (flags: DemoFlags) => {
       process.exitCode = await demoCommand(flags);
     });
   return program;

@@ -96,33 +96,69 @@ describe("the core CLI against the reference policy gateway", () => {
   });
 });
 
+describe("load-test ladder", () => {
+  it("runs one step per rate against the reference gateway and prints the Baseline Results table", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "load-test-"));
+    const cli = await runCli(
+      [
+        "ladder", "--target", gateway.url, "--api-key", "k", "--rates", "10,30,60", "--step", "1s", "--pause", "0s",
+        "--category", "mixed", "--out", join(dir, "ladder.json"), "--markdown", join(dir, "table.md"),
+      ], // prettier-ignore
+      { timeoutMs: 60_000 },
+    );
+    // 3 only if even the first step were critical: on a busy machine 10 samples can carry a cold-start outlier.
+    expect([0, 3]).toContain(cli.code);
+    const table = await readFile(join(dir, "table.md"), "utf8");
+    const rows = table.trim().split("\n");
+    expect(rows[0]).toBe("| RPS | P50 | P95 | P99 | Error Rate | Achieved | Correctness | Verdict | Notes |");
+    expect(rows.slice(2).map((row) => row.split("|")[1]?.trim())).toEqual(["10", "30", "60"]);
+    expect(rows[2]).toContain("Warmup");
+    expect(cli.stdout).toContain(table.trim());
+    const ladder = JSON.parse(await readFile(join(dir, "ladder.json"), "utf8")) as {
+      steps: Array<{ ratePerSec: number; result: RunResult }>;
+    };
+    expect(ladder.steps.map((step) => step.result.requests.total)).toEqual([10, 30, 60]);
+    for (const step of ladder.steps) expect(step.result.correctness).toBe(1);
+  });
+
+  it("rejects bad rates with one line naming --rates", async () => {
+    const cli = await runCli(["ladder", "--target", gateway.url, "--rates", "10,zero"]);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain("--rates");
+  });
+});
+
 describe("load-test demo", () => {
-  it("starts the gateway, runs a mixed load test with the verdict, and stops the gateway", async () => {
+  it("starts the gateway, runs the start-small steps with verdicts and the table, and stops the gateway", async () => {
     const out = join(await mkdtemp(join(tmpdir(), "load-test-")), "demo.json");
-    const cli = await runCli(["demo", "--duration", "2s", "--warmup", "1s", "--out", out], {
-      timeoutMs: 60_000,
-    });
+    const cli = await runCli(
+      ["demo", "--rates", "20,40", "--step", "2s", "--pause", "0s", "--warmup", "1s", "--out", out],
+      {
+        timeoutMs: 60_000,
+      },
+    );
     expect([0, 3]).toContain(cli.code);
     const pid = Number(/reference gateway \(pid (\d+)\)/.exec(cli.stderr)?.[1]);
     expect(pid).toBeGreaterThan(0);
     expect(isAlive(pid)).toBe(false);
     expect(cli.stdout).toContain("Results Interpretation");
-    const result = JSON.parse(await readFile(out, "utf8")) as RunResult;
-    expect(result.requests.total).toBe(200);
-    expect(result.correctness).toBe(1);
-    expect(result.requests.blocked).toBe(40);
+    expect(cli.stdout).toContain("| RPS | P50 | P95 | P99 | Error Rate |");
+    const demo = JSON.parse(await readFile(out, "utf8")) as {
+      steps: Array<{ ratePerSec: number; result: RunResult }>;
+    };
+    expect(demo.steps.map((step) => step.result.requests.total)).toEqual([40, 80]);
+    for (const step of demo.steps) {
+      expect(step.result.correctness).toBe(1);
+      expect(step.result.requests.blocked / step.result.requests.total).toBeCloseTo(0.2, 5);
+    }
   });
 
   it("Ctrl-C during the demo still prints results and stops the gateway", async () => {
-    let pid = 0;
-    const cli = await runCli(["demo", "--duration", "60s", "--warmup", "0s"], {
+    const cli = await runCli(["demo", "--rates", "50", "--step", "60s", "--warmup", "0s"], {
       timeoutMs: 30_000,
-      onSpawn: (child) =>
-        afterStderr(child, "req/s for", () => {
-          setTimeout(() => child.kill("SIGINT"), 1500);
-        }),
+      onSpawn: (child) => afterStderr(child, "req/s for", () => setTimeout(() => child.kill("SIGINT"), 1500)),
     });
-    pid = Number(/reference gateway \(pid (\d+)\)/.exec(cli.stderr)?.[1]);
+    const pid = Number(/reference gateway \(pid (\d+)\)/.exec(cli.stderr)?.[1]);
     expect(cli.code).toBe(130);
     expect(cli.stdout).toContain("(INTERRUPTED)");
     expect(pid).toBeGreaterThan(0);
@@ -130,9 +166,10 @@ describe("load-test demo", () => {
   });
 
   it("rejects bad demo input before starting anything", async () => {
-    const cli = await runCli(["demo", "--rps", "0"]);
+    const cli = await runCli(["demo", "--rates", "0"]);
     expect(cli.code).toBe(2);
-    expect(cli.stderr).toContain("--rps");
+    expect(cli.stderr).toContain("--rates");
+    expect(cli.stderr).not.toContain("reference gateway");
   });
 });
 

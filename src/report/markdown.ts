@@ -1,0 +1,66 @@
+import type { Level, RunResult } from "../metrics/result.js";
+
+export interface LadderStep {
+  ratePerSec: number;
+  result: RunResult;
+  note: string;
+}
+
+const ms = (value: number): string => `${Number(value.toFixed(2))}ms`;
+const percent = (ratio: number): string => `${Number((ratio * 100).toFixed(3))}%`;
+
+/**
+ * The spec's "Baseline Results" table: | RPS | P50 | P95 | P99 | Error Rate | Notes |, plus the
+ * columns a baseline needs to be trusted (achieved rate, correctness, verdict).
+ */
+export function ladderTable(steps: readonly LadderStep[]): string {
+  const rows = [
+    "| RPS | P50 | P95 | P99 | Error Rate | Achieved | Correctness | Verdict | Notes |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const { ratePerSec, result, note } of steps) {
+    const completed = result.requests.total;
+    const errorRate = completed > 0 ? result.requests.error / completed : 0;
+    rows.push(
+      `| ${ratePerSec} | ${ms(result.latencyMs.p50)} | ${ms(result.latencyMs.p95)} | ${ms(result.latencyMs.p99)} | ` +
+        `${percent(errorRate)} | ${Number(result.rate.achievedPerSec.toFixed(1))} | ` +
+        `${result.correctness === null ? "n/a" : percent(result.correctness)} | ${result.verdict.level} | ${note} |`,
+    );
+  }
+  return rows.join("\n");
+}
+
+/**
+ * Where the target saturated: the first step of the trailing run of steps not within target. A
+ * lone noisy step between healthy ones (a 10 req/s step has only a handful of samples above its
+ * p99) is not saturation; saturation is the rate from which the target stays unhealthy.
+ */
+export function saturationIndex(levels: readonly Level[]): number {
+  let index = levels.length;
+  while (index > 0 && levels[index - 1] !== "target") index--;
+  return index < levels.length ? index : -1;
+}
+
+/**
+ * Notes in the spec's words, from each step's verdict: the first step is the warm-up; steps
+ * within target are normal load, the highest of them the target load; a degraded step is the
+ * stress test; a critical one is near (or past) saturation.
+ */
+export function ladderNotes(levels: readonly Level[]): string[] {
+  const lastTarget = levels.lastIndexOf("target");
+  const saturation = saturationIndex(levels);
+  return levels.map((level, index) => {
+    const words =
+      index === 0
+        ? "Warmup"
+        : level === "target"
+          ? index === lastTarget
+            ? "Target load"
+            : "Normal load"
+          : level === "degraded"
+            ? "Stress test"
+            : "Near saturation";
+    const qualified = index === 0 && level !== "target" ? `${words} (${level})` : words;
+    return index === saturation ? `${qualified}; saturation starts here` : qualified;
+  });
+}
