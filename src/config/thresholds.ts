@@ -1,5 +1,5 @@
 import { parseDurationMs } from "./duration.js";
-import { InputError } from "./options.js";
+import { InputError } from "./errors.js";
 
 /**
  * Thresholds in k6's grammar (`p(95)<10`, `rate<0.001`, `avg<5`…) on this tool's metrics, each

@@ -1,5 +1,5 @@
 import { parseDurationMs } from "../config/duration.js";
-import { InputError } from "../config/options.js";
+import { InputError } from "../config/errors.js";
 import type { Plan } from "./constant.js";
 
 /**

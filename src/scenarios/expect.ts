@@ -59,7 +59,10 @@ export function formatStatusRanges(ranges: readonly StatusRange[]): string {
  */
 export function checkCase(statusCode: number, body: Buffer | null, expectation: CaseExpectation): CaseCheck {
   if (expectation.status !== undefined && !inRanges(statusCode, expectation.status)) {
-    return { matched: false, reason: `status ${statusCode}, expected ${formatStatusRanges(expectation.status)}` };
+    return {
+      matched: false,
+      reason: `status ${statusCode}, expected ${formatStatusRanges(expectation.status)}`,
+    };
   }
   if (expectation.blocked !== undefined && isBlocked(statusCode, body) !== expectation.blocked) {
     return {
@@ -138,7 +141,10 @@ export function parseJsonPath(path: string): { segments: Array<string | number> 
       const inner = path.slice(at + 1, close).trim();
       if (/^\d+$/.test(inner)) segments.push(Number(inner));
       else if (/^(".*"|'.*')$/.test(inner)) segments.push(inner.slice(1, -1));
-      else return { error: `"[${inner}]" at position ${at + 1}: expected an index [0] or a quoted key ["name"]` };
+      else
+        return {
+          error: `"[${inner}]" at position ${at + 1}: expected an index [0] or a quoted key ["name"]`,
+        };
       at = close + 1;
     } else {
       return { error: `unexpected "${char}" at position ${at + 1}` };
@@ -147,7 +153,10 @@ export function parseJsonPath(path: string): { segments: Array<string | number> 
   return { segments };
 }
 
-function valueAt(document: unknown, segments: ReadonlyArray<string | number>): { present: boolean; value?: unknown } {
+function valueAt(
+  document: unknown,
+  segments: ReadonlyArray<string | number>,
+): { present: boolean; value?: unknown } {
   let current: unknown = document;
   for (const segment of segments) {
     if (Array.isArray(current)) {

@@ -3,7 +3,7 @@ import { performance } from "node:perf_hooks";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { errors } from "undici";
 import type { ConnectionProtocol, OpenedConnection } from "./connections.js";
-import { H2NotNegotiatedError } from "./errors.js";
+import { H2NotNegotiatedError, TlsHandshakeResetError } from "./errors.js";
 import type { TlsSessionCache, TlsSettings } from "./tls.js";
 
 /** How every connection of a transport is opened. */
@@ -123,6 +123,17 @@ export function openConnection(
   socket.on("error", (error: Error & { code?: string }) => {
     if (settings.requireH2 && error.code === ALPN_NOT_ACCEPTED) {
       fail(Object.assign(new H2NotNegotiatedError(settings.origin, undefined), { cause: error }));
+      return;
+    }
+    if (tls && tcpMs !== undefined && (error.code === "ECONNRESET" || error.code === "EPIPE")) {
+      fail(new TlsHandshakeResetError(error));
+      return;
+    }
+    if (error.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+      // undici handles this code specially (it expects another servername to be tried) and leaves
+      // the failed requests counted as running, so the connection would stall until --timeout.
+      // Wrapped, it is an ordinary connect failure; the classifier finds the code in `cause`.
+      fail(new Error(error.message, { cause: error }));
       return;
     }
     fail(error);

@@ -42,13 +42,45 @@ export class H2NotNegotiatedError extends Error {
   }
 }
 
+/**
+ * The server closed the connection in the middle of the TLS handshake. Kind `tls`: the usual
+ * reason is a client certificate it requires or rejects (TLS 1.2), or a server that is not TLS.
+ */
+export class TlsHandshakeResetError extends Error {
+  readonly code = "LOAD_TEST_TLS_HANDSHAKE_RESET";
+  constructor(override readonly cause: Error & { code?: string }) {
+    super(`the server closed the connection during the TLS handshake (${cause.code ?? cause.message})`);
+  }
+}
+
+/**
+ * A fresh TLS 1.3 connection closed before its first response. Kind `reset`; in TLS 1.3 the
+ * client finishes its side of the handshake before the server checks the client certificate,
+ * so this is how a missing or untrusted client certificate shows (RFC 8446 §4.4.2.4).
+ */
+export class ResetBeforeFirstResponseError extends Error {
+  readonly code = "LOAD_TEST_RESET_BEFORE_FIRST_RESPONSE";
+  constructor(override readonly cause: Error & { code?: string }) {
+    super(
+      `a new TLS 1.3 connection was closed before its first response (${cause.code ?? "closed"}: ${cause.message})`,
+    );
+  }
+}
+
 const TIMEOUT_PHASE: Record<string, TimeoutPhase> = {
   UND_ERR_CONNECT_TIMEOUT: "connect",
   ETIMEDOUT: "connect",
   UND_ERR_HEADERS_TIMEOUT: "headers",
   UND_ERR_BODY_TIMEOUT: "body",
 };
-const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED", "ECONNABORTED"]);
+const RESET_CODES = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "ECONNABORTED",
+  "LOAD_TEST_RESET_BEFORE_FIRST_RESPONSE",
+]);
 const DNS_CODES = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "EAI_NONAME"]);
 const PROTOCOL_CODES = new Set([
   "UND_ERR_INFO",
@@ -131,6 +163,11 @@ const TLS_REASONS: Record<string, TlsReason> = {
   ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: CLIENT_CERT_REJECTED,
   ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: CLIENT_CERT_REJECTED,
   ERR_SSL_TLSV1_ALERT_ACCESS_DENIED: CLIENT_CERT_REJECTED,
+  LOAD_TEST_TLS_HANDSHAKE_RESET: {
+    detail: "handshake_reset",
+    text: "the server closed the connection during the handshake",
+    hint: "it may require or reject a client certificate (--cert FILE --key FILE)",
+  },
   ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL: {
     detail: "no_alpn",
     text: "the server accepts none of the offered ALPN protocols",
@@ -215,7 +252,12 @@ function opensslText(error: unknown): string | undefined {
 
 function tlsFailure(code: string, error: unknown): TransportFailure {
   const known = TLS_REASONS[code];
-  const extra = code === "ERR_TLS_CERT_ALTNAME_INVALID" ? opensslText(error) : undefined;
+  const extra =
+    code === "ERR_TLS_CERT_ALTNAME_INVALID"
+      ? opensslText(error)
+      : error instanceof TlsHandshakeResetError
+        ? (error.cause.code ?? error.cause.message)
+        : undefined;
   if (known) {
     const hint = known.hint ? ` — ${known.hint}` : "";
     return failure("tls", known.detail, `${known.text} (${code}${extra ? `: ${extra}` : ""})${hint}`);
@@ -242,6 +284,10 @@ function protocolFailure(code: string, error: unknown): TransportFailure {
   if (code === "LOAD_TEST_H2_NOT_NEGOTIATED") return failure("protocol", "no_h2", message);
   if (/GOAWAY/i.test(message) || code === "ERR_HTTP2_GOAWAY_SESSION") {
     return failure("protocol", "goaway", `the server sent HTTP/2 GOAWAY (${message})`);
+  }
+  if (code === "ERR_HTTP2_SESSION_ERROR") {
+    // Node's "Session closed with error code N": the server ended the session with a GOAWAY error.
+    return failure("protocol", "goaway", `the server closed the HTTP/2 session (${message})`);
   }
   if (code === "ERR_HTTP2_STREAM_ERROR" || /HTTP\/2: "?stream/i.test(message)) {
     return failure("protocol", "rst_stream", `the server reset the HTTP/2 stream (${message})`);
@@ -278,6 +324,15 @@ export function analyzeTransportError(error: unknown): TransportFailure {
         `cannot resolve the host name (${code})`,
       );
     case "reset":
+      if (found.error instanceof ResetBeforeFirstResponseError) {
+        const cause = found.error.cause;
+        return failure(
+          kind,
+          "before_first_response",
+          `the server closed a new TLS 1.3 connection before its first response (${cause.code ?? "closed"}: ${cause.message})` +
+            " — a server requiring client certificates does this when none or an untrusted one is sent: check --cert/--key",
+        );
+      }
       return failure(
         kind,
         code === "UND_ERR_SOCKET" ? "closed" : code.toLowerCase().replace(/^und_err_/, ""),

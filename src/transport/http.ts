@@ -14,7 +14,12 @@ import {
   type OpenedConnection,
 } from "./connections.js";
 import { openConnection, type ConnectorSettings } from "./connector.js";
-import { analyzeTransportError, LoadTestTimeoutError, type TransportFailure } from "./errors.js";
+import {
+  analyzeTransportError,
+  LoadTestTimeoutError,
+  ResetBeforeFirstResponseError,
+  type TransportFailure,
+} from "./errors.js";
 import { buildTlsSettings, TlsSessionCache } from "./tls.js";
 
 export type { ConnectionStats } from "./connections.js";
@@ -83,7 +88,11 @@ export type ProbeResult =
     }
   | {
       ok: false;
-      /** The flag the failure is about (`--http2`, `--h2c`), or `--target` for anything else. */
+      /**
+       * The flag the failure is about: `--http2`, `--h2c` or `--http1` when the server does not
+       * speak what the flag asks for (the CLI stops with exit code 2), `--target` for anything
+       * else (unreachable, TLS: a run would measure it as errors).
+       */
       flag: string;
       failure: TransportFailure;
       /** One line for the CLI, e.g. "--http2: https://127.0.0.1:8443 did not offer h2 via ALPN (it chose http/1.1); …". */
@@ -95,6 +104,8 @@ const MAX_KEPT_BODY_BYTES = 64 * 1024;
 /** Default HTTP/2 connections: one per 100 streams in flight, 1..4 (a browser uses one per origin). */
 const DEFAULT_H2_STREAMS_PER_CONNECTION = 100;
 const DEFAULT_H2_MAX_CONNECTIONS = 4;
+/** The probe's connection is used by the run if it starts within this (servers close idle connections). */
+const SPARE_MAX_IDLE_MS = 5_000;
 
 /**
  * One undici Client, i.e. one connection at a time (it reconnects when the server closes it).
@@ -112,6 +123,8 @@ class Connection {
   capacity: number;
   /** Responses on the current socket (reuse). */
   responsesOnSocket = 0;
+  /** TLS version of the current socket (`none` over cleartext). */
+  tlsVersion = "none";
   client!: Client;
 
   constructor(capacity: number) {
@@ -174,7 +187,11 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     if (this.done) return;
     this.done = true;
     this.transport.settled(this.id, this.connection);
-    this.callback(this.timedOut ?? error, this.statusCode, null);
+    // undici fails a connection's queued requests in a loop and then asserts the queue is empty:
+    // a callback that sends again (the scheduler releasing the next due request) must not run
+    // inside that loop. Errors only; responses are delivered synchronously.
+    const reported = this.timedOut ?? this.transport.explain(error, this.connection, this.statusCode);
+    queueMicrotask(() => this.callback(reported, this.statusCode, null));
   }
 
   expire(): void {
@@ -224,6 +241,8 @@ export class HttpTransport {
   /** The first connection of an `auto` TLS run is being opened; `pending` waits for its ALPN answer. */
   private discovering = false;
   private pending: ExchangeHandler[] = [];
+  /** The probe's connection, handed to the first Client that connects. */
+  private spare: { socket: Socket; info: OpenedConnection; atMs: number } | undefined;
 
   constructor(
     options: TransportOptions,
@@ -324,6 +343,25 @@ export class HttpTransport {
     }
   }
 
+  /**
+   * Error path only: a new TLS 1.3 connection closed before any response is, most often, the
+   * server rejecting the client certificate after the handshake; say so instead of "reset".
+   */
+  explain(error: Error, connection: Connection | undefined, statusCode: number): Error {
+    if (
+      statusCode === 0 &&
+      connection !== undefined &&
+      connection.responsesOnSocket === 0 &&
+      connection.tlsVersion === "TLSv1.3"
+    ) {
+      const code = (error as { code?: string }).code;
+      if (code === "UND_ERR_SOCKET" || code === "ECONNRESET" || code === "EPIPE") {
+        if (!/GOAWAY/.test(error.message)) return new ResetBeforeFirstResponseError(error);
+      }
+    }
+    return error;
+  }
+
   /** Called by a handler when its response starts: reuse counts per connection. */
   responseStarted(connection: Connection): void {
     const recorder = this.recorder;
@@ -344,6 +382,8 @@ export class HttpTransport {
   async close(): Promise<void> {
     this.closed = true;
     this.failPending(new Error("the transport was closed"));
+    this.spare?.socket.destroy();
+    this.spare = undefined;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     const clients = [...this.active.map((connection) => connection.client), ...this.retiring];
@@ -410,16 +450,20 @@ export class HttpTransport {
     );
     if (opened.error || !opened.socket || !opened.info) {
       const failure = analyzeTransportError(opened.error);
-      const flag = failure.detail === "no_h2" || this.mode === "http2" ? "--http2" : "--target";
-      return {
-        ok: false,
-        flag,
-        failure,
-        message:
-          failure.detail === "no_h2"
-            ? failure.reason.replace(/^protocol: /, "")
-            : `--target ${this.origin}: ${failure.reason}`,
-      };
+      // Only a refusal of the protocol the flag asked for names the flag; anything else (refused,
+      // TLS) is about the target, and a run would measure it as errors.
+      if (failure.key === "protocol.no_h2") {
+        return { ok: false, flag: "--http2", failure, message: failure.reason.replace(/^protocol: /, "") };
+      }
+      if (failure.key === "tls.no_alpn" && this.mode === "http1") {
+        return {
+          ok: false,
+          flag: "--http1",
+          failure,
+          message: `--http1: ${this.origin} does not speak HTTP/1.1 (${failure.reason}); drop --http1 to negotiate`,
+        };
+      }
+      return { ok: false, flag: "--target", failure, message: `--target ${this.origin}: ${failure.reason}` };
     }
     const info = opened.info;
     if (this.mode === "h2c") {
@@ -434,8 +478,15 @@ export class HttpTransport {
           message: `--h2c: ${this.origin} did not answer HTTP/2 with prior knowledge (${failure.reason}); drop --h2c for HTTP/1.1`,
         };
       }
-    } else {
+    } else if (this.closed) {
       opened.socket.destroy();
+    } else {
+      // Kept for the first connection the run opens (a browser's preconnect): the server sees
+      // no extra connection and the results count this one with its real connect times.
+      this.spare?.socket.destroy();
+      const socket = opened.socket;
+      socket.on("error", noop); // until undici takes it over
+      this.spare = { socket, info, atMs: performance.now() };
     }
     if (this.family === undefined && !this.closed) this.family = info.protocol === "h2" ? "h2" : "h1";
     return {
@@ -486,6 +537,12 @@ export class HttpTransport {
       headersTimeout: 0,
       bodyTimeout: 0,
       connect: (connectOptions, callback) => {
+        const spare = this.takeSpare();
+        if (spare) {
+          this.connected(connection, spare.info);
+          callback(null, spare.socket);
+          return;
+        }
         const port = Number(connectOptions.port) || (connectOptions.protocol === "https:" ? 443 : 80);
         openConnection(this.connector, connectOptions.hostname, port, (error, socket, info) => {
           if (error || !socket || !info) {
@@ -514,10 +571,31 @@ export class HttpTransport {
     return connection;
   }
 
+  /** The probe's connection, if the server has not closed it meanwhile. */
+  private takeSpare(): { socket: Socket; info: OpenedConnection; atMs: number } | undefined {
+    const spare = this.spare;
+    this.spare = undefined;
+    if (!spare) return undefined;
+    const socket = spare.socket;
+    socket.off("error", noop);
+    // An idle connection may have been closed by the server without us reading the FIN yet.
+    if (
+      socket.destroyed ||
+      socket.readableEnded ||
+      !socket.writable ||
+      performance.now() - spare.atMs > SPARE_MAX_IDLE_MS
+    ) {
+      socket.destroy();
+      return undefined;
+    }
+    return spare;
+  }
+
   /** A connection's socket is up: record it, and size the connection for its protocol. */
   private connected(connection: Connection, info: OpenedConnection): void {
     this.recorder.opened(info);
     connection.responsesOnSocket = 0;
+    connection.tlsVersion = info.tlsVersion;
     const h2 = info.protocol !== "http/1.1";
     this.family ??= h2 ? "h2" : "h1";
     const capacity = h2 ? this.streamsPerConnection : 1;
