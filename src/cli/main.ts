@@ -29,7 +29,18 @@ import {
   type RawPrometheusOptions,
 } from "../report/prometheus.js";
 import { formatProgressLine, formatSummary } from "../report/terminal.js";
-import { CATEGORY_CHOICES } from "../scenarios/types.js";
+import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
+import { caseCorpus } from "../config/profile-cases.js";
+import {
+  applyCliOverrides,
+  effectiveWorkers,
+  loadProfile,
+  phasePlan,
+  requestHeaders,
+  type LoadedProfile,
+  type PhaseSpec,
+  type ProfileCliFlags,
+} from "../config/profile.js";
 import { formatPolicyTable } from "../target/policies.js";
 import { startGateway } from "../target/gateway.js";
 import { startGatewayProcess } from "./gateway-process.js";
@@ -77,7 +88,11 @@ function addRunOptions(command: Command, { withRate = true } = {}): Command {
       new Option("--target <url>", "base URL of the target (http:// or https://)").env("AXONFLOW_ENDPOINT"),
     )
     .option("--coldstart-window <n>", "report the first N requests' percentiles on their own", "0")
-    .addOption(new Option("--category <c>", "test category").choices([...CATEGORY_CHOICES]).default("mixed"))
+    .option(
+      "--category <c>",
+      `test category: ${CATEGORY_CHOICES.join(", ")} (a profile may name its own)`,
+      "mixed",
+    )
     .option(
       "--workers <n>",
       "cap on requests in flight (and HTTP/1.1 connections); default 2 s worth of --rps, 10..1000",
@@ -97,6 +112,15 @@ function addRunOptions(command: Command, { withRate = true } = {}): Command {
     .option("--warmup <d>", "unrecorded traffic at the same rate before the measured run", "0s")
     .option("--out <file>", "write the results as JSON (docs/RESULTS.md)")
     .option("--quiet", "no live progress, only the summary")
+    .option(
+      "--threshold <metric:expr>",
+      "k6-style threshold, repeatable: 'latency:p(95)<10', 'latency{category:security}:p(99)<25@degraded' (docs/THRESHOLDS.md)",
+      collect,
+    )
+    .option(
+      "--abort-on-critical",
+      "stop early once a critical threshold has clearly failed; results are still written",
+    )
     .option("--pushgateway <url>", "push metrics to a Prometheus Pushgateway during and after the run")
     .option("--push-interval <d>", "how often to push during the run (0: only at the end)", "10s")
     .option("--pushgateway-job <name>", "Pushgateway grouping key: job", "load-test")
@@ -125,7 +149,10 @@ function prometheusOptions(flags: RawPrometheusOptions): PrometheusOptions | und
     if (!flags.labels?.length && !flags.client && !flags.environment && !flags.provider) return undefined;
   }
   try {
-    const options = parsePrometheusOptions(flags);
+    // --pushgateway-job and --push-interval have defaults: they only matter with a Pushgateway.
+    const options = parsePrometheusOptions(
+      flags.pushgateway === undefined ? { ...flags, pushgatewayJob: undefined, pushInterval: undefined } : flags,
+    );
     return wanted === undefined && !extraFlags ? undefined : options;
   } catch (error) {
     if (error instanceof PrometheusOptionError) fail(error.message, EXIT_CODES.invalidInput);
@@ -200,6 +227,14 @@ function interruptSignal(): { signal: AbortSignal; release(): void } {
 }
 
 async function executeRun(options: RunOptions, flags: OutputFlags, title?: string): Promise<number> {
+  return (await executeRunWithResult(options, flags, title)).code;
+}
+
+async function executeRunWithResult(
+  options: RunOptions,
+  flags: OutputFlags,
+  title?: string,
+): Promise<{ code: number; result: RunResult }> {
   const interrupts = interruptSignal();
   const target = `${options.targetUrl.protocol}//${options.targetUrl.host}`;
   if (!flags.quiet) {
@@ -237,14 +272,117 @@ async function executeRun(options: RunOptions, flags: OutputFlags, title?: strin
       process.stderr.write(`results written to ${flags.out}\n`);
     } catch (error) {
       process.stderr.write(`load-test: error: --out ${flags.out}: ${(error as Error).message}\n`);
-      return EXIT_CODES.invalidInput;
+      return { code: EXIT_CODES.invalidInput, result };
     }
   }
   const unreachable = unreachableNote(result, target);
   if (unreachable) process.stderr.write(`load-test: error: ${unreachable}\n`);
+  return { code: exitCodeOf(result, exportFailed), result };
+}
+
+function exitCodeOf(result: RunResult, exportFailed = false): number {
   if (result.interrupted) return EXIT_CODES.interrupted;
   if (result.verdict.level === "critical") return EXIT_CODES.critical;
   return exportFailed ? EXIT_CODES.exportFailed : EXIT_CODES.ok;
+}
+
+/** Only the flags the user typed, so defaults and env fallbacks never override a profile (docs/PROFILES.md). */
+function typedFlags(command: Command): ProfileCliFlags {
+  const typed: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(command.opts())) {
+    if (command.getOptionValueSource(key) === "cli") typed[key] = value;
+  }
+  return typed as ProfileCliFlags;
+}
+
+/** The run options of one profile phase (docs/PROFILES.md "Phases"). */
+function phaseOptions(loaded: LoadedProfile, phase: PhaseSpec, index: number): RunOptions {
+  const { profile } = loaded;
+  const plan = phasePlan(phase);
+  const constant = phase.constantPerSec !== undefined;
+  return {
+    targetUrl: new URL(profile.target as string),
+    path: profile.path,
+    ratePerSec: phase.constantPerSec ?? plan.count / (plan.durationMs / 1000),
+    durationMs: plan.durationMs,
+    stages: constant ? undefined : phase.stages,
+    startPerSec: phase.startPerSec,
+    coldstartWindow: index === 0 ? profile.coldstartWindow : 0,
+    category: (CATEGORY_CHOICES as readonly string[]).includes(phase.category)
+      ? (phase.category as CategoryChoice)
+      : "mixed",
+    weights: profile.cases ? undefined : phase.weights,
+    customCases: profile.cases ? caseCorpus(profile.cases, phase.weights) : undefined,
+    workers: effectiveWorkers(profile),
+    timeoutMs: profile.timeoutMs,
+    warmupMs: index === 0 ? profile.warmupMs : 0,
+    apiKey: undefined,
+    headers: requestHeaders(loaded),
+    thresholds: profile.thresholds,
+    defaultThresholds: profile.defaultThresholds,
+    abortOnCritical: profile.abortOnCritical,
+  };
+}
+
+/** `load-test run profile.yaml`: every phase in order, each reported on its own. */
+async function executeProfile(path: string, command: Command): Promise<number> {
+  const flags = typedFlags(command);
+  let loaded: LoadedProfile;
+  try {
+    loaded = applyCliOverrides(await loadProfile(path), flags);
+  } catch (error) {
+    if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
+    throw error;
+  }
+  const { profile } = loaded;
+  const labels = Object.entries(profile.labels);
+  const pick = (name: string): string | undefined => profile.labels[name];
+  const prometheus = prometheusOptions({
+    ...(command.opts() as RawPrometheusOptions),
+    pushgateway: profile.outputs.pushgateway,
+    prometheusFile: profile.outputs.prometheusFile,
+    client: pick("client"),
+    environment: pick("environment"),
+    provider: pick("provider"),
+    labels: labels
+      .filter(([name]) => !["client", "environment", "provider"].includes(name))
+      .map(([k, v]) => `${k}=${v}`),
+  });
+  const quiet = Boolean(command.opts().quiet);
+  if (profile.phases.length === 1) {
+    const options = phaseOptions(loaded, profile.phases[0] as PhaseSpec, 0);
+    return executeRun(options, { out: profile.outputs.out, quiet, prometheus }, profile.name ?? "load-test");
+  }
+  const phases: Array<{ name: string; result: RunResult }> = [];
+  let code: number = EXIT_CODES.ok;
+  for (const [index, phase] of profile.phases.entries()) {
+    const title = `phase ${index + 1}/${profile.phases.length} "${phase.name}"`;
+    const outcome = await executeRunWithResult(
+      phaseOptions(loaded, phase, index),
+      { quiet, prometheus },
+      title,
+    );
+    phases.push({ name: phase.name, result: outcome.result });
+    if (outcome.code === EXIT_CODES.interrupted) {
+      code = outcome.code;
+      break;
+    }
+    if (outcome.code !== EXIT_CODES.ok && code === EXIT_CODES.ok) code = outcome.code;
+    if (phase.pauseAfterMs > 0 && index < profile.phases.length - 1) {
+      if (!quiet) process.stderr.write(`pause ${phase.pauseAfterMs / 1000}s after "${phase.name}"\n`);
+      await new Promise((resolve) => setTimeout(resolve, phase.pauseAfterMs));
+    }
+  }
+  if (profile.outputs.out) {
+    await writeJsonFile(profile.outputs.out, {
+      schemaVersion: RESULTS_SCHEMA_VERSION,
+      kind: "phases",
+      interrupted: code === EXIT_CODES.interrupted,
+      phases,
+    });
+    process.stderr.write(`results written to ${profile.outputs.out}\n`);
+  }
+  return code;
 }
 
 function parseLatencyRange(text: string): { min: number; max: number } {
@@ -453,16 +591,29 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run load-test --help for usage)")
     // Options after a subcommand belong to it (`load-test demo --duration 5s`).
     .enablePositionalOptions();
-  const runAction = async (flags: CliRunFlags): Promise<void> => {
+  const runAction = async (
+    profilePath: string | undefined,
+    flags: CliRunFlags,
+    command: Command,
+  ): Promise<void> => {
+    if (profilePath !== undefined) {
+      process.exitCode = await executeProfile(profilePath, command);
+      return;
+    }
     const options = validate(flags);
     process.exitCode = await executeRun(options, {
       ...flags,
       prometheus: prometheusOptions({ ...flags, labels: flags.label }),
     });
   };
-  addRunOptions(program).action(runAction);
   addRunOptions(
-    program.command("run").description("run a load test (same as the flags on load-test itself)"),
+    program.argument("[profile]", "a profile file (.yaml, .yml, .json): docs/PROFILES.md"),
+  ).action(runAction);
+  addRunOptions(
+    program
+      .command("run")
+      .description("run a load test (same as the flags on load-test itself)")
+      .argument("[profile]", "a profile file (.yaml, .yml, .json): docs/PROFILES.md"),
   ).action(runAction);
   addRunOptions(
     program

@@ -3,6 +3,8 @@ import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
 import { stagesPlan, parseStages, type Stage } from "../plan/ramping.js";
 import { parseDurationMs } from "./duration.js";
 import { InputError } from "./errors.js";
+import type { CustomCase } from "./profile-cases.js";
+import { parseCliThreshold, type Threshold } from "./thresholds.js";
 
 /** A validated run: every field in the unit its name carries. */
 export interface RunOptions {
@@ -26,6 +28,16 @@ export interface RunOptions {
   /** Sent as `Authorization: Bearer …`; never printed or written. */
   apiKey: string | undefined;
   headers: Array<[string, string]>;
+  /** Built-in corpora mixed by these weights instead of `category` (a profile's `mix`). */
+  weights?: Record<string, number>;
+  /** A profile's own test cases, already mixed (caseCorpus), instead of the built-in corpora. */
+  customCases?: { corpus: Record<string, CustomCase[]>; weights: Record<string, number> };
+  /** Thresholds judging the run (the spec's table under them); undefined: the spec's table alone. */
+  thresholds?: Threshold[];
+  /** False drops the spec's table from under `thresholds` (a profile's `defaultThresholds: false`). */
+  defaultThresholds?: boolean;
+  /** Stop early once a critical threshold has clearly failed (k6's abortOnFail). */
+  abortOnCritical?: boolean;
 }
 
 /** The raw strings a user gave, named by the flag they came from. */
@@ -43,6 +55,8 @@ export interface RawRunOptions {
   warmup?: string;
   apiKey?: string;
   header?: string[];
+  threshold?: string[];
+  abortOnCritical?: boolean;
 }
 
 export { InputError };
@@ -202,6 +216,12 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
     warmupMs: value.warmup,
     apiKey: value.apiKey === "" ? undefined : value.apiKey,
     headers: value.header,
+    // --abort-on-critical alone judges by the spec's table through the threshold machinery.
+    thresholds:
+      raw.threshold?.length || raw.abortOnCritical
+        ? (raw.threshold ?? []).map((text) => parseCliThreshold(text))
+        : undefined,
+    abortOnCritical: raw.abortOnCritical === true,
   };
 }
 

@@ -1,6 +1,15 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { displayTarget, type RunOptions } from "../config/options.js";
-import { evaluateRun, GENERATOR_LAG_BOUND_MS } from "../evaluate/verdict.js";
+import { defaultThresholds, formatThreshold, mergeThresholds } from "../config/thresholds.js";
+import {
+  evaluateThresholds,
+  histogramView,
+  thresholdChecks,
+  thresholdsLevel,
+  thresholdsToAbort,
+  type ThresholdResult,
+} from "../evaluate/thresholds.js";
+import { evaluateRun, GENERATOR_LAG_BOUND_MS, type MeasuredRun } from "../evaluate/verdict.js";
 import { summarizeMs } from "../metrics/histogram.js";
 import { OutcomeTally, Recorder } from "../metrics/recorder.js";
 import {
@@ -8,15 +17,14 @@ import {
   type MetricsSnapshot,
   type RunResult,
   type StageResult,
+  type Verdict,
 } from "../metrics/result.js";
 import { constantRatePlan } from "../plan/constant.js";
 import { planFor, stageStartsMs, stageWindows, type Plan } from "../plan/index.js";
-import { classifyResponse, matchesExpectation } from "../scenarios/classify.js";
-import { CORPUS } from "../scenarios/corpus.js";
-import { CaseMix, weightsFor } from "../scenarios/mix.js";
-import type { Category, TestCase } from "../scenarios/types.js";
+import { weightsFor } from "../scenarios/mix.js";
+import { builtInScenario, customScenario, type Scenario } from "../scenarios/scenario.js";
 import { classifyTransportError, describeTransportError } from "../transport/errors.js";
-import { HttpTransport, type PreparedRequest } from "../transport/http.js";
+import { HttpTransport } from "../transport/http.js";
 import { systemClock, type Clock } from "./clock.js";
 import { Scheduler } from "./scheduler.js";
 
@@ -61,18 +69,15 @@ export interface PreparedRun {
 
 const EVENT_LOOP_RESOLUTION_MS = 10;
 
-/** Prebuilds each case's request once: bodies are constant, so no JSON encoding per request. */
-function prepareRequests(options: RunOptions, cases: readonly TestCase[]): PreparedRequest[] {
-  const basePath = options.targetUrl.pathname.replace(/\/$/, "");
-  const headers: string[] = ["content-type", "application/json", "user-agent", "load-test/0.1"];
-  if (options.apiKey) headers.push("authorization", `Bearer ${options.apiKey}`);
-  for (const [name, value] of options.headers) headers.push(name, value);
-  return cases.map((testCase) => ({
-    method: "POST",
-    path: basePath + options.path,
-    headers,
-    body: Buffer.from(JSON.stringify({ prompt: testCase.prompt, mode: testCase.mode })),
-  }));
+/** The run's scenario: a profile's custom cases, or the built-in corpora of its category mix. */
+function scenarioFor(options: RunOptions): Scenario {
+  const headers: Array<[string, string]> = [];
+  if (options.apiKey) headers.push(["authorization", `Bearer ${options.apiKey}`]);
+  headers.push(...options.headers);
+  const base = { basePath: options.targetUrl.pathname.replace(/\/$/, ""), path: options.path, headers };
+  if (options.customCases)
+    return customScenario(options.customCases.corpus, options.customCases.weights, base);
+  return builtInScenario(options.weights ?? weightsFor(options.category), base);
 }
 
 /**
@@ -88,12 +93,9 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
 export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedRun {
   const clock = hooks.clock ?? systemClock;
   const plan: Plan = planFor(options.ratePerSec, options.durationMs, options.stages, options.startPerSec);
-  const mix = new CaseMix(weightsFor(options.category), CORPUS);
-  const categories: Category[] = mix.categories;
-  // Requests per category, prepared once; request i uses prepared[category][caseIndex].
-  const prepared = categories.map((category) => prepareRequests(options, CORPUS[category]));
-  const cases = categories.map((category) => CORPUS[category]);
-  const expectsBlocks = categories.some((category) => CORPUS[category].some((c) => c.expect === "block"));
+  const scenario = scenarioFor(options);
+  const categories = scenario.categories;
+  const expectsBlocks = scenario.expectsBlocks;
 
   let startedAt = new Date();
   const loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
@@ -114,6 +116,7 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
   let endedAtMs: number | undefined;
   let scheduleEndMs: number | undefined;
   let abandoned = 0;
+  let abortedReason: string | undefined;
 
   const scheduler = new Scheduler(
     plan,
@@ -122,11 +125,9 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
     (index, intendedAtMs, sentAtMs) => {
       const rec = recorder;
       rec.recordSend(intendedAtMs, sentAtMs);
-      const categoryIndex = mix.categoryIndexOf(index);
-      const caseIndex = mix.caseIndexOf(index);
-      const testCase = (cases[categoryIndex] as readonly TestCase[])[caseIndex] as TestCase;
-      const request = (prepared[categoryIndex] as PreparedRequest[])[caseIndex] as PreparedRequest;
-      transport.send(request, (error, statusCode, body) => {
+      const categoryIndex = scenario.categoryIndexOf(index);
+      const caseIndex = scenario.caseIndexOf(index);
+      transport.send(scenario.request(categoryIndex, caseIndex), (error, statusCode, body) => {
         const endAtMs = clock.nowMs();
         if (abandoned > 0 && endedAtMs !== undefined) return; // counted as dropped when the interrupted run ended
         if (error) {
@@ -134,8 +135,7 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
           rec.recordCompletion(index, categoryIndex, "error", kind, false, intendedAtMs, sentAtMs, endAtMs);
           rec.noteErrorExample(kind, describeTransportError(error));
         } else {
-          const { outcome, errorKind } = classifyResponse(statusCode, body);
-          const matched = matchesExpectation(outcome, testCase.expect);
+          const { outcome, errorKind, matched } = scenario.judge(categoryIndex, caseIndex, statusCode, body);
           rec.recordCompletion(
             index,
             categoryIndex,
@@ -159,7 +159,7 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
     // can end before its duration, e.g. a ramp down to 0, and must still count its full length.)
     const scheduleElapsedMs = Math.max(
       1,
-      interrupted
+      interrupted || abortedReason
         ? Math.min(scheduleEndMs ?? nowMs, t0Ms + plan.durationMs) - t0Ms
         : Math.min(nowMs - t0Ms, plan.durationMs),
     );
@@ -219,11 +219,57 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
       errors: { ...rec.errors },
       transport: { connections: structuredClone(transport.stats) },
       ...measured,
-      verdict: evaluateRun(measured, expectsBlocks),
+      verdict: judge(measured, rec, completed),
+      ...(abortedReason ? { aborted: { reason: abortedReason } } : {}),
       ...(options.stages ? { stages: stageResults(rec) } : {}),
       ...(options.coldstartWindow > 0
         ? { coldStart: { window: options.coldstartWindow, ...rec.coldStart.result() } }
         : {}),
+    };
+  };
+
+  // With thresholds (--threshold, a profile), they decide the level and checks, layered over the
+  // spec's table; the spec's warning signs always come from evaluateRun.
+  const thresholds = options.thresholds
+    ? mergeThresholds(
+        options.defaultThresholds === false ? [] : defaultThresholds({ categories, expectsBlocks }),
+        options.thresholds,
+      )
+    : undefined;
+  let lastThresholdResults: ThresholdResult[] = [];
+
+  const judge = (measured: MeasuredRun, rec: Recorder, completed: number): Verdict => {
+    const verdict = evaluateRun(measured, expectsBlocks);
+    if (!thresholds) return verdict;
+    lastThresholdResults = evaluateThresholds(thresholds, {
+      latencyMs: histogramView(rec.latency),
+      serviceTimeMs: histogramView(rec.serviceTime),
+      sendLagMs: histogramView(rec.sendLag),
+      requests: measured.requests,
+      correctness: completed === 0 ? null : rec.counts.matched / completed,
+      achievedPerSec: measured.rate.achievedPerSec,
+      targetPerSec: measured.rate.targetPerSec,
+      categories: Object.fromEntries(
+        categories.map((name, k) => {
+          const tally = rec.categories[k] as OutcomeTally;
+          return [
+            name,
+            {
+              latencyMs: histogramView(tally.latency),
+              success: tally.success,
+              blocked: tally.blocked,
+              error: tally.error,
+              correctness: tally.requests === 0 ? null : tally.matched / tally.requests,
+            },
+          ];
+        }),
+      ),
+    });
+    return {
+      // A run stopped by a failed threshold (k6's abortOnFail) is critical whatever its level.
+      level: abortedReason ? "critical" : thresholdsLevel(lastThresholdResults),
+      checks: thresholdChecks(lastThresholdResults),
+      warnings: verdict.warnings,
     };
   };
 
@@ -264,10 +310,8 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
       clock,
       { maxInFlight: options.workers },
       (index) => {
-        const categoryIndex = mix.categoryIndexOf(index);
-        const request = (prepared[categoryIndex] as PreparedRequest[])[
-          mix.caseIndexOf(index)
-        ] as PreparedRequest;
+        const categoryIndex = scenario.categoryIndexOf(index);
+        const request = scenario.request(categoryIndex, scenario.caseIndexOf(index));
         transport.send(request, () => warmScheduler.complete());
       },
     );
@@ -286,22 +330,44 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
       loopDelay.reset();
       startedAt = new Date();
     }
-    recorder = new Recorder(
-      {
-        categoryNames: categories,
-        segmentStartsMs: stageStartsMs(options.stages),
-        coldstartWindow: options.coldstartWindow,
-      },
-      clock.nowMs(),
-    );
-    let interruptResolve: (() => void) | undefined;
-    const interruptedPromise = new Promise<void>((resolve) => (interruptResolve = resolve));
-    const onAbort = (): void => {
-      interrupted = true;
+    recorder = new Recorder(recorderLayout, clock.nowMs());
+    let stopResolve: (() => void) | undefined;
+    const stoppedPromise = new Promise<void>((resolve) => (stopResolve = resolve));
+    let stopped = false;
+    const stopNow = (): void => {
+      stopped = true;
       scheduleEndMs ??= clock.nowMs();
       scheduler.stop();
-      interruptResolve?.();
+      stopResolve?.();
     };
+    const onAbort = (): void => {
+      interrupted = true;
+      stopNow();
+    };
+    // k6's abortOnFail and --abort-on-critical: judged once a second on the live results.
+    const abortTimer =
+      thresholds && (options.abortOnCritical || thresholds.some((threshold) => threshold.abortOnFail))
+        ? setInterval(() => {
+            if (stopped) return;
+            const nowMs = clock.nowMs();
+            const elapsedMs = nowMs - scheduler.startedAtMs;
+            const live = buildResult(nowMs);
+            const failing = thresholdsToAbort(lastThresholdResults, elapsedMs);
+            if (failing.length > 0) {
+              abortedReason = `threshold ${failing.map((result) => formatThreshold(result.threshold)).join(", ")} failed (abortOnFail)`;
+            } else if (
+              options.abortOnCritical &&
+              live.verdict.level === "critical" &&
+              clearlyFailed(live, elapsedMs)
+            ) {
+              const failed = live.verdict.checks
+                .filter((check) => check.level === "critical")
+                .map((check) => check.message);
+              abortedReason = `critical after ${Math.round(elapsedMs / 1000)}s: ${failed.join("; ")}`;
+            }
+            if (abortedReason) stopNow();
+          }, 1000)
+        : undefined;
     if (hooks.signal?.aborted) onAbort();
     hooks.signal?.addEventListener("abort", onAbort, { once: true });
 
@@ -323,8 +389,8 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
     };
     scheduleTimer = clock.setTimer(endSchedule, plan.durationMs);
     try {
-      if (!interrupted) await Promise.race([scheduler.whenIdle(), interruptedPromise]);
-      if (interrupted) {
+      if (!stopped) await Promise.race([scheduler.whenIdle(), stoppedPromise]);
+      if (stopped) {
         const graceMs = hooks.interruptGraceMs ?? Math.min(2000, options.timeoutMs);
         await Promise.race([scheduler.whenIdle(), sleep(graceMs)]);
         abandoned = scheduler.inFlightCount;
@@ -332,6 +398,7 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
     } finally {
       clock.clearTimer(scheduleTimer);
       if (progressTimer) clearInterval(progressTimer);
+      if (abortTimer) clearInterval(abortTimer);
       hooks.signal?.removeEventListener("abort", onAbort);
       endedAtMs = clock.nowMs();
       scheduleEndMs ??= endedAtMs;
@@ -348,6 +415,18 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
 /** Convenience for library users and tests: run to the end and return the result. */
 export function run(options: RunOptions, hooks: RunHooks = {}): Promise<RunResult> {
   return startRun(options, hooks).result;
+}
+
+/**
+ * "Clearly failed" for --abort-on-critical: a critical correctness check on security or policy
+ * cases is a policy failure at once; anything else waits for 5 s and 50 completed requests, so
+ * a cold start's first outliers do not end a run.
+ */
+function clearlyFailed(result: RunResult, elapsedMs: number): boolean {
+  const policyMiss = result.verdict.checks.some(
+    (check) => check.level === "critical" && /correctness.*(security|policy)/.test(check.name),
+  );
+  return policyMiss || (elapsedMs >= 5000 && result.requests.total >= 50);
 }
 
 function lagMs(valueNs: number): number {

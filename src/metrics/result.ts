@@ -136,6 +136,8 @@ export interface RunResult {
   timeline: TimelineEntry[];
   /** Present for ramping runs (`--stages`). */
   stages?: StageResult[];
+  /** Present when the run stopped early on a failed threshold (`--abort-on-critical`, abortOnFail). */
+  aborted?: { reason: string };
   /** Present with `--coldstart-window N`. */
   coldStart?: ColdStartResult;
 }

@@ -39,7 +39,7 @@ export function formatSummary(result: RunResult): string {
   const { requests, rate } = result;
   lines.push(
     `load-test ${result.target}${result.path}  category ${result.category}  ` +
-      `${num(rate.targetPerSec)} req/s for ${num(result.durationSec, 1)}s${result.interrupted ? "  (INTERRUPTED)" : ""}`,
+      `${num(rate.targetPerSec)} req/s for ${num(result.durationSec, 1)}s${result.interrupted ? "  (INTERRUPTED)" : ""}${result.aborted ? "  (ABORTED)" : ""}`,
     "",
     `Requests      ${requests.total} completed: ${requests.success} success, ${requests.blocked} blocked, ${requests.error} error` +
       `  (${requests.dropped} dropped, ${requests.unexpected} unexpected)`,
@@ -132,6 +132,7 @@ export function formatSummary(result: RunResult): string {
     "",
     `Results Interpretation: ${result.verdict.level.toUpperCase()}`,
   );
+  if (result.aborted) lines.push(`❌ Stopped early: ${result.aborted.reason}`);
   for (const check of result.verdict.checks)
     lines.push(`${LEVEL_MARK[check.level]} ${check.message}  (${check.expected})`);
   if (result.verdict.warnings.length > 0) {

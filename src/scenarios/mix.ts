@@ -20,20 +20,20 @@ export function weightsFor(choice: CategoryChoice): Partial<Record<Category, num
  * of one cycle holds each category in proportion to its weight and blocked requests are spread
  * evenly through time rather than in clumps; within a category, cases rotate in order.
  */
-export class CaseMix {
+export class CaseMix<T = TestCase> {
   /** Category index for each position of one cycle. */
   private readonly cycle: number[];
   /** For each position of the cycle, how many earlier positions had the same category. */
   private readonly rankInCycle: number[];
   /** How many positions of one cycle each category takes. */
   private readonly perCycle: number[];
-  readonly categories: Category[];
+  readonly categories: string[];
 
   constructor(
-    weights: Partial<Record<Category, number>>,
-    private readonly corpus: Readonly<Record<Category, readonly TestCase[]>>,
+    weights: Readonly<Record<string, number | undefined>>,
+    private readonly corpus: Readonly<Record<string, readonly T[] | undefined>>,
   ) {
-    const entries = (Object.entries(weights) as [Category, number][]).filter(([, weight]) => weight > 0);
+    const entries = (Object.entries(weights) as [string, number][]).filter(([, weight]) => weight > 0);
     if (entries.length === 0) throw new RangeError("the category mix has no positive weight");
     for (const [category, weight] of entries) {
       if (!Number.isInteger(weight)) throw new RangeError(`weight of ${category} must be an integer`);
@@ -49,7 +49,7 @@ export class CaseMix {
     for (let position = 0; position < total; position++) {
       let best = 0;
       for (let k = 0; k < entries.length; k++) {
-        current[k] = (current[k] as number) + (entries[k] as [Category, number])[1];
+        current[k] = (current[k] as number) + (entries[k] as [string, number])[1];
         if ((current[k] as number) > (current[best] as number)) best = k;
       }
       current[best] = (current[best] as number) - total;
@@ -68,15 +68,13 @@ export class CaseMix {
   caseIndexOf(index: number): number {
     const position = index % this.cycle.length;
     const categoryIndex = this.cycle[position] as number;
-    const category = this.categories[categoryIndex] as Category;
+    const category = this.categories[categoryIndex] as string;
     const seen = Math.floor(index / this.cycle.length) * (this.perCycle[categoryIndex] as number);
-    return (
-      (seen + (this.rankInCycle[position] as number)) % (this.corpus[category] as readonly TestCase[]).length
-    );
+    return (seen + (this.rankInCycle[position] as number)) % (this.corpus[category] as readonly T[]).length;
   }
 
-  caseOf(index: number): TestCase {
-    const category = this.categories[this.categoryIndexOf(index)] as Category;
-    return (this.corpus[category] as readonly TestCase[])[this.caseIndexOf(index)] as TestCase;
+  caseOf(index: number): T {
+    const category = this.categories[this.categoryIndexOf(index)] as string;
+    return (this.corpus[category] as readonly T[])[this.caseIndexOf(index)] as T;
   }
 }

@@ -539,8 +539,12 @@ export class HttpTransport {
       connect: (connectOptions, callback) => {
         const spare = this.takeSpare();
         if (spare) {
-          this.connected(connection, spare.info);
-          callback(null, spare.socket);
+          // Asynchronously, as a real connect: undici calls the connector from its resume loop and
+          // would not write the queued requests if the socket arrived inside it.
+          queueMicrotask(() => {
+            this.connected(connection, spare.info);
+            callback(null, spare.socket);
+          });
           return;
         }
         const port = Number(connectOptions.port) || (connectOptions.protocol === "https:" ? 443 : 80);
