@@ -60,9 +60,10 @@ describe("load-test run profile.yaml", () => {
     expect(result.correctness).toBe(1);
     // The expected 404 counts as success, not as an error of the target.
     expect(result.requests.error).toBe(0);
-    expect(result.verdict.checks.map((check) => check.name)).toEqual(
-      expect.arrayContaining(["correctness rate==1"]),
-    );
+    expect(result.verdict.checks.map((check) => check.name)).toEqual([
+      "threshold correctness rate==1",
+      "threshold error_rate rate==0",
+    ]);
     expect(JSON.stringify(result) + cli.stdout).not.toContain("profile-secret-token");
   });
 
