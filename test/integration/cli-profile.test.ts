@@ -131,3 +131,43 @@ describe("load-test run profile.yaml", () => {
     expect(cli.stderr).toContain("does-not-exist.yaml");
   });
 });
+
+describe("thresholds on the command line", () => {
+  it("--abort-on-critical stops a clearly critical run early and still writes results", async () => {
+    const out = join(dir, "aborted.json");
+    // Without an API key every request is a 401: error rate 100%, critical; the run would last 60 s.
+    const cli = await runCli(
+      [
+        "--target",
+        gateway.url,
+        "--rps",
+        "50",
+        "--duration",
+        "60s",
+        "--abort-on-critical",
+        "--out",
+        out,
+        "--quiet",
+      ],
+      { timeoutMs: 30_000 },
+    );
+    expect(cli.code).toBe(3);
+    const result = JSON.parse(await readFile(out, "utf8")) as RunResult;
+    expect(result.aborted?.reason).toMatch(/critical after \d+s/);
+    expect(result.durationSec).toBeLessThan(20);
+    expect(result.interrupted).toBe(false);
+    expect(cli.stdout).toContain("Stopped early");
+  });
+
+  it("--threshold replaces the spec's bound of the same selector and names the level", async () => {
+    const out = join(dir, "threshold.json");
+    const cli = await runCli([
+      "--target", gateway.url, "--api-key", "k", "--rps", "20", "--duration", "1s", "--category", "normal",
+      "--threshold", "latency:p(50)<0.001@degraded", "--out", out, "--quiet",
+    ]); // prettier-ignore
+    expect(cli.code).toBe(3);
+    const result = JSON.parse(await readFile(out, "utf8")) as RunResult;
+    const check = result.verdict.checks.find((c) => c.name === "threshold latency p(50)<0.001");
+    expect(check?.level).toBe("critical");
+  });
+});
