@@ -151,7 +151,9 @@ function prometheusOptions(flags: RawPrometheusOptions): PrometheusOptions | und
   try {
     // --pushgateway-job and --push-interval have defaults: they only matter with a Pushgateway.
     const options = parsePrometheusOptions(
-      flags.pushgateway === undefined ? { ...flags, pushgatewayJob: undefined, pushInterval: undefined } : flags,
+      flags.pushgateway === undefined
+        ? { ...flags, pushgatewayJob: undefined, pushInterval: undefined }
+        : flags,
     );
     return wanted === undefined && !extraFlags ? undefined : options;
   } catch (error) {
