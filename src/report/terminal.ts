@@ -33,6 +33,20 @@ function latencyRow(label: string, summary: LatencySummaryMs): string {
   return pad(label, 16) + SUMMARY_KEYS.map((key) => padLeft(num(summary[key]), 9)).join("");
 }
 
+function tableRow(label: string, labelWidth: number, cells: string[], cellWidth: number): string {
+  return pad(label, labelWidth) + cells.map((cell) => padLeft(cell, cellWidth)).join("");
+}
+
+/** Correctness and the three percentiles of a slice of the run (a category, a stage). */
+function judged(slice: { correctness: number | null; latencyMs: LatencySummaryMs }): string[] {
+  return [
+    pct(slice.correctness),
+    num(slice.latencyMs.p50),
+    num(slice.latencyMs.p95),
+    num(slice.latencyMs.p99),
+  ];
+}
+
 /** The final summary: figures, then the spec's "Results Interpretation" with ✅ / ⚠️ lines. */
 export function formatSummary(result: RunResult): string {
   const lines: string[] = [];
@@ -52,55 +66,43 @@ export function formatSummary(result: RunResult): string {
     latencyRow("send lag", result.sendLagMs),
     "latency counts from the intended send time (open loop, no coordinated omission)",
     "",
-    pad("category", 12) +
-      ["requests", "success", "blocked", "error", "correct", "p50", "p95", "p99"]
-        .map((h) => padLeft(h, 10))
-        .join(""),
+    tableRow("category", 12, ["requests", "success", "blocked", "error", "correct", "p50", "p95", "p99"], 10),
   );
   for (const [name, category] of Object.entries(result.categories)) {
     lines.push(
-      pad(name, 12) +
+      tableRow(
+        name,
+        12,
         [
           String(category.requests),
           String(category.success),
           String(category.blocked),
           String(category.error),
-          pct(category.correctness),
-          num(category.latencyMs.p50),
-          num(category.latencyMs.p95),
-          num(category.latencyMs.p99),
-        ]
-          .map((cell) => padLeft(cell, 10))
-          .join(""),
+          ...judged(category),
+        ],
+        10,
+      ),
     );
   }
   if (result.stages) {
     lines.push(
       "",
-      pad("stage", 22) +
-        ["asked/s", "achieved/s", "requests", "error", "correct", "p50", "p95", "p99"]
-          .map((h) => padLeft(h, 11))
-          .join(""),
+      tableRow(
+        "stage",
+        22,
+        ["asked/s", "achieved/s", "requests", "error", "correct", "p50", "p95", "p99"],
+        11,
+      ),
     );
     for (const stage of result.stages) {
-      lines.push(
-        pad(
-          `${stage.index + 1}: ${num(stage.startSec)}-${num(stage.endSec)}s ${num(stage.fromPerSec)}→${num(stage.toPerSec)}`,
-          22,
-        ) +
-          [
-            num(stage.askedPerSec, 1),
-            num(stage.achievedPerSec, 1),
-            String(stage.requests),
-            String(stage.error),
-            pct(stage.correctness),
-            num(stage.latencyMs.p50),
-            num(stage.latencyMs.p95),
-            num(stage.latencyMs.p99),
-          ]
-            .map((cell) => padLeft(cell, 11))
-            .join(""),
-      );
+      const label = `${stage.index + 1}: ${num(stage.startSec)}-${num(stage.endSec)}s ${num(stage.fromPerSec)}→${num(stage.toPerSec)}`;
+      const cells = [
+        num(stage.askedPerSec, 1),
+        num(stage.achievedPerSec, 1),
+        String(stage.requests),
+        String(stage.error),
+      ];
+      lines.push(tableRow(label, 22, [...cells, ...judged(stage)], 11));
     }
   }
   if (result.coldStart) {

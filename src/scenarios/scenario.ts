@@ -40,6 +40,24 @@ export interface RequestBase {
 
 const USER_AGENT = "load-test/0.1";
 
+/** The parts every scenario shares: the mix picks (category, case); requests are prepared per case. */
+function mixedScenario<T>(
+  mix: CaseMix<T>,
+  requests: PreparedRequest[][],
+  judge: Scenario["judge"],
+  expectsBlocks: boolean,
+): Scenario {
+  return {
+    categories: mix.categories,
+    categoryIndexOf: (index) => mix.categoryIndexOf(index),
+    caseIndexOf: (index) => mix.caseIndexOf(index),
+    request: (categoryIndex, caseIndex) =>
+      (requests[categoryIndex] as PreparedRequest[])[caseIndex] as PreparedRequest,
+    judge,
+    expectsBlocks,
+  };
+}
+
 /** The built-in corpora of the spec's categories, sent as `{"prompt", "mode"}` to `--path`. */
 export function builtInScenario(
   weights: Readonly<Record<string, number | undefined>>,
