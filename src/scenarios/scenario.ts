@@ -74,19 +74,16 @@ export function builtInScenario(
       body: Buffer.from(JSON.stringify({ prompt: testCase.prompt, mode: testCase.mode })),
     })),
   );
-  return {
-    categories: mix.categories,
-    categoryIndexOf: (index) => mix.categoryIndexOf(index),
-    caseIndexOf: (index) => mix.caseIndexOf(index),
-    request: (categoryIndex, caseIndex) =>
-      (requests[categoryIndex] as PreparedRequest[])[caseIndex] as PreparedRequest,
-    judge: (categoryIndex, caseIndex, statusCode, body) => {
+  return mixedScenario(
+    mix,
+    requests,
+    (categoryIndex, caseIndex, statusCode, body) => {
       const { outcome, errorKind } = classifyResponse(statusCode, body);
       const expected = ((cases[categoryIndex] as readonly TestCase[])[caseIndex] as TestCase).expect;
       return { outcome, errorKind, matched: matchesExpectation(outcome, expected) };
     },
-    expectsBlocks: cases.some((corpus) => corpus.some((testCase) => testCase.expect === "block")),
-  };
+    cases.some((corpus) => corpus.some((testCase) => testCase.expect === "block")),
+  );
 }
 
 /** A profile's own cases for any HTTP API (docs/PROFILES.md), each with its own expectation. */
@@ -99,17 +96,14 @@ export function customScenario(
   const cases = mix.categories.map((category) => corpus[category] as readonly CustomCase[]);
   const requestBase = { basePath: base.basePath, defaultPath: base.path, headers: base.headers };
   const requests = cases.map((members) => members.map((testCase) => buildCaseRequest(testCase, requestBase)));
-  return {
-    categories: mix.categories,
-    categoryIndexOf: (index) => mix.categoryIndexOf(index),
-    caseIndexOf: (index) => mix.caseIndexOf(index),
-    request: (categoryIndex, caseIndex) =>
-      (requests[categoryIndex] as PreparedRequest[])[caseIndex] as PreparedRequest,
-    judge: (categoryIndex, caseIndex, statusCode, body) => {
+  return mixedScenario(
+    mix,
+    requests,
+    (categoryIndex, caseIndex, statusCode, body) => {
       const expectation = ((cases[categoryIndex] as readonly CustomCase[])[caseIndex] as CustomCase).expect;
       const { outcome, errorKind } = classifyCase(statusCode, body, expectation);
       return { outcome, errorKind, matched: matchesCase(statusCode, body, expectation) };
     },
-    expectsBlocks: cases.some((members) => members.some((testCase) => testCase.expect.blocked === true)),
-  };
+    cases.some((members) => members.some((testCase) => testCase.expect.blocked === true)),
+  );
 }

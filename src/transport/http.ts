@@ -104,6 +104,13 @@ const MAX_KEPT_BODY_BYTES = 64 * 1024;
 /** Default HTTP/2 connections: one per 100 streams in flight, 1..4 (a browser uses one per origin). */
 const DEFAULT_H2_STREAMS_PER_CONNECTION = 100;
 const DEFAULT_H2_MAX_CONNECTIONS = 4;
+/**
+ * HTTP/1.1 with keep-alive: connection attempts in progress at once. Beyond it, requests wait
+ * for the first connection that is free or connects (a browser allows 6 per host). Without a
+ * bound, a burst at start opens one connection per request, and the handshakes' CPU slows the
+ * next ones: 1500 req/s over TLS opened 1000 connections here and stalled the event loop.
+ */
+const MAX_CONNECTING = 16;
 /** The probe's connection is used by the run if it starts within this (servers close idle connections). */
 const SPARE_MAX_IDLE_MS = 5_000;
 
@@ -241,6 +248,14 @@ export class HttpTransport {
   /** The first connection of an `auto` TLS run is being opened; `pending` waits for its ALPN answer. */
   private discovering = false;
   private pending: ExchangeHandler[] = [];
+  /** HTTP/1.1 requests waiting for a free connection, first in first out (`waitingHead` is the next). */
+  private waiting: ExchangeHandler[] = [];
+  private waitingHead = 0;
+  private pumpScheduled = false;
+  /** Connection attempts in progress. */
+  private connecting = 0;
+  /** Most connection attempts in progress at once (diagnostics and tests). */
+  connectingPeak = 0;
   /** The probe's connection, handed to the first Client that connects. */
   private spare: { socket: Socket; info: OpenedConnection; atMs: number } | undefined;
 
@@ -304,7 +319,9 @@ export class HttpTransport {
       }
       this.discovering = true;
     }
-    this.dispatch(handler, this.acquire());
+    const connection = this.waitingHead === this.waiting.length ? this.acquire() : undefined;
+    if (connection) this.dispatch(handler, connection);
+    else this.waiting.push(handler); // behind the requests already waiting (HTTP/1.1 only)
   }
 
   private dispatch(handler: ExchangeHandler, connection: Connection): void {
@@ -340,6 +357,7 @@ export class HttpTransport {
     // Push on the transition from full to not full only, so a connection is in `free` at most once.
     if (--connection.inFlight === connection.capacity - 1 && !connection.retired && this.family === "h1") {
       this.free.push(connection);
+      this.schedulePump();
     }
   }
 
@@ -499,8 +517,12 @@ export class HttpTransport {
     };
   }
 
-  /** The connection for the next request (HTTP/1.1: a free one, else a new one; HTTP/2: round robin). */
-  private acquire(): Connection {
+  /**
+   * The connection for the next request. HTTP/1.1: a free one, else a new one, else none (the
+   * request waits: all connections busy, or MAX_CONNECTING attempts in progress). HTTP/2:
+   * round robin over the connections with room.
+   */
+  private acquire(): Connection | undefined {
     const family = this.family;
     const active = this.active;
     if (family === "h1") {
@@ -508,9 +530,11 @@ export class HttpTransport {
       let connection = free.pop();
       while (connection && connection.retired) connection = free.pop();
       if (connection) return connection;
-      if (active.length < this.h1Limit) return this.open(1);
-      // More requests than connections (--connections below --workers): undici queues them.
-      return active[this.roundRobin++ % active.length] as Connection;
+      // Without keep-alive every request needs its own connection: waiting would not help.
+      if (active.length < this.h1Limit && (this.connecting < MAX_CONNECTING || this.maxPerConnection === 1)) {
+        return this.open(1);
+      }
+      return undefined;
     }
     if (family === "h2") {
       const count = active.length;
@@ -548,7 +572,10 @@ export class HttpTransport {
           return;
         }
         const port = Number(connectOptions.port) || (connectOptions.protocol === "https:" ? 443 : 80);
+        if (++this.connecting > this.connectingPeak) this.connectingPeak = this.connecting;
         openConnection(this.connector, connectOptions.hostname, port, (error, socket, info) => {
+          this.connecting--;
+          this.schedulePump();
           if (error || !socket || !info) {
             this.recorder.failedAttempt();
             const failure = error ?? new Error("connection failed");
@@ -615,12 +642,57 @@ export class HttpTransport {
   private flushPending(): void {
     const pending = this.pending;
     this.pending = [];
-    for (const handler of pending) if (!handler.done) this.dispatch(handler, this.acquire());
+    for (const handler of pending) {
+      if (handler.done) continue;
+      const connection = this.waitingHead === this.waiting.length ? this.acquire() : undefined;
+      if (connection) this.dispatch(handler, connection);
+      else this.waiting.push(handler);
+    }
+  }
+
+  /**
+   * Gives waiting HTTP/1.1 requests the connections that became free or connected. In a
+   * microtask: it runs from undici's callbacks, which must not be re-entered (see onResponseError).
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.waitingHead === this.waiting.length) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    const waiting = this.waiting;
+    while (this.waitingHead < waiting.length && !this.closed) {
+      const handler = waiting[this.waitingHead] as ExchangeHandler;
+      if (handler.done) {
+        this.waitingHead++; // ended while waiting (timeout)
+        continue;
+      }
+      const connection = this.acquire();
+      if (!connection) break;
+      this.waitingHead++;
+      this.dispatch(handler, connection);
+    }
+    if (this.waitingHead === waiting.length) {
+      this.waiting = [];
+      this.waitingHead = 0;
+    } else if (this.waitingHead > 1024) {
+      this.waiting = waiting.slice(this.waitingHead);
+      this.waitingHead = 0;
+    }
   }
 
   private failPending(error: Error): void {
     const pending = this.pending;
     this.pending = [];
+    if (this.closed) {
+      pending.push(...this.waiting.slice(this.waitingHead));
+      this.waiting = [];
+      this.waitingHead = 0;
+    }
     for (const handler of pending) {
       handler.onResponseError(undefined as unknown as Dispatcher.DispatchController, error);
     }
