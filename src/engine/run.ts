@@ -162,7 +162,9 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
       1,
       interrupted || abortedReason
         ? Math.min(scheduleEndMs ?? nowMs, t0Ms + plan.durationMs) - t0Ms
-        : Math.min(nowMs - t0Ms, plan.durationMs),
+        : endedAtMs !== undefined
+          ? plan.durationMs // a finished run covered its whole schedule, even if the last answer came early
+          : Math.min(nowMs - t0Ms, plan.durationMs),
     );
     const elapsedMs = Math.max(1, nowMs - t0Ms);
     const { counts } = rec;
