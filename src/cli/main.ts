@@ -31,6 +31,7 @@ import {
 import { formatProgressLine, formatSummary } from "../report/terminal.js";
 import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
 import { caseCorpus } from "../config/profile-cases.js";
+import { parseTransportFlags, type RawTransportFlags } from "../config/transport-options.js";
 import {
   applyCliOverrides,
   effectiveWorkers,
@@ -109,6 +110,21 @@ function addRunOptions(command: Command, { withRate = true } = {}): Command {
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option("--timeout <d>", "per-request timeout from the actual send", DEFAULT_TIMEOUT)
+    .option("--http1", "speak HTTP/1.1 only (do not offer h2 by ALPN)")
+    .option("--http2", "require HTTP/2 (h2 by ALPN over https://); stop if the server does not offer it")
+    .option("--h2c", "HTTP/2 over cleartext with prior knowledge (http:// targets behind a TLS proxy)")
+    .option(
+      "--connections <n>",
+      "connections at most: HTTP/2 default 1 per 100 in flight (1..4), HTTP/1.1 default --workers",
+    )
+    .option("--ca <file>", "extra trusted CA certificates (PEM), added to the system ones")
+    .option("--insecure", "do not verify TLS certificates (the summary warns)")
+    .option("--servername <name>", "TLS SNI and the name the certificate is verified against")
+    .option("--cert <file>", "client certificate for mutual TLS (PEM, with --key)")
+    .option("--key <file>", "client private key for mutual TLS (PEM, unencrypted)")
+    .option("--tls-min <version>", "lowest TLS version: 1.2 (default) or 1.3")
+    .option("--no-keepalive", "a new connection for every request (measures connection set-up)")
+    .option("--max-requests-per-connection <n>", "close each connection after n requests")
     .option("--warmup <d>", "unrecorded traffic at the same rate before the measured run", "0s")
     .option("--out <file>", "write the results as JSON (docs/RESULTS.md)")
     .option("--quiet", "no live progress, only the summary")
@@ -257,6 +273,10 @@ async function executeRunWithResult(
     );
     if (exporter.listenUrl && !flags.quiet) process.stderr.write(`live metrics on ${exporter.listenUrl}\n`);
   }
+  // One preflight connection: a server that does not speak what --http2/--h2c/--http1 demand
+  // stops the run here, with one line naming the flag (anything else is measured by the run).
+  const probe = await run.probe();
+  if (!probe.ok && probe.flag !== "--target") fail(probe.message, EXIT_CODES.invalidInput);
   const result = await run.start();
   interrupts.release();
   if (onProgress && process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
@@ -298,7 +318,12 @@ function typedFlags(command: Command): ProfileCliFlags {
 }
 
 /** The run options of one profile phase (docs/PROFILES.md "Phases"). */
-function phaseOptions(loaded: LoadedProfile, phase: PhaseSpec, index: number): RunOptions {
+function phaseOptions(
+  loaded: LoadedProfile,
+  phase: PhaseSpec,
+  index: number,
+  transportFlags: RawTransportFlags,
+): RunOptions {
   const { profile } = loaded;
   const plan = phasePlan(phase);
   const constant = phase.constantPerSec !== undefined;
@@ -323,6 +348,12 @@ function phaseOptions(loaded: LoadedProfile, phase: PhaseSpec, index: number): R
     thresholds: profile.thresholds,
     defaultThresholds: profile.defaultThresholds,
     abortOnCritical: profile.abortOnCritical,
+    // TLS and protocol flags come from the command line only (docs/TRANSPORT.md).
+    transport: parseTransportFlags(
+      transportFlags,
+      new URL(profile.target as string),
+      effectiveWorkers(profile),
+    ),
   };
 }
 
@@ -351,19 +382,23 @@ async function executeProfile(path: string, command: Command): Promise<number> {
       .map(([k, v]) => `${k}=${v}`),
   });
   const quiet = Boolean(command.opts().quiet);
+  const transportFlags = command.opts() as RawTransportFlags;
+  let phaseRuns: RunOptions[];
+  try {
+    phaseRuns = profile.phases.map((phase, index) => phaseOptions(loaded, phase, index, transportFlags));
+  } catch (error) {
+    if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
+    throw error;
+  }
   if (profile.phases.length === 1) {
-    const options = phaseOptions(loaded, profile.phases[0] as PhaseSpec, 0);
+    const options = phaseRuns[0] as RunOptions;
     return executeRun(options, { out: profile.outputs.out, quiet, prometheus }, profile.name ?? "load-test");
   }
   const phases: Array<{ name: string; result: RunResult }> = [];
   let code: number = EXIT_CODES.ok;
   for (const [index, phase] of profile.phases.entries()) {
     const title = `phase ${index + 1}/${profile.phases.length} "${phase.name}"`;
-    const outcome = await executeRunWithResult(
-      phaseOptions(loaded, phase, index),
-      { quiet, prometheus },
-      title,
-    );
+    const outcome = await executeRunWithResult(phaseRuns[index] as RunOptions, { quiet, prometheus }, title);
     phases.push({ name: phase.name, result: outcome.result });
     if (outcome.code === EXIT_CODES.interrupted) {
       code = outcome.code;

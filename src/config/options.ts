@@ -3,6 +3,7 @@ import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
 import { stagesPlan, parseStages, type Stage } from "../plan/ramping.js";
 import { parseDurationMs } from "./duration.js";
 import { InputError } from "./errors.js";
+import { parseTransportFlags, type RawTransportFlags, type TransportFlags } from "./transport-options.js";
 import type { CustomCase } from "./profile-cases.js";
 import { parseCliThreshold, type Threshold } from "./thresholds.js";
 
@@ -28,6 +29,8 @@ export interface RunOptions {
   /** Sent as `Authorization: Bearer …`; never printed or written. */
   apiKey: string | undefined;
   headers: Array<[string, string]>;
+  /** Protocol, TLS and connection flags (docs/TRANSPORT.md); undefined = ALPN, keep-alive, verified TLS ≥ 1.2. */
+  transport?: TransportFlags;
   /** Built-in corpora mixed by these weights instead of `category` (a profile's `mix`). */
   weights?: Record<string, number>;
   /** A profile's own test cases, already mixed (caseCorpus), instead of the built-in corpora. */
@@ -41,7 +44,7 @@ export interface RunOptions {
 }
 
 /** The raw strings a user gave, named by the flag they came from. */
-export interface RawRunOptions {
+export interface RawRunOptions extends RawTransportFlags {
   target?: string;
   path?: string;
   rps?: string;
@@ -205,17 +208,19 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
   }
   const value = parsed.data;
   const load = loadShape(value.rps, value.duration, value.stages, value.startRps);
+  const workers = value.workers ?? defaultWorkers(load.peakPerSec);
   return {
     targetUrl: value.target,
     path: value.path,
     ...load,
     coldstartWindow: value.coldstartWindow,
     category: value.category,
-    workers: value.workers ?? defaultWorkers(load.peakPerSec),
+    workers,
     timeoutMs: value.timeout,
     warmupMs: value.warmup,
     apiKey: value.apiKey === "" ? undefined : value.apiKey,
     headers: value.header,
+    transport: parseTransportFlags(raw, value.target, workers),
     // --abort-on-critical alone judges by the spec's table through the threshold machinery.
     thresholds:
       raw.threshold?.length || raw.abortOnCritical

@@ -23,8 +23,8 @@ import { constantRatePlan } from "../plan/constant.js";
 import { planFor, stageStartsMs, stageWindows, type Plan } from "../plan/index.js";
 import { weightsFor } from "../scenarios/mix.js";
 import { builtInScenario, customScenario, type Scenario } from "../scenarios/scenario.js";
-import { classifyTransportError, describeTransportError } from "../transport/errors.js";
-import { HttpTransport } from "../transport/http.js";
+import { TransportErrorTally } from "../transport/errors.js";
+import { HttpTransport, type ProbeResult } from "../transport/http.js";
 import { systemClock, type Clock } from "./clock.js";
 import { Scheduler } from "./scheduler.js";
 
@@ -63,6 +63,8 @@ export interface RunHandle {
 export interface PreparedRun {
   /** Starts the run (warm-up first, if any); resolves with the final result. Call once. */
   start(): Promise<RunResult>;
+  /** One preflight connection (docs/TRANSPORT.md "Preflight"); call before start(). */
+  probe(): Promise<ProbeResult>;
   /** Results so far (empty before the measured run starts), for live exporters. */
   snapshot(): MetricsSnapshot;
 }
@@ -102,9 +104,17 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
   const loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
   loopDelay.enable();
   const transport = new HttpTransport(
-    { origin: options.targetUrl.origin, connections: options.workers, timeoutMs: options.timeoutMs },
+    {
+      origin: options.targetUrl.origin,
+      connections: options.workers,
+      maxInFlight: options.workers,
+      timeoutMs: options.timeoutMs,
+      ...(options.transport ? { flags: options.transport } : {}),
+    },
     () => clock.nowMs(),
   );
+  // Transport failures by kind.detail with a reason each; warm-up requests never reach it.
+  const transportErrors = new TransportErrorTally();
 
   const recorderLayout = {
     categoryNames: categories,
@@ -132,9 +142,18 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
         const endAtMs = clock.nowMs();
         if (abandoned > 0 && endedAtMs !== undefined) return; // counted as dropped when the interrupted run ended
         if (error) {
-          const kind = classifyTransportError(error);
-          rec.recordCompletion(index, categoryIndex, "error", kind, false, intendedAtMs, sentAtMs, endAtMs);
-          rec.noteErrorExample(kind, describeTransportError(error));
+          const failure = transportErrors.record(error);
+          rec.recordCompletion(
+            index,
+            categoryIndex,
+            "error",
+            failure.kind,
+            false,
+            intendedAtMs,
+            sentAtMs,
+            endAtMs,
+          );
+          rec.noteErrorExample(failure.kind, failure.reason);
         } else {
           const { outcome, errorKind, matched } = scenario.judge(categoryIndex, caseIndex, statusCode, body);
           rec.recordCompletion(
@@ -223,7 +242,7 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
       durationSec: elapsedMs / 1000,
       correctness: completed === 0 ? null : counts.matched / completed,
       errors: { ...rec.errors },
-      transport: { connections: structuredClone(transport.stats) },
+      transport: { ...transport.transportSummary(), errors: transportErrors.toJSON() },
       ...measured,
       verdict: judge(measured, rec, completed),
       ...(abortedReason ? { aborted: { reason: abortedReason } } : {}),
@@ -415,7 +434,7 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
     return buildResult(endedAtMs);
   };
 
-  return { start, snapshot };
+  return { start, snapshot, probe: () => transport.probe() };
 }
 
 /** Convenience for library users and tests: run to the end and return the result. */

@@ -1,5 +1,6 @@
 import type { Progress } from "../engine/run.js";
 import type { LatencySummaryMs, Level, RunResult } from "../metrics/result.js";
+import { describeConnections, describeTransportErrors } from "../transport/describe.js";
 
 const num = (value: number, digits = 2): string => String(Number(value.toFixed(digits)));
 const pct = (ratio: number | null): string => (ratio === null ? "n/a" : `${num(ratio * 100, 2)}%`);
@@ -117,16 +118,13 @@ export function formatSummary(result: RunResult): string {
   if (errorKinds.length > 0) {
     lines.push("", "Errors");
     for (const [kind, count] of errorKinds) lines.push(`  ${pad(kind, 18)} ${count}`);
+    // Transport failures in detail: the timeout phase, the TLS reason, the HTTP/2 frame.
+    lines.push(...describeTransportErrors(result.transport.errors, "    "));
   }
-  const { connections } = result.transport;
-  const protocols = Object.entries(connections.byProtocol).map(([name, count]) => `${name} ${count}`);
-  const tls = Object.entries(connections.byTlsVersion)
-    .filter(([name]) => name !== "none")
-    .map(([name, count]) => `${name} ${count}`);
   lines.push(
     "",
-    `Connections   ${connections.opened} opened${protocols.length ? ` (${protocols.join(", ")})` : ""}${tls.length ? `, TLS: ${tls.join(", ")}` : ""}` +
-      `; peak in flight ${result.generator.maxInFlight} of ${result.generator.workers} workers`,
+    ...describeConnections(result.transport),
+    `In flight     peak ${result.generator.maxInFlight} of ${result.generator.workers} workers`,
     `Generator     event-loop delay p99 ${num(result.generator.eventLoopDelayMs.p99)}ms, send lag p99 ${num(result.sendLagMs.p99)}ms` +
       (result.generator.trustworthy
         ? ""
@@ -137,9 +135,10 @@ export function formatSummary(result: RunResult): string {
   if (result.aborted) lines.push(`❌ Stopped early: ${result.aborted.reason}`);
   for (const check of result.verdict.checks)
     lines.push(`${LEVEL_MARK[check.level]} ${check.message}  (${check.expected})`);
-  if (result.verdict.warnings.length > 0) {
+  const warnings = [...result.verdict.warnings, ...result.transport.warnings];
+  if (warnings.length > 0) {
     lines.push("", "Warning Signs");
-    for (const warning of result.verdict.warnings) lines.push(`⚠️  ${warning}`);
+    for (const warning of warnings) lines.push(`⚠️  ${warning}`);
   }
   return lines.join("\n");
 }

@@ -129,6 +129,10 @@ describe("ALPN negotiation over TLS, like a browser", () => {
     cleanups.push(() => target.close());
     const client = transport(target.url, 5);
     expect(await client.probe()).toMatchObject({ ok: true, protocol: "http/1.1", tlsVersion: "none" });
+    // The first request rides on the probe's connection and is answered at once.
+    const startedMs = performance.now();
+    expect(statuses(await sendMany(client, 1, 1))).toEqual([200]);
+    expect(performance.now() - startedMs).toBeLessThan(1000);
     await sendMany(client, 20, 5);
     expect(client.transportSummary().connections.opened).toBe(target.connections);
   });
@@ -228,6 +232,30 @@ describe("connection control", () => {
       byProtocol: { "http/1.1": summary.connections.opened },
       byTlsVersion: { none: summary.connections.opened },
     });
+  });
+
+  it("a burst over HTTP/1.1 TLS: at most 16 handshakes at once, the rest wait for a free connection", async () => {
+    const target = await startServer("https", { key: leaf.key, cert: leaf.cert, handshakeDelayMs: 30 });
+    cleanups.push(() => target.close());
+    const client = transport(target.url, 200, { servername: "localhost" });
+    const outcomes = await sendMany(client, 400, 200);
+    expect(new Set(statuses(outcomes))).toEqual(new Set([200]));
+    expect(client.connectingPeak).toBe(16);
+    // Without the bound, 200 requests in flight open 200 connections.
+    expect(client.transportSummary().connections.opened).toBeLessThan(200);
+    expect(client.transportSummary().connections.opened).toBe(target.connections);
+    expect(target.maxConcurrentPerConnection).toBe(1);
+    expect(client.inFlightCount).toBe(0);
+  });
+
+  it("--connections 2 below --workers 8 over HTTP/1.1: requests wait for one of the two", async () => {
+    const target = await server("https");
+    const client = transport(target.url, 8, { connections: "2" });
+    const outcomes = await sendMany(client, 40, 8);
+    expect(new Set(statuses(outcomes))).toEqual(new Set([200]));
+    expect(client.transportSummary().connections).toMatchObject({ opened: 2, limit: 2 });
+    expect(target.maxConcurrentPerConnection).toBe(1);
+    expect(target.requestsPerConnection.reduce((a, b) => a + b, 0)).toBe(40);
   });
 
   it("--no-keepalive over HTTP/1.1 TLS: one connection per request, resumed TLS sessions", async () => {

@@ -9,7 +9,7 @@ import {
 } from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { SecureVersion, TLSSocket } from "node:tls";
+import { createSecureContext, type SecureContext, type SecureVersion, type TLSSocket } from "node:tls";
 import { HttpTransport, type PreparedRequest, type TransportOptions } from "../../src/transport/http.js";
 
 /** What a test server saw, counted per TCP/TLS connection and per request (stream). */
@@ -33,6 +33,8 @@ export interface TestServer {
   requests: number;
   /** Most requests in flight at once on any one connection (HTTP/1.1 pipelining shows as > 1). */
   maxConcurrentPerConnection: number;
+  /** Most TLS handshakes in progress at once (TCP accepted, handshake not finished). */
+  maxHandshaking: number;
   /** Requests on each connection (HTTP/2: session) that carried any, in order of its first request. */
   requestsPerConnection: number[];
   close(): Promise<void>;
@@ -47,12 +49,16 @@ export interface TlsServerOptions {
   maxVersion?: SecureVersion;
   /** Delay before each response, ms. */
   delayMs?: number;
+  /** Holds each TLS handshake this long (needs SNI from the client, e.g. --servername localhost). */
+  handshakeDelayMs?: number;
 }
 
 type Kind = "h2" | "h2+http1" | "https" | "h2c";
 
 interface State {
   connections: number;
+  handshaking: number;
+  maxHandshaking: number;
   secureConnections: TestServer["secureConnections"];
   sessions: number;
   requests: number;
@@ -83,6 +89,8 @@ function track(state: State, key: object): () => void {
 export async function startServer(kind: Kind, options?: TlsServerOptions): Promise<TestServer> {
   const state: State = {
     connections: 0,
+    handshaking: 0,
+    maxHandshaking: 0,
     secureConnections: [],
     sessions: 0,
     requests: 0,
@@ -90,6 +98,7 @@ export async function startServer(kind: Kind, options?: TlsServerOptions): Promi
     requestsPerConnection: [],
   };
   const sockets = new Set<Socket>();
+  const handshakeDone = new WeakMap<Socket, () => void>();
   const sessions = new Set<Http2Session>();
   const delayMs = options?.delayMs ?? 0;
   const later = (fn: () => void): void => {
@@ -131,6 +140,17 @@ export async function startServer(kind: Kind, options?: TlsServerOptions): Promi
         ...(options.ca ? { ca: options.ca } : {}),
         ...(options.requestCert ? { requestCert: true, rejectUnauthorized: true } : {}),
         ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}),
+        ...(options.handshakeDelayMs
+          ? {
+              SNICallback: (
+                _name: string,
+                callback: (error: Error | null, context?: SecureContext) => void,
+              ): void => {
+                const context = createSecureContext({ key: options.key, cert: options.cert });
+                setTimeout(() => callback(null, context), options.handshakeDelayMs);
+              },
+            }
+          : {}),
       }
     : undefined;
   let server: Http2SecureServer | Http2Server | ReturnType<typeof createHttpsServer>;
@@ -152,10 +172,24 @@ export async function startServer(kind: Kind, options?: TlsServerOptions): Promi
   }
   server.on("connection", (socket: Socket) => {
     state.connections++;
+    if (tls) {
+      state.handshaking++;
+      state.maxHandshaking = Math.max(state.maxHandshaking, state.handshaking);
+      let counted = true;
+      const done = (): void => {
+        if (counted) state.handshaking--;
+        counted = false;
+      };
+      socket.once("close", done);
+      // The TLS socket wrapping this one reports the end of the handshake.
+      handshakeDone.set(socket, done);
+    }
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
   server.on("secureConnection", (socket: TLSSocket) => {
+    const raw = (socket as TLSSocket & { _parent?: Socket })._parent;
+    (raw ? handshakeDone.get(raw) : undefined)?.();
     state.secureConnections.push({
       alpn: socket.alpnProtocol,
       tlsVersion: socket.getProtocol(),
@@ -173,6 +207,9 @@ export async function startServer(kind: Kind, options?: TlsServerOptions): Promi
     port,
     get connections() {
       return state.connections;
+    },
+    get maxHandshaking() {
+      return state.maxHandshaking;
     },
     get secureConnections() {
       return state.secureConnections;
