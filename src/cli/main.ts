@@ -59,6 +59,8 @@ interface CliRunFlags extends RawRunOptions, RawPrometheusOptions {
 
 interface OutputFlags {
   out?: string;
+  /** The Baseline Results table of this run (one row) as Markdown. */
+  markdown?: string;
   quiet?: boolean;
   prometheus?: PrometheusOptions;
 }
@@ -127,6 +129,7 @@ function addRunOptions(command: Command, { withRate = true } = {}): Command {
     .option("--max-requests-per-connection <n>", "close each connection after n requests")
     .option("--warmup <d>", "unrecorded traffic at the same rate before the measured run", "0s")
     .option("--out <file>", "write the results as JSON (docs/RESULTS.md)")
+    .option("--markdown <file>", "write the Baseline Results row(s) of the run as a Markdown table")
     .option("--quiet", "no live progress, only the summary")
     .option(
       "--threshold <metric:expr>",
@@ -297,6 +300,12 @@ async function executeRunWithResult(
       return { code: EXIT_CODES.invalidInput, result };
     }
   }
+  if (flags.markdown) {
+    await writeTextFile(
+      flags.markdown,
+      `${ladderTable([{ ratePerSec: options.ratePerSec, result, note: title ?? "" }])}\n`,
+    );
+  }
   const unreachable = unreachableNote(result, target);
   if (unreachable) process.stderr.write(`load-test: error: ${unreachable}\n`);
   return { code: exitCodeOf(result, exportFailed), result };
@@ -392,7 +401,11 @@ async function executeProfile(path: string, command: Command): Promise<number> {
   }
   if (profile.phases.length === 1) {
     const options = phaseRuns[0] as RunOptions;
-    return executeRun(options, { out: profile.outputs.out, quiet, prometheus }, profile.name ?? "load-test");
+    return executeRun(
+      options,
+      { out: profile.outputs.out, markdown: profile.outputs.markdown, quiet, prometheus },
+      profile.name ?? "load-test",
+    );
   }
   const phases: Array<{ name: string; result: RunResult }> = [];
   let code: number = EXIT_CODES.ok;
@@ -409,6 +422,14 @@ async function executeProfile(path: string, command: Command): Promise<number> {
       if (!quiet) process.stderr.write(`pause ${phase.pauseAfterMs / 1000}s after "${phase.name}"\n`);
       await new Promise((resolve) => setTimeout(resolve, phase.pauseAfterMs));
     }
+  }
+  if (profile.outputs.markdown) {
+    const rows = phases.map(({ name, result }) => ({
+      ratePerSec: result.rate.targetPerSec,
+      result,
+      note: name,
+    }));
+    await writeTextFile(profile.outputs.markdown, `${ladderTable(rows)}\n`);
   }
   if (profile.outputs.out) {
     await writeJsonFile(profile.outputs.out, {
@@ -661,7 +682,6 @@ export function buildProgram(): Command {
     .option("--rates <list>", "asked rates, one step each", "10,50,100,200,500")
     .option("--step <d>", "duration of each step", "60s")
     .option("--pause <d>", "quiet time between steps", "2s")
-    .option("--markdown <file>", "also write the table as Markdown")
     .action(async (flags: LadderFlags) => {
       const ratesPerSec = parseRates(flags.rates);
       const stepMs = parseDurationFlag("--step", flags.step, false);
