@@ -98,7 +98,7 @@ function addRunOptions(command: Command, { withRate = true } = {}): Command {
     )
     .option(
       "--workers <n>",
-      "cap on requests in flight (and HTTP/1.1 connections); default 2 s worth of --rps, 10..1000",
+      "cap on requests in flight (and HTTP/1.1 connections); default 2 s worth of --rps, 10..64 (llm: 10..1000)",
     )
     .option("--path <path>", "request path appended to the target", DEFAULT_PATH)
     .addOption(

@@ -1026,7 +1026,8 @@ export function peakRatePerSec(profile: Profile): number {
 
 /** `workers`, or 2 s worth of the peak rate (10..1000), as for --rps. */
 export function effectiveWorkers(profile: Profile): number {
-  return profile.workers ?? defaultWorkers(peakRatePerSec(profile));
+  const llm = profile.phases.some((phase) => (phase.weights.llm ?? 0) > 0);
+  return profile.workers ?? defaultWorkers(peakRatePerSec(profile), llm);
 }
 
 /** Whether a phase sends cases a working policy must block (enables the "policy inactive" check). */
