@@ -72,7 +72,8 @@ describe("the example profiles", () => {
     expect(phaseExpectsBlocks(profile, profile.phases[0]!)).toBe(true);
     // The reference gateway's client id defaults as in the spec's k6 script.
     expect(requestHeaders(loaded)).toEqual([["authorization", "Bearer demo-org"]]);
-    expect(effectiveWorkers(profile)).toBe(400);
+    // No llm cases: policy-only requests get the 64-slot default (src/config/options.ts defaultWorkers).
+    expect(effectiveWorkers(profile)).toBe(64);
     expect(effectiveThresholds(profile).map(formatThreshold)).toContain(
       "correctness{category:security}:rate==1@degraded",
     );
