@@ -610,7 +610,7 @@ async function executeLadder(
             .filter((check) => check.level !== "target")
             .map((check) => check.message)
             .join("; ")})\n`
-      : `Saturation: not reached; every step was within target\n`,
+      : `Saturation: not reached (the highest step was within target)\n`,
   );
   if (flags.markdown) await writeTextFile(flags.markdown, `${table}\n`);
   if (flags.out) {
