@@ -4,10 +4,10 @@
 // not a test: it prints figures and exits 0 whatever they are (non-zero only when it cannot run).
 //
 //   node bench/run.mjs [--quick] [--long] [--only throughput|precision|memory|gateway|profile]…
-//                      [--repeat N] [--wait-quiet MIN] [--memory-duration S]
+//                      [--repeat N] [--wait-quiet MIN] [--memory-duration S] [--render FILE]
 //
 // Layout: the target on core 0, each generator on core 1 (taskset), one process at a time.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,24 +20,34 @@ import { findPeers, ourGenerator } from "./lib/tools.mjs";
 const SECTIONS = { throughput, precision, memory, gateway, profile };
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = dirname(benchDir);
-/** Mean CPU of other processes (cores) above which the run is flagged as noisy. */
+/** CPU of other processes (cores) above which a run is repeated, or the whole bench flagged as noisy. */
 const BUSY_OTHER_CORES = 0.25;
 
-/** Idle machine: other processes below this many cores (2 s sample) before an item starts. */
+/** Idle machine: other processes below this many cores (2 s sample) before a generator run starts. */
 const QUIET_CORES = 0.3;
 
-const USAGE = `usage: node bench/run.mjs [--quick] [--long] [--only <part>]… [--repeat N] [--wait-quiet MIN]
-                         [--memory-duration S]
-  --quick       3 s per item, 1 s warm-up, memory at 3, 6 and 10 s (a smoke run, ~2 minutes)
+const USAGE = `usage: node bench/run.mjs [--quick | --long] [--only <part>]… [--repeat N] [--wait-quiet MIN]
+                         [--memory-duration S] | --render FILE
+  --quick       3 s per item, 1 s warm-up, memory at 3, 6 and 10 s (a smoke run, about 3 minutes)
   --long        memory over one hour (RSS at 10 s, 60 s, 5 min, 30 min, 1 h); the rest as default
   --only <part> throughput | precision | memory | gateway | profile (repeatable; default: all)
   --repeat N    maximum-throughput runs per tool, best kept (default 1)
+  --wait-quiet MIN  before each generator run, wait while other processes keep more than ${QUIET_CORES}
+                cores busy, at most MIN minutes in all (default 0: never wait); a run during which
+                they took more than ${BUSY_OTHER_CORES} cores is run once more
   --memory-duration S  length of the memory run in seconds (>= 10), e.g. 300 for RSS at 5 min
-  --wait-quiet MIN  before each generator run, wait while other processes keep more than ${QUIET_CORES} cores
-                busy, at most MIN minutes in all for the whole run (default 0: never wait)`;
+  --render FILE print the Markdown of a saved results JSON again (measures nothing)`;
 
 function parseArgs(argv) {
-  const options = { quick: false, long: false, only: [], repeat: 1, waitQuietMin: 0, memorySec: null };
+  const options = {
+    quick: false,
+    long: false,
+    only: [],
+    repeat: 1,
+    waitQuietMin: 0,
+    memorySec: null,
+    render: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--quick") options.quick = true;
@@ -47,6 +57,7 @@ function parseArgs(argv) {
       options.repeat = Number(argv[++i]);
     else if (arg === "--wait-quiet" && Number(argv[i + 1]) >= 0) options.waitQuietMin = Number(argv[++i]);
     else if (arg === "--memory-duration" && Number(argv[i + 1]) >= 10) options.memorySec = Number(argv[++i]);
+    else if (arg === "--render" && argv[i + 1]) options.render = argv[++i];
     else if (arg === "--help" || arg === "-h") {
       console.log(USAGE);
       process.exit(0);
@@ -81,8 +92,8 @@ function durations(options) {
 }
 
 /**
- * Other engineers' test runs share this machine. With --wait-quiet, each generator run waits (within one
- * budget for the whole run, so the bench always ends) until the machine is idle for 2 s.
+ * Other engineers' test runs share this machine. With --wait-quiet, each generator run waits
+ * (within one budget for the whole run, so the bench always ends) until the machine is idle for 2 s.
  */
 function quietWaiter(budgetMin, log) {
   const state = { budgetMs: budgetMin * 60_000, waitedMs: 0, startedBusy: 0 };
@@ -134,6 +145,13 @@ function writeResults(results, markdown, complete) {
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
+  if (options.render) {
+    // Report changes apply to old results too; the figures are not touched.
+    const results = JSON.parse(readFileSync(options.render, "utf8"));
+    results.ratios = computeRatios(results);
+    console.log(toMarkdown(results));
+    return;
+  }
   if (process.platform !== "linux") {
     console.error("bench: Linux only (reads /proc for CPU and memory)");
     process.exit(2);
@@ -159,6 +177,8 @@ async function main() {
   };
   const quiet = quietWaiter(options.waitQuietMin, ctx.log);
   ctx.waitForQuiet = quiet.wait;
+  ctx.retryNoisy = options.waitQuietMin > 0;
+  ctx.noisyCores = BUSY_OTHER_CORES;
   const notes = [];
   if (pinning.note) notes.push(pinning.note);
   for (const peer of peers.filter((p) => !p.available)) notes.push(`${peer.key}: ${peer.note}`);
@@ -198,6 +218,14 @@ async function main() {
   }
 
   results.endedAt = new Date().toISOString();
+  // Each generator run loads dist/ afresh: a rebuild by someone else mid-run mixes two builds.
+  const distNow = statSync(ours.cli).mtime.toISOString();
+  if (distNow !== results.machine.distBuiltAt) {
+    results.machine.distRebuiltDuringRun = distNow;
+    notes.push(
+      `dist/ was rebuilt during this run (${results.machine.distBuiltAt} -> ${distNow}): its figures mix two builds; run it again.`,
+    );
+  }
   results.loadAfter = loadAverage();
   const otherCores = collectOtherCores(results);
   results.noise = {

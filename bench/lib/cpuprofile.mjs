@@ -10,6 +10,18 @@ function location(callFrame, root) {
   return `${path}:${lineNumber + 1}`;
 }
 
+/** Where a function lives, coarsely: our code, a dependency, Node.js itself, or native/V8 time. */
+function areaOf(name, where) {
+  if (name === "(idle)") return "idle";
+  if (name === "(garbage collector)") return "garbage collector";
+  if (where.startsWith("dist/") || where.startsWith("src/")) return "our code (dist/)";
+  const dependency = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(where);
+  if (dependency) return dependency[1];
+  if (where.startsWith("wasm://")) return "WebAssembly (undici's llhttp parser)";
+  if (where.startsWith("node:")) return "Node.js internals (JS)";
+  return "native (syscalls such as writev, V8 runtime, (program))";
+}
+
 /**
  * Top `count` functions by self time. Each sample is charged the time delta that precedes it
  * (V8's convention is close enough for a ranking). Entries: { name, location, selfMs, selfPct }.
@@ -26,8 +38,21 @@ export function topSelfTime(file, root, count = 15) {
     selfUsByKey.set(key, (selfUsByKey.get(key) ?? 0) + deltaUs);
     totalUs += deltaUs;
   });
+  const areaUs = new Map();
+  for (const [key, selfUs] of selfUsByKey) {
+    const [name, where] = key.split("\u0000");
+    const area = areaOf(name, where);
+    areaUs.set(area, (areaUs.get(area) ?? 0) + selfUs);
+  }
   return {
     totalMs: totalUs / 1000,
+    byArea: [...areaUs.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([area, selfUs]) => ({
+        area,
+        selfMs: selfUs / 1000,
+        selfPct: totalUs > 0 ? (100 * selfUs) / totalUs : 0,
+      })),
     top: [...selfUsByKey.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, count)

@@ -39,7 +39,8 @@ export function computeRatios(results) {
   const at = (rate, tool) =>
     precisionItems.find((item) => item.rate === rate && item.tool === tool && ok(item));
   for (const rate of rates) {
-    add(`achieved ÷ asked at ${num(rate)} req/s`, "closer to 1", (peer) =>
+    // A ratio of two ratios: 1.00 means both kept the asked rate equally well; part 2 says which.
+    add(`achieved ÷ asked at ${num(rate)} req/s`, "see part 2", (peer) =>
       ratio(at(rate, "ours")?.ratio, at(rate, peer)?.ratio),
     );
   }
@@ -164,7 +165,9 @@ function precisionSection(section) {
       loop ? `${ms(loop.p50)} / ${ms(loop.p99)} / ${ms(loop.max)}` : "n/a",
       `${ms(item.latencyMs?.p50)} / ${ms(item.latencyMs?.p99)}`,
       num(item.cpuCores, 2),
-      item.connections === undefined ? "" : `${num(item.connections)} / ${num(item.maxInFlight)}`,
+      item.connections === undefined
+        ? ""
+        : `${num(item.workers)} / ${num(item.connections)} / ${num(item.maxInFlight)}`,
       item.trustworthy === undefined ? "" : item.trustworthy ? "yes" : "**no**",
       num(item.otherCores, 2),
     ];
@@ -172,7 +175,7 @@ function precisionSection(section) {
   return [
     `## 2. Open-loop precision (${section.durationSec} s each; ours with \`--warmup ${section.warmupSec}s\`, peers with ${section.peerConnections} connections)`,
     "",
-    `Ours runs twice per rate: with \`--workers ${section.peerConnections}\` like the peers' connections (used in the ratios) and with the default \`--workers\` (2 s worth of the rate, 10..1000). ` +
+    `Ours runs twice per rate: with \`--workers ${section.peerConnections}\` like the peers' connections (used in the ratios) and with the default \`--workers\` (what a user gets; the cap it chose is in the table). ` +
       "Send lag and event-loop delay exist only for ours. Latency: ours from the intended send time; " +
       "autocannon `-R` corrects for coordinated omission too; hey measures from the actual send.",
     "",
@@ -185,7 +188,7 @@ function precisionSection(section) {
         "event-loop delay p50 / p99 / max ms",
         "latency p50 / p99 ms",
         "CPU (cores)",
-        "connections / peak in flight",
+        "workers / connections / peak in flight",
         "trustworthy",
         "other load (cores)",
       ],
@@ -226,7 +229,7 @@ function gatewaySection(section) {
           pct(item.correctness),
           num(item.gatewayCpuCores, 2),
           num(item.gatewayCpuMsPer1k, 1),
-          num(item.connections),
+          `${num(item.workersCap)} / ${num(item.connections)}`,
           item.generatorTrustworthy ? "yes" : `**no** (send lag p99 ${ms(item.generatorSendLagP99Ms)} ms)`,
           item.verdict ?? "",
           num(item.otherCores, 2),
@@ -248,7 +251,7 @@ function gatewaySection(section) {
         "correctness",
         "gateway CPU (cores)",
         "gateway CPU ms / 1k req",
-        "connections",
+        "workers / connections",
         "generator trustworthy",
         "verdict",
         "other load (cores)",
@@ -267,6 +270,11 @@ function profileSection(item) {
     `Profile total ${num(item.totalMs / 1000, 1)} s; achieved ÷ asked ${num(item.achievedRatio, 3)}, send lag p99 ${ms(item.sendLagP99Ms)} ms (profiling adds overhead).`,
     "",
     table(
+      ["area", "self ms", "self %"],
+      item.byArea.map((entry) => [entry.area, num(entry.selfMs), num(entry.selfPct, 1)]),
+    ),
+    "",
+    table(
       ["#", "self ms", "self %", "function", "where"],
       item.top.map((entry, index) => [
         String(index + 1),
@@ -279,12 +287,24 @@ function profileSection(item) {
   ].join("\n");
 }
 
+/** A generator that saturated the target measured the target: its req/s is only a floor. */
+function saturatedTargetNotes(results) {
+  return (results.throughput?.items ?? [])
+    .filter((item) => ok(item) && item.targetCores >= 0.95)
+    .map(
+      (item) =>
+        `${item.label} saturated the target in part 1 (target CPU ${num(item.targetCores, 2)} cores): ` +
+        "its req/s is a floor, the generator could do more.",
+    );
+}
+
 function notesSection(results) {
   const notes = [
     "CPU s / 10k req: user + system CPU of the whole generator process (start-up included), " +
       "from the kernel's accounting of the reaped child (cutime + cstime of the bench process).",
     "CPU (cores) in part 2 and the gateway's CPU: /proc/<pid>/stat sampled every 250 ms over the measured window of our results JSON (warm-up excluded); for peers, the whole process ÷ its wall time.",
     "Other load: CPU used by every other process on the machine during the item (from /proc/stat), in cores.",
+    ...saturatedTargetNotes(results),
     ...results.notes,
   ];
   return ["## Notes", "", ...notes.map((note) => `- ${note}`)].join("\n");
