@@ -1,3 +1,5 @@
+import type { TransportSummary } from "../transport/http.js";
+
 /**
  * The results contract (`--out FILE`), documented in docs/RESULTS.md and checked against
  * docs/results.schema.json. Field names are stable; bump RESULTS_SCHEMA_VERSION on any
@@ -88,42 +90,14 @@ export interface Verdict {
   warnings: string[];
 }
 
-/** Connections and transport failures (docs/TRANSPORT.md "What is recorded"). */
-export interface TransportResult {
-  /** What was asked: auto (ALPN), http1, http2, h2c. */
-  mode: "auto" | "http1" | "http2" | "h2c";
-  /** What the connections spoke; null when none opened. */
-  protocol: "http/1.1" | "h2" | "h2c" | "mixed" | null;
-  connections: {
-    opened: number;
-    /** Connection attempts that failed (refused, TLS, timeout, no h2). */
-    failed: number;
-    /** TLS connections that resumed a session. */
-    resumed: number;
-    byProtocol: Record<string, number>;
-    byTlsVersion: Record<string, number>;
-    /** TCP connect time (name resolution included). */
-    connectMs: LatencySummaryMs;
-    /** TLS handshake time after TCP connect; zeros over cleartext. */
-    tlsHandshakeMs: LatencySummaryMs;
-    requestsPerConnection: { mean: number; max: number };
-    limit: number;
-    /** HTTP/2: streams per connection at most; null over HTTP/1.1. */
-    streamsPerConnection: number | null;
-    keepAlive: boolean;
-    maxRequestsPerConnection: number | null;
-  };
-  tls: {
-    minVersion: string;
-    verified: boolean;
-    servername: string | null;
-    extraCa: boolean;
-    clientCertificate: boolean;
-  } | null;
-  warnings: string[];
+/**
+ * Connections and transport failures (docs/TRANSPORT.md "What is recorded"): the transport's own
+ * summary (src/transport/http.ts TransportSummary), plus the failures by kind.detail.
+ */
+export type TransportResult = TransportSummary & {
   /** Transport failures by kind.detail (e.g. "tls.unknown_ca", "timeout.headers") with a one-line reason. */
   errors: Record<string, { count: number; reason: string }>;
-}
+};
 
 export interface RunResult {
   schemaVersion: number;

@@ -257,7 +257,7 @@ cases:
   });
 
   it("reports YAML syntax errors and duplicate keys with line and column", async () => {
-    const syntax = await problemsOf("target: http://x\nstages: [\n  { duration: 1s, target: 1 }\n");
+    const syntax = await problemsOf("target: http://127.0.0.1\nstages: [\n  { duration: 1s, target: 1 }\n");
     expect(syntax[0]).toMatch(/^line \d+, column \d+: /);
     const duplicate = await problemsOf("rps: 1\nduration: 1s\nrps: 2\n");
     expect(duplicate).toEqual([expect.stringMatching(/^line 3, column 1: Map keys must be unique/)]);
@@ -372,10 +372,10 @@ headers:
       },
     );
     expect(viaRef.profile.target).toBe("https://staging.example.com");
-    const fallback = await load("rps: 1\nduration: 1s\n", { AXONFLOW_ENDPOINT: "http://10.0.0.1:8080" });
-    expect(fallback.profile.target).toBe("http://10.0.0.1:8080");
+    const fallback = await load("rps: 1\nduration: 1s\n", { AXONFLOW_ENDPOINT: "http://127.0.0.9:8080" });
+    expect(fallback.profile.target).toBe("http://127.0.0.9:8080");
     const fileWins = await load("target: http://127.0.0.1:8080\nrps: 1\nduration: 1s\n", {
-      AXONFLOW_ENDPOINT: "http://10.0.0.1:8080",
+      AXONFLOW_ENDPOINT: "http://127.0.0.9:8080",
     });
     expect(fileWins.profile.target).toBe("http://127.0.0.1:8080");
     expect(await problemsOf("target: { env: URL }\nrps: 1\nduration: 1s\n", { URL: "not a url" })).toEqual([
@@ -501,7 +501,7 @@ outputs: { out: file.json }
 `;
   let base: LoadedProfile;
   beforeAll(async () => {
-    base = await load(FILE, { AXONFLOW_ENDPOINT: "http://ignored:1" });
+    base = await load(FILE, { AXONFLOW_ENDPOINT: "http://127.0.0.1:1" });
   });
   const apply = (flags: ProfileCliFlags) => applyCliOverrides(base, flags).profile;
 
