@@ -10,6 +10,7 @@ import {
   DEFAULT_TIMEOUT,
   InputError,
   parseRunOptions,
+  resolveThreads,
   type RawRunOptions,
   type RunOptions,
 } from "../config/options.js";
@@ -100,6 +101,10 @@ function addRunOptions(command: Command, { withRate = true } = {}): Command {
       "--workers <n>",
       "cap on requests in flight (and HTTP/1.1 connections); default 2 s worth of --rps, 10..64 (llm: 10..1000)",
     )
+    .option(
+      "--threads <n>",
+      "worker threads, each pacing every n-th request; default one per core (demo: minus one for the gateway)",
+    )
     .option("--path <path>", "request path appended to the target", DEFAULT_PATH)
     .addOption(
       new Option("--api-key <key>", "sent as Authorization: Bearer <key>; never printed").env(
@@ -182,9 +187,9 @@ function prometheusOptions(flags: RawPrometheusOptions): PrometheusOptions | und
 }
 
 /** Turns a commander "invalid choice" into our one-line style and exit code. */
-function validate(raw: RawRunOptions): RunOptions {
+function validate(raw: RawRunOptions, reservedCores = 0): RunOptions {
   try {
-    return parseRunOptions(raw);
+    return parseRunOptions(raw, reservedCores);
   } catch (error) {
     if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
     throw error;
@@ -331,7 +336,7 @@ function phaseOptions(
   loaded: LoadedProfile,
   phase: PhaseSpec,
   index: number,
-  transportFlags: RawTransportFlags,
+  transportFlags: RawTransportFlags & { threads?: string },
 ): RunOptions {
   const { profile } = loaded;
   const plan = phasePlan(phase);
@@ -350,6 +355,7 @@ function phaseOptions(
     weights: profile.cases ? undefined : phase.weights,
     customCases: profile.cases ? caseCorpus(profile.cases, phase.weights) : undefined,
     workers: effectiveWorkers(profile),
+    threads: resolveThreads(transportFlags.threads, effectiveWorkers(profile)),
     timeoutMs: profile.timeoutMs,
     warmupMs: index === 0 ? profile.warmupMs : 0,
     apiKey: undefined,
@@ -500,6 +506,7 @@ interface DemoFlags {
   markdown?: string;
   quiet?: boolean;
   llmLatency: string;
+  threads?: string;
 }
 
 /**
@@ -512,11 +519,17 @@ async function demoCommand(flags: DemoFlags): Promise<number> {
   const stepMs = parseDurationFlag("--step", flags.step, false);
   const pauseMs = parseDurationFlag("--pause", flags.pause, true);
   // Validate every flag before starting anything (the target is a placeholder until the gateway is up).
-  const demoOptions = { rps: String(Math.max(...ratesPerSec)), duration: flags.step, warmup: flags.warmup };
-  validate({ target: "http://127.0.0.1", ...demoOptions });
+  const demoOptions = {
+    rps: String(Math.max(...ratesPerSec)),
+    duration: flags.step,
+    warmup: flags.warmup,
+    threads: flags.threads,
+  };
+  validate({ target: "http://127.0.0.1", ...demoOptions }, 1);
   const gateway = await startGatewayProcess(flags.llmLatency);
   try {
-    const base = validate({ target: gateway.url, ...demoOptions, category: "mixed", apiKey: "demo-org" });
+    // The gateway runs in our process tree: one core is left to it (--threads default).
+    const base = validate({ target: gateway.url, ...demoOptions, category: "mixed", apiKey: "demo-org" }, 1);
     process.stderr.write(`demo: reference gateway (pid ${gateway.pid}) listening on ${gateway.url}\n`);
     return await executeLadder(
       base,
@@ -710,6 +723,10 @@ export function buildProgram(): Command {
     .option("--warmup <d>", "unrecorded warm-up before the first step", "2s")
     .option("--markdown <file>", "also write the table as Markdown")
     .option("--llm-latency <min..max>", "latency range of the mock LLM provider", "200ms..2s")
+    .option(
+      "--threads <n>",
+      "worker threads sending requests; default one per core minus one for the gateway",
+    )
     .option("--out <file>", "write the results as JSON (the ladder form, see docs/RESULTS.md)")
     .option("--quiet", "no live progress, only the summary")
     .action(async (flags: DemoFlags) => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
 import { stagesPlan, parseStages, type Stage } from "../plan/ramping.js";
@@ -23,6 +24,8 @@ export interface RunOptions {
   coldstartWindow: number;
   category: CategoryChoice;
   workers: number;
+  /** Worker threads sending stripes of the schedule (`--threads`); undefined = 1, this thread. */
+  threads?: number;
   timeoutMs: number;
   /** Unrecorded traffic at the same rate before the measured run (JIT and connections warm). */
   warmupMs: number;
@@ -54,6 +57,7 @@ export interface RawRunOptions extends RawTransportFlags {
   coldstartWindow?: string;
   category?: string;
   workers?: string;
+  threads?: string;
   timeout?: string;
   warmup?: string;
   apiKey?: string;
@@ -78,6 +82,27 @@ export const DEFAULT_TIMEOUT = "30s";
 export function defaultWorkers(ratePerSec: number, slowCases = false): number {
   const twoSecondsWorth = Math.ceil(ratePerSec * 2);
   return Math.max(10, Math.min(slowCases ? 1000 : 64, twoSecondsWorth));
+}
+
+/** More threads than this only add context switches on any machine this runs on. */
+const MAX_THREADS = 64;
+
+/**
+ * `--threads`: worker threads that each pace a stripe of the schedule. Default: one per core,
+ * minus `reservedCores` for a target running in our own process tree (the demo's gateway),
+ * and never more than the in-flight slots, since each thread needs one.
+ */
+export function resolveThreads(text: string | undefined, workers: number, reservedCores = 0): number {
+  if (text === undefined) return Math.max(1, Math.min(availableParallelism() - reservedCores, workers));
+  const threads = Number(text);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)
+    throw new InputError("--threads", `must be an integer from 1 to ${MAX_THREADS}, got "${text}"`);
+  if (threads > workers)
+    throw new InputError(
+      "--threads",
+      `${threads} threads need at least as many in-flight slots, but --workers is ${workers}`,
+    );
+  return threads;
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/; // RFC 9110 §5.6.2 token
@@ -207,8 +232,11 @@ const FLAG_OF: Record<string, string> = {
   coldstartWindow: "--coldstart-window",
 };
 
-/** Validates every flag at once; throws an InputError naming the first bad flag (one line for the CLI). */
-export function parseRunOptions(raw: RawRunOptions): RunOptions {
+/**
+ * Validates every flag at once; throws an InputError naming the first bad flag (one line for the
+ * CLI). `reservedCores`: cores a target in our own process tree needs (the default `--threads`).
+ */
+export function parseRunOptions(raw: RawRunOptions, reservedCores = 0): RunOptions {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0] as z.core.$ZodIssue;
@@ -225,6 +253,7 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
     coldstartWindow: value.coldstartWindow,
     category: value.category,
     workers,
+    threads: resolveThreads(raw.threads, workers, reservedCores),
     timeoutMs: value.timeout,
     warmupMs: value.warmup,
     apiKey: value.apiKey === "" ? undefined : value.apiKey,

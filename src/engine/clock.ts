@@ -12,12 +12,20 @@ export interface Clock {
 }
 
 /**
+ * `performance.now()` counts from a time origin of its own, and worker threads (`--threads`)
+ * pace stripes of one schedule from one shared t0: every thread therefore reads the same
+ * process-wide monotonic clock (hrtime, CLOCK_MONOTONIC), measured once against `performance.now()`,
+ * which stays the cheap read on the hot path.
+ */
+const MONOTONIC_OFFSET_MS = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+
+/**
  * Real time from `performance.now()` (hrtime-based). Timers come from libuv, whose clock has
  * millisecond granularity and may fire early: the scheduler therefore never trusts a timer's
  * firing time, it re-reads `nowMs()` and sends what is actually due.
  */
 export const systemClock: Clock = {
-  nowMs: () => performance.now(),
+  nowMs: () => performance.now() + MONOTONIC_OFFSET_MS,
   setTimer: (callback, delayMs) => setTimeout(callback, delayMs),
   clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };

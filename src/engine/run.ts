@@ -1,4 +1,3 @@
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { displayTarget, type RunOptions } from "../config/options.js";
 import { defaultThresholds, formatThreshold, mergeThresholds } from "../config/thresholds.js";
 import {
@@ -19,14 +18,12 @@ import {
   type StageResult,
   type Verdict,
 } from "../metrics/result.js";
-import { constantRatePlan } from "../plan/constant.js";
-import { planFor, stageStartsMs, stageWindows, type Plan } from "../plan/index.js";
-import { weightsFor } from "../scenarios/mix.js";
-import { builtInScenario, customScenario, type Scenario } from "../scenarios/scenario.js";
-import { TransportErrorTally } from "../transport/errors.js";
-import { HttpTransport, type ProbeResult } from "../transport/http.js";
+import { planFor, stageWindows, type Plan } from "../plan/index.js";
+import type { ProbeResult } from "../transport/http.js";
 import { systemClock, type Clock } from "./clock.js";
-import { Scheduler } from "./scheduler.js";
+import { localDriver, type LoadDriver } from "./driver.js";
+import { scenarioFor, Shard, type ShardEnd } from "./shard.js";
+import { ThreadedDriver } from "./threads.js";
 
 /** Live figures for progress lines (DESIGN.md reporters), computed once a second. */
 export interface Progress {
@@ -51,6 +48,8 @@ export interface RunHooks {
   clock?: Clock;
   /** How long an interrupted run waits for requests in flight before abandoning them (ms). */
   interruptGraceMs?: number;
+  /** The worker-thread script (`--threads`); default dist/engine/thread-worker.js beside this module. */
+  threadEntry?: URL;
 }
 
 export interface RunHandle {
@@ -69,19 +68,7 @@ export interface PreparedRun {
   snapshot(): MetricsSnapshot;
 }
 
-const EVENT_LOOP_RESOLUTION_MS = 10;
 const MIN_SENDS_FOR_LAG_P99 = 300;
-
-/** The run's scenario: a profile's custom cases, or the built-in corpora of its category mix. */
-function scenarioFor(options: RunOptions): Scenario {
-  const headers: Array<[string, string]> = [];
-  if (options.apiKey) headers.push(["authorization", `Bearer ${options.apiKey}`]);
-  headers.push(...options.headers);
-  const base = { basePath: options.targetUrl.pathname.replace(/\/$/, ""), path: options.path, headers };
-  if (options.customCases)
-    return customScenario(options.customCases.corpus, options.customCases.weights, base);
-  return builtInScenario(options.weights ?? weightsFor(options.category), base);
-}
 
 /**
  * One run: plan -> scheduler -> transport -> classification -> recorder -> verdict
@@ -92,89 +79,36 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
   return { result: prepared.start(), snapshot: prepared.snapshot };
 }
 
+/**
+ * The run's sender: this thread (`threads` 1, or a test clock), or worker threads pacing
+ * stripes of the schedule (`--threads N`, threads.ts), merged into one recorder.
+ */
+function driverFor(options: RunOptions, clock: Clock, hooks: RunHooks): LoadDriver {
+  const threads = options.threads ?? 1;
+  if (threads <= 1) return localDriver(new Shard(options, { index: 0, count: 1 }, clock));
+  if (hooks.clock && hooks.clock !== systemClock)
+    throw new RangeError("worker threads keep real time: a test clock needs threads: 1");
+  return new ThreadedDriver(options, threads, clock, hooks.threadEntry);
+}
+
 /** Builds everything a run needs without sending anything, so exporters can start first. */
 export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedRun {
   const clock = hooks.clock ?? systemClock;
   const plan: Plan = planFor(options.ratePerSec, options.durationMs, options.stages, options.startPerSec);
-  const scenario = scenarioFor(options);
-  const categories = scenario.categories;
-  const expectsBlocks = scenario.expectsBlocks;
+  const { categories, expectsBlocks } = scenarioFor(options);
+  const driver = driverFor(options, clock, hooks);
 
   let startedAt = new Date();
-  const loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
-  loopDelay.enable();
-  const transport = new HttpTransport(
-    {
-      origin: options.targetUrl.origin,
-      connections: options.workers,
-      maxInFlight: options.workers,
-      timeoutMs: options.timeoutMs,
-      ...(options.transport ? { flags: options.transport } : {}),
-    },
-    () => clock.nowMs(),
-  );
-  // Transport failures by kind.detail with a reason each; warm-up requests never reach it.
-  const transportErrors = new TransportErrorTally();
-
-  const recorderLayout = {
-    categoryNames: categories,
-    segmentStartsMs: stageStartsMs(options.stages),
-    coldstartWindow: options.coldstartWindow,
-  };
-  // Replaced by the measured run's own recorder once it starts (after any warm-up).
-  let recorder = new Recorder(recorderLayout, clock.nowMs());
+  let t0Ms = clock.nowMs();
   let interrupted = false;
   let endedAtMs: number | undefined;
   let scheduleEndMs: number | undefined;
-  let abandoned = 0;
+  let end: ShardEnd | undefined;
   let abortedReason: string | undefined;
 
-  const scheduler = new Scheduler(
-    plan,
-    clock,
-    { maxInFlight: options.workers },
-    (index, intendedAtMs, sentAtMs) => {
-      const rec = recorder;
-      rec.recordSend(intendedAtMs, sentAtMs);
-      const categoryIndex = scenario.categoryIndexOf(index);
-      const caseIndex = scenario.caseIndexOf(index);
-      transport.send(scenario.request(categoryIndex, caseIndex), (error, statusCode, body) => {
-        const endAtMs = clock.nowMs();
-        if (abandoned > 0 && endedAtMs !== undefined) return; // counted as dropped when the interrupted run ended
-        if (error) {
-          const failure = transportErrors.record(error);
-          rec.recordCompletion(
-            index,
-            categoryIndex,
-            "error",
-            failure.kind,
-            false,
-            intendedAtMs,
-            sentAtMs,
-            endAtMs,
-          );
-          rec.noteErrorExample(failure.kind, failure.reason);
-        } else {
-          const { outcome, errorKind, matched } = scenario.judge(categoryIndex, caseIndex, statusCode, body);
-          rec.recordCompletion(
-            index,
-            categoryIndex,
-            outcome,
-            errorKind,
-            matched,
-            intendedAtMs,
-            sentAtMs,
-            endAtMs,
-          );
-        }
-        scheduler.complete();
-      });
-    },
-  );
-
   const buildResult = (nowMs: number): RunResult => {
-    const rec = recorder;
-    const t0Ms = scheduler.startedAtMs;
+    const rec = driver.recorder();
+    const stats = driver.stats();
     // The schedule's own length: the plan's duration, unless an interrupt cut it short. (A plan
     // can end before its duration, e.g. a ramp down to 0, and must still count its full length.)
     const scheduleElapsedMs = Math.max(
@@ -188,18 +122,12 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
     const elapsedMs = Math.max(1, nowMs - t0Ms);
     const { counts } = rec;
     const completed = counts.completed;
-    const dueUnsent = endedAtMs !== undefined ? scheduler.dueUnsent(scheduleEndMs ?? nowMs) : 0;
-    const loopSummary = {
-      p50: lagMs(loopDelay.percentile(50)),
-      p99: lagMs(loopDelay.percentile(99)),
-      max: lagMs(loopDelay.max),
-    };
+    const loopSummary = driver.eventLoopDelayMs();
     const sendLagMs = summarizeMs(rec.sendLag);
     // Send lag is the generator's own only when the in-flight cap never held a request back, and
     // its p99 means something only with enough sends: below MIN_SENDS_FOR_LAG_P99 it is the
     // maximum, and one timer hiccup would condemn a 20 req/s run.
-    const capReached = scheduler.maxInFlightSeen >= options.workers;
-    const lagJudged = !capReached && rec.sendLag.totalCount >= MIN_SENDS_FOR_LAG_P99;
+    const lagJudged = !stats.capReached && rec.sendLag.totalCount >= MIN_SENDS_FOR_LAG_P99;
     const trustworthy =
       loopSummary.p99 <= GENERATOR_LAG_BOUND_MS && (!lagJudged || sendLagMs.p99 <= GENERATOR_LAG_BOUND_MS);
     const measured = {
@@ -211,23 +139,24 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
         // Completed responses per second of schedule (or of wall time, when responses trail it).
         achievedPerSec:
           completed / (Math.max(scheduleElapsedMs, endedAtMs !== undefined ? elapsedMs : 0) / 1000),
-        sentPerSec: scheduler.sent / (scheduleElapsedMs / 1000),
+        sentPerSec: stats.sent / (scheduleElapsedMs / 1000),
       },
       requests: {
-        sent: scheduler.sent,
+        sent: stats.sent,
         total: completed,
         success: counts.success,
         blocked: counts.blocked,
         error: counts.error,
-        dropped: dueUnsent + abandoned,
+        dropped: end ? end.dueUnsent + end.abandoned : 0,
         unexpected: completed - counts.matched,
       },
       categories: rec.categoryResults(),
       timeline: rec.timelineUntil(nowMs),
       generator: {
         eventLoopDelayMs: loopSummary,
-        maxInFlight: scheduler.maxInFlightSeen,
+        maxInFlight: stats.peakInFlight,
         workers: options.workers,
+        threads: driver.threads,
         trustworthy,
       },
       interrupted,
@@ -242,7 +171,7 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
       durationSec: elapsedMs / 1000,
       correctness: completed === 0 ? null : counts.matched / completed,
       errors: { ...rec.errors },
-      transport: { ...transport.transportSummary(), errors: transportErrors.toJSON() },
+      transport: driver.transportResult(),
       ...measured,
       verdict: judge(measured, rec, completed),
       ...(abortedReason ? { aborted: { reason: abortedReason } } : {}),
@@ -316,7 +245,7 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
 
   const snapshot = (): MetricsSnapshot => {
     const result = buildResult(endedAtMs ?? clock.nowMs());
-    const rec = recorder;
+    const rec = driver.recorder();
     return {
       result,
       latencyBucketsMs: rec.latencyBuckets.cumulative(),
@@ -324,117 +253,75 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
     };
   };
 
-  /**
-   * Warm-up: the same schedule and mix, on the same connections, for `warmupMs`, recorded
-   * nowhere. A cold client and a cold target (JIT, connection set-up) otherwise put their
-   * start-up cost in the first second's tail (a cold client at 5k/s built a 500 ms queue here).
-   */
-  const warmUp = async (): Promise<void> => {
-    const warmScheduler: Scheduler = new Scheduler(
-      constantRatePlan(options.ratePerSec, options.warmupMs),
-      clock,
-      { maxInFlight: options.workers },
-      (index) => {
-        const categoryIndex = scenario.categoryIndexOf(index);
-        const request = scenario.request(categoryIndex, scenario.caseIndexOf(index));
-        transport.send(request, () => warmScheduler.complete());
-      },
-    );
-    const stopWarmUp = (): void => warmScheduler.stop();
-    hooks.signal?.addEventListener("abort", stopWarmUp, { once: true });
-    const timer = clock.setTimer(() => warmScheduler.finish(), options.warmupMs);
-    warmScheduler.start();
-    await warmScheduler.whenIdle();
-    clock.clearTimer(timer);
-    hooks.signal?.removeEventListener("abort", stopWarmUp);
-  };
-
   const start = async (): Promise<RunResult> => {
     if (options.warmupMs > 0 && !hooks.signal?.aborted) {
-      await warmUp();
-      loopDelay.reset();
+      await driver.warmUp(hooks.signal);
       startedAt = new Date();
     }
-    recorder = new Recorder(recorderLayout, clock.nowMs());
     let stopResolve: (() => void) | undefined;
     const stoppedPromise = new Promise<void>((resolve) => (stopResolve = resolve));
     let stopped = false;
     const stopNow = (): void => {
       stopped = true;
       scheduleEndMs ??= clock.nowMs();
-      scheduler.stop();
+      driver.stop();
       stopResolve?.();
     };
     const onAbort = (): void => {
       interrupted = true;
       stopNow();
     };
-    // k6's abortOnFail and --abort-on-critical: judged once a second on the live results.
-    const abortTimer =
-      thresholds && (options.abortOnCritical || thresholds.some((threshold) => threshold.abortOnFail))
-        ? setInterval(() => {
-            if (stopped) return;
-            const nowMs = clock.nowMs();
-            const elapsedMs = nowMs - scheduler.startedAtMs;
-            const live = buildResult(nowMs);
-            const failing = thresholdsToAbort(lastThresholdResults, elapsedMs);
-            if (failing.length > 0) {
-              abortedReason = `threshold ${failing.map((result) => formatThreshold(result.threshold)).join(", ")} failed (abortOnFail)`;
-            } else if (
-              options.abortOnCritical &&
-              live.verdict.level === "critical" &&
-              clearlyFailed(live, elapsedMs)
-            ) {
-              const failed = live.verdict.checks
-                .filter((check) => check.level === "critical")
-                .map((check) => check.message);
-              abortedReason = `critical after ${Math.round(elapsedMs / 1000)}s: ${failed.join("; ")}`;
-            }
-            if (abortedReason) stopNow();
-          }, 1000)
-        : undefined;
-    if (hooks.signal?.aborted) onAbort();
-    hooks.signal?.addEventListener("abort", onAbort, { once: true });
-
-    const progressTimer = hooks.onProgress
-      ? setInterval(() => hooks.onProgress?.(progressOf(buildResult(clock.nowMs()), scheduler, plan)), 1000)
-      : undefined;
-    // The schedule ends at t0 + duration; then requests in flight get up to --timeout to finish.
-    // libuv timers may fire a little early, so the end timer re-arms until the clock agrees.
-    const endAtMs = scheduler.start() + plan.durationMs;
-    let scheduleTimer: unknown;
-    const endSchedule = (): void => {
-      const nowMs = clock.nowMs();
-      if (nowMs < endAtMs) {
-        scheduleTimer = clock.setTimer(endSchedule, Math.max(1, Math.ceil(endAtMs - nowMs)));
-        return;
-      }
-      scheduleEndMs ??= nowMs;
-      scheduler.finish();
-    };
-    scheduleTimer = clock.setTimer(endSchedule, plan.durationMs);
+    let abortTimer: NodeJS.Timeout | undefined;
+    let progressTimer: NodeJS.Timeout | undefined;
     try {
-      if (!stopped) await Promise.race([scheduler.whenIdle(), stoppedPromise]);
+      t0Ms = await driver.start();
+      // k6's abortOnFail and --abort-on-critical: judged once a second on the live results.
+      abortTimer =
+        thresholds && (options.abortOnCritical || thresholds.some((threshold) => threshold.abortOnFail))
+          ? setInterval(() => {
+              if (stopped) return;
+              const nowMs = clock.nowMs();
+              const elapsedMs = nowMs - t0Ms;
+              const live = buildResult(nowMs);
+              const failing = thresholdsToAbort(lastThresholdResults, elapsedMs);
+              if (failing.length > 0) {
+                abortedReason = `threshold ${failing.map((result) => formatThreshold(result.threshold)).join(", ")} failed (abortOnFail)`;
+              } else if (
+                options.abortOnCritical &&
+                live.verdict.level === "critical" &&
+                clearlyFailed(live, elapsedMs)
+              ) {
+                const failed = live.verdict.checks
+                  .filter((check) => check.level === "critical")
+                  .map((check) => check.message);
+                abortedReason = `critical after ${Math.round(elapsedMs / 1000)}s: ${failed.join("; ")}`;
+              }
+              if (abortedReason) stopNow();
+            }, 1000)
+          : undefined;
+      if (hooks.signal?.aborted) onAbort();
+      hooks.signal?.addEventListener("abort", onAbort, { once: true });
+      progressTimer = hooks.onProgress
+        ? setInterval(() => hooks.onProgress?.(progressOf(buildResult(clock.nowMs()), driver, plan)), 1000)
+        : undefined;
+      // Each shard ends its schedule at t0 + duration; requests in flight then get up to --timeout.
+      if (!stopped) await Promise.race([driver.whenIdle(), stoppedPromise]);
       if (stopped) {
         const graceMs = hooks.interruptGraceMs ?? Math.min(2000, options.timeoutMs);
-        await Promise.race([scheduler.whenIdle(), sleep(graceMs)]);
-        abandoned = scheduler.inFlightCount;
+        await Promise.race([driver.whenIdle(), sleep(graceMs)]);
       }
     } finally {
-      clock.clearTimer(scheduleTimer);
       if (progressTimer) clearInterval(progressTimer);
       if (abortTimer) clearInterval(abortTimer);
       hooks.signal?.removeEventListener("abort", onAbort);
+      end = await driver.close();
       endedAtMs = clock.nowMs();
       scheduleEndMs ??= endedAtMs;
-      loopDelay.disable();
-      transport.abortAll();
-      await transport.close();
     }
     return buildResult(endedAtMs);
   };
 
-  return { start, snapshot, probe: () => transport.probe() };
+  return { start, snapshot, probe: () => driver.probe() };
 }
 
 /** Convenience for library users and tests: run to the end and return the result. */
@@ -454,22 +341,16 @@ function clearlyFailed(result: RunResult, elapsedMs: number): boolean {
   return policyMiss || (elapsedMs >= 5000 && result.requests.total >= 50);
 }
 
-function lagMs(valueNs: number): number {
-  return Number.isFinite(valueNs)
-    ? Math.max(0, Math.round(valueNs / 1000 - EVENT_LOOP_RESOLUTION_MS * 1000) / 1000)
-    : 0;
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-function progressOf(result: RunResult, scheduler: Scheduler, plan: Plan): Progress {
+function progressOf(result: RunResult, driver: LoadDriver, plan: Plan): Progress {
   return {
     elapsedSec: result.durationSec,
     totalSec: plan.durationMs / 1000,
-    sent: scheduler.sent,
-    inFlight: scheduler.inFlightCount,
+    sent: result.requests.sent,
+    inFlight: driver.stats().inFlight,
     completed: result.requests.total,
     success: result.requests.success,
     blocked: result.requests.blocked,

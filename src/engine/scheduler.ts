@@ -43,9 +43,12 @@ export class Scheduler {
     this.maxSleepMs = options.maxSleepMs ?? 50;
   }
 
-  /** Starts the schedule now; returns t0 (clock ms). */
-  start(): number {
-    this.t0Ms = this.clock.nowMs();
+  /**
+   * Starts the schedule at `t0Ms` (clock ms; default now); returns t0. Threads pacing stripes of
+   * one plan start from one shared t0, a moment ahead, so their stripes interleave evenly.
+   */
+  start(t0Ms: number = this.clock.nowMs()): number {
+    this.t0Ms = t0Ms;
     this.tick();
     return this.t0Ms;
   }

@@ -1,5 +1,12 @@
 import type { Histogram } from "hdr-histogram-js";
-import { BucketCounter, createLatencyHistogram, recordMs, summarizeMs } from "./histogram.js";
+import {
+  addEncoded,
+  BucketCounter,
+  createLatencyHistogram,
+  drainEncoded,
+  recordMs,
+  summarizeMs,
+} from "./histogram.js";
 import {
   LATENCY_BUCKET_BOUNDS_MS,
   type CategoryResult,
@@ -24,6 +31,30 @@ export class OutcomeTally {
     recordMs(this.latency, latencyMs);
   }
 
+  /** What was recorded since the last drain, serializable (HDR encoded); the tally restarts from zero. */
+  drain(): TallyDelta {
+    const delta: TallyDelta = {
+      requests: this.requests,
+      success: this.success,
+      blocked: this.blocked,
+      error: this.error,
+      matched: this.matched,
+      latency: drainEncoded(this.latency),
+    };
+    this.requests = this.success = this.blocked = this.error = this.matched = 0;
+    return delta;
+  }
+
+  /** Adds another tally's drained delta: exact, the HDR counts are summed bucket by bucket. */
+  absorb(delta: TallyDelta): void {
+    this.requests += delta.requests;
+    this.success += delta.success;
+    this.blocked += delta.blocked;
+    this.error += delta.error;
+    this.matched += delta.matched;
+    addEncoded(this.latency, delta.latency);
+  }
+
   result(): CategoryResult {
     return {
       requests: this.requests,
@@ -35,6 +66,50 @@ export class OutcomeTally {
     };
   }
 }
+
+/** An OutcomeTally's counts since its last drain, with its latency histogram encoded ("" when empty). */
+export interface TallyDelta {
+  requests: number;
+  success: number;
+  blocked: number;
+  error: number;
+  matched: number;
+  latency: string;
+}
+
+/** One timeline second's counts since the last drain, with its latency histogram encoded. */
+export interface SecondDelta extends Omit<TimelineEntry, "latencyMs"> {
+  latency: string;
+}
+
+/**
+ * Everything a shard's Recorder measured since its last drain (`--threads`: sent by each worker
+ * thread once a second). Plain data, so it crosses `postMessage`; HDR histograms travel in their
+ * compressed encoding and are merged exactly by `Recorder.absorb`.
+ */
+export interface RecorderDelta {
+  latency: string;
+  serviceTime: string;
+  sendLag: string;
+  latencyBuckets: number[];
+  counts: Counts;
+  errors: Record<string, number>;
+  errorExamples: Record<string, string>;
+  categories: TallyDelta[];
+  categoryBuckets: number[][];
+  segments: TallyDelta[];
+  coldStart: TallyDelta;
+  seconds: SecondDelta[];
+  /** The shard's current second: it records nothing earlier from now on. */
+  currentSecond: number;
+}
+
+/**
+ * How a Recorder closes timeline seconds (their percentiles): `direct` when the next second
+ * starts (one thread records everything); `shard` never (a worker thread's drains carry the
+ * seconds' histograms to the main thread); `merge` when told, once every shard has moved past.
+ */
+export type RecorderMode = "direct" | "shard" | "merge";
 
 export interface Counts {
   success: number;
@@ -73,13 +148,18 @@ export class Recorder {
   private readonly segmentStartsMs: readonly number[];
   private readonly coldstartWindow: number;
   private readonly timeline: TimelineEntry[] = [];
-  private readonly secondLatency = createLatencyHistogram();
+  /** Latencies of the timeline seconds not closed yet, by second; closed ones give theirs back to `spareHistograms`. */
+  private readonly openSeconds = new Map<number, Histogram>();
+  private readonly spareHistograms: Histogram[] = [];
   private currentSecond = 0;
+  /** Shard mode: the first timeline second not drained yet. */
+  private undrainedFromSecond = 0;
 
   constructor(
     private readonly layout: RecorderLayout,
     /** Clock ms of the run's t0, to place events in the timeline and segments. */
     private readonly t0Ms: number,
+    private readonly mode: RecorderMode = "direct",
   ) {
     this.categories = layout.categoryNames.map(() => new OutcomeTally());
     this.categoryBucketCounters = layout.categoryNames.map(() => new BucketCounter(LATENCY_BUCKET_BOUNDS_MS));
@@ -108,7 +188,7 @@ export class Recorder {
     const latencyMs = endAtMs - intendedAtMs;
     recordMs(this.latency, latencyMs);
     recordMs(this.serviceTime, endAtMs - sentAtMs);
-    recordMs(this.secondLatency, latencyMs);
+    recordMs(this.secondHistogram(entry.t), latencyMs);
     this.latencyBuckets.record(latencyMs);
     (this.categories[categoryIndex] as OutcomeTally).record(outcome, latencyMs, matched);
     (this.categoryBucketCounters[categoryIndex] as BucketCounter).record(latencyMs);
@@ -151,9 +231,92 @@ export class Recorder {
   /** Completed seconds plus the current partial one, up to `untilMs` (clock ms). */
   timelineUntil(untilMs: number): TimelineEntry[] {
     this.entryAt(untilMs);
-    const current = this.timeline[this.currentSecond];
-    if (current) current.latencyMs = this.secondSummary();
+    for (const [second, histogram] of this.openSeconds) {
+      const entry = this.timeline[second];
+      if (entry) entry.latencyMs = secondSummary(histogram);
+    }
     return this.timeline.map((entry) => ({ ...entry, latencyMs: { ...entry.latencyMs } }));
+  }
+
+  /**
+   * Shard mode: everything recorded since the last drain, as plain data; the histograms,
+   * counters and drained timeline seconds restart from zero, so each event travels once.
+   */
+  drain(): RecorderDelta {
+    const seconds: SecondDelta[] = [];
+    for (let t = this.undrainedFromSecond; t < this.timeline.length; t++) {
+      const entry = this.timeline[t] as TimelineEntry;
+      const histogram = this.openSeconds.get(t);
+      seconds.push({
+        t,
+        sent: entry.sent,
+        completed: entry.completed,
+        success: entry.success,
+        blocked: entry.blocked,
+        error: entry.error,
+        latency: histogram ? drainEncoded(histogram) : "",
+      });
+      entry.sent = entry.completed = entry.success = entry.blocked = entry.error = 0;
+      if (histogram && t < this.currentSecond) this.releaseSecond(t, histogram);
+    }
+    this.undrainedFromSecond = this.currentSecond;
+    const counts = { ...this.counts };
+    this.counts.success = this.counts.blocked = this.counts.error = this.counts.matched = 0;
+    this.counts.completed = 0;
+    const errors = { ...this.errors };
+    for (const kind of Object.keys(this.errors)) delete this.errors[kind];
+    return {
+      latency: drainEncoded(this.latency),
+      serviceTime: drainEncoded(this.serviceTime),
+      sendLag: drainEncoded(this.sendLag),
+      latencyBuckets: this.latencyBuckets.drain(),
+      counts,
+      errors,
+      // Examples are few (one per error kind) and only the first of each counts: sent whole.
+      errorExamples: { ...this.errorExamples },
+      categories: this.categories.map((tally) => tally.drain()),
+      categoryBuckets: this.categoryBucketCounters.map((counter) => counter.drain()),
+      segments: this.segments.map((tally) => tally.drain()),
+      coldStart: this.coldStart.drain(),
+      seconds,
+      currentSecond: this.currentSecond,
+    };
+  }
+
+  /** Merge mode: adds a shard's drained delta (same layout and t0); exact to the HDR bucket. */
+  absorb(delta: RecorderDelta): void {
+    addEncoded(this.latency, delta.latency);
+    addEncoded(this.serviceTime, delta.serviceTime);
+    addEncoded(this.sendLag, delta.sendLag);
+    this.latencyBuckets.absorb(delta.latencyBuckets);
+    for (const key of ["success", "blocked", "error", "matched", "completed"] as const)
+      this.counts[key] += delta.counts[key];
+    for (const [kind, count] of Object.entries(delta.errors))
+      this.errors[kind] = (this.errors[kind] ?? 0) + count;
+    for (const [kind, example] of Object.entries(delta.errorExamples)) this.noteErrorExample(kind, example);
+    delta.categories.forEach((tally, k) => this.categories[k]?.absorb(tally));
+    delta.categoryBuckets.forEach((counts, k) => this.categoryBucketCounters[k]?.absorb(counts));
+    delta.segments.forEach((tally, k) => this.segments[k]?.absorb(tally));
+    this.coldStart.absorb(delta.coldStart);
+    for (const second of delta.seconds) {
+      const entry = this.entryAt(this.t0Ms + second.t * 1000);
+      entry.sent += second.sent;
+      entry.completed += second.completed;
+      entry.success += second.success;
+      entry.blocked += second.blocked;
+      entry.error += second.error;
+      if (second.latency !== "") addEncoded(this.secondHistogram(entry.t), second.latency);
+    }
+  }
+
+  /** Merge mode: closes the seconds before `second` (every shard has moved past them). */
+  closeSecondsBefore(second: number): void {
+    for (const [t, histogram] of this.openSeconds) {
+      if (t >= second) continue;
+      const entry = this.timeline[t];
+      if (entry) entry.latencyMs = secondSummary(histogram);
+      this.releaseSecond(t, histogram);
+    }
   }
 
   private segmentOf(offsetMs: number): number {
@@ -163,23 +326,32 @@ export class Recorder {
     return segment;
   }
 
-  private secondSummary(): TimelineEntry["latencyMs"] {
-    const summary = summarizeMs(this.secondLatency);
-    return { p50: summary.p50, p95: summary.p95, p99: summary.p99 };
+  private secondHistogram(second: number): Histogram {
+    let histogram = this.openSeconds.get(second);
+    if (!histogram) {
+      histogram = this.spareHistograms.pop() ?? createLatencyHistogram();
+      this.openSeconds.set(second, histogram);
+    }
+    return histogram;
   }
 
-  /** The timeline entry of the second holding `atMs`, closing earlier seconds on the way. */
+  private releaseSecond(second: number, histogram: Histogram): void {
+    this.openSeconds.delete(second);
+    histogram.reset();
+    this.spareHistograms.push(histogram);
+  }
+
+  /** The timeline entry of the second holding `atMs`, closing earlier seconds on the way (direct mode). */
   private entryAt(atMs: number): TimelineEntry {
     const second = Math.max(0, Math.floor((atMs - this.t0Ms) / 1000));
     if (second > this.currentSecond) {
-      const closing = this.timeline[this.currentSecond];
-      if (closing) closing.latencyMs = this.secondSummary();
-      this.secondLatency.reset();
       this.currentSecond = second;
+      if (this.mode === "direct") this.closeSecondsBefore(second);
     }
     // Events arrive in time order; an event of an already-closed second (rare: a send stamped a
-    // moment before a completion that rolled the second) is counted in the current one.
-    const target = Math.max(second, this.currentSecond);
+    // moment before a completion that rolled the second) is counted in the current one. Merged
+    // deltas name their own seconds, which stay open until every shard has moved past them.
+    const target = this.mode === "merge" ? second : Math.max(second, this.currentSecond);
     while (this.timeline.length <= target) {
       this.timeline.push({
         t: this.timeline.length,
@@ -193,4 +365,9 @@ export class Recorder {
     }
     return this.timeline[target] as TimelineEntry;
   }
+}
+
+function secondSummary(histogram: Histogram): TimelineEntry["latencyMs"] {
+  const summary = summarizeMs(histogram);
+  return { p50: summary.p50, p95: summary.p95, p99: summary.p99 };
 }

@@ -132,8 +132,11 @@ export interface RunResult {
   generator: {
     /** Event-loop delay of the generator process during the run (ms). */
     eventLoopDelayMs: { p50: number; p99: number; max: number };
+    /** Most requests in flight at once (with threads: the sum of each thread's peak, an upper bound). */
     maxInFlight: number;
     workers: number;
+    /** Threads that sent requests (`--threads`); each paced its stripe of the schedule. */
+    threads: number;
     /** False when the generator itself could not keep the schedule; latencies then include its own delay. */
     trustworthy: boolean;
   };

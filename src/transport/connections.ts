@@ -1,5 +1,11 @@
 import type * as hdr from "hdr-histogram-js";
-import { createLatencyHistogram, recordMs, summarizeMs } from "../metrics/histogram.js";
+import {
+  addEncoded,
+  createLatencyHistogram,
+  encodeHistogram,
+  recordMs,
+  summarizeMs,
+} from "../metrics/histogram.js";
 import type { LatencySummaryMs } from "../metrics/result.js";
 
 /** Protocol a connection speaks, as reported: ALPN's names, and `h2c` for HTTP/2 over cleartext. */
@@ -37,6 +43,17 @@ export interface ConnectionsSummary extends ConnectionStats {
   requestsPerConnection: { mean: number; max: number };
 }
 
+/** A ConnectionRecorder as plain data (histograms encoded), to merge the threads' connections (`--threads`). */
+export interface ConnectionState {
+  stats: ConnectionStats;
+  failed: number;
+  resumed: number;
+  responses: number;
+  maxResponsesOnOne: number;
+  connectTime: string;
+  tlsHandshakeTime: string;
+}
+
 /**
  * Per-connection measurements: counts by protocol and TLS version, HDR histograms of connect
  * and handshake times, and reuse (responses per connection). Updated once per connection,
@@ -63,6 +80,44 @@ export class ConnectionRecorder {
 
   failedAttempt(): void {
     this.failed++;
+  }
+
+  state(): ConnectionState {
+    const encode = (histogram: hdr.Histogram): string =>
+      histogram.totalCount === 0 ? "" : encodeHistogram(histogram);
+    return {
+      stats: {
+        ...this.stats,
+        byProtocol: { ...this.stats.byProtocol },
+        byTlsVersion: { ...this.stats.byTlsVersion },
+      },
+      failed: this.failed,
+      resumed: this.resumed,
+      responses: this.responses,
+      maxResponsesOnOne: this.maxResponsesOnOne,
+      connectTime: encode(this.connectTime),
+      tlsHandshakeTime: encode(this.tlsHandshakeTime),
+    };
+  }
+
+  /** One recorder holding the connections of several (each thread's transport): exact sums and merged histograms. */
+  static merged(states: readonly ConnectionState[]): ConnectionRecorder {
+    const merged = new ConnectionRecorder();
+    const add = (into: Record<string, number>, from: Record<string, number>): void => {
+      for (const [key, count] of Object.entries(from)) into[key] = (into[key] ?? 0) + count;
+    };
+    for (const state of states) {
+      merged.stats.opened += state.stats.opened;
+      add(merged.stats.byProtocol, state.stats.byProtocol);
+      add(merged.stats.byTlsVersion, state.stats.byTlsVersion);
+      merged.failed += state.failed;
+      merged.resumed += state.resumed;
+      merged.responses += state.responses;
+      merged.maxResponsesOnOne = Math.max(merged.maxResponsesOnOne, state.maxResponsesOnOne);
+      addEncoded(merged.connectTime, state.connectTime);
+      addEncoded(merged.tlsHandshakeTime, state.tlsHandshakeTime);
+    }
+    return merged;
   }
 
   summary(): ConnectionsSummary {

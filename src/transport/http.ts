@@ -9,6 +9,7 @@ import {
 import {
   ConnectionRecorder,
   type ConnectionProtocol,
+  type ConnectionState,
   type ConnectionStats,
   type ConnectionsSummary,
   type OpenedConnection,
@@ -22,7 +23,7 @@ import {
 } from "./errors.js";
 import { buildTlsSettings, TlsSessionCache } from "./tls.js";
 
-export type { ConnectionStats } from "./connections.js";
+export type { ConnectionState, ConnectionStats } from "./connections.js";
 
 export interface TransportOptions {
   /** `http(s)://host:port` of the target. */
@@ -75,6 +76,31 @@ export interface TransportSummary {
     clientCertificate: boolean;
   } | null;
   warnings: string[];
+}
+
+function protocolOf(connections: ConnectionStats): TransportSummary["protocol"] {
+  const protocols = Object.keys(connections.byProtocol) as ConnectionProtocol[];
+  return protocols.length === 0 ? null : protocols.length === 1 ? (protocols[0] ?? null) : "mixed";
+}
+
+/**
+ * The transport summary of several transports with the same flags (one per thread,
+ * `--threads`): connections summed, their time histograms merged, the limits added up.
+ */
+export function mergeTransportSummaries(
+  parts: ReadonlyArray<{ summary: TransportSummary; connections: ConnectionState }>,
+): TransportSummary {
+  const first = (parts[0] as { summary: TransportSummary }).summary;
+  const connections = ConnectionRecorder.merged(parts.map((part) => part.connections)).summary();
+  return {
+    ...first,
+    protocol: protocolOf(connections),
+    connections: {
+      ...first.connections,
+      ...connections,
+      limit: parts.reduce((sum, part) => sum + part.summary.connections.limit, 0),
+    },
+  };
 }
 
 /** What a preflight connection found (`HttpTransport.probe()`). */
@@ -299,6 +325,11 @@ export class HttpTransport {
     };
   }
 
+  /** The connection measurements as plain data, for merging the threads' transports. */
+  connectionState(): ConnectionState {
+    return this.recorder.state();
+  }
+
   /** Connection counts in the results' historical shape (opened, byProtocol, byTlsVersion). */
   get stats(): ConnectionStats {
     return this.recorder.stats;
@@ -414,12 +445,11 @@ export class HttpTransport {
   /** Per-connection results: protocol, TLS, connect and handshake times, reuse. */
   transportSummary(): TransportSummary {
     const connections = this.recorder.summary();
-    const protocols = Object.keys(connections.byProtocol) as ConnectionProtocol[];
     const tlsFlags = this.flags.tls;
     const h2 = this.family === "h2";
     return {
       mode: this.mode,
-      protocol: protocols.length === 0 ? null : protocols.length === 1 ? (protocols[0] ?? null) : "mixed",
+      protocol: protocolOf(connections),
       connections: {
         ...connections,
         limit: h2 ? this.h2Limit : this.h1Limit,

@@ -266,6 +266,7 @@ function measuredRun(overrides: Partial<MeasuredRun> = {}): MeasuredRun {
       eventLoopDelayMs: { p50: 0.1, p99: 0.5, max: 1 },
       maxInFlight: 3,
       workers: 200,
+      threads: 1,
       trustworthy: true,
     },
     interrupted: false,

@@ -367,6 +367,7 @@ export function makeRunResult(over: Partial<RunResult> = {}): RunResult {
       eventLoopDelayMs: { p50: 0.1, p99: 1.2, max: 3 },
       maxInFlight: 12,
       workers: 50,
+      threads: 1,
       trustworthy: true,
     },
     verdict: { level: "target", checks: [], warnings: [] },

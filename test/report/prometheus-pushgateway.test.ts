@@ -299,10 +299,11 @@ describe("with the real engine and reference gateway", () => {
       parseRunOptions({
         target: target.url,
         rps: "200",
-        duration: "2s",
+        duration: "3s",
         category: "mixed",
         warmup: "0s",
         apiKey: "demo-org",
+        threads: "2",
       }),
     );
     const exp = await startPrometheusExport(
@@ -321,9 +322,14 @@ describe("with the real engine and reference gateway", () => {
       const samples = parseExposition(await (await fetch(exp.listenUrl ?? "")).text());
       return find(samples, "axonflow_load_test_requests_total").reduce((a, x) => a + x.value, 0);
     };
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const early = await completedLive();
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    // Worker threads (--threads) report once a second: sample at their first report, then a
+    // second later (the run lasts 3 s after the threads have started).
+    let early = 0;
+    for (let waitedMs = 0; early === 0 && waitedMs < 5000; waitedMs += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      early = await completedLive();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     const later = await completedLive();
     expect(early).toBeGreaterThan(0);
     expect(later).toBeGreaterThan(early);

@@ -1,0 +1,46 @@
+import type { Recorder } from "../metrics/recorder.js";
+import type { TransportResult } from "../metrics/result.js";
+import type { ProbeResult } from "../transport/http.js";
+import type { LagSummaryMs, Shard, ShardEnd, ShardStats } from "./shard.js";
+
+/**
+ * What the run coordinator (run.ts) drives: one shard in this thread, or one per worker thread
+ * (`--threads`, threads.ts). Either way the coordinator reads one Recorder and one set of
+ * counters, so results, thresholds, progress and exporters do not know how many threads sent.
+ */
+export interface LoadDriver {
+  readonly threads: number;
+  /** The measured run's results so far (merged over threads). */
+  recorder(): Recorder;
+  probe(): Promise<ProbeResult>;
+  warmUp(signal?: AbortSignal): Promise<void>;
+  /** Starts the measured schedule; resolves with t0 (clock ms) once every thread has it. */
+  start(): Promise<number>;
+  /** Resolves when every schedule is over (or stopped) and nothing is in flight. */
+  whenIdle(): Promise<void>;
+  /** Interrupt: nothing more leaves. */
+  stop(): void;
+  stats(): ShardStats;
+  /** The worst thread's event-loop delay. */
+  eventLoopDelayMs(): LagSummaryMs;
+  transportResult(): TransportResult;
+  /** Abandons what is still in flight, closes connections and threads; the recorder is final after it. */
+  close(): Promise<ShardEnd>;
+}
+
+/** A single-threaded run: the shard of the whole schedule, recording in this thread. */
+export function localDriver(shard: Shard): LoadDriver {
+  return {
+    threads: 1,
+    recorder: () => shard.recorder,
+    probe: () => shard.probe(),
+    warmUp: (signal) => shard.warmUp(signal),
+    start: () => Promise.resolve(shard.start()),
+    whenIdle: () => shard.whenIdle(),
+    stop: () => shard.stop(),
+    stats: () => shard.stats(),
+    eventLoopDelayMs: () => shard.eventLoopDelayMs(),
+    transportResult: () => shard.transportResult(),
+    close: () => shard.close(),
+  };
+}

@@ -1,0 +1,311 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import type { RunOptions } from "../config/options.js";
+import { Recorder, type RecorderMode } from "../metrics/recorder.js";
+import type { TransportResult } from "../metrics/result.js";
+import { constantRatePlan } from "../plan/constant.js";
+import { planFor, stageStartsMs, type Plan } from "../plan/index.js";
+import { globalIndex, shareOf, stripePlan } from "../plan/stripe.js";
+import { weightsFor } from "../scenarios/mix.js";
+import { builtInScenario, customScenario, type Scenario } from "../scenarios/scenario.js";
+import { TransportErrorTally } from "../transport/errors.js";
+import { HttpTransport, type ConnectionState, type ProbeResult } from "../transport/http.js";
+import type { Clock } from "./clock.js";
+import { Scheduler } from "./scheduler.js";
+
+/** Which part of the schedule a shard sends: requests i ≡ index (mod count). */
+export interface Stripe {
+  index: number;
+  count: number;
+}
+
+/** A shard's live counters (the run sums them over threads). */
+export interface ShardStats {
+  sent: number;
+  inFlight: number;
+  /** Most requests this shard had in flight at once. */
+  peakInFlight: number;
+  /** The shard's in-flight cap held a due request back at least once. */
+  capReached: boolean;
+}
+
+/** What only the end of a shard's run knows. */
+export interface ShardEnd {
+  /** Requests still in flight when an interrupted run gave up on them. */
+  abandoned: number;
+  /** Requests due before the schedule ended that never left (the in-flight cap was full). */
+  dueUnsent: number;
+}
+
+export interface LagSummaryMs {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+const EVENT_LOOP_RESOLUTION_MS = 10;
+
+/** The run's scenario: a profile's custom cases, or the built-in corpora of its category mix. */
+export function scenarioFor(options: RunOptions): Scenario {
+  const headers: Array<[string, string]> = [];
+  if (options.apiKey) headers.push(["authorization", `Bearer ${options.apiKey}`]);
+  headers.push(...options.headers);
+  const base = { basePath: options.targetUrl.pathname.replace(/\/$/, ""), path: options.path, headers };
+  if (options.customCases)
+    return customScenario(options.customCases.corpus, options.customCases.weights, base);
+  return builtInScenario(options.weights ?? weightsFor(options.category), base);
+}
+
+export function recorderLayoutFor(options: RunOptions, categoryNames: readonly string[]) {
+  return {
+    categoryNames,
+    segmentStartsMs: stageStartsMs(options.stages),
+    coldstartWindow: options.coldstartWindow,
+  };
+}
+
+/** The transport of one stripe: its share of the in-flight slots and of `--connections`. */
+export function transportFor(options: RunOptions, stripe: Stripe, clock: Clock): HttpTransport {
+  const { index, count } = stripe;
+  const workers = shareOf(options.workers, index, count);
+  const flags = options.transport;
+  return new HttpTransport(
+    {
+      origin: options.targetUrl.origin,
+      connections: workers,
+      maxInFlight: workers,
+      timeoutMs: options.timeoutMs,
+      ...(flags
+        ? {
+            flags: {
+              ...flags,
+              connections:
+                flags.connections === undefined ? undefined : shareOf(flags.connections, index, count),
+            },
+          }
+        : {}),
+    },
+    () => clock.nowMs(),
+  );
+}
+
+/**
+ * One thread's share of a run (DESIGN.md "What a run is": plan -> scheduler -> transport ->
+ * classification -> recorder): its stripe of the plan, its share of the in-flight slots and
+ * connections, its own transport and recorder. A single-threaded run is one shard of one stripe;
+ * with `--threads N` each worker thread runs one and ships its recorder's drains to the main thread.
+ */
+export class Shard {
+  readonly plan: Plan;
+  readonly scenario: Scenario;
+  readonly workers: number;
+  private readonly transport: HttpTransport;
+  /** Transport failures by kind.detail with a reason each; warm-up requests never reach it. */
+  private readonly transportErrors = new TransportErrorTally();
+  private readonly loopDelay: IntervalHistogram;
+  private readonly scheduler: Scheduler;
+  private recorderNow: Recorder;
+  private closedAtMs: number | undefined;
+  private endTimer: unknown;
+  private scheduleEnd: number | undefined;
+
+  constructor(
+    private readonly options: RunOptions,
+    private readonly stripe: Stripe,
+    private readonly clock: Clock,
+    private readonly recorderMode: RecorderMode = "direct",
+  ) {
+    const { index, count } = stripe;
+    this.plan = stripePlan(
+      planFor(options.ratePerSec, options.durationMs, options.stages, options.startPerSec),
+      index,
+      count,
+    );
+    this.scenario = scenarioFor(options);
+    this.workers = shareOf(options.workers, index, count);
+    this.loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+    this.loopDelay.enable();
+    this.transport = transportFor(options, stripe, clock);
+    // Replaced by the measured run's own recorder when it starts (after any warm-up).
+    this.recorderNow = this.newRecorder(clock.nowMs());
+    this.scheduler = new Scheduler(
+      this.plan,
+      clock,
+      { maxInFlight: this.workers },
+      (j, intendedAtMs, sentAtMs) => this.sendMeasured(globalIndex(j, index, count), intendedAtMs, sentAtMs),
+    );
+  }
+
+  get recorder(): Recorder {
+    return this.recorderNow;
+  }
+
+  get t0Ms(): number {
+    return this.scheduler.startedAtMs;
+  }
+
+  /** When the schedule stopped (its end, or an interrupt); undefined while it runs. */
+  get scheduleEndMs(): number | undefined {
+    return this.scheduleEnd;
+  }
+
+  stats(): ShardStats {
+    const scheduler = this.scheduler;
+    return {
+      sent: scheduler.sent,
+      inFlight: scheduler.inFlightCount,
+      peakInFlight: scheduler.maxInFlightSeen,
+      capReached: scheduler.maxInFlightSeen >= this.workers,
+    };
+  }
+
+  eventLoopDelayMs(): LagSummaryMs {
+    const loopDelay = this.loopDelay;
+    return {
+      p50: lagMs(loopDelay.percentile(50)),
+      p99: lagMs(loopDelay.percentile(99)),
+      max: lagMs(loopDelay.max),
+    };
+  }
+
+  transportResult(): TransportResult {
+    return { ...this.transport.transportSummary(), errors: this.transportErrors.toJSON() };
+  }
+
+  connectionState(): ConnectionState {
+    return this.transport.connectionState();
+  }
+
+  /** One preflight connection (docs/TRANSPORT.md "Preflight"); its connection serves the run. */
+  probe(): Promise<ProbeResult> {
+    return this.transport.probe();
+  }
+
+  /**
+   * Warm-up: the same schedule and mix, on the same connections, for `warmupMs`, recorded
+   * nowhere. A cold client and a cold target (JIT, connection set-up) otherwise put their
+   * start-up cost in the first second's tail (a cold client at 5k/s built a 500 ms queue here).
+   */
+  async warmUp(signal?: AbortSignal, t0Ms?: number): Promise<void> {
+    const { index, count } = this.stripe;
+    const { options, scenario, transport, clock } = this;
+    if (options.warmupMs <= 0 || signal?.aborted) return;
+    const warmScheduler: Scheduler = new Scheduler(
+      stripePlan(constantRatePlan(options.ratePerSec, options.warmupMs), index, count),
+      clock,
+      { maxInFlight: this.workers },
+      (j) => {
+        const i = globalIndex(j, index, count);
+        const request = scenario.request(scenario.categoryIndexOf(i), scenario.caseIndexOf(i));
+        transport.send(request, () => warmScheduler.complete());
+      },
+    );
+    const stopWarmUp = (): void => warmScheduler.stop();
+    signal?.addEventListener("abort", stopWarmUp, { once: true });
+    const startMs = warmScheduler.start(t0Ms);
+    const timer = clock.setTimer(() => warmScheduler.finish(), startMs + options.warmupMs - clock.nowMs());
+    await warmScheduler.whenIdle();
+    clock.clearTimer(timer);
+    signal?.removeEventListener("abort", stopWarmUp);
+    this.loopDelay.reset();
+  }
+
+  /**
+   * Starts the measured schedule at `t0Ms` (default now) with a fresh recorder; it ends by itself
+   * at t0 + duration (libuv timers may fire a little early, so the end timer re-arms until the
+   * clock agrees). Returns t0.
+   */
+  start(t0Ms: number = this.clock.nowMs()): number {
+    const clock = this.clock;
+    this.recorderNow = this.newRecorder(t0Ms);
+    const endAtMs = this.scheduler.start(t0Ms) + this.plan.durationMs;
+    const endSchedule = (): void => {
+      const nowMs = clock.nowMs();
+      if (nowMs < endAtMs) {
+        this.endTimer = clock.setTimer(endSchedule, Math.max(1, Math.ceil(endAtMs - nowMs)));
+        return;
+      }
+      this.endTimer = undefined;
+      this.scheduleEnd ??= nowMs;
+      this.scheduler.finish();
+    };
+    this.endTimer = clock.setTimer(endSchedule, endAtMs - clock.nowMs());
+    return t0Ms;
+  }
+
+  /** Resolves when the schedule is over (or stopped) and nothing is in flight. */
+  whenIdle(): Promise<void> {
+    return this.scheduler.whenIdle();
+  }
+
+  /** Interrupt: nothing more leaves; requests in flight may still complete until `close`. */
+  stop(): void {
+    this.scheduleEnd ??= this.clock.nowMs();
+    if (this.endTimer !== undefined) this.clock.clearTimer(this.endTimer);
+    this.endTimer = undefined;
+    this.scheduler.stop();
+  }
+
+  /** Ends the shard: what is still in flight is abandoned (counted as dropped), connections close. */
+  async close(): Promise<ShardEnd> {
+    this.stop();
+    const nowMs = this.clock.nowMs();
+    this.closedAtMs = nowMs;
+    const end = {
+      abandoned: this.scheduler.inFlightCount,
+      dueUnsent: this.scheduler.dueUnsent(this.scheduleEnd ?? nowMs),
+    };
+    this.loopDelay.disable();
+    this.transport.abortAll();
+    await this.transport.close();
+    return end;
+  }
+
+  private newRecorder(t0Ms: number): Recorder {
+    return new Recorder(recorderLayoutFor(this.options, this.scenario.categories), t0Ms, this.recorderMode);
+  }
+
+  private sendMeasured(index: number, intendedAtMs: number, sentAtMs: number): void {
+    const rec = this.recorderNow;
+    const scenario = this.scenario;
+    rec.recordSend(intendedAtMs, sentAtMs);
+    const categoryIndex = scenario.categoryIndexOf(index);
+    const caseIndex = scenario.caseIndexOf(index);
+    this.transport.send(scenario.request(categoryIndex, caseIndex), (error, statusCode, body) => {
+      const endAtMs = this.clock.nowMs();
+      if (this.closedAtMs !== undefined) return; // abandoned: counted as dropped when the shard closed
+      if (error) {
+        const failure = this.transportErrors.record(error);
+        rec.recordCompletion(
+          index,
+          categoryIndex,
+          "error",
+          failure.kind,
+          false,
+          intendedAtMs,
+          sentAtMs,
+          endAtMs,
+        );
+        rec.noteErrorExample(failure.kind, failure.reason);
+      } else {
+        const { outcome, errorKind, matched } = scenario.judge(categoryIndex, caseIndex, statusCode, body);
+        rec.recordCompletion(
+          index,
+          categoryIndex,
+          outcome,
+          errorKind,
+          matched,
+          intendedAtMs,
+          sentAtMs,
+          endAtMs,
+        );
+      }
+      this.scheduler.complete();
+    });
+  }
+}
+
+function lagMs(valueNs: number): number {
+  return Number.isFinite(valueNs)
+    ? Math.max(0, Math.round(valueNs / 1000 - EVENT_LOOP_RESOLUTION_MS * 1000) / 1000)
+    : 0;
+}
