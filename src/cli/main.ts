@@ -266,7 +266,7 @@ async function executeRunWithResult(
   if (!flags.quiet) {
     process.stderr.write(
       `${title ?? "load-test"}: ${target}${options.path} at ${options.ratePerSec} req/s for ${options.durationMs / 1000}s, ` +
-        `category ${options.category}, workers ${options.workers}` +
+        `category ${options.category}, workers ${options.workers}, threads ${options.threads ?? 1}` +
         (options.warmupMs > 0 ? `, after a ${options.warmupMs / 1000}s unrecorded warm-up` : "") +
         "\n",
     );
