@@ -103,7 +103,7 @@ function addRunOptions(command: Command, { withRate = true } = {}): Command {
     )
     .option(
       "--threads <n>",
-      "worker threads, each pacing every n-th request; default one per core (demo: minus one for the gateway)",
+      "worker threads, each pacing every n-th request; default one per core, minus one for a loopback target",
     )
     .option("--path <path>", "request path appended to the target", DEFAULT_PATH)
     .addOption(
@@ -187,9 +187,9 @@ function prometheusOptions(flags: RawPrometheusOptions): PrometheusOptions | und
 }
 
 /** Turns a commander "invalid choice" into our one-line style and exit code. */
-function validate(raw: RawRunOptions, reservedCores = 0): RunOptions {
+function validate(raw: RawRunOptions): RunOptions {
   try {
-    return parseRunOptions(raw, reservedCores);
+    return parseRunOptions(raw);
   } catch (error) {
     if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
     throw error;
@@ -355,7 +355,11 @@ function phaseOptions(
     weights: profile.cases ? undefined : phase.weights,
     customCases: profile.cases ? caseCorpus(profile.cases, phase.weights) : undefined,
     workers: effectiveWorkers(profile),
-    threads: resolveThreads(transportFlags.threads, effectiveWorkers(profile)),
+    threads: resolveThreads(
+      transportFlags.threads,
+      effectiveWorkers(profile),
+      new URL(profile.target as string),
+    ),
     timeoutMs: profile.timeoutMs,
     warmupMs: index === 0 ? profile.warmupMs : 0,
     apiKey: undefined,
@@ -525,11 +529,11 @@ async function demoCommand(flags: DemoFlags): Promise<number> {
     warmup: flags.warmup,
     threads: flags.threads,
   };
-  validate({ target: "http://127.0.0.1", ...demoOptions }, 1);
+  validate({ target: "http://127.0.0.1", ...demoOptions });
   const gateway = await startGatewayProcess(flags.llmLatency);
   try {
-    // The gateway runs in our process tree: one core is left to it (--threads default).
-    const base = validate({ target: gateway.url, ...demoOptions, category: "mixed", apiKey: "demo-org" }, 1);
+    // A loopback target: the default --threads leaves one core to the gateway.
+    const base = validate({ target: gateway.url, ...demoOptions, category: "mixed", apiKey: "demo-org" });
     process.stderr.write(`demo: reference gateway (pid ${gateway.pid}) listening on ${gateway.url}\n`);
     return await executeLadder(
       base,

@@ -3,7 +3,7 @@ import { Worker } from "node:worker_threads";
 import type { RunOptions } from "../config/options.js";
 import { Recorder } from "../metrics/recorder.js";
 import type { TransportResult } from "../metrics/result.js";
-import { mergeTransportSummaries, type ProbeResult } from "../transport/http.js";
+import { mergeTransportSummaries, type ProbeResult, type TransportSummary } from "../transport/http.js";
 import type { Clock } from "./clock.js";
 import type { LoadDriver } from "./driver.js";
 import {
@@ -100,6 +100,7 @@ export class ThreadedDriver implements LoadDriver {
   private readonly layout: ReturnType<typeof recorderLayoutFor>;
   private started = false;
   private ready: Promise<void> | undefined;
+  private unopened: TransportSummary | undefined;
   private readonly shardSeconds: number[];
 
   constructor(
@@ -204,11 +205,10 @@ export class ThreadedDriver implements LoadDriver {
   transportResult(): TransportResult {
     const reports = this.handles.flatMap((handle) => (handle.latest ? [handle.latest] : []));
     // Before the first report: what the run's connections will be, none opened yet.
-    if (reports.length === 0)
-      return {
-        ...transportFor(this.options, { index: 0, count: 1 }, this.clock).transportSummary(),
-        errors: {},
-      };
+    if (reports.length === 0) {
+      this.unopened ??= transportFor(this.options, { index: 0, count: 1 }, this.clock).transportSummary();
+      return { ...this.unopened, errors: {} };
+    }
     const errors: TransportResult["errors"] = {};
     for (const report of reports) {
       for (const [key, entry] of Object.entries(report.transport.errors)) {
