@@ -131,6 +131,34 @@ describe("the CLI over TLS and HTTP/2 (issue 5)", () => {
     expect(Object.keys(result.transport.connections.byProtocol)).toEqual(["h2c"]);
   });
 
+  it("--threads 2 over h2/TLS 1.3: each thread its own connection, the connections merged in the results", async () => {
+    const server = await start("h2");
+    const { code, result } = await run(["--target", server.url, "--ca", pki.ca.certFile, "--threads", "2"]);
+    expect([0, 3]).toContain(code);
+    expect(result.generator.threads).toBe(2);
+    expect(result.requests.success).toBe(40);
+    expect(server.requests).toBe(40);
+    const { connections } = result.transport;
+    // One h2 connection per thread (the probe's is thread 0's first), counted across threads.
+    expect(connections.opened).toBe(2);
+    expect(server.connections).toBe(2);
+    expect(connections.byProtocol).toEqual({ h2: 2 });
+    expect(connections.byTlsVersion).toEqual({ "TLSv1.3": 2 });
+    expect(connections.tlsHandshakeMs.max).toBeGreaterThan(0);
+    expect(connections.requestsPerConnection.mean).toBe(20);
+  });
+
+  it("--threads 2 with a TLS failure: each thread's tls errors add up, with their reason", async () => {
+    const server = await start("https");
+    const { result } = await run(["--target", server.url, "--ca", otherPki.ca.certFile, "--threads", "2"]);
+    expect(result.errors.tls).toBe(40);
+    const keys = Object.keys(result.transport.errors);
+    expect(keys).toHaveLength(1);
+    const entry = result.transport.errors[keys[0] as string];
+    expect(entry?.count).toBe(40);
+    expect(entry?.reason).toMatch(/^tls: /);
+  });
+
   it("TLS flags on an http:// target are invalid input naming the flag", async () => {
     const cli = await runCli(["--target", "http://127.0.0.1:9", "--insecure", ...base]);
     expect(cli.code).toBe(2);
