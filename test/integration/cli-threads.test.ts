@@ -67,15 +67,13 @@ describe("--threads: worker threads pace stripes of one schedule", () => {
       expect(result.latencyMs.p50).toBeGreaterThanOrEqual(19);
       expect(result.latencyMs.p50).toBeLessThan(35);
       expect(result.serviceTimeMs.min).toBeGreaterThanOrEqual(18.5); // the server's 20 ms timer may fire up to ~1 ms early
-      // Interleaved stripes: the union arrives every 2.5 ms, not in per-thread clumps, and
-      // no 100 ms window is empty or holds a burst (40 expected in each).
-      const gaps = arrivalsMs
-        .slice(1)
-        .map((at, i) => at - (arrivalsMs[i] as number))
-        .sort((a, b) => a - b);
-      const medianGap = gaps[Math.floor(gaps.length / 2)] as number;
-      expect(medianGap, `${threads} threads`).toBeGreaterThan(1.5);
-      expect(medianGap, `${threads} threads`).toBeLessThan(3.5);
+      // Interleaved stripes: the union arrives every 2.5 ms. Stripes sent side by side instead
+      // (every thread at the same moments) made 55% of the gaps < 0.25 ms with 4 threads here;
+      // interleaved, 4-21% on a busy machine (a 1 ms tick per thread makes some short gaps).
+      // That the stripes' union is the plan is proven exactly in test/plan/stripe.test.ts.
+      const gaps = arrivalsMs.slice(1).map((at, i) => at - (arrivalsMs[i] as number));
+      const nearZero = gaps.filter((gap) => gap < 0.25).length / gaps.length;
+      expect(nearZero, `${threads} threads`).toBeLessThan(0.4);
       const t0 = arrivalsMs[0] as number;
       const windows = new Array<number>(30).fill(0);
       for (const at of arrivalsMs) {
