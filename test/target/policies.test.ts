@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { CORPUS } from "../../src/scenarios/corpus.js";
 import {
   evaluatePolicies,
   formatPolicyTable,
@@ -383,6 +384,50 @@ describe("evaluatePolicies", () => {
     for (let i = 0; i < rounds; i++) evaluatePolicies(prompts[i % 3]!);
     const usPer = ((performance.now() - started) * 1000) / rounds;
     expect(usPer).toBeLessThan(100);
+  });
+});
+
+/**
+ * Prompts whose verdicts are pinned: every corpus prompt and every prompt of the table above, as
+ * written and in variants that exercise case folding, normalisation and position (so a change
+ * meant only to make evaluation faster cannot change a single verdict unnoticed).
+ */
+function verdictInputs(): string[] {
+  const base = [
+    ...Object.values(CORPUS).flatMap((cases) => cases.map((c) => c.prompt)),
+    ...Object.values(TABLE).flatMap(({ hits, misses }) => [...hits, ...misses]),
+  ];
+  const alternating = (p: string): string =>
+    [...p].map((ch, i) => (i % 2 === 0 ? ch.toUpperCase() : ch.toLowerCase())).join("");
+  // Full-width forms of printable ASCII (NFKC maps them back).
+  const fullWidth = (p: string): string =>
+    p.replace(/[!-~]/g, (ch) => String.fromCharCode(ch.charCodeAt(0) + 0xfee0));
+  const variants = (p: string, i: number): string[] => [
+    p,
+    p.toUpperCase(),
+    p.toLowerCase(),
+    alternating(p),
+    fullWidth(p),
+    encodeURIComponent(p),
+    p.replace(/ /g, "/**/"),
+    p.replace(/ /g, "\n"),
+    p.replace(/ /g, "\u200b "),
+    `Note for the team: ${p} Thanks!`,
+    `${p} ${base[(i + 1) % base.length]}`,
+  ];
+  return [...new Set(base.flatMap(variants))];
+}
+
+describe("verdicts", () => {
+  it("are unchanged for the corpora, the table above and their variants", async () => {
+    const verdicts = verdictInputs().map((prompt) => {
+      const v = evaluatePolicies(prompt);
+      return [prompt, `${v.policyId ?? "allow"} ${v.policiesEvaluated} [${v.logged.join(" ")}]`];
+    });
+    expect(verdicts.length).toBeGreaterThan(2000);
+    await expect(JSON.stringify(Object.fromEntries(verdicts), null, 2) + "\n").toMatchFileSnapshot(
+      "./__snapshots__/policy-verdicts.json",
+    );
   });
 });
 
