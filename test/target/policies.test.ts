@@ -4,6 +4,7 @@ import { CORPUS } from "../../src/scenarios/corpus.js";
 import {
   evaluatePolicies,
   formatPolicyTable,
+  GUARDED_PATTERNS,
   normalizePrompt,
   POLICIES,
   type Policy,
@@ -428,6 +429,45 @@ describe("verdicts", () => {
     await expect(JSON.stringify(Object.fromEntries(verdicts), null, 2) + "\n").toMatchFileSnapshot(
       "./__snapshots__/policy-verdicts.json",
     );
+  });
+});
+
+describe("guarded patterns", () => {
+  const rules = [
+    ...GUARDED_PATTERNS.text.map((rule) => ({ rule, input: "text" as const })),
+    ...GUARDED_PATTERNS.raw.map((rule) => ({ rule, input: "raw" as const })),
+  ];
+
+  it("have needles in the form their lookup needs", () => {
+    for (const { rule, input } of rules) {
+      for (const needle of rule.needles) {
+        expect(needle.length).toBeGreaterThan(0);
+        // Raw-prompt needles are looked up as typed, so they must not depend on case.
+        if (input === "raw") expect(needle).not.toMatch(/[a-z]/i);
+        else if (rule.pattern.ignoreCase) expect(needle).toBe(needle.toLowerCase());
+      }
+    }
+  });
+
+  it("never match a prompt that contains none of their needles", () => {
+    const prompts = verdictInputs();
+    const matches = new Map(rules.map(({ rule }) => [rule, 0]));
+    for (const raw of prompts) {
+      const text = normalizePrompt(raw);
+      for (const { rule, input } of rules) {
+        const subject = input === "raw" ? raw : text;
+        rule.pattern.lastIndex = 0;
+        if (!rule.pattern.test(subject)) continue;
+        matches.set(rule, matches.get(rule)! + 1);
+        const haystack = input === "text" && rule.pattern.ignoreCase ? subject.toLowerCase() : subject;
+        expect(
+          rule.needles.length === 0 || rule.needles.some((needle) => haystack.includes(needle)),
+          `${rule.pattern} matched ${JSON.stringify(raw)} without any of ${JSON.stringify(rule.needles)}`,
+        ).toBe(true);
+      }
+    }
+    // Every guarded pattern matches some of these prompts, so none is checked vacuously.
+    for (const [rule, count] of matches) expect(count, String(rule.pattern)).toBeGreaterThan(0);
   });
 });
 
