@@ -54,9 +54,8 @@ export interface PolicyEvaluation {
  * folds ASCII letters only to ASCII letters, so the letters of a match appear there lower-cased);
  * other needles are looked up as typed. The tests check every needle against the corpora.
  *
- * Only patterns that cost clearly more than their lookups are guarded: on the mixed corpus one
- * `includes` costs 30-50 ns, the guarded patterns 70-250 ns per scan, and a guard of several
- * needles in front of a cheap pattern made it slower.
+ * Patterns whose matches share no short literal (the instruction-override verbs, the system
+ * prompt nouns, ...) stay unguarded: a guard of four or more needles costs as much as their scan.
  */
 export interface GuardedPattern {
   readonly pattern: RegExp;
@@ -123,7 +122,7 @@ const UNION_SELECT = guard(
 /** Boolean tautologies that turn a WHERE clause true: OR 1=1, OR 'a'='a, OR ''=', OR true--. */
 const TAUTOLOGY_NUMERIC = guard(/\b(?:or|and)\s+(\d+)\s*=\s*\1(?!\d)/i, "=");
 const TAUTOLOGY_QUOTED = guard(/\b(?:or|and)\s+(['"])(\w*)\1\s*=\s*\1\2(?!\w)/i, "=");
-const TAUTOLOGY_TRUE = /\bor\s+true\s*(?:--|#|\/\*)/i;
+const TAUTOLOGY_TRUE = guard(/\bor\s+true\s*(?:--|#|\/\*)/i, "true");
 
 /**
  * A second statement after `;`. Each verb needs its SQL shape (DELETE FROM t then WHERE or the
@@ -145,10 +144,10 @@ const TIME_BASED = [
     /(?:^|\b(?:and|or|select|if|when|then|else|not|xor|union)\b|[;'"|&,=])[\s(]*sleep\s*\(\s*\d+(?:\.\d+)?\s*\)/i,
     "sleep",
   ),
-  /\bpg_sleep(?:_for|_until)?\s*\(/i,
+  guard(/\bpg_sleep(?:_for|_until)?\s*\(/i, "sleep"),
   guard(/\bbenchmark\s*\(\s*\d+\s*,/i, "benchmark"),
   guard(/\bwaitfor\s+(?:delay|time)\s+['"]/i, "waitfor"),
-  /\bdbms_(?:lock\.sleep|pipe\.receive_message)\s*\(/i,
+  guard(/\bdbms_(?:lock\.sleep|pipe\.receive_message)\s*\(/i, "dbms_"),
 ];
 
 /**
@@ -173,9 +172,9 @@ const DANGEROUS = [
     "truncate",
   ),
   guard(/\bxp_cmdshell\s*['"(]|\bexec(?:ute)?\s+(?:master\.\w*\.)?xp_cmdshell\b/i, "xp_cmdshell"),
-  /\bgrant\s+all(?:\s+privileges)?\s+on\s+[\w.*`"[\]]+\s+to\b/i,
-  /\bload_file\s*\(|\binto\s+(?:out|dump)file\s+['"]/i,
-  /\bshutdown\s+with\s+nowait\b/i,
+  guard(/\bgrant\s+all(?:\s+privileges)?\s+on\s+[\w.*`"[\]]+\s+to\b/i, "grant"),
+  guard(/\bload_file\s*\(|\binto\s+(?:out|dump)file\s+['"]/i, "file"),
+  guard(/\bshutdown\s+with\s+nowait\b/i, "nowait"),
 ];
 
 // ------------------------------------------------- prompt injection (OWASP Top 10 for LLM, LLM01)
@@ -186,8 +185,11 @@ const PROMPT_OVERRIDE = [
 ];
 
 const PROMPT_JAILBREAK = [
-  /\byou\s+are\s+now\s+(?:dan\b|in\s+(?:developer|god|jailbreak)\s+mode|jailbroken|(?:an?\s+)?(?:unrestricted|unfiltered|uncensored)\b)/i,
-  /\bdo\s+anything\s+now\b/i,
+  guard(
+    /\byou\s+are\s+now\s+(?:dan\b|in\s+(?:developer|god|jailbreak)\s+mode|jailbroken|(?:an?\s+)?(?:unrestricted|unfiltered|uncensored)\b)/i,
+    "now",
+  ),
+  guard(/\bdo\s+anything\s+now\b/i, "anything"),
   /\b(?:pretend|act\s+as\s+if|imagine|behave\s+as\s+if)\s+(?:that\s+)?you\s+(?:have|had|are|were)\s+(?:no|without|free\s+(?:of|from))\s+(?:(?:any|all|your|the)\s+)?(?:restrictions|limits|limitations|rules|filters|guidelines|guardrails|content\s+polic(?:y|ies)|safety)/i,
   guard(/\b(?:enable|activate|enter)\s+(?:developer|god|jailbreak|dan)\s+mode\b/i, "mode"),
 ];
@@ -206,7 +208,11 @@ const PROMPT_LEAK = [
  */
 const SSN = [
   /(?<![\d-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])/,
-  /\b(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?)\b[^\d\n]{0,20}(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4}(?!\d)/i,
+  guard(
+    /\b(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?)\b[^\d\n]{0,20}(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4}(?!\d)/i,
+    "ssn",
+    "social",
+  ),
 ];
 
 /** A digit run of card length with optional single space/dash separators; Luhn decides. */
@@ -239,9 +245,9 @@ function containsIban(text: string): boolean {
 
 /** Credentials whose format is unambiguous: AWS access key ids, PEM private keys, GitHub and Slack tokens. */
 const SECRETS = [
-  /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/,
-  /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/,
-  /\bgh[pousr]_[A-Za-z0-9]{36}\b/,
+  guard(/\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/, "AKIA", "ASIA"),
+  guard(/-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/, "PRIVATE KEY-----"),
+  guard(/\bgh[pousr]_[A-Za-z0-9]{36}\b/, "_"),
   guard(/\bxox[abprs]-[A-Za-z0-9-]{10,}/, "xox"),
 ];
 
@@ -261,10 +267,12 @@ export const GUARDED_PATTERNS: Readonly<Record<"text" | "raw", readonly GuardedP
     UNION_SELECT,
     TAUTOLOGY_NUMERIC,
     TAUTOLOGY_QUOTED,
+    TAUTOLOGY_TRUE,
     STACKED,
     ...TIME_BASED,
     ...DANGEROUS,
     ...PROMPT_JAILBREAK,
+    ...SSN,
     ...SECRETS,
   ].filter(isGuarded),
   raw: COMMENT_EVASION,
