@@ -232,8 +232,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
         finish(500, ERRORS.internal, "error");
       }
     });
-    // A client that vanishes mid-body gets no answer; Node has already destroyed the socket.
-    req.on("error", () => undefined);
+    // No 'error' listener: a client that vanishes mid-body gets no answer, Node has already
+    // destroyed the socket, and IncomingMessage emits 'error' only when someone listens.
 
     function handleBody(text: string): void {
       let parsed: unknown;
