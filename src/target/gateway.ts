@@ -232,8 +232,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
         finish(500, ERRORS.internal, "error");
       }
     });
-    // A client that vanishes mid-body gets no answer; Node has already destroyed the socket.
-    req.on("error", () => undefined);
+    // No 'error' listener: a client that vanishes mid-body gets no answer, Node has already
+    // destroyed the socket, and IncomingMessage emits 'error' only when someone listens.
 
     function handleBody(text: string): void {
       let parsed: unknown;
@@ -341,10 +341,16 @@ function roundMs(ms: number): number {
 
 function send(res: ServerResponse, status: number, body: string, allow?: string): void {
   if (res.headersSent || res.destroyed) return;
-  res.statusCode = status;
-  res.setHeader("content-type", JSON_HEADERS);
-  res.setHeader("content-length", Buffer.byteLength(body));
-  // RFC 9110 §15.5.6: a 405 response must list the allowed methods.
-  if (allow !== undefined) res.setHeader("allow", allow);
+  const length = String(Buffer.byteLength(body));
+  // A flat [name, value, ...] array goes straight into the header block; setHeader() would first
+  // store each header in the response's header map. Headers set earlier by the caller (connection,
+  // www-authenticate) still merge in.
+  res.writeHead(
+    status,
+    allow === undefined
+      ? ["content-type", JSON_HEADERS, "content-length", length]
+      : // RFC 9110 §15.5.6: a 405 response must list the allowed methods.
+        ["content-type", JSON_HEADERS, "content-length", length, "allow", allow],
+  );
   res.end(body);
 }

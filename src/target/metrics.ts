@@ -3,10 +3,10 @@
  * global one, so a test or `load-test demo` can run several gateways in one process without
  * "metric already registered" errors or shared counts.
  *
- * Counters live in plain numbers on the hot path and are copied into prom-client only when
- * /metrics is scraped (the `collect` hook), because prom-client's `inc(labels)` hashes and
- * validates the label object on every call. The duration histograms go through prom-client with
- * label objects built once.
+ * Counters and histogram buckets live in plain numbers on the hot path and reach prom-client only
+ * when /metrics is scraped, because prom-client's `inc(labels)` and `observe(labels, v)` hash and
+ * validate the label object on every call, and `observe` also indexes its buckets by the bound
+ * converted to a string: about 4 µs per request, 3% of the gateway's CPU at 8k req/s.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { POLICIES } from "./policies.js";
@@ -56,6 +56,95 @@ export const METRIC_NAMES = Object.freeze({
   inFlight: "axonflow_gateway_in_flight_requests",
 });
 
+/** prom-client's metric object as its Registry formats it. */
+type MetricObject = Awaited<ReturnType<Histogram<string>["get"]>>;
+type MetricSample = MetricObject["values"][number];
+
+/** Bucket counts of one label set, not cumulative; index `bounds.length` is above the last bound. */
+class SeriesCounts {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  constructor(
+    readonly labels: Readonly<Record<string, string>>,
+    buckets: number,
+  ) {
+    this.counts = new Float64Array(buckets + 1);
+  }
+}
+
+/**
+ * A histogram recorded in typed arrays by `record()` and turned into prom-client's samples only in
+ * `get()`, so a scrape prints exactly what prom-client's own Histogram would print (same names,
+ * label order, `le` values) at no per-request cost inside prom-client.
+ */
+class CountedHistogram<L extends string> extends Histogram<L> {
+  readonly #bounds: readonly number[];
+  readonly #series: SeriesCounts[] = [];
+
+  constructor(config: {
+    name: string;
+    help: string;
+    labelNames: readonly L[];
+    buckets: readonly number[];
+    registers: Registry[];
+  }) {
+    super({ ...config, buckets: [...config.buckets] });
+    this.#bounds = [...config.buckets];
+  }
+
+  /** A series whose counts `record()` updates; all series are printed, from zero, in creation order. */
+  series(labels: Readonly<Record<L, string>>): SeriesCounts {
+    const series = new SeriesCounts(labels, this.#bounds.length);
+    this.#series.push(series);
+    return series;
+  }
+
+  record(series: SeriesCounts, value: number): void {
+    const bounds = this.#bounds;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]!) i++;
+    series.counts[i]!++;
+    series.sum += value;
+    series.count++;
+  }
+
+  override async get(): Promise<MetricObject> {
+    return this.#object();
+  }
+
+  /** prom-client's Registry prefers this over get() for histograms (lib/registry.js). */
+  async getForPromString(): Promise<MetricObject> {
+    return this.#object();
+  }
+
+  #object(): MetricObject {
+    const values: MetricSample[] = [];
+    // prom-client's Metric constructor sets name, help, type and aggregator on the instance
+    // (lib/metric.js); its typings do not declare them.
+    const { name, help, type, aggregator } = this as unknown as MetricObject;
+    for (const s of this.#series) {
+      let cumulative = 0;
+      for (let i = 0; i < this.#bounds.length; i++) {
+        cumulative += s.counts[i]!;
+        values.push({
+          metricName: `${name}_bucket`,
+          labels: { le: this.#bounds[i], ...s.labels },
+          value: cumulative,
+        } as MetricSample);
+      }
+      values.push({
+        metricName: `${name}_bucket`,
+        labels: { le: "+Inf", ...s.labels },
+        value: s.count,
+      } as MetricSample);
+      values.push({ metricName: `${name}_sum`, labels: { ...s.labels }, value: s.sum } as MetricSample);
+      values.push({ metricName: `${name}_count`, labels: { ...s.labels }, value: s.count } as MetricSample);
+    }
+    return { name, help, type, aggregator, values } as MetricObject;
+  }
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly #requests: Record<RequestOutcome, number> = { allowed: 0, blocked: 0, rejected: 0, error: 0 };
@@ -71,10 +160,10 @@ export class GatewayMetrics {
   #evaluations = 0;
   #llmRequests = 0;
   #inFlight = 0;
-  readonly #duration: Histogram<"outcome">;
-  readonly #durationLabels: Record<RequestOutcome, { outcome: RequestOutcome }>;
-  readonly #llmDuration: Histogram<"provider">;
-  readonly #providerLabels: { provider: string };
+  readonly #duration: CountedHistogram<"outcome">;
+  readonly #durationSeries: Record<RequestOutcome, SeriesCounts>;
+  readonly #llmDuration: CountedHistogram<"provider">;
+  readonly #llmSeries: SeriesCounts;
 
   constructor(providerName: string) {
     const registers = [this.registry];
@@ -145,31 +234,30 @@ export class GatewayMetrics {
       },
     });
 
-    this.#duration = new Histogram({
+    const duration = new CountedHistogram({
       name: METRIC_NAMES.duration,
       help: "Time from request arrival to response written, /v1/execute, by outcome",
       labelNames: ["outcome"] as const,
-      buckets: [...DURATION_BUCKETS_SECONDS],
+      buckets: DURATION_BUCKETS_SECONDS,
       registers,
     });
-    this.#durationLabels = {
-      allowed: { outcome: "allowed" },
-      blocked: { outcome: "blocked" },
-      rejected: { outcome: "rejected" },
-      error: { outcome: "error" },
+    this.#duration = duration;
+    // Every series exists from the first scrape, so a dashboard sees 0 rather than no data.
+    this.#durationSeries = {
+      allowed: duration.series({ outcome: "allowed" }),
+      blocked: duration.series({ outcome: "blocked" }),
+      rejected: duration.series({ outcome: "rejected" }),
+      error: duration.series({ outcome: "error" }),
     };
-    // Zeroed series exist from the first scrape, so a dashboard sees 0 rather than no data.
-    for (const outcome of REQUEST_OUTCOMES) this.#duration.zero(this.#durationLabels[outcome]);
 
-    this.#llmDuration = new Histogram({
+    this.#llmDuration = new CountedHistogram({
       name: METRIC_NAMES.llmDuration,
       help: "Time spent waiting for the LLM provider",
       labelNames: ["provider"] as const,
-      buckets: [...DURATION_BUCKETS_SECONDS],
+      buckets: DURATION_BUCKETS_SECONDS,
       registers,
     });
-    this.#providerLabels = { provider: providerName };
-    this.#llmDuration.zero(this.#providerLabels);
+    this.#llmSeries = this.#llmDuration.series({ provider: providerName });
   }
 
   requestStarted(): void {
@@ -179,7 +267,7 @@ export class GatewayMetrics {
   requestFinished(outcome: RequestOutcome, durationSec: number): void {
     this.#inFlight--;
     this.#requests[outcome]++;
-    this.#duration.observe(this.#durationLabels[outcome], durationSec);
+    this.#duration.record(this.#durationSeries[outcome], durationSec);
   }
 
   rejected(reason: RejectReason): void {
@@ -194,7 +282,7 @@ export class GatewayMetrics {
 
   llmCompleted(durationSec: number): void {
     this.#llmRequests++;
-    this.#llmDuration.observe(this.#providerLabels, durationSec);
+    this.#llmDuration.record(this.#llmSeries, durationSec);
   }
 
   #countMatch(id: string): void {

@@ -5,7 +5,8 @@
  * evaluation; `log` policies record a match and let the request through.
  *
  * Cost: the gateway must sustain 10,000 requests per second on one core, so every pattern is a
- * precompiled literal, normalisation runs only when a cheap test says it can change something,
+ * precompiled literal, the costliest ones run only when the prompt contains a literal that every
+ * match contains (see `guard`), normalisation runs only when a cheap test says it can change something,
  * and no pattern can backtrack super-linearly on a hostile 1 MiB prompt (no two adjacent
  * quantifiers can match the same character, so every attempt is linear in the input).
  */
@@ -19,9 +20,10 @@ export type PolicyAction = "block" | "log";
 /**
  * `text` is the prompt after normalisation (percent-decoding, NFKC, zero-width characters and SQL
  * comments removed); `raw` is the prompt as received, for detectors that look at the evasion
- * itself.
+ * itself; `lower` is `text.toLowerCase()`, computed once per prompt by evaluatePolicies (a
+ * detector called without it computes it if it needs it).
  */
-export type Detector = (text: string, raw: string) => boolean;
+export type Detector = (text: string, raw: string, lower?: string) => boolean;
 
 export interface Policy {
   readonly id: string;
@@ -43,19 +45,67 @@ export interface PolicyEvaluation {
   logged: string[];
 }
 
-const anyOf =
-  (...patterns: RegExp[]): Detector =>
-  (text) => {
-    for (const p of patterns) if (p.test(text)) return true;
-    return false;
-  };
+/**
+ * A pattern and its needles: literals of which every match of the pattern contains at least one.
+ * The pattern runs only when the text contains a needle: a substring search costs a fraction of
+ * a scan by a pattern that can start at many positions, and most prompts contain no needle. A
+ * needle decides whether the pattern has to run, never a verdict. Needles of a case-insensitive
+ * pattern are lower case and are looked up in the lower-cased text (without the `u` flag, `i`
+ * folds ASCII letters only to ASCII letters, so the letters of a match appear there lower-cased);
+ * other needles are looked up as typed. The tests check every needle against the corpora.
+ *
+ * Patterns whose matches share no short literal (the instruction-override verbs, the system
+ * prompt nouns, ...) stay unguarded: a guard of four or more needles costs as much as their scan.
+ */
+export interface GuardedPattern {
+  readonly pattern: RegExp;
+  readonly needles: readonly string[];
+}
 
-const anyOfRaw =
-  (...patterns: RegExp[]): Detector =>
-  (_text, raw) => {
-    for (const p of patterns) if (p.test(raw)) return true;
+function guard(pattern: RegExp, ...needles: string[]): GuardedPattern {
+  return { pattern, needles };
+}
+
+interface Rule {
+  readonly pattern: RegExp;
+  /** Empty: the pattern always runs. */
+  readonly needles: readonly string[];
+  readonly lowerCase: boolean;
+}
+
+function toRules(patterns: readonly (RegExp | GuardedPattern)[]): Rule[] {
+  return patterns.map((p) => {
+    const { pattern, needles } = p instanceof RegExp ? { pattern: p, needles: [] } : p;
+    return { pattern, needles, lowerCase: pattern.ignoreCase };
+  });
+}
+
+function mayMatch(needles: readonly string[], haystack: string): boolean {
+  if (needles.length === 0) return true;
+  for (let i = 0; i < needles.length; i++) if (haystack.includes(needles[i]!)) return true;
+  return false;
+}
+
+const anyOf = (...patterns: (RegExp | GuardedPattern)[]): Detector => {
+  const rules = toRules(patterns);
+  return (text, _raw, lower) => {
+    for (const { pattern, needles, lowerCase } of rules) {
+      if (needles.length > 0 && !mayMatch(needles, lowerCase ? (lower ??= text.toLowerCase()) : text))
+        continue;
+      if (pattern.test(text)) return true;
+    }
     return false;
   };
+};
+
+/** For patterns over the raw prompt; their needles have no letters, so they are looked up as typed. */
+const anyOfRaw = (...patterns: (RegExp | GuardedPattern)[]): Detector => {
+  const rules = toRules(patterns);
+  return (_text, raw) => {
+    for (const { pattern, needles } of rules) if (mayMatch(needles, raw) && pattern.test(raw)) return true;
+    return false;
+  };
+};
 
 // ---------------------------------------------------------------- SQL injection (OWASP WSTG-INPV-05)
 
@@ -64,21 +114,25 @@ const anyOfRaw =
  * @@var, `col,`, `col FROM`, `fn(`), so English such as "the European Union select committee"
  * is not a hit.
  */
-const UNION_SELECT =
-  /\bunion(?:\s+(?:all|distinct))?[\s(]*select\b\s*(?:(?:all|distinct|top\s+\d+)\s+)?(?:null\b|\*|\d|@@?\w|\(|[\w.`"[\]]+\s*(?:,|\bfrom\b)|\w+\s*\()/i;
+const UNION_SELECT = guard(
+  /\bunion(?:\s+(?:all|distinct))?[\s(]*select\b\s*(?:(?:all|distinct|top\s+\d+)\s+)?(?:null\b|\*|\d|@@?\w|\(|[\w.`"[\]]+\s*(?:,|\bfrom\b)|\w+\s*\()/i,
+  "union",
+);
 
 /** Boolean tautologies that turn a WHERE clause true: OR 1=1, OR 'a'='a, OR ''=', OR true--. */
-const TAUTOLOGY_NUMERIC = /\b(?:or|and)\s+(\d+)\s*=\s*\1(?!\d)/i;
-const TAUTOLOGY_QUOTED = /\b(?:or|and)\s+(['"])(\w*)\1\s*=\s*\1\2(?!\w)/i;
-const TAUTOLOGY_TRUE = /\bor\s+true\s*(?:--|#|\/\*)/i;
+const TAUTOLOGY_NUMERIC = guard(/\b(?:or|and)\s+(\d+)\s*=\s*\1(?!\d)/i, "=");
+const TAUTOLOGY_QUOTED = guard(/\b(?:or|and)\s+(['"])(\w*)\1\s*=\s*\1\2(?!\w)/i, "=");
+const TAUTOLOGY_TRUE = guard(/\bor\s+true\s*(?:--|#|\/\*)/i, "true");
 
 /**
  * A second statement after `;`. Each verb needs its SQL shape (DELETE FROM t then WHERE or the
  * end, UPDATE t SET c=, INSERT INTO t ( / VALUES), so "review it; update the table of
  * contents" stays allowed.
  */
-const STACKED =
-  /;\s*(?:drop\s+(?:table|database|schema|view|index|user|procedure|function)\b|delete\s+from\s+[\w.`"[\]]+\s*(?:where\b|;|--|#|\/\*|$)|truncate\s+(?:table\s+)?[\w.`"[\]]+\s*(?:;|--|#|\/\*|$)|update\s+[\w.`"[\]]+\s+set\s+[\w.`"[\]]+\s*=|insert\s+into\s+[\w.`"[\]]+\s*(?:\(|values\b|select\b)|alter\s+(?:table|user|database)\s+[\w.`"[\]]+\s+(?:add|drop|rename|modify|alter|with|set|owner)\b|shutdown\s*(?:;|--|#|$))/im;
+const STACKED = guard(
+  /;\s*(?:drop\s+(?:table|database|schema|view|index|user|procedure|function)\b|delete\s+from\s+[\w.`"[\]]+\s*(?:where\b|;|--|#|\/\*|$)|truncate\s+(?:table\s+)?[\w.`"[\]]+\s*(?:;|--|#|\/\*|$)|update\s+[\w.`"[\]]+\s+set\s+[\w.`"[\]]+\s*=|insert\s+into\s+[\w.`"[\]]+\s*(?:\(|values\b|select\b)|alter\s+(?:table|user|database)\s+[\w.`"[\]]+\s+(?:add|drop|rename|modify|alter|with|set|owner)\b|shutdown\s*(?:;|--|#|$))/im,
+  ";",
+);
 
 /**
  * Time-based blind injection. A bare `sleep(5)` only counts after an SQL operator or quote, so
@@ -86,11 +140,14 @@ const STACKED =
  * DELAY '...' have no innocent reading.
  */
 const TIME_BASED = [
-  /(?:^|\b(?:and|or|select|if|when|then|else|not|xor|union)\b|[;'"|&,=])[\s(]*sleep\s*\(\s*\d+(?:\.\d+)?\s*\)/i,
-  /\bpg_sleep(?:_for|_until)?\s*\(/i,
-  /\bbenchmark\s*\(\s*\d+\s*,/i,
-  /\bwaitfor\s+(?:delay|time)\s+['"]/i,
-  /\bdbms_(?:lock\.sleep|pipe\.receive_message)\s*\(/i,
+  guard(
+    /(?:^|\b(?:and|or|select|if|when|then|else|not|xor|union)\b|[;'"|&,=])[\s(]*sleep\s*\(\s*\d+(?:\.\d+)?\s*\)/i,
+    "sleep",
+  ),
+  guard(/\bpg_sleep(?:_for|_until)?\s*\(/i, "sleep"),
+  guard(/\bbenchmark\s*\(\s*\d+\s*,/i, "benchmark"),
+  guard(/\bwaitfor\s+(?:delay|time)\s+['"]/i, "waitfor"),
+  guard(/\bdbms_(?:lock\.sleep|pipe\.receive_message)\s*\(/i, "dbms_"),
 ];
 
 /**
@@ -99,9 +156,9 @@ const TIME_BASED = [
  * out at the end of a line (admin'--, admin'#).
  */
 const COMMENT_EVASION = [
-  /[a-z]\/\*[^*]{0,64}\*\/[a-z]/i,
-  /\/\*!\d{0,6}/,
-  /\w['"][\s)]*(?:--|#|\/\*)[ \t]*$/m,
+  guard(/[a-z]\/\*[^*]{0,64}\*\/[a-z]/i, "/*"),
+  guard(/\/\*!\d{0,6}/, "/*!"),
+  guard(/\w['"][\s)]*(?:--|#|\/\*)[ \t]*$/m, "--", "#", "/*"),
 ];
 
 /**
@@ -109,11 +166,15 @@ const COMMENT_EVASION = [
  * or a line, or after ; : ' " ` ( so "should I drop table tennis for squash?" is not a hit.
  */
 const DANGEROUS = [
-  /(?:^|[;:'"`(])[ \t]*(?:drop\s+(?:table|database|schema|view|user)\s+(?:if\s+exists\s+)?[\w.`"[\]]+|truncate\s+table\s+[\w.`"[\]]+)/im,
-  /\bxp_cmdshell\s*['"(]|\bexec(?:ute)?\s+(?:master\.\w*\.)?xp_cmdshell\b/i,
-  /\bgrant\s+all(?:\s+privileges)?\s+on\s+[\w.*`"[\]]+\s+to\b/i,
-  /\bload_file\s*\(|\binto\s+(?:out|dump)file\s+['"]/i,
-  /\bshutdown\s+with\s+nowait\b/i,
+  guard(
+    /(?:^|[;:'"`(])[ \t]*(?:drop\s+(?:table|database|schema|view|user)\s+(?:if\s+exists\s+)?[\w.`"[\]]+|truncate\s+table\s+[\w.`"[\]]+)/im,
+    "drop",
+    "truncate",
+  ),
+  guard(/\bxp_cmdshell\s*['"(]|\bexec(?:ute)?\s+(?:master\.\w*\.)?xp_cmdshell\b/i, "xp_cmdshell"),
+  guard(/\bgrant\s+all(?:\s+privileges)?\s+on\s+[\w.*`"[\]]+\s+to\b/i, "grant"),
+  guard(/\bload_file\s*\(|\binto\s+(?:out|dump)file\s+['"]/i, "file"),
+  guard(/\bshutdown\s+with\s+nowait\b/i, "nowait"),
 ];
 
 // ------------------------------------------------- prompt injection (OWASP Top 10 for LLM, LLM01)
@@ -124,10 +185,13 @@ const PROMPT_OVERRIDE = [
 ];
 
 const PROMPT_JAILBREAK = [
-  /\byou\s+are\s+now\s+(?:dan\b|in\s+(?:developer|god|jailbreak)\s+mode|jailbroken|(?:an?\s+)?(?:unrestricted|unfiltered|uncensored)\b)/i,
-  /\bdo\s+anything\s+now\b/i,
+  guard(
+    /\byou\s+are\s+now\s+(?:dan\b|in\s+(?:developer|god|jailbreak)\s+mode|jailbroken|(?:an?\s+)?(?:unrestricted|unfiltered|uncensored)\b)/i,
+    "now",
+  ),
+  guard(/\bdo\s+anything\s+now\b/i, "anything"),
   /\b(?:pretend|act\s+as\s+if|imagine|behave\s+as\s+if)\s+(?:that\s+)?you\s+(?:have|had|are|were)\s+(?:no|without|free\s+(?:of|from))\s+(?:(?:any|all|your|the)\s+)?(?:restrictions|limits|limitations|rules|filters|guidelines|guardrails|content\s+polic(?:y|ies)|safety)/i,
-  /\b(?:enable|activate|enter)\s+(?:developer|god|jailbreak|dan)\s+mode\b/i,
+  guard(/\b(?:enable|activate|enter)\s+(?:developer|god|jailbreak|dan)\s+mode\b/i, "mode"),
 ];
 
 const PROMPT_LEAK = [
@@ -144,7 +208,11 @@ const PROMPT_LEAK = [
  */
 const SSN = [
   /(?<![\d-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])/,
-  /\b(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?)\b[^\d\n]{0,20}(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4}(?!\d)/i,
+  guard(
+    /\b(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?)\b[^\d\n]{0,20}(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4}(?!\d)/i,
+    "ssn",
+    "social",
+  ),
 ];
 
 /** A digit run of card length with optional single space/dash separators; Luhn decides. */
@@ -177,10 +245,10 @@ function containsIban(text: string): boolean {
 
 /** Credentials whose format is unambiguous: AWS access key ids, PEM private keys, GitHub and Slack tokens. */
 const SECRETS = [
-  /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/,
-  /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/,
-  /\bgh[pousr]_[A-Za-z0-9]{36}\b/,
-  /\bxox[abprs]-[A-Za-z0-9-]{10,}/,
+  guard(/\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/, "AKIA", "ASIA"),
+  guard(/-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/, "PRIVATE KEY-----"),
+  guard(/\bgh[pousr]_[A-Za-z0-9]{36}\b/, "_"),
+  guard(/\bxox[abprs]-[A-Za-z0-9-]{10,}/, "xox"),
 ];
 
 /**
@@ -190,6 +258,25 @@ const SECRETS = [
 const EMAIL = /(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/;
 
 const LARGE_PROMPT_CHARS = 8_000;
+
+const isGuarded = (p: RegExp | GuardedPattern): p is GuardedPattern => !(p instanceof RegExp);
+
+/** Every guarded pattern, by the input it reads, for the tests that check its needles. */
+export const GUARDED_PATTERNS: Readonly<Record<"text" | "raw", readonly GuardedPattern[]>> = Object.freeze({
+  text: [
+    UNION_SELECT,
+    TAUTOLOGY_NUMERIC,
+    TAUTOLOGY_QUOTED,
+    TAUTOLOGY_TRUE,
+    STACKED,
+    ...TIME_BASED,
+    ...DANGEROUS,
+    ...PROMPT_JAILBREAK,
+    ...SSN,
+    ...SECRETS,
+  ].filter(isGuarded),
+  raw: COMMENT_EVASION,
+});
 
 /** The policy table, in evaluation order. */
 export const POLICIES: readonly Policy[] = Object.freeze([
@@ -362,11 +449,12 @@ export function normalizePrompt(raw: string): string {
 /** Runs the policy table over one prompt; stops at the first `block` match. */
 export function evaluatePolicies(prompt: string): PolicyEvaluation {
   const text = normalizePrompt(prompt);
+  const lower = text.toLowerCase();
   const logged: string[] = [];
   const n = POLICIES.length;
   for (let i = 0; i < n; i++) {
     const policy = POLICIES[i]!;
-    if (!policy.detector(text, prompt)) continue;
+    if (!policy.detector(text, prompt, lower)) continue;
     if (policy.action === "log") {
       logged.push(policy.id);
       continue;

@@ -1,4 +1,5 @@
 import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateway, type RunningGateway } from "../../src/target/gateway.js";
 import { POLICIES } from "../../src/target/policies.js";
@@ -203,6 +204,24 @@ describe("gateway HTTP API", () => {
       expect(del.status).toBe(405);
       await del.text();
     });
+  });
+
+  it("keeps serving after a client vanishes in the middle of its body", async () => {
+    const { port } = new URL(gw.url);
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(port), "127.0.0.1", () => {
+        socket.write(
+          "POST /v1/execute HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer demo-org\r\n" +
+            'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt": "half',
+          () => socket.destroy(),
+        );
+      });
+      socket.on("close", () => resolve());
+      socket.on("error", reject);
+    });
+    // Give the gateway time to notice the reset; an unhandled 'error' would fail this file.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await execute(gw, { prompt: "still there?" })).status).toBe(200);
   });
 
   it("keeps connections alive with a generous timeout", async () => {

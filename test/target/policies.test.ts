@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { CORPUS } from "../../src/scenarios/corpus.js";
 import {
   evaluatePolicies,
   formatPolicyTable,
+  GUARDED_PATTERNS,
   normalizePrompt,
   POLICIES,
   type Policy,
@@ -383,6 +385,89 @@ describe("evaluatePolicies", () => {
     for (let i = 0; i < rounds; i++) evaluatePolicies(prompts[i % 3]!);
     const usPer = ((performance.now() - started) * 1000) / rounds;
     expect(usPer).toBeLessThan(100);
+  });
+});
+
+/**
+ * Prompts whose verdicts are pinned: every corpus prompt and every prompt of the table above, as
+ * written and in variants that exercise case folding, normalisation and position (so a change
+ * meant only to make evaluation faster cannot change a single verdict unnoticed).
+ */
+function verdictInputs(): string[] {
+  const base = [
+    ...Object.values(CORPUS).flatMap((cases) => cases.map((c) => c.prompt)),
+    ...Object.values(TABLE).flatMap(({ hits, misses }) => [...hits, ...misses]),
+  ];
+  const alternating = (p: string): string =>
+    [...p].map((ch, i) => (i % 2 === 0 ? ch.toUpperCase() : ch.toLowerCase())).join("");
+  // Full-width forms of printable ASCII (NFKC maps them back).
+  const fullWidth = (p: string): string =>
+    p.replace(/[!-~]/g, (ch) => String.fromCharCode(ch.charCodeAt(0) + 0xfee0));
+  const variants = (p: string, i: number): string[] => [
+    p,
+    p.toUpperCase(),
+    p.toLowerCase(),
+    alternating(p),
+    fullWidth(p),
+    encodeURIComponent(p),
+    p.replace(/ /g, "/**/"),
+    p.replace(/ /g, "\n"),
+    p.replace(/ /g, "\u200b "),
+    `Note for the team: ${p} Thanks!`,
+    `${p} ${base[(i + 1) % base.length]}`,
+  ];
+  return [...new Set(base.flatMap(variants))];
+}
+
+describe("verdicts", () => {
+  it("are unchanged for the corpora, the table above and their variants", async () => {
+    const verdicts = verdictInputs().map((prompt) => {
+      const v = evaluatePolicies(prompt);
+      return [prompt, `${v.policyId ?? "allow"} ${v.policiesEvaluated} [${v.logged.join(" ")}]`];
+    });
+    expect(verdicts.length).toBeGreaterThan(2000);
+    await expect(JSON.stringify(Object.fromEntries(verdicts), null, 2) + "\n").toMatchFileSnapshot(
+      "./__snapshots__/policy-verdicts.json",
+    );
+  });
+});
+
+describe("guarded patterns", () => {
+  const rules = [
+    ...GUARDED_PATTERNS.text.map((rule) => ({ rule, input: "text" as const })),
+    ...GUARDED_PATTERNS.raw.map((rule) => ({ rule, input: "raw" as const })),
+  ];
+
+  it("have needles in the form their lookup needs", () => {
+    for (const { rule, input } of rules) {
+      for (const needle of rule.needles) {
+        expect(needle.length).toBeGreaterThan(0);
+        // Raw-prompt needles are looked up as typed, so they must not depend on case.
+        if (input === "raw") expect(needle).not.toMatch(/[a-z]/i);
+        else if (rule.pattern.ignoreCase) expect(needle).toBe(needle.toLowerCase());
+      }
+    }
+  });
+
+  it("never match a prompt that contains none of their needles", () => {
+    const prompts = verdictInputs();
+    const matches = new Map(rules.map(({ rule }) => [rule, 0]));
+    for (const raw of prompts) {
+      const text = normalizePrompt(raw);
+      for (const { rule, input } of rules) {
+        const subject = input === "raw" ? raw : text;
+        rule.pattern.lastIndex = 0;
+        if (!rule.pattern.test(subject)) continue;
+        matches.set(rule, matches.get(rule)! + 1);
+        const haystack = input === "text" && rule.pattern.ignoreCase ? subject.toLowerCase() : subject;
+        expect(
+          rule.needles.length === 0 || rule.needles.some((needle) => haystack.includes(needle)),
+          `${rule.pattern} matched ${JSON.stringify(raw)} without any of ${JSON.stringify(rule.needles)}`,
+        ).toBe(true);
+      }
+    }
+    // Every guarded pattern matches some of these prompts, so none is checked vacuously.
+    for (const [rule, count] of matches) expect(count, String(rule.pattern)).toBeGreaterThan(0);
   });
 });
 
