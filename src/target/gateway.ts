@@ -170,10 +170,20 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
   function execute(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
     metrics.requestStarted();
+    // Counted out once: when answered, or when the client vanished first (mid-body, or while
+    // the mock provider was answering): then nothing is answered and the in-flight gauge drops.
+    let counted = false;
     const finish = (status: number, body: string, outcome: RequestOutcome, allow?: string): void => {
       send(res, status, body, allow);
+      if (counted) return;
+      counted = true;
       metrics.requestFinished(outcome, (performance.now() - started) / 1000);
     };
+    res.once("close", () => {
+      if (counted) return;
+      counted = true;
+      metrics.requestAbandoned();
+    });
     // A client that asked for 100-continue and is refused before it gets one will not send its
     // body, so the connection cannot carry another request (RFC 9110 §10.1.1): close it.
     let awaitingContinue = req.headers.expect?.toLowerCase() === "100-continue";

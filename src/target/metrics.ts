@@ -270,6 +270,11 @@ export class GatewayMetrics {
     this.#duration.record(this.#durationSeries[outcome], durationSec);
   }
 
+  /** The client went away before an answer: no longer in flight, and no outcome to count. */
+  requestAbandoned(): void {
+    this.#inFlight--;
+  }
+
   rejected(reason: RejectReason): void {
     this.#rejections[reason]++;
   }

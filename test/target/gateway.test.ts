@@ -222,6 +222,9 @@ describe("gateway HTTP API", () => {
     // Give the gateway time to notice the reset; an unhandled 'error' would fail this file.
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await execute(gw, { prompt: "still there?" })).status).toBe(200);
+    // The vanished request is no longer counted in flight.
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(sample(text, "axonflow_gateway_in_flight_requests")).toBe(0);
   });
 
   it("keeps connections alive with a generous timeout", async () => {
