@@ -27,23 +27,65 @@ export function recordMs(histogram: hdr.Histogram, valueMs: number): void {
 /** Rounds to µs so reports do not print float noise like 2.4000000000000004. */
 const usToMs = (valueUs: number): number => Math.round(valueUs) / 1000;
 
+const SUMMARY_PERCENTILES = [50, 90, 95, 99, 99.9] as const;
+
 export function summarizeMs(histogram: hdr.Histogram): LatencySummaryMs {
   if (histogram.totalCount === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, p999: 0, max: 0 };
   // HDR reports a percentile as the highest value equivalent to its bucket, which can exceed the
   // exact maximum by up to 0.1%; clamp so reports never show p99 > max.
   const maxUs = histogram.maxValue;
-  const at = (percentile: number): number =>
-    usToMs(Math.min(histogram.getValueAtPercentile(percentile), maxUs));
+  const [p50, p90, p95, p99, p999, meanUs] =
+    histogram instanceof hdr.JsHistogram
+      ? onePassSummary(histogram)
+      : [
+          ...SUMMARY_PERCENTILES.map((percentile) => histogram.getValueAtPercentile(percentile)),
+          histogram.mean,
+        ];
+  const at = (valueUs: number | undefined): number => usToMs(Math.min(valueUs ?? 0, maxUs));
   return {
     min: usToMs(histogram.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : histogram.minNonZeroValue),
-    mean: usToMs(histogram.mean),
-    p50: at(50),
-    p90: at(90),
-    p95: at(95),
-    p99: at(99),
-    p999: at(99.9),
+    mean: usToMs(meanUs ?? 0),
+    p50: at(p50),
+    p90: at(p90),
+    p95: at(p95),
+    p99: at(p99),
+    p999: at(p999),
     max: usToMs(maxUs),
   };
+}
+
+/**
+ * The five percentiles and the mean in one pass over the buckets up to the maximum, with the
+ * library's own arithmetic, so the figures are identical to `getValueAtPercentile` and `mean`
+ * (test/unit/histogram.test.ts compares them). Those scan up to all ~45k buckets once per
+ * figure, through an iterator for the mean: about 3 ms per summary when compiled and over 10 ms
+ * cold, on the event loop, once a second for the timeline and again for every progress line.
+ * At 10k req/s that stall alone put over 1% of sends more than 10 ms late.
+ */
+function onePassSummary(histogram: hdr.JsHistogram): number[] {
+  const total = histogram.totalCount;
+  const wanted = SUMMARY_PERCENTILES.map((percentile) => {
+    const fpCount = (percentile / 100) * total;
+    // hdr-histogram-js rounds up after subtracting one ulp (its `ulp` helper), so do the same.
+    return Math.max(Math.ceil(fpCount - 2 ** (Math.floor(Math.log2(fpCount)) - 52)), 1);
+  });
+  const values: number[] = [];
+  const lastIndex = Math.min(histogram.countsArrayIndex(histogram.maxValue), histogram.countsArrayLength - 1);
+  let cumulative = 0;
+  let sum = 0;
+  for (let index = 0; index <= lastIndex; index++) {
+    const count = histogram.getCountAtIndex(index);
+    if (count === 0) continue;
+    cumulative += count;
+    const valueUs = histogram.valueFromIndex(index);
+    sum += histogram.medianEquivalentValue(valueUs) * count;
+    while (values.length < wanted.length && cumulative >= (wanted[values.length] as number)) {
+      values.push(histogram.highestEquivalentValue(valueUs));
+    }
+  }
+  while (values.length < wanted.length) values.push(histogram.maxValue);
+  values.push(sum / total);
+  return values;
 }
 
 /** Encoded, mergeable form (HdrHistogram's compressed base64 log format) for threads, shards and machines. */

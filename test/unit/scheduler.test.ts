@@ -58,6 +58,18 @@ describe("Scheduler with an injected clock", () => {
     expect(third.sentAtMs).toBe(50); // waited 30 ms in the queue: that wait belongs to its latency
   });
 
+  it("below the cap, a completion sends nothing: due requests leave together at the next tick", () => {
+    const { clock, sent, scheduler } = setup(10_000, 100, 100); // one request due every 0.1 ms
+    scheduler.start();
+    expect(sent.map((r) => r.index)).toEqual([0]);
+    clock.advance(0.55);
+    scheduler.complete(); // requests 1..5 are due, but one by one as answers come in is what costs CPU
+    expect(sent).toHaveLength(1);
+    clock.advance(0.45); // the 1 ms tick
+    expect(sent.map((r) => r.index)).toEqual([...Array(11).keys()]);
+    for (const request of sent) expect(request.sentAtMs - request.intendedAtMs).toBeLessThanOrEqual(1);
+  });
+
   it("counts what was due but never sent when the run stops", () => {
     const { clock, scheduler } = setup(100, 1000, 1);
     scheduler.start();
