@@ -14,8 +14,12 @@ export interface SchedulerOptions {
 
 const HOT_WINDOW_MS = 10;
 
-/** Called for each request the scheduler releases; the caller must call `complete()` once it ends. */
-export type SendFn = (index: number, intendedAtMs: number, sentAtMs: number) => void;
+/**
+ * Called for each request the scheduler releases; the caller must call `complete()` once it ends.
+ * `heldBack`: it left when an answer freed a slot, after waiting behind the in-flight cap, so its
+ * send lag is the target's slowness as much as the generator's.
+ */
+export type SendFn = (index: number, intendedAtMs: number, sentAtMs: number, heldBack: boolean) => void;
 
 /**
  * Open-loop scheduler (DESIGN.md "Measurement rules"): request i is due at t0 + plan.intendedAtMs(i)
@@ -94,7 +98,7 @@ export class Scheduler {
     // together, so the event loop wakes once per batch rather than once per request. That took
     // about a quarter off the generator's CPU per request at 10k req/s open loop (docs/BENCHMARKS.md).
     // Behind the cap the freed slot is used at once: those requests are already late.
-    if (!this.stopped && this.heldBack) this.release(this.clock.nowMs());
+    if (!this.stopped && this.heldBack) this.release(this.clock.nowMs(), true);
     if (this.inFlight === 0 && this.finishedSending) this.notifyIdle();
   }
 
@@ -124,7 +128,7 @@ export class Scheduler {
     for (const resolve of resolvers) resolve();
   }
 
-  private release(nowMs: number): void {
+  private release(nowMs: number, heldBack = false): void {
     const elapsedMs = nowMs - this.t0Ms;
     const plan = this.plan;
     this.heldBack = false;
@@ -138,7 +142,7 @@ export class Scheduler {
       const index = this.nextIndex++;
       this.inFlight++;
       if (this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight;
-      this.send(index, this.t0Ms + intendedMs, nowMs);
+      this.send(index, this.t0Ms + intendedMs, nowMs, heldBack);
     }
   }
 

@@ -142,7 +142,7 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
   }
   if (!run.generator.trustworthy) {
     warnings.push(
-      `Generator overloaded (send lag p99 ${fmt(run.sendLagMs.p99)}ms, event-loop delay p99 ${fmt(run.generator.eventLoopDelayMs.p99)}ms > ${GENERATOR_LAG_BOUND_MS}ms): latencies include the generator's own delay, results are not trustworthy`,
+      `Generator overloaded (own send lag p99 ${fmt(run.generator.ownSendLagMs.p99)}ms, event-loop delay p99 ${fmt(run.generator.eventLoopDelayMs.p99)}ms > ${GENERATOR_LAG_BOUND_MS}ms): latencies include the generator's own delay, results are not trustworthy`,
     );
   }
   if (run.interrupted) warnings.push("Run interrupted: results cover only the part that ran");

@@ -91,6 +91,7 @@ export interface RecorderDelta {
   latency: string;
   serviceTime: string;
   sendLag: string;
+  ownSendLag: string;
   latencyBuckets: number[];
   counts: Counts;
   errors: Record<string, number>;
@@ -136,6 +137,8 @@ export class Recorder {
   readonly latency = createLatencyHistogram();
   readonly serviceTime = createLatencyHistogram();
   readonly sendLag = createLatencyHistogram();
+  /** Send lag of the requests the in-flight cap did not hold back: the generator's own lateness. */
+  readonly ownSendLag = createLatencyHistogram();
   readonly latencyBuckets = new BucketCounter(LATENCY_BUCKET_BOUNDS_MS);
   readonly counts: Counts = { success: 0, blocked: 0, error: 0, matched: 0, completed: 0 };
   readonly errors: Record<string, number> = {};
@@ -168,8 +171,9 @@ export class Recorder {
     this.coldstartWindow = layout.coldstartWindow ?? 0;
   }
 
-  recordSend(intendedAtMs: number, sentAtMs: number): void {
+  recordSend(intendedAtMs: number, sentAtMs: number, heldBack = false): void {
     recordMs(this.sendLag, sentAtMs - intendedAtMs);
+    if (!heldBack) recordMs(this.ownSendLag, sentAtMs - intendedAtMs);
     this.entryAt(sentAtMs).sent++;
   }
 
@@ -269,6 +273,7 @@ export class Recorder {
       latency: drainEncoded(this.latency),
       serviceTime: drainEncoded(this.serviceTime),
       sendLag: drainEncoded(this.sendLag),
+      ownSendLag: drainEncoded(this.ownSendLag),
       latencyBuckets: this.latencyBuckets.drain(),
       counts,
       errors,
@@ -288,6 +293,7 @@ export class Recorder {
     addEncoded(this.latency, delta.latency);
     addEncoded(this.serviceTime, delta.serviceTime);
     addEncoded(this.sendLag, delta.sendLag);
+    addEncoded(this.ownSendLag, delta.ownSendLag);
     this.latencyBuckets.absorb(delta.latencyBuckets);
     for (const key of ["success", "blocked", "error", "matched", "completed"] as const)
       this.counts[key] += delta.counts[key];

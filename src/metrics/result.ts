@@ -130,8 +130,13 @@ export interface RunResult {
   errors: Record<string, number>;
   transport: TransportResult;
   generator: {
-    /** Event-loop delay of the generator process during the run (ms). */
+    /** Event-loop delay of the generator during the run (ms); with threads, the worst thread's. */
     eventLoopDelayMs: { p50: number; p99: number; max: number };
+    /**
+     * Send lag of the requests the in-flight cap did not hold back (ms): the generator's own
+     * lateness, which `trustworthy` judges (`sendLagMs` also holds waits behind `--workers`).
+     */
+    ownSendLagMs: { p50: number; p99: number; max: number };
     /** Most requests in flight at once (with threads: the sum of each thread's peak, an upper bound). */
     maxInFlight: number;
     workers: number;

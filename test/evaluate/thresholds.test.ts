@@ -264,6 +264,7 @@ function measuredRun(overrides: Partial<MeasuredRun> = {}): MeasuredRun {
     timeline: [],
     generator: {
       eventLoopDelayMs: { p50: 0.1, p99: 0.5, max: 1 },
+      ownSendLagMs: { p50: 0.5, p99: 1.2, max: 3 },
       maxInFlight: 3,
       workers: 200,
       threads: 1,

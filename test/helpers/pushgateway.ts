@@ -365,6 +365,7 @@ export function makeRunResult(over: Partial<RunResult> = {}): RunResult {
     },
     generator: {
       eventLoopDelayMs: { p50: 0.1, p99: 1.2, max: 3 },
+      ownSendLagMs: { p50: 0.5, p99: 1.2, max: 3 },
       maxInFlight: 12,
       workers: 50,
       threads: 1,

@@ -212,3 +212,36 @@ describe("load-test against real local servers", () => {
     expect(cli.stdout).toContain("http_503");
   });
 });
+
+describe("generator trust when the target holds the in-flight cap", () => {
+  it("a slow target fills --workers: send lag grows, the generator's own lag does not, results stay trustworthy", async () => {
+    // 5 slots × 100 ms = 50 req/s of capacity for 100 req/s asked: requests queue behind the cap.
+    const server = await startLocalServer(delayed(() => 100));
+    servers.push(server);
+    const out = await outFile();
+    const cli = await runCli([
+      "--target",
+      server.url,
+      "--rps",
+      "100",
+      "--duration",
+      "3s",
+      "--workers",
+      "5",
+      "--threads",
+      "1",
+      "--category",
+      "normal",
+      "--quiet",
+      "--out",
+      out,
+    ]);
+    expect(cli.code).toBe(3); // critical: the target delivers half the asked rate
+    const result = await readResult(out);
+    expect(result.sendLagMs.p99).toBeGreaterThan(500); // the queue behind the cap
+    expect(result.generator.ownSendLagMs.p99).toBeLessThan(result.sendLagMs.p99 / 10);
+    expect(result.generator.trustworthy).toBe(true);
+    expect(result.verdict.warnings.join("\n")).not.toMatch(/Generator overloaded/);
+    expect(result.requests.dropped).toBeGreaterThan(0);
+  });
+});

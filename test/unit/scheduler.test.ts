@@ -7,6 +7,7 @@ interface Sent {
   index: number;
   intendedAtMs: number;
   sentAtMs: number;
+  heldBack: boolean;
 }
 
 function setup(ratePerSec: number, durationMs: number, maxInFlight: number) {
@@ -16,7 +17,7 @@ function setup(ratePerSec: number, durationMs: number, maxInFlight: number) {
     constantRatePlan(ratePerSec, durationMs),
     clock,
     { maxInFlight },
-    (index, intendedAtMs, sentAtMs) => sent.push({ index, intendedAtMs, sentAtMs }),
+    (index, intendedAtMs, sentAtMs, heldBack) => sent.push({ index, intendedAtMs, sentAtMs, heldBack }),
   );
   return { clock, sent, scheduler };
 }
@@ -56,6 +57,8 @@ describe("Scheduler with an injected clock", () => {
     const third = sent[2] as Sent;
     expect(third.intendedAtMs).toBe(20);
     expect(third.sentAtMs).toBe(50); // waited 30 ms in the queue: that wait belongs to its latency
+    // The cap held it back: its send lag is not the generator's own lateness.
+    expect(sent.map((r) => r.heldBack)).toEqual([false, false, true]);
   });
 
   it("below the cap, a completion sends nothing: due requests leave together at the next tick", () => {

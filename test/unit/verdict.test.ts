@@ -48,6 +48,7 @@ function run(overrides: Partial<MeasuredRun> = {}): MeasuredRun {
     timeline: [],
     generator: {
       eventLoopDelayMs: { p50: 0.1, p99: 0.5, max: 1 },
+      ownSendLagMs: { p50: 0.5, p99: 1.2, max: 3 },
       maxInFlight: 3,
       workers: 200,
       threads: 1,
@@ -158,6 +159,7 @@ describe("evaluateRun: the spec's Target / Degraded / Critical table", () => {
       run({
         generator: {
           eventLoopDelayMs: { p50: 8, p99: 30, max: 40 },
+          ownSendLagMs: { p50: 0.5, p99: 1.2, max: 3 },
           maxInFlight: 3,
           workers: 10,
           threads: 1,
