@@ -40,6 +40,10 @@ export function ourGenerator(root) {
         "--quiet",
         "--out",
         outFile,
+        // One thread: every part compares one generator process pinned to one core (the
+        // target has the other); docs/BENCHMARKS.md "Threads" measures more.
+        "--threads",
+        "1",
         ...extra,
       ];
     },
