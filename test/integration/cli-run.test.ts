@@ -214,7 +214,7 @@ describe("load-test against real local servers", () => {
 });
 
 describe("generator trust when the target holds the in-flight cap", () => {
-  it("a slow target fills --workers: send lag grows, the generator's own lag does not, results stay trustworthy", async () => {
+  it("a slow target fills --workers: send lag grows, the generator's own lag does not", async () => {
     // 5 slots × 100 ms = 50 req/s of capacity for 100 req/s asked: requests queue behind the cap.
     const server = await startLocalServer(delayed(() => 100));
     servers.push(server);
@@ -240,8 +240,12 @@ describe("generator trust when the target holds the in-flight cap", () => {
     const result = await readResult(out);
     expect(result.sendLagMs.p99).toBeGreaterThan(500); // the queue behind the cap
     expect(result.generator.ownSendLagMs.p99).toBeLessThan(result.sendLagMs.p99 / 10);
-    expect(result.generator.trustworthy).toBe(true);
-    expect(result.verdict.warnings.join("\n")).not.toMatch(/Generator overloaded/);
+    // The queue behind the cap (over 500 ms) never condemns the generator; on a busy machine its
+    // own event loop still may, and then the numbers say so.
+    if (!result.generator.trustworthy) {
+      expect(result.generator.eventLoopDelayMs.p99 > 5 || result.generator.ownSendLagMs.p99 > 5).toBe(true);
+      expect(result.generator.ownSendLagMs.p99).toBeLessThan(500);
+    }
     expect(result.requests.dropped).toBeGreaterThan(0);
   });
 });
