@@ -101,6 +101,7 @@ export class ThreadedDriver implements LoadDriver {
   private started = false;
   private ready: Promise<void> | undefined;
   private unopened: TransportSummary | undefined;
+  private idle: Promise<void> | undefined;
   private readonly shardSeconds: number[];
 
   constructor(
@@ -168,8 +169,12 @@ export class ThreadedDriver implements LoadDriver {
     return t0Ms;
   }
 
-  async whenIdle(): Promise<void> {
-    await Promise.all(this.handles.map(async (handle) => expect(await handle.next("idle"))));
+  /** One promise per run: each thread says "idle" once, and the coordinator may ask twice (interrupts). */
+  whenIdle(): Promise<void> {
+    this.idle ??= Promise.all(this.handles.map(async (handle) => expect(await handle.next("idle")))).then(
+      () => undefined,
+    );
+    return this.idle;
   }
 
   stop(): void {
