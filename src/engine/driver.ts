@@ -1,7 +1,7 @@
 import type { Recorder } from "../metrics/recorder.js";
-import type { TransportResult } from "../metrics/result.js";
+import type { LagSummaryMs, TransportResult } from "../metrics/result.js";
 import type { ProbeResult } from "../transport/http.js";
-import type { LagSummaryMs, Shard, ShardEnd, ShardStats } from "./shard.js";
+import type { Shard, ShardEnd, ShardStats } from "./shard.js";
 
 /**
  * What the run coordinator (run.ts) drives: one shard in this thread, or one per worker thread

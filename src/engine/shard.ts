@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { RunOptions } from "../config/options.js";
 import { Recorder, type RecorderMode } from "../metrics/recorder.js";
-import type { TransportResult } from "../metrics/result.js";
+import type { LagSummaryMs, TransportResult } from "../metrics/result.js";
 import { constantRatePlan } from "../plan/constant.js";
 import { planFor, stageStartsMs, type Plan } from "../plan/index.js";
 import { globalIndex, shareOf, stripePlan } from "../plan/stripe.js";
@@ -24,8 +24,6 @@ export interface ShardStats {
   inFlight: number;
   /** Most requests this shard had in flight at once. */
   peakInFlight: number;
-  /** The shard's in-flight cap held a due request back at least once. */
-  capReached: boolean;
 }
 
 /** What only the end of a shard's run knows. */
@@ -34,12 +32,6 @@ export interface ShardEnd {
   abandoned: number;
   /** Requests due before the schedule ended that never left (the in-flight cap was full). */
   dueUnsent: number;
-}
-
-export interface LagSummaryMs {
-  p50: number;
-  p99: number;
-  max: number;
 }
 
 const EVENT_LOOP_RESOLUTION_MS = 10;
@@ -163,7 +155,6 @@ export class Shard {
       sent: scheduler.sent,
       inFlight: scheduler.inFlightCount,
       peakInFlight: scheduler.maxInFlightSeen,
-      capReached: scheduler.maxInFlightSeen >= this.workers,
     };
   }
 

@@ -1,8 +1,8 @@
 import type { RunOptions } from "../config/options.js";
 import type { RecorderDelta } from "../metrics/recorder.js";
-import type { TransportResult } from "../metrics/result.js";
+import type { LagSummaryMs, TransportResult } from "../metrics/result.js";
 import type { ConnectionState, ProbeResult } from "../transport/http.js";
-import type { LagSummaryMs, ShardEnd, ShardStats, Stripe } from "./shard.js";
+import type { ShardEnd, ShardStats, Stripe } from "./shard.js";
 
 /**
  * The messages between the run coordinator and its worker threads (`--threads`). Everything is

@@ -2,18 +2,11 @@ import { existsSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import type { RunOptions } from "../config/options.js";
 import { Recorder } from "../metrics/recorder.js";
-import type { TransportResult } from "../metrics/result.js";
+import type { LagSummaryMs, TransportResult } from "../metrics/result.js";
 import { mergeTransportSummaries, type ProbeResult, type TransportSummary } from "../transport/http.js";
 import type { Clock } from "./clock.js";
 import type { LoadDriver } from "./driver.js";
-import {
-  recorderLayoutFor,
-  scenarioFor,
-  transportFor,
-  type LagSummaryMs,
-  type ShardEnd,
-  type ShardStats,
-} from "./shard.js";
+import { recorderLayoutFor, scenarioFor, transportFor, type ShardEnd, type ShardStats } from "./shard.js";
 import {
   toWorkerOptions,
   type FromWorker,
@@ -182,7 +175,7 @@ export class ThreadedDriver implements LoadDriver {
   }
 
   stats(): ShardStats {
-    const stats: ShardStats = { sent: 0, inFlight: 0, peakInFlight: 0, capReached: false };
+    const stats: ShardStats = { sent: 0, inFlight: 0, peakInFlight: 0 };
     for (const handle of this.handles) {
       const latest = handle.latest?.stats;
       if (!latest) continue;
@@ -190,7 +183,6 @@ export class ThreadedDriver implements LoadDriver {
       stats.inFlight += latest.inFlight;
       // The threads' peaks need not coincide: their sum bounds the run's peak from above.
       stats.peakInFlight += latest.peakInFlight;
-      stats.capReached ||= latest.capReached;
     }
     return stats;
   }

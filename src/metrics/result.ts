@@ -99,6 +99,13 @@ export type TransportResult = TransportSummary & {
   errors: Record<string, { count: number; reason: string }>;
 };
 
+/** A lag's median, 99th percentile and maximum (ms). */
+export interface LagSummaryMs {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
 export interface RunResult {
   schemaVersion: number;
   /** Base URL without credentials, query string or fragment. */
@@ -131,12 +138,12 @@ export interface RunResult {
   transport: TransportResult;
   generator: {
     /** Event-loop delay of the generator during the run (ms); with threads, the worst thread's. */
-    eventLoopDelayMs: { p50: number; p99: number; max: number };
+    eventLoopDelayMs: LagSummaryMs;
     /**
      * Send lag of the requests the in-flight cap did not hold back (ms): the generator's own
      * lateness, which `trustworthy` judges (`sendLagMs` also holds waits behind `--workers`).
      */
-    ownSendLagMs: { p50: number; p99: number; max: number };
+    ownSendLagMs: LagSummaryMs;
     /** Most requests in flight at once (with threads: the sum of each thread's peak, an upper bound). */
     maxInFlight: number;
     workers: number;

@@ -83,8 +83,6 @@ export class ConnectionRecorder {
   }
 
   state(): ConnectionState {
-    const encode = (histogram: hdr.Histogram): string =>
-      histogram.totalCount === 0 ? "" : encodeHistogram(histogram);
     return {
       stats: {
         ...this.stats,
@@ -95,8 +93,8 @@ export class ConnectionRecorder {
       resumed: this.resumed,
       responses: this.responses,
       maxResponsesOnOne: this.maxResponsesOnOne,
-      connectTime: encode(this.connectTime),
-      tlsHandshakeTime: encode(this.tlsHandshakeTime),
+      connectTime: encodeHistogram(this.connectTime),
+      tlsHandshakeTime: encodeHistogram(this.tlsHandshakeTime),
     };
   }
 

@@ -552,7 +552,12 @@ outputs: { out: file.json }
       { environment: "prod", region: "eu" },
     ],
     ["--out", { out: "cli.json" }, (p) => p.outputs, { out: "cli.json" }],
-    ["--pushgateway", { pushgateway: "http://pg:9091" }, (p) => p.outputs.pushgateway, "http://pg:9091"],
+    [
+      "--pushgateway",
+      { pushgateway: "http://127.0.0.1:9091" },
+      (p) => p.outputs.pushgateway,
+      "http://127.0.0.1:9091",
+    ],
     ["--abort-on-critical", { abortOnCritical: true }, (p) => p.abortOnCritical, true],
   ])("%s", (_name, flags, pick, expected) => {
     expect(pick(apply(flags))).toEqual(expected);

@@ -6,10 +6,12 @@ describe("--threads", () => {
   const cores = availableParallelism();
 
   it("defaults to one per core, minus one for a target on this machine, at most --workers", () => {
-    // Parsing only: nothing is sent to these hosts.
-    expect(resolveThreads(undefined, 64, new URL("http://gateway.example.test"))).toBe(Math.min(cores, 64));
+    // Parsing only: nothing is sent anywhere. A remote host under the reserved .invalid TLD.
+    const remote = new URL("http://127.0.0.1");
+    remote.hostname = "gateway.invalid";
+    expect(resolveThreads(undefined, 64, remote)).toBe(Math.min(cores, 64));
     expect(resolveThreads(undefined, 64, new URL("http://127.0.0.1:8080"))).toBe(Math.max(1, cores - 1));
-    expect(resolveThreads(undefined, 1, new URL("http://gateway.example.test"))).toBe(1);
+    expect(resolveThreads(undefined, 1, remote)).toBe(1);
     const options = parseRunOptions({ target: "http://localhost:9", rps: "10", duration: "1s" });
     expect(options.threads).toBe(Math.max(1, Math.min(cores - 1, options.workers)));
   });
@@ -27,21 +29,11 @@ describe("--threads", () => {
     );
   });
 
-  it("knows loopback targets", () => {
-    for (const url of [
-      "http://127.0.0.1:1",
-      "http://127.1.2.3",
-      "http://localhost:8080",
-      "http://[::1]:80",
-      "https://api.localhost",
-    ])
-      expect(isLoopbackTarget(new URL(url)), url).toBe(true);
-    for (const url of [
-      "http://10.0.0.1",
-      "http://example.test",
-      "http://[::2]",
-      "http://localhost.example.test",
-    ])
-      expect(isLoopbackTarget(new URL(url)), url).toBe(false);
+  it("knows loopback targets (host names parsed only, nothing is contacted)", () => {
+    const hostIsLoopback = (host: string): boolean => isLoopbackTarget(new URL(`http://${host}`));
+    for (const host of ["127.0.0.1:1", "127.1.2.3", "localhost:8080", "[::1]:80", "api.localhost"])
+      expect(hostIsLoopback(host), host).toBe(true);
+    for (const host of ["10.0.0.1", "gateway.invalid", "[::2]", "localhost.invalid"])
+      expect(hostIsLoopback(host), host).toBe(false);
   });
 });
