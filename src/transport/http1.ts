@@ -1,0 +1,352 @@
+import { createRequire } from "node:module";
+import type { Socket } from "node:net";
+import { errors } from "undici";
+import type { PreparedRequest } from "./http.js";
+
+/**
+ * The HTTP/1.1 hot path (docs/TRANSPORT.md "HTTP/1.1 client"): requests encoded to bytes once
+ * per test case, written with one `socket.write` each, and responses parsed by llhttp, the
+ * parser undici and node:http use, through Node's native binding.
+ *
+ * Why by hand rather than undici: at saturation undici's per-request JavaScript (request
+ * validation, header serialization, `_resume`, a second write for the body: one writev per
+ * request) took most of the generator's CPU, and the generator reached 0.78–0.94× autocannon's
+ * requests/s (docs/BENCHMARKS.md). A load generator sends the same few requests millions of
+ * times, which no general-purpose client optimizes for. undici still carries HTTP/2 and the
+ * connections whose protocol ALPN has not told yet.
+ */
+
+/** The subset of Node's native llhttp binding (`lib/_http_common.js`) this client uses. */
+interface NativeParser {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
+  execute(data: Buffer): number | Error;
+  finish(): number | Error | undefined;
+  [callback: number]: unknown;
+}
+interface NativeParserClass {
+  new (): NativeParser;
+  RESPONSE: number;
+  kOnHeaders: number;
+  kOnHeadersComplete: number;
+  kOnBody: number;
+  kOnMessageComplete: number;
+  kLenientNone: number;
+}
+
+// `_http_common` is not documented, but node:http is built on it and its shape has held since
+// Node 12; Node 20 is pinned here (package.json engines). undici's own llhttp is WebAssembly
+// behind a private path and costs more per response than the native one.
+const { HTTPParser } = createRequire(import.meta.url)("_http_common") as { HTTPParser: NativeParserClass };
+
+/** What a connection reports to; `DispatchHandler`-shaped, so the transport's handler serves both clients. */
+export interface Http1Handler {
+  onRequestStart(controller: Http1Exchange): void;
+  onResponseStart(controller: Http1Exchange, statusCode: number): void;
+  onResponseData(controller: Http1Exchange, chunk: Buffer): void;
+  onResponseEnd(controller: Http1Exchange): void;
+  onResponseError(controller: Http1Exchange | undefined, error: Error): void;
+}
+
+/** Opens a socket for the connection (the transport's measured connector). */
+export type Http1Connect = (callback: (error: Error | null, socket: Socket | null) => void) => void;
+
+/** Header names the client frames the message with; a user's value would contradict them. */
+export const FRAMING_HEADERS = new Set([
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "te",
+  "trailer",
+  "expect",
+  "proxy-connection",
+]);
+
+/** Request bytes per test case, built on first use: request line, headers, body, in one buffer. */
+export class Http1RequestEncoder {
+  private readonly keepAlive = new WeakMap<PreparedRequest, Buffer>();
+  private readonly close = new WeakMap<PreparedRequest, Buffer>();
+
+  /** @param host the Host header (RFC 9112 §3.2) unless the request sets its own. */
+  constructor(private readonly host: string) {}
+
+  /** `lastOnConnection`: says `Connection: close` (RFC 9112 §9.6), as undici does for `reset`. */
+  encode(request: PreparedRequest, lastOnConnection: boolean): Buffer {
+    const cache = lastOnConnection ? this.close : this.keepAlive;
+    let wire = cache.get(request);
+    if (wire === undefined) {
+      wire = this.build(request, lastOnConnection);
+      cache.set(request, wire);
+    }
+    return wire;
+  }
+
+  private build(request: PreparedRequest, lastOnConnection: boolean): Buffer {
+    const { headers, body } = request;
+    let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
+    let hostGiven = false;
+    for (let index = 0; index < headers.length; index += 2) {
+      const name = headers[index] as string;
+      const value = headers[index + 1] as string;
+      const lower = name.toLowerCase();
+      // Config validation rejects these (options.ts); a request built in code must not either.
+      if (FRAMING_HEADERS.has(lower) || /[\r\n\0]/.test(value) || /[\r\n\0:\s]/.test(name)) {
+        throw new errors.InvalidArgumentError(`invalid request header ${JSON.stringify(name)}`);
+      }
+      if (lower === "host") hostGiven = true;
+      head += `${name}: ${value}\r\n`;
+    }
+    if (!hostGiven) head = head.replace("\r\n", `\r\nhost: ${this.host}\r\n`);
+    head += `connection: ${lastOnConnection ? "close" : "keep-alive"}\r\n`;
+    // RFC 9110 §8.6: a POST without a body still says its length is 0.
+    const length = body?.length ?? 0;
+    if (length > 0 || request.method === "POST" || request.method === "PUT" || request.method === "PATCH") {
+      head += `content-length: ${length}\r\n`;
+    }
+    head += "\r\n";
+    const headBytes = Buffer.from(head, "latin1");
+    return body && body.length > 0 ? Buffer.concat([headBytes, body]) : headBytes;
+  }
+}
+
+/** One request on an `Http1Connection`, and the controller its handler may abort. */
+export class Http1Exchange {
+  /** Written to the socket (a response may be on its way). */
+  written = false;
+  ended = false;
+
+  constructor(
+    readonly connection: Http1Connection,
+    readonly wire: Buffer,
+    readonly head: boolean,
+    readonly lastOnConnection: boolean,
+    readonly handler: Http1Handler,
+  ) {}
+
+  /** Ends the exchange with `reason`; a written one takes its connection down with it (RFC 9112 §9.3). */
+  abort(reason: Error): void {
+    this.connection.abort(this, reason);
+  }
+}
+
+const noop = (): void => undefined;
+
+/**
+ * One HTTP/1.1 connection at a time, requests one after another (no pipelining), reconnecting
+ * through `connect` when the server closed the previous one, as an undici `Client` with
+ * `pipelining: 1` does.
+ */
+export class Http1Connection {
+  /** Always 1: the transport never pipelines HTTP/1.1. */
+  pipelining = 1;
+  private socket: Socket | undefined;
+  private connecting = false;
+  private readonly queue: Http1Exchange[] = [];
+  private current: Http1Exchange | undefined;
+  /** The current response: an interim 1xx (RFC 9110 §15.2) is skipped, not delivered. */
+  private interim = false;
+  private keepAlive = true;
+  private closing = false;
+  private destroyed = false;
+  private closedWaiters: Array<() => void> = [];
+
+  constructor(private readonly connect: Http1Connect) {}
+
+  send(request: PreparedRequest, wire: Buffer, lastOnConnection: boolean, handler: Http1Handler): void {
+    const exchange = new Http1Exchange(this, wire, request.method === "HEAD", lastOnConnection, handler);
+    if (this.destroyed || this.closing) {
+      handler.onResponseError(undefined, new errors.ClientDestroyedError());
+      return;
+    }
+    this.queue.push(exchange);
+    if (this.current === undefined) this.next();
+  }
+
+  /** No more requests: the socket ends after the ones queued. */
+  close(): Promise<void> {
+    this.closing = true;
+    if (this.current === undefined && this.queue.length === 0) this.teardown();
+    return this.whenClosed();
+  }
+
+  /** Ends every request now (`ClientDestroyedError`, as undici) and the socket. */
+  destroy(): Promise<void> {
+    this.destroyed = true;
+    this.failAll(new errors.ClientDestroyedError());
+    this.teardown();
+    return Promise.resolve();
+  }
+
+  /** Called through `Http1Exchange.abort`. */
+  abort(exchange: Http1Exchange, reason: Error): void {
+    if (exchange.ended) return;
+    exchange.ended = true;
+    if (exchange === this.current) {
+      this.current = undefined;
+      // Its response may still arrive: the connection cannot carry another request.
+      if (exchange.written) this.teardown();
+    } else {
+      const index = this.queue.indexOf(exchange);
+      if (index >= 0) this.queue.splice(index, 1);
+    }
+    exchange.handler.onResponseError(exchange, reason);
+    this.next();
+  }
+
+  private next(): void {
+    if (this.current !== undefined || this.destroyed) return;
+    const exchange = this.queue.shift();
+    if (exchange === undefined) {
+      if (this.closing) this.teardown();
+      return;
+    }
+    if (this.socket === undefined) {
+      this.queue.unshift(exchange);
+      this.open();
+      return;
+    }
+    this.current = exchange;
+    this.interim = false;
+    exchange.handler.onRequestStart(exchange);
+    if (exchange.ended) return; // aborted at the start (its deadline had passed); next() ran
+    exchange.written = true;
+    this.socket.write(exchange.wire);
+  }
+
+  private open(): void {
+    if (this.connecting) return;
+    this.connecting = true;
+    this.connect((error, socket) => {
+      this.connecting = false;
+      if (error || !socket) {
+        // As undici: the requests waiting for this connection end with its failure.
+        this.failAll(error ?? new errors.SocketError("connection failed"));
+        this.resolveClosed();
+        return;
+      }
+      if (this.destroyed) {
+        socket.destroy();
+        return;
+      }
+      this.attach(socket);
+      this.next();
+    });
+  }
+
+  private attach(socket: Socket): void {
+    const parser = new HTTPParser();
+    parser.initialize(HTTPParser.RESPONSE, {}, 0, HTTPParser.kLenientNone);
+    parser[HTTPParser.kOnHeaders] = noop; // header lines are not needed, only the status
+    parser[HTTPParser.kOnHeadersComplete] = this.onHeadersComplete;
+    parser[HTTPParser.kOnBody] = this.onBody;
+    parser[HTTPParser.kOnMessageComplete] = this.onMessageComplete;
+    this.socket = socket;
+    socket.on("data", (chunk: Buffer) => {
+      if (this.socket !== socket) return;
+      const result = parser.execute(chunk);
+      if (result instanceof Error) this.fail(socket, result);
+    });
+    socket.on("end", () => {
+      if (this.socket !== socket) return;
+      // A body delimited by the end of the connection ends here (RFC 9112 §6.3).
+      const result = parser.finish();
+      this.fail(socket, result instanceof Error ? result : new errors.SocketError("other side closed"));
+    });
+    socket.on("error", (error: Error) => this.fail(socket, error));
+    socket.on("close", () => {
+      this.fail(socket, new errors.SocketError("closed"));
+      this.resolveClosed();
+    });
+  }
+
+  // Parser callbacks: arrow functions so `this` is the connection (the parser calls them as its own methods).
+  private readonly onHeadersComplete = (
+    _versionMajor: number,
+    _versionMinor: number,
+    _headers: string[],
+    _method: number,
+    _url: string,
+    statusCode: number,
+    _statusMessage: string,
+    upgrade: boolean,
+    shouldKeepAlive: boolean,
+  ): number => {
+    const exchange = this.current;
+    if (exchange === undefined || upgrade) {
+      // Bytes nobody asked for, or a protocol switch this client never requested.
+      this.fail(this.socket, new errors.SocketError(upgrade ? "unexpected upgrade" : "unexpected response"));
+      return 0;
+    }
+    if (statusCode < 200) {
+      this.interim = true;
+      return 0;
+    }
+    this.keepAlive = shouldKeepAlive;
+    exchange.handler.onResponseStart(exchange, statusCode);
+    // 1 tells llhttp that the response has no body whatever its headers say (RFC 9110 §9.3.2).
+    return exchange.head ? 1 : 0;
+  };
+
+  private readonly onBody = (chunk: Buffer): void => {
+    const exchange = this.current;
+    if (exchange !== undefined) exchange.handler.onResponseData(exchange, chunk);
+  };
+
+  private readonly onMessageComplete = (): void => {
+    if (this.interim) {
+      this.interim = false;
+      return;
+    }
+    const exchange = this.current;
+    if (exchange === undefined) return;
+    this.current = undefined;
+    exchange.ended = true;
+    // The handler may send again at once (a closed loop): the state is settled before it runs.
+    if (!this.keepAlive || exchange.lastOnConnection) this.teardown();
+    exchange.handler.onResponseEnd(exchange);
+    this.next();
+  };
+
+  /** The socket failed or ended: the request on it fails; the queued ones get a new connection. */
+  private fail(socket: Socket | undefined, error: Error): void {
+    if (socket === undefined || this.socket !== socket) return;
+    this.teardown();
+    const exchange = this.current;
+    if (exchange !== undefined) {
+      this.current = undefined;
+      exchange.ended = true;
+      exchange.handler.onResponseError(exchange, error);
+    }
+    this.next();
+  }
+
+  private failAll(error: Error): void {
+    const exchanges = this.current === undefined ? [] : [this.current];
+    exchanges.push(...this.queue.splice(0));
+    this.current = undefined;
+    for (const exchange of exchanges) {
+      if (exchange.ended) continue;
+      exchange.ended = true;
+      exchange.handler.onResponseError(exchange, error);
+    }
+  }
+
+  private teardown(): void {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    this.socket = undefined;
+    socket.destroy();
+  }
+
+  private resolveClosed(): void {
+    const waiters = this.closedWaiters;
+    this.closedWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private whenClosed(): Promise<void> {
+    if (this.socket === undefined && !this.connecting) return Promise.resolve();
+    return new Promise((resolve) => this.closedWaiters.push(resolve));
+  }
+}
