@@ -4,6 +4,7 @@ import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
 import { stagesPlan, parseStages, type Stage } from "../plan/ramping.js";
 import { parseDurationMs } from "./duration.js";
 import { InputError } from "./errors.js";
+import { headerNameProblem, NOT_A_HEADER_NAME } from "./headers.js";
 import { parseTransportFlags, type RawTransportFlags, type TransportFlags } from "./transport-options.js";
 import type { CustomCase } from "./profile-cases.js";
 import { parseCliThreshold, type Threshold } from "./thresholds.js";
@@ -114,8 +115,6 @@ export function resolveThreads(text: string | undefined, workers: number, target
   return threads;
 }
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/; // RFC 9110 §5.6.2 token
-
 const positiveNumber = (flag: string) =>
   z.string({ error: `${flag} is required` }).transform((text, ctx) => {
     const value = Number(text);
@@ -225,8 +224,10 @@ const schema = z.object({
       for (const item of items) {
         const colon = item.indexOf(":");
         const name = colon > 0 ? item.slice(0, colon).trim() : "";
-        if (!HEADER_NAME.test(name)) {
-          ctx.addIssue({ code: "custom", message: `expected "Name: value", got "${item}"` });
+        const problem = headerNameProblem(name);
+        if (problem) {
+          const message = problem === NOT_A_HEADER_NAME ? `expected "Name: value", got "${item}"` : problem;
+          ctx.addIssue({ code: "custom", message });
           return z.NEVER;
         }
         headers.push([name, item.slice(colon + 1).trim()]);

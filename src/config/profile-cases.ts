@@ -12,11 +12,10 @@ import {
   type StatusRange,
 } from "../scenarios/expect.js";
 import type { PreparedRequest } from "../transport/http.js";
+import { headerNameSchema } from "./headers.js";
 import { CATEGORY_NAME, ENFORCING_CATEGORIES } from "./thresholds.js";
 
 export const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] as const;
-/** RFC 9110 §5.6.2 token, as src/config/options.ts checks --header. */
-export const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const STATUS_TEXT = /^([1-5])xx$|^([1-5]\d\d)-([1-5]\d\d)$/;
 
 const STATUS_MESSAGE = 'must be a status code 100..599, a class like "2xx", or a range like "200-204"';
@@ -80,10 +79,7 @@ export const caseSchema = z
       .optional()
       .describe("Request path (and query) after the target's base URL; default the profile's path"),
     headers: z
-      .record(
-        z.string().regex(HEADER_NAME, { error: "not a valid header name" }),
-        z.union([z.string(), z.number()], { error: "must be a string" }),
-      )
+      .record(headerNameSchema, z.union([z.string(), z.number()], { error: "must be a string" }))
       .optional()
       .describe("Extra headers of this case (override the profile's)"),
     body: z

@@ -7,7 +7,8 @@
 import { z } from "zod";
 import { parseStages } from "../plan/ramping.js";
 import { InputError } from "./errors.js";
-import { caseSchema, HEADER_NAME } from "./profile-cases.js";
+import { headerNameSchema } from "./headers.js";
+import { caseSchema } from "./profile-cases.js";
 import { CATEGORY_NAME, THRESHOLD_LEVELS } from "./thresholds.js";
 
 /** The same language as parseDurationMs: `30s`, `1m30s`, `500ms`, `1h`, or a bare number of seconds. */
@@ -147,7 +148,7 @@ const headerValue = z
   .describe("A literal value, or {env: NAME} to read a secret from the environment");
 
 export const headersSchema = z
-  .record(z.string().regex(HEADER_NAME, { error: "not a valid header name" }), headerValue)
+  .record(headerNameSchema, headerValue)
   .describe("Request headers sent with every request");
 
 export const authSchema = z

@@ -32,13 +32,13 @@ import {
 import {
   caseSchema,
   checkCaseSemantics,
-  HEADER_NAME,
   normalizeCase,
   parseCsvCases,
   parseJsonLines,
   type CaseRecord,
   type CustomCase,
 } from "./profile-cases.js";
+import { headerNameProblem, NOT_A_HEADER_NAME } from "./headers.js";
 import { ENV_NAME, LABEL_NAME, profileSchema, type RawPhase, type RawProfile } from "./profile-schema.js";
 import {
   CATEGORY_NAME,
@@ -916,8 +916,13 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
   for (const item of flags.header ?? []) {
     const colon = item.indexOf(":");
     const name = colon > 0 ? item.slice(0, colon).trim() : "";
-    if (!HEADER_NAME.test(name)) {
-      problems.push(`--header: expected "Name: value", got "${item}"`);
+    const problem = headerNameProblem(name);
+    if (problem) {
+      problems.push(
+        problem === NOT_A_HEADER_NAME
+          ? `--header: expected "Name: value", got "${item}"`
+          : `--header: ${problem}`,
+      );
       continue;
     }
     const value = item.slice(colon + 1).trim();

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import type { Socket } from "node:net";
 import { errors } from "undici";
+import { CLIENT_FRAMING_HEADERS } from "../config/headers.js";
 import type { PreparedRequest } from "./http.js";
 
 /**
@@ -50,19 +51,6 @@ export interface Http1Handler {
 /** Opens a socket for the connection (the transport's measured connector). */
 export type Http1Connect = (callback: (error: Error | null, socket: Socket | null) => void) => void;
 
-/** Header names the client frames the message with; a user's value would contradict them. */
-export const FRAMING_HEADERS = new Set([
-  "content-length",
-  "transfer-encoding",
-  "connection",
-  "keep-alive",
-  "upgrade",
-  "te",
-  "trailer",
-  "expect",
-  "proxy-connection",
-]);
-
 /** Request bytes per test case, built on first use: request line, headers, body, in one buffer. */
 export class Http1RequestEncoder {
   private readonly keepAlive = new WeakMap<PreparedRequest, Buffer>();
@@ -91,7 +79,7 @@ export class Http1RequestEncoder {
       const value = headers[index + 1] as string;
       const lower = name.toLowerCase();
       // Config validation rejects these (options.ts); a request built in code must not either.
-      if (FRAMING_HEADERS.has(lower) || /[\r\n\0]/.test(value) || /[\r\n\0:\s]/.test(name)) {
+      if (CLIENT_FRAMING_HEADERS.has(lower) || /[\r\n\0]/.test(value) || /[\r\n\0:\s]/.test(name)) {
         throw new errors.InvalidArgumentError(`invalid request header ${JSON.stringify(name)}`);
       }
       if (lower === "host") hostGiven = true;

@@ -160,7 +160,7 @@ labels: { 9lives: x }
 outputs: { pushgateway: "prometheus:9091" }
 cases:
   - { name: a, category: normal }
-  - { name: b, category: normal, method: FETCH }
+  - { name: b, category: normal, method: FETCH, headers: { Content-Length: "5" } }
   - { name: c, category: Bad }
   - { name: d, category: normal, expect: { status: [700], blocked: maybe, json: { "$.a[": 1 } } }
   - { name: a, category: normal, path: relative }
@@ -188,6 +188,7 @@ cases:
       'labels["9lives"]: not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*) (line 22)',
       'outputs.pushgateway: must be an http:// or https:// URL, got "prometheus:9091" (line 23)',
       'cases[1].method: must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, got "FETCH" (line 26)',
+      "cases[1].headers.Content-Length: Content-Length is set by load-test itself (message framing and keep-alive; see --no-keepalive) (line 26)",
       'cases[2].category: must be a category name: lower case letters, digits, _ and -, got "Bad" (line 27)',
       'cases[3].expect.status[0]: must be a status code 100..599, a class like "2xx", or a range like "200-204", got 700 (line 28)',
       'cases[3].expect.blocked: must be true or false, got "maybe" (line 28)',
@@ -581,7 +582,7 @@ outputs: { out: file.json }
         workers: "0",
         timeout: "0s",
         category: "bogus",
-        header: ["no colon"],
+        header: ["no colon", "Transfer-Encoding: chunked"],
         threshold: ["latency:p(95<10"],
         label: ["=x"],
         startRps: "3",
@@ -597,6 +598,7 @@ outputs: { out: file.json }
       '--workers: must be an integer ≥ 1, got "0"',
       '--timeout: must be a duration like 30s, 5m, 1h or 1m30s, got "0s"',
       '--header: expected "Name: value", got "no colon"',
+      "--header: Transfer-Encoding is set by load-test itself (message framing and keep-alive; see --no-keepalive)",
       '--threshold: "latency:p(95<10" at position 13: expected ")" after the percentile',
       '--label: expected name=value with a Prometheus label name, got "=x"',
     ]);
