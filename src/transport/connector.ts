@@ -4,6 +4,7 @@ import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { errors } from "undici";
 import type { ConnectionProtocol, OpenedConnection } from "./connections.js";
 import { H2NotNegotiatedError, TlsHandshakeResetError } from "./errors.js";
+import { READER, SHARED_ONREAD, type ReadingSocket } from "./http1.js";
 import type { TlsSessionCache, TlsSettings } from "./tls.js";
 
 /** How every connection of a transport is opened. */
@@ -58,8 +59,12 @@ export function openConnection(
       session: settings.sessions.get(sessionKey),
     });
     socket.on("session", (session: Buffer) => settings.sessions.set(sessionKey, session));
+  } else if (!settings.h2c) {
+    // Cleartext HTTP/1.1: read by Http1Connection from one shared buffer (SHARED_ONREAD).
+    socket = netConnect({ host: hostname, port, onread: SHARED_ONREAD });
+    (socket as ReadingSocket)[READER] = null;
   } else {
-    // As undici's connector: a 64 KiB read buffer (Node's typings omit the option).
+    // For undici: as its connector, a 64 KiB read buffer (Node's typings omit the option).
     socket = netConnect({ host: hostname, port, highWaterMark: 64 * 1024 } as NetConnectOpts);
   }
   socket.setNoDelay(true);

@@ -1,13 +1,19 @@
-import { createRequire } from "node:module";
 import type { Socket } from "node:net";
 import { errors } from "undici";
 import { CLIENT_FRAMING_HEADERS } from "../config/headers.js";
 import type { PreparedRequest } from "./http.js";
+import {
+  HEADERS_FAIL,
+  HEADERS_OK,
+  HEADERS_SKIP_BODY,
+  ResponseParser,
+  type ResponseEvents,
+} from "./llhttp.js";
 
 /**
  * The HTTP/1.1 hot path (docs/TRANSPORT.md "HTTP/1.1 client"): requests encoded to bytes once
  * per test case, written with one `socket.write` each, and responses parsed by llhttp, the
- * parser undici and node:http use, through Node's native binding.
+ * parser undici and node:http use (`llhttp.ts`).
  *
  * Why by hand rather than undici: at saturation undici's per-request JavaScript (request
  * validation, header serialization, `_resume`, a second write for the body: one writev per
@@ -16,28 +22,6 @@ import type { PreparedRequest } from "./http.js";
  * times, which no general-purpose client optimizes for. undici still carries HTTP/2 and the
  * connections whose protocol ALPN has not told yet.
  */
-
-/** The subset of Node's native llhttp binding (`lib/_http_common.js`) this client uses. */
-interface NativeParser {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
-  execute(data: Buffer): number | Error;
-  finish(): number | Error | undefined;
-  [callback: number]: unknown;
-}
-interface NativeParserClass {
-  new (): NativeParser;
-  RESPONSE: number;
-  kOnHeaders: number;
-  kOnHeadersComplete: number;
-  kOnBody: number;
-  kOnMessageComplete: number;
-  kLenientNone: number;
-}
-
-// `_http_common` is not documented, but node:http is built on it and its shape has held since
-// Node 12; Node 20 is pinned here (package.json engines). undici's own llhttp is WebAssembly
-// behind a private path and costs more per response than the native one.
-const { HTTPParser } = createRequire(import.meta.url)("_http_common") as { HTTPParser: NativeParserClass };
 
 /** What a connection reports to; `DispatchHandler`-shaped, so the transport's handler serves both clients. */
 export interface Http1Handler {
@@ -118,23 +102,52 @@ export class Http1Exchange {
   }
 }
 
-const noop = (): void => undefined;
+/**
+ * A connection that sat idle longer than this opens a new one for its next request, as undici
+ * does (its default keep-alive timeout, 4 s): servers close idle connections (node:http after
+ * 5 s), and a request written as the close arrives would fail as a reset it did not cause.
+ */
+export const IDLE_REUSE_LIMIT_MS = 4_000;
+
+/**
+ * On a socket opened with `SHARED_ONREAD`: null until a connection reads it, then its reader.
+ * (Set by the connector, so a socket's way of reading is known without Node's internals.)
+ */
+export const READER = Symbol("http1 reader");
+export type ReadingSocket = Socket & { [READER]?: ((data: Buffer, length: number) => void) | null };
+
+/**
+ * For `net.connect`'s documented `onread` option: bytes land in one buffer reused for every read
+ * of every cleartext socket of the thread (they are parsed before the next read), with no
+ * stream machinery or new Buffer per read; `this` is the socket. About a tenth of the CPU per
+ * request at saturation here (bench/results). TLS sockets keep 'data' events.
+ */
+export const SHARED_ONREAD = {
+  buffer: Buffer.allocUnsafe(64 * 1024),
+  callback(this: ReadingSocket, bytesRead: number, buffer: Buffer): boolean {
+    this[READER]?.(buffer, bytesRead);
+    return true; // false would pause the socket
+  },
+};
 
 /**
  * One HTTP/1.1 connection at a time, requests one after another (no pipelining), reconnecting
  * through `connect` when the server closed the previous one, as an undici `Client` with
  * `pipelining: 1` does.
  */
-export class Http1Connection {
+export class Http1Connection implements ResponseEvents {
   /** Always 1: the transport never pipelines HTTP/1.1. */
   pipelining = 1;
-  private socket: Socket | undefined;
+  private socket: ReadingSocket | undefined;
+  private parser: ResponseParser | undefined;
   private connecting = false;
   private readonly queue: Http1Exchange[] = [];
   private current: Http1Exchange | undefined;
-  /** The current response: an interim 1xx (RFC 9110 §15.2) is skipped, not delivered. */
+  /** The current response is an interim 1xx (RFC 9110 §15.2): skipped, not delivered. */
   private interim = false;
   private keepAlive = true;
+  /** performance.now() when the last response ended (the connection has been idle since). */
+  private idleSinceMs = 0;
   private closing = false;
   private destroyed = false;
   private closedWaiters: Array<() => void> = [];
@@ -189,6 +202,9 @@ export class Http1Connection {
       if (this.closing) this.teardown();
       return;
     }
+    if (this.socket !== undefined && performance.now() - this.idleSinceMs > IDLE_REUSE_LIMIT_MS) {
+      this.teardown();
+    }
     if (this.socket === undefined) {
       this.queue.unshift(exchange);
       this.open();
@@ -215,6 +231,7 @@ export class Http1Connection {
       }
       if (this.destroyed) {
         socket.destroy();
+        this.resolveClosed();
         return;
       }
       this.attach(socket);
@@ -222,24 +239,34 @@ export class Http1Connection {
     });
   }
 
-  private attach(socket: Socket): void {
-    const parser = new HTTPParser();
-    parser.initialize(HTTPParser.RESPONSE, {}, 0, HTTPParser.kLenientNone);
-    parser[HTTPParser.kOnHeaders] = noop; // header lines are not needed, only the status
-    parser[HTTPParser.kOnHeadersComplete] = this.onHeadersComplete;
-    parser[HTTPParser.kOnBody] = this.onBody;
-    parser[HTTPParser.kOnMessageComplete] = this.onMessageComplete;
+  private attach(socket: ReadingSocket): void {
+    const parser = new ResponseParser(this);
     this.socket = socket;
-    socket.on("data", (chunk: Buffer) => {
+    this.parser = parser;
+    this.idleSinceMs = performance.now();
+    const read = (data: Buffer, length: number): void => {
       if (this.socket !== socket) return;
-      const result = parser.execute(chunk);
-      if (result instanceof Error) this.fail(socket, result);
-    });
+      if (this.current === undefined) {
+        // Nothing is owed between exchanges: these bytes answer no request, and were they the
+        // start of a response (a 408 in two writes) left in the parser, the next one would be misread.
+        this.fail(socket, new errors.SocketError("unexpected data on an idle connection"));
+        return;
+      }
+      const error = parser.execute(data, length);
+      if (error) this.fail(socket, error);
+    };
+    if (socket[READER] === null) {
+      socket[READER] = read;
+    } else {
+      socket.on("data", (chunk: Buffer) => read(chunk, chunk.length));
+    }
     socket.on("end", () => {
       if (this.socket !== socket) return;
-      // A body delimited by the end of the connection ends here (RFC 9112 §6.3).
-      const result = parser.finish();
-      this.fail(socket, result instanceof Error ? result : new errors.SocketError("other side closed"));
+      // A body delimited by the end of the connection ends here (RFC 9112 §6.3): onMessageComplete
+      // runs and lets go of the socket. Otherwise the server closed before the end of a response
+      // (llhttp says HPE_INVALID_EOF_STATE mid-body) or between them: a reset, as undici says.
+      parser.finish();
+      this.fail(socket, new errors.SocketError("other side closed"));
     });
     socket.on("error", (error: Error) => this.fail(socket, error));
     socket.on("close", () => {
@@ -248,40 +275,26 @@ export class Http1Connection {
     });
   }
 
-  // Parser callbacks: arrow functions so `this` is the connection (the parser calls them as its own methods).
-  private readonly onHeadersComplete = (
-    _versionMajor: number,
-    _versionMinor: number,
-    _headers: string[],
-    _method: number,
-    _url: string,
-    statusCode: number,
-    _statusMessage: string,
-    upgrade: boolean,
-    shouldKeepAlive: boolean,
-  ): number => {
+  // ResponseEvents: called by the parser from inside `execute` / `finish`.
+
+  onHeadersComplete(statusCode: number, upgrade: boolean, keepAlive: boolean): number {
     const exchange = this.current;
-    if (exchange === undefined || upgrade) {
-      // Bytes nobody asked for, or a protocol switch this client never requested.
-      this.fail(this.socket, new errors.SocketError(upgrade ? "unexpected upgrade" : "unexpected response"));
-      return 0;
-    }
+    if (exchange === undefined || upgrade) return HEADERS_FAIL; // a protocol switch never asked for
     if (statusCode < 200) {
       this.interim = true;
-      return 0;
+      return HEADERS_OK;
     }
-    this.keepAlive = shouldKeepAlive;
+    this.keepAlive = keepAlive;
     exchange.handler.onResponseStart(exchange, statusCode);
-    // 1 tells llhttp that the response has no body whatever its headers say (RFC 9110 §9.3.2).
-    return exchange.head ? 1 : 0;
-  };
+    return exchange.head ? HEADERS_SKIP_BODY : HEADERS_OK;
+  }
 
-  private readonly onBody = (chunk: Buffer): void => {
+  onBody(chunk: Buffer): void {
     const exchange = this.current;
     if (exchange !== undefined) exchange.handler.onResponseData(exchange, chunk);
-  };
+  }
 
-  private readonly onMessageComplete = (): void => {
+  onMessageComplete(): void {
     if (this.interim) {
       this.interim = false;
       return;
@@ -290,11 +303,12 @@ export class Http1Connection {
     if (exchange === undefined) return;
     this.current = undefined;
     exchange.ended = true;
+    this.idleSinceMs = performance.now();
     // The handler may send again at once (a closed loop): the state is settled before it runs.
     if (!this.keepAlive || exchange.lastOnConnection) this.teardown();
     exchange.handler.onResponseEnd(exchange);
     this.next();
-  };
+  }
 
   /** The socket failed or ended: the request on it fails; the queued ones get a new connection. */
   private fail(socket: Socket | undefined, error: Error): void {
@@ -324,6 +338,9 @@ export class Http1Connection {
     const socket = this.socket;
     if (socket === undefined) return;
     this.socket = undefined;
+    if (socket[READER]) socket[READER] = null;
+    this.parser?.free();
+    this.parser = undefined;
     socket.destroy();
   }
 
