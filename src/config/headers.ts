@@ -1,7 +1,7 @@
 import { z } from "zod";
 
-/** RFC 9110 §5.6.2 token: what a header name may be. */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** RFC 9110 §5.6.2 token: what a header name (or a method) may be. */
+export const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
  * Headers the client sets itself to frame each message and manage the connection (RFC 9112
@@ -24,7 +24,7 @@ export const NOT_A_HEADER_NAME = "not a valid header name";
 
 /** Why `name` cannot be sent as a request header, or undefined when it can. */
 export function headerNameProblem(name: string): string | undefined {
-  if (!HEADER_NAME.test(name)) return NOT_A_HEADER_NAME;
+  if (!TOKEN.test(name)) return NOT_A_HEADER_NAME;
   if (CLIENT_FRAMING_HEADERS.has(name.toLowerCase())) {
     return `${name} is set by load-test itself (message framing and keep-alive; see --no-keepalive)`;
   }
@@ -34,7 +34,7 @@ export function headerNameProblem(name: string): string | undefined {
 /** A header name in a profile or case: a token, and not one the client frames messages with. */
 export const headerNameSchema = z
   .string()
-  .regex(HEADER_NAME, { error: NOT_A_HEADER_NAME })
+  .regex(TOKEN, { error: NOT_A_HEADER_NAME })
   .refine((name) => !CLIENT_FRAMING_HEADERS.has(name.toLowerCase()), {
     error: (issue) => headerNameProblem(String(issue.input)),
   });

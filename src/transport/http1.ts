@@ -1,11 +1,12 @@
 import type { Socket } from "node:net";
 import { errors } from "undici";
-import { CLIENT_FRAMING_HEADERS } from "../config/headers.js";
+import { CLIENT_FRAMING_HEADERS, TOKEN } from "../config/headers.js";
 import type { PreparedRequest } from "./http.js";
 import {
   HEADERS_FAIL,
   HEADERS_OK,
   HEADERS_SKIP_BODY,
+  ResponseParseError,
   ResponseParser,
   type ResponseEvents,
 } from "./llhttp.js";
@@ -35,6 +36,11 @@ export interface Http1Handler {
 /** Opens a socket for the connection (the transport's measured connector). */
 export type Http1Connect = (callback: (error: Error | null, socket: Socket | null) => void) => void;
 
+/** A request target as undici accepts it: no spaces, controls or characters beyond Latin-1. */
+const PATH = /^[\u0021-\u00ff]+$/;
+/** RFC 9110 §5.5 field value: visible characters, spaces and tabs, obs-text; no CR, LF or NUL. */
+const HEADER_VALUE = /^[\t\u0020-\u007e\u0080-\u00ff]*$/;
+
 /** Request bytes per test case, built on first use: request line, headers, body, in one buffer. */
 export class Http1RequestEncoder {
   private readonly keepAlive = new WeakMap<PreparedRequest, Buffer>();
@@ -55,15 +61,21 @@ export class Http1RequestEncoder {
   }
 
   private build(request: PreparedRequest, lastOnConnection: boolean): Buffer {
-    const { headers, body } = request;
-    let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
+    const { headers, body, method, path } = request;
+    // The checks undici makes before writing (its lib/core/request.js): nothing is sent that would
+    // split or corrupt the request line or a header (RFC 9112 §3, RFC 9110 §5.5).
+    if (!TOKEN.test(method))
+      throw new errors.InvalidArgumentError(`invalid request method ${JSON.stringify(method)}`);
+    if (!PATH.test(path))
+      throw new errors.InvalidArgumentError(`invalid request path ${JSON.stringify(path)}`);
+    let head = `${method} ${path} HTTP/1.1\r\n`;
     let hostGiven = false;
     for (let index = 0; index < headers.length; index += 2) {
       const name = headers[index] as string;
       const value = headers[index + 1] as string;
       const lower = name.toLowerCase();
       // Config validation rejects these (options.ts); a request built in code must not either.
-      if (CLIENT_FRAMING_HEADERS.has(lower) || /[\r\n\0]/.test(value) || /[\r\n\0:\s]/.test(name)) {
+      if (CLIENT_FRAMING_HEADERS.has(lower) || !TOKEN.test(name) || !HEADER_VALUE.test(value)) {
         throw new errors.InvalidArgumentError(`invalid request header ${JSON.stringify(name)}`);
       }
       if (lower === "host") hostGiven = true;
@@ -86,6 +98,8 @@ export class Http1RequestEncoder {
 export class Http1Exchange {
   /** Written to the socket (a response may be on its way). */
   written = false;
+  /** Written while a read was being parsed (from a handler called by the parser). */
+  sentWhileReading = false;
   ended = false;
 
   constructor(
@@ -146,13 +160,18 @@ export class Http1Connection implements ResponseEvents {
   /** The current response is an interim 1xx (RFC 9110 §15.2): skipped, not delivered. */
   private interim = false;
   private keepAlive = true;
+  /** Inside `parser.execute`: a request written now cannot be answered by the bytes being parsed. */
+  private reading = false;
   /** performance.now() when the last response ended (the connection has been idle since). */
   private idleSinceMs = 0;
   private closing = false;
   private destroyed = false;
   private closedWaiters: Array<() => void> = [];
 
-  constructor(private readonly connect: Http1Connect) {}
+  constructor(
+    private readonly connect: Http1Connect,
+    private readonly idleReuseLimitMs: number = IDLE_REUSE_LIMIT_MS,
+  ) {}
 
   send(request: PreparedRequest, wire: Buffer, lastOnConnection: boolean, handler: Http1Handler): void {
     const exchange = new Http1Exchange(this, wire, request.method === "HEAD", lastOnConnection, handler);
@@ -202,7 +221,7 @@ export class Http1Connection implements ResponseEvents {
       if (this.closing) this.teardown();
       return;
     }
-    if (this.socket !== undefined && performance.now() - this.idleSinceMs > IDLE_REUSE_LIMIT_MS) {
+    if (this.socket !== undefined && performance.now() - this.idleSinceMs > this.idleReuseLimitMs) {
       this.teardown();
     }
     if (this.socket === undefined) {
@@ -215,6 +234,7 @@ export class Http1Connection implements ResponseEvents {
     exchange.handler.onRequestStart(exchange);
     if (exchange.ended) return; // aborted at the start (its deadline had passed); next() ran
     exchange.written = true;
+    exchange.sentWhileReading = this.reading;
     this.socket.write(exchange.wire);
   }
 
@@ -252,8 +272,19 @@ export class Http1Connection implements ResponseEvents {
         this.fail(socket, new errors.SocketError("unexpected data on an idle connection"));
         return;
       }
+      // Whatever was written before this read may be answered by it.
+      this.current.sentWhileReading = false;
+      this.reading = true;
       const error = parser.execute(data, length);
-      if (error) this.fail(socket, error);
+      this.reading = false;
+      if (error) {
+        this.fail(
+          socket,
+          error.code === "HPE_CB_MESSAGE_BEGIN"
+            ? new ResponseParseError(error.code, "a response arrived that answers no request")
+            : error,
+        );
+      }
     };
     if (socket[READER] === null) {
       socket[READER] = read;
@@ -276,6 +307,13 @@ export class Http1Connection implements ResponseEvents {
   }
 
   // ResponseEvents: called by the parser from inside `execute` / `finish`.
+
+  onMessageBegin(): boolean {
+    // A response that starts in bytes read before its request was written answers nothing
+    // (the rest of a read in which the previous response ended and the next request left).
+    const exchange = this.current;
+    return exchange !== undefined && !exchange.sentWhileReading;
+  }
 
   onHeadersComplete(statusCode: number, upgrade: boolean, keepAlive: boolean): number {
     const exchange = this.current;

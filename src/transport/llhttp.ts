@@ -38,6 +38,8 @@ export const HEADERS_FAIL = -1;
 
 /** What a `ResponseParser` reports, synchronously from `execute` / `finish`. */
 export interface ResponseEvents {
+  /** A response starts; false fails the parse (`HPE_CB_MESSAGE_BEGIN`): nothing was asked. */
+  onMessageBegin(): boolean;
   /** Returns HEADERS_OK, HEADERS_SKIP_BODY or HEADERS_FAIL. */
   onHeadersComplete(statusCode: number, upgrade: boolean, keepAlive: boolean): number;
   /** A copy of a part of the body (the caller may keep it). */
@@ -58,7 +60,7 @@ function instantiate(): LlhttpExports {
     env: {
       wasm_on_url: () => 0,
       wasm_on_status: () => 0,
-      wasm_on_message_begin: () => 0,
+      wasm_on_message_begin: () => (current !== null && current.events.onMessageBegin() ? 0 : -1),
       wasm_on_header_field: () => 0,
       wasm_on_header_value: () => 0,
       wasm_on_headers_complete: (_parser: number, statusCode: number, upgrade: number, keepAlive: number) =>

@@ -1,9 +1,14 @@
-import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+import {
+  connect as connectTcp,
+  createServer as createNetServer,
+  type AddressInfo,
+  type Socket,
+} from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError, LoadTestTimeoutError } from "../../src/transport/errors.js";
 import type { HttpTransport, PreparedRequest } from "../../src/transport/http.js";
-import { Http1RequestEncoder } from "../../src/transport/http1.js";
+import { Http1Connection, Http1RequestEncoder } from "../../src/transport/http1.js";
 import { allowEverything, startLocalServer, type Responder } from "../helpers/servers.js";
 import { sendMany, transportFor } from "./servers.js";
 
@@ -322,6 +327,34 @@ describe("keep-alive", () => {
   });
 });
 
+describe("idle connections", () => {
+  it("a connection idle longer than the reuse limit is replaced before the next request (servers close idle ones)", async () => {
+    const server = await wireServer(({ socket, index }) => void socket.write(ok(`r${index}`)));
+    const connection = new Http1Connection((callback) => {
+      const socket = connectTcp(server.port, "127.0.0.1");
+      socket.once("connect", () => callback(null, socket));
+      socket.once("error", (error) => callback(error, null));
+    }, 300);
+    cleanups.push(() => connection.destroy());
+    const encoder = new Http1RequestEncoder(`127.0.0.1:${server.port}`);
+    const sendOne = (): Promise<number> =>
+      new Promise((resolve, reject) =>
+        connection.send(get(), encoder.encode(get(), false), false, {
+          onRequestStart: () => undefined,
+          onResponseStart: (_exchange, statusCode) => resolve(statusCode),
+          onResponseData: () => undefined,
+          onResponseEnd: () => undefined,
+          onResponseError: (_exchange, error) => reject(error),
+        }),
+      );
+    expect(await sendOne()).toBe(200);
+    expect(await sendOne()).toBe(200); // at once: reused
+    await sleep(600);
+    expect(await sendOne()).toBe(200); // after the limit: a new connection
+    expect(server.requests.map((request) => request.connection)).toEqual([0, 0, 1]);
+  });
+});
+
 describe("response framing", () => {
   it("content-length, head and body split across TCP writes: three responses on one connection", async () => {
     const server = await wireServer(async ({ socket, index }) => {
@@ -588,6 +621,32 @@ describe("failures", () => {
     },
   );
 
+  it("a second response in the same read as the first is not taken as the answer to the request sent from the first one's callback", async () => {
+    const server = await wireServer(({ socket, index }) => {
+      // One write: the answer, then a response nobody asked for, which arrive in one read.
+      if (index === 0) socket.write(ok("r0") + ok("stray"));
+      else socket.write(ok(`r${index}`));
+    });
+    const client = transport(server.url);
+    const results: Result[] = [];
+    await new Promise<void>((resolve) => {
+      const sendNext = (): void =>
+        client.send(get(), (error, status, body) => {
+          results.push({ error, status, body });
+          // A closed loop: the next request leaves from inside the callback, as the scheduler does.
+          if (results.length < 3) sendNext();
+          else resolve();
+        });
+      sendNext();
+    });
+    expect(results.map(textOf)).not.toContain("stray");
+    expect(textOf(results[0] as Result)).toBe("r0");
+    // The request caught on the connection that spoke out of turn fails as a protocol error; the next one reconnects.
+    expect(results.slice(1).map(outcomeOf)).toEqual(["protocol.http1_parse", 200]);
+    expect(String(results[1]?.error?.message)).toContain("answers no request");
+    expect(textOf(results[2] as Result)).toBe("r2");
+  });
+
   it("--timeout during the body: LoadTestTimeoutError phase body; the connection is not reused", async () => {
     const server = await wireServer(({ socket, index }) => {
       if (index === 0)
@@ -654,6 +713,19 @@ describe("invalid header values are refused, never written", () => {
       /invalid request header/,
     );
     expect(() => encoder.encode(request(["Content-Length", "5"]), false)).toThrow(/invalid request header/);
+    // Other controls and characters beyond Latin-1 in a value, as undici refuses them.
+    for (const value of ["a\u0007b", "a\u007fb", "price: 5€"]) {
+      expect(() => encoder.encode(request(["x-a", value]), false)).toThrow(/invalid request header/);
+    }
+    // The request line: a method must be a token, a path has no spaces or controls.
+    const line = (method: string, path: string): PreparedRequest => ({ ...request([]), method, path });
+    expect(() => encoder.encode(line("GET /x HTTP/1.1\r\nX:", "/"), false)).toThrow(/invalid request method/);
+    for (const path of ["/a b", "/a\r\nx: 1", "/\u0000", "/€", ""]) {
+      expect(() => encoder.encode(line("GET", path), false)).toThrow(/invalid request path/);
+    }
+    // Latin-1 (obs-text) and tabs stay allowed, as undici allows them.
+    expect(() => encoder.encode(line("GET", "/caf\u00e9?q=1"), false)).not.toThrow();
+    expect(() => encoder.encode(request(["x-a", "caf\u00e9\tb"]), false)).not.toThrow();
     // Control: a valid value encodes.
     expect(encoder.encode(request(["x-a", "b c"]), false).toString("latin1")).toBe(
       "GET / HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nx-a: b c\r\nconnection: keep-alive\r\n\r\n",
