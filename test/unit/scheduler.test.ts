@@ -109,4 +109,35 @@ describe("Scheduler with an injected clock", () => {
     expect(low.sent).toHaveLength(2);
     expect(low.clock.pendingTimers()).toBe(1);
   });
+
+  it("a late tick does not hold due requests back: the first completion ≥ 1 ms after one was due sends what is due", () => {
+    // A clock whose timers fire only when told to: the event loop's 1 ms timer running late.
+    let nowMs = 0;
+    let pendingTick: (() => void) | undefined;
+    const clock = {
+      nowMs: () => nowMs,
+      setTimer: (callback: () => void) => {
+        pendingTick = callback;
+        return 1;
+      },
+      clearTimer: () => undefined,
+    };
+    const sent: number[] = [];
+    const scheduler = new Scheduler(constantRatePlan(20_000, 100), clock, { maxInFlight: 1000 }, (index) =>
+      sent.push(index),
+    );
+    scheduler.start(0);
+    expect(sent).toEqual([0]); // due at 0; the next every 0.05 ms
+    nowMs = 0.9;
+    scheduler.complete();
+    // Below the cap and less than 1 ms late: they wait for the tick (sent together, one wake-up).
+    expect(sent).toHaveLength(1);
+    nowMs = 2.5; // the 1 ms tick has not come
+    scheduler.complete();
+    // Request 1 was due at 0.05 ms, 2.45 ms ago: everything due by now leaves (0 … 2.5 ms).
+    expect(sent).toHaveLength(51);
+    expect(sent).toEqual([...Array(51).keys()]);
+    pendingTick?.();
+    expect(sent).toHaveLength(51); // the late tick finds nothing more due
+  });
 });
