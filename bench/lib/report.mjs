@@ -220,6 +220,7 @@ function gatewaySection(section) {
     ok(item)
       ? [
           num(item.rate),
+          item.httpServer ?? "node",
           item.workers,
           num(item.ratio, 3),
           ms(item.latencyMs.p50),
@@ -234,7 +235,23 @@ function gatewaySection(section) {
           item.verdict ?? "",
           num(item.otherCores, 2),
         ]
-      : [num(item.rate), item.workers, `failed: ${item.error}`, "", "", "", "", "", "", "", "", "", "", ""],
+      : [
+          num(item.rate),
+          item.httpServer ?? "node",
+          item.workers,
+          `failed: ${item.error}`,
+          "",
+          "",
+          "",
+          "",
+          "",
+          "",
+          "",
+          "",
+          "",
+          "",
+          "",
+        ],
   );
   return [
     `## 4. Reference gateway (\`serve --llm-latency 1ms..2ms\`, \`--category ${section.category}\`, ${section.durationSec} s after \`--warmup ${section.warmupSec}s\`)`,
@@ -242,6 +259,7 @@ function gatewaySection(section) {
     table(
       [
         "asked req/s",
+        "gateway HTTP server",
         "generator",
         "achieved ÷ asked",
         "P50 ms",

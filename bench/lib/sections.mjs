@@ -388,7 +388,18 @@ export async function memory(ctx) {
 
 // --- 4. the reference gateway ---------------------------------------------------------------
 
+/** The gateway's HTTP layers: its default (the lean server) and node:http, for the A/B. */
+const GATEWAY_HTTP_SERVERS = ["lean", "node"];
+
 export async function gateway(ctx) {
+  const items = [];
+  for (const httpServer of GATEWAY_HTTP_SERVERS) {
+    items.push(...(await gatewayItems(ctx, httpServer)));
+  }
+  return { durationSec: ctx.itemSec, warmupSec: ctx.warmupSec, category: "mixed", items };
+}
+
+async function gatewayItems(ctx, httpServer) {
   const gatewayServer = await startServer(TARGET_CORE, process.execPath, [
     ctx.ours.cli,
     "serve",
@@ -396,6 +407,8 @@ export async function gateway(ctx) {
     "0",
     "--llm-latency",
     "1ms..2ms",
+    "--http-server",
+    httpServer,
   ]);
   const items = [];
   try {
@@ -403,7 +416,7 @@ export async function gateway(ctx) {
       // The default --workers first (what a user runs), then --workers 50: the difference is what
       // the generator's own connection count does to the measured latency.
       for (const variant of OUR_PRECISION_VARIANTS.toReversed()) {
-        const item = await attempt(ctx, `gateway ${variant.key} @ ${rate}/s`, async () => {
+        const item = await attempt(ctx, `gateway (${httpServer}) ${variant.key} @ ${rate}/s`, async () => {
           const gatewaySamples = [];
           const sampleGateway = cpuSampler(gatewaySamples);
           const { result, noise } = await runOurs(ctx, gatewayServer.url, {
@@ -439,13 +452,13 @@ export async function gateway(ctx) {
             summary: `P50 ${fixed(latency.p50, 2)} P95 ${fixed(latency.p95, 2)} P99 ${fixed(latency.p99, 2)} ms, gateway ${fixed(100 * gatewayCores)}% of a core`,
           };
         });
-        items.push({ rate, tool: variant.key, workers: variant.suffix.trim(), ...item });
+        items.push({ rate, httpServer, tool: variant.key, workers: variant.suffix.trim(), ...item });
       }
     }
   } finally {
     await gatewayServer.stop();
   }
-  return { durationSec: ctx.itemSec, warmupSec: ctx.warmupSec, category: "mixed", items };
+  return items;
 }
 
 // --- 5. CPU profile of our generator --------------------------------------------------------

@@ -45,7 +45,12 @@ import {
   type ProfileCliFlags,
 } from "../config/profile.js";
 import { formatPolicyTable } from "../target/policies.js";
-import { startGateway } from "../target/gateway.js";
+import {
+  DEFAULT_HTTP_SERVER,
+  HTTP_SERVER_KINDS,
+  startGateway,
+  type HttpServerKind,
+} from "../target/gateway.js";
 import { startGatewayProcess } from "./gateway-process.js";
 
 const VERSION = "0.1.0";
@@ -489,15 +494,23 @@ async function serveCommand(flags: {
   host: string;
   listPolicies?: boolean;
   llmLatency: string;
+  httpServer: string;
 }): Promise<void> {
   if (flags.listPolicies) {
     process.stdout.write(`${formatPolicyTable()}\n`);
     return;
   }
+  if (!(HTTP_SERVER_KINDS as readonly string[]).includes(flags.httpServer)) {
+    fail(
+      `--http-server: expected one of ${HTTP_SERVER_KINDS.join(", ")}, got "${flags.httpServer}"`,
+      EXIT_CODES.invalidInput,
+    );
+  }
   const gateway = await startGateway({
     host: flags.host,
     port: parsePort(flags.port),
     llmLatencyMs: parseLatencyRange(flags.llmLatency),
+    httpServer: flags.httpServer as HttpServerKind,
   }).catch((error: Error) =>
     fail(
       `--port/--host: cannot listen on ${flags.host}:${flags.port}: ${error.message}`,
@@ -727,6 +740,11 @@ export function buildProgram(): Command {
     .option("--port <port>", "port to listen on (0 = any free port)", "8080")
     .option("--host <host>", "address to bind (loopback by default)", "127.0.0.1")
     .option("--llm-latency <min..max>", "latency range of the mock LLM provider", "200ms..2s")
+    .option(
+      "--http-server <kind>",
+      `HTTP/1.1 server underneath: node (node:http) or lean (llhttp on raw sockets, less CPU per request)`,
+      DEFAULT_HTTP_SERVER,
+    )
     .option("--list-policies", "print the policy table and exit")
     .action(async (flags) => {
       await serveCommand(flags);

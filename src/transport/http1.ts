@@ -6,7 +6,7 @@ import {
   HEADERS_FAIL,
   HEADERS_OK,
   HEADERS_SKIP_BODY,
-  ResponseParseError,
+  Http1ParseError,
   ResponseParser,
   type ResponseEvents,
 } from "./llhttp.js";
@@ -281,7 +281,7 @@ export class Http1Connection implements ResponseEvents {
         this.fail(
           socket,
           error.code === "HPE_CB_MESSAGE_BEGIN"
-            ? new ResponseParseError(error.code, "a response arrived that answers no request")
+            ? new Http1ParseError(error.code, "a response arrived that answers no request")
             : error,
         );
       }

@@ -1,7 +1,8 @@
 import { createRequire } from "node:module";
 
 /**
- * HTTP/1.1 response parsing with llhttp, the parser of undici and node:http, in the WebAssembly
+ * HTTP/1.1 response parsing (and request parsing, for the reference gateway's lean server,
+ * `RequestParser` below) with llhttp, the parser of undici and node:http, in the WebAssembly
  * build that undici ships (`undici/lib/llhttp`). Loaded from undici's files rather than a copy:
  * the same parser version undici runs, updated with it (undici 7 is pinned; its package has no
  * `exports` map, so the path resolves).
@@ -13,9 +14,10 @@ import { createRequire } from "node:module";
  */
 
 const require = createRequire(import.meta.url);
-const { TYPE, ERROR } = require("undici/lib/llhttp/constants.js") as {
-  TYPE: { RESPONSE: number };
+const { TYPE, ERROR, METHODS } = require("undici/lib/llhttp/constants.js") as {
+  TYPE: { REQUEST: number; RESPONSE: number };
   ERROR: Record<string, number>;
+  METHODS: Record<string, number>;
 };
 
 interface LlhttpExports {
@@ -27,6 +29,11 @@ interface LlhttpExports {
   llhttp_execute(parser: number, data: number, length: number): number;
   llhttp_finish(parser: number): number;
   llhttp_get_error_reason(parser: number): number;
+  llhttp_get_method(parser: number): number;
+  llhttp_get_http_major(parser: number): number;
+  llhttp_get_http_minor(parser: number): number;
+  llhttp_get_error_pos(parser: number): number;
+  llhttp_resume_after_upgrade(parser: number): void;
 }
 
 /** The parser's answer to a response's headers (llhttp's `on_headers_complete` return values). */
@@ -51,28 +58,43 @@ const ERROR_NAME = new Map(Object.entries(ERROR).map(([name, code]) => [code, na
 
 /** The parser that is executing: llhttp's callbacks carry only its pointer. */
 let current: ResponseParser | null = null;
+/** The request parser that is executing, if any (it takes the callbacks while it runs). */
+let currentRequest: RequestParser | null = null;
 /** Where the bytes being parsed sit in the WebAssembly memory. */
 let inputPointer = 0;
 let inputCapacity = 0;
 
 function instantiate(): LlhttpExports {
+  // One set of callbacks for both kinds of parser: a request parser, when one is executing, takes
+  // them; otherwise they behave exactly as the response parser has always had them.
   const imports = {
     env: {
-      wasm_on_url: () => 0,
+      wasm_on_url: (_parser: number, at: number, length: number) =>
+        currentRequest === null ? 0 : currentRequest.onUrl(at, length),
       wasm_on_status: () => 0,
-      wasm_on_message_begin: () => (current !== null && current.events.onMessageBegin() ? 0 : -1),
-      wasm_on_header_field: () => 0,
-      wasm_on_header_value: () => 0,
-      wasm_on_headers_complete: (_parser: number, statusCode: number, upgrade: number, keepAlive: number) =>
-        current === null
+      wasm_on_message_begin: () => {
+        if (currentRequest !== null) return currentRequest.onMessageBegin();
+        return current !== null && current.events.onMessageBegin() ? 0 : -1;
+      },
+      wasm_on_header_field: (_parser: number, at: number, length: number) =>
+        currentRequest === null ? 0 : currentRequest.onHeaderField(at, length),
+      wasm_on_header_value: (_parser: number, at: number, length: number) =>
+        currentRequest === null ? 0 : currentRequest.onHeaderValue(at, length),
+      wasm_on_headers_complete: (parser: number, statusCode: number, upgrade: number, keepAlive: number) => {
+        if (currentRequest !== null)
+          return currentRequest.onHeadersComplete(parser, upgrade === 1, keepAlive === 1);
+        return current === null
           ? HEADERS_FAIL
-          : current.events.onHeadersComplete(statusCode, upgrade === 1, keepAlive === 1),
+          : current.events.onHeadersComplete(statusCode, upgrade === 1, keepAlive === 1);
+      },
       wasm_on_body: (_parser: number, at: number, length: number) => {
+        if (currentRequest !== null) return currentRequest.onBody(at, length);
         if (current === null) return -1;
         current.events.onBody(Buffer.copyBytesFrom(new Uint8Array(llhttp.memory.buffer, at, length)));
         return 0;
       },
       wasm_on_message_complete: () => {
+        if (currentRequest !== null) return currentRequest.onMessageComplete();
         if (current === null) return -1;
         current.events.onMessageComplete();
         return 0;
@@ -95,13 +117,26 @@ function instantiate(): LlhttpExports {
 /** One instance per thread, shared by every parser (each has its own llhttp state). */
 const llhttp = instantiate();
 
+/** Puts the first `length` bytes of `data` where llhttp reads them (`inputPointer`), growing that space if need be. */
+function copyIn(data: Uint8Array, length: number): void {
+  if (length > inputCapacity) {
+    if (inputPointer !== 0) llhttp.free(inputPointer);
+    inputCapacity = Math.ceil(length / 65_536) * 65_536;
+    inputPointer = llhttp.malloc(inputCapacity);
+  }
+  new Uint8Array(llhttp.memory.buffer, inputPointer, length).set(
+    length === data.length ? data : data.subarray(0, length),
+  );
+}
+
 /** A parse error, with llhttp's code as `HPE_<NAME>` like node:http and undici report it. */
-export class ResponseParseError extends Error {
+export class Http1ParseError extends Error {
   constructor(
     readonly code: string,
     reason: string,
+    subject: "response" | "request" = "response",
   ) {
-    super(`the response does not follow HTTP/1.1 (${reason})`);
+    super(`the ${subject} does not follow HTTP/1.1 (${reason})`);
   }
 }
 
@@ -116,21 +151,14 @@ export class ResponseParser {
   }
 
   /** Parses the first `length` bytes of `data`; events fire before it returns. Null, or the parse error. */
-  execute(data: Uint8Array, length: number = data.length): ResponseParseError | null {
+  execute(data: Uint8Array, length: number = data.length): Http1ParseError | null {
     if (this.freed) return null;
-    if (length > inputCapacity) {
-      if (inputPointer !== 0) llhttp.free(inputPointer);
-      inputCapacity = Math.ceil(length / 65_536) * 65_536;
-      inputPointer = llhttp.malloc(inputCapacity);
-    }
-    new Uint8Array(llhttp.memory.buffer, inputPointer, length).set(
-      length === data.length ? data : data.subarray(0, length),
-    );
+    copyIn(data, length);
     return this.run(() => llhttp.llhttp_execute(this.pointer, inputPointer, length));
   }
 
   /** The connection ended: completes a body delimited by the close (RFC 9112 §6.3), or says what is missing. */
-  finish(): ResponseParseError | null {
+  finish(): Http1ParseError | null {
     if (this.freed) return null;
     return this.run(() => llhttp.llhttp_finish(this.pointer));
   }
@@ -142,11 +170,13 @@ export class ResponseParser {
     if (!this.executing) llhttp.llhttp_free(this.pointer);
   }
 
-  private run(step: () => number): ResponseParseError | null {
+  private run(step: () => number): Http1ParseError | null {
     const previous = current;
+    const previousRequest = currentRequest;
     // llhttp's callbacks name the parser only by its pointer: they reach it through this.
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     current = this;
+    currentRequest = null;
     this.executing = true;
     let code: number;
     try {
@@ -154,16 +184,250 @@ export class ResponseParser {
     } finally {
       this.executing = false;
       current = previous;
+      currentRequest = previousRequest;
       if (this.freed) llhttp.llhttp_free(this.pointer);
     }
     if (code === ERROR.OK || this.freed) return null;
-    return new ResponseParseError(`HPE_${ERROR_NAME.get(code) ?? code}`, this.reason());
+    return new Http1ParseError(`HPE_${ERROR_NAME.get(code) ?? code}`, errorReason(this.pointer));
+  }
+}
+
+// --- requests --------------------------------------------------------------------------------
+
+/** The request line and the header fields a `RequestParser` was asked to keep. */
+export interface RequestHead {
+  /** Upper-case method name, e.g. "POST" (llhttp accepts only the methods it knows). */
+  method: string;
+  /** The request target as sent (origin form, RFC 9112 §3.2.1), decoded as latin1 like node:http. */
+  url: string;
+  versionMajor: number;
+  versionMinor: number;
+  /** llhttp_should_keep_alive: 1.1 without `Connection: close`, or 1.0 with `keep-alive` (RFC 9112 §9.3). */
+  keepAlive: boolean;
+  /** An `Upgrade` request or CONNECT: the bytes after this message are not HTTP/1.1 (RFC 9110 §7.8). */
+  upgrade: boolean;
+  /** The kept fields by lower-case name; of repeated fields the first wins. */
+  headers: Map<string, string>;
+}
+
+/** What a `RequestParser` reports, synchronously from `execute`. */
+export interface RequestEvents {
+  /** A message starts (its first byte arrived). */
+  onMessageBegin(): void;
+  /** The head is complete; the body, if any, follows. */
+  onHead(head: RequestHead): void;
+  /** A part of the body, decoded from chunked if need be; a view valid only during the call. */
+  onBody(chunk: Uint8Array): void;
+  onMessageComplete(): void;
+}
+
+export interface RequestParserOptions {
+  /** Lower-case names of the header fields to keep; the others are parsed and skipped. */
+  keep: readonly string[];
+  /** Largest request target plus header fields, in bytes, as node:http counts them (max-http-header-size). */
+  maxHeaderSize: number;
+}
+
+const METHOD_NAME = new Map(Object.entries(METHODS).map(([name, code]) => [code, name]));
+/** A Buffer over the WebAssembly memory, remade when the memory grows (growing detaches the old one). */
+let memoryView = Buffer.from(llhttp.memory.buffer);
+function latin1(at: number, length: number): string {
+  if (memoryView.buffer !== llhttp.memory.buffer) memoryView = Buffer.from(llhttp.memory.buffer);
+  return memoryView.toString("latin1", at, at + length);
+}
+
+/**
+ * Parses the requests of one connection, in order (a new parser per connection), on the same
+ * WebAssembly instance as `ResponseParser`. Only the request line and the kept fields become
+ * strings; framing (Content-Length, chunked, RFC 9112 §6) and its errors are llhttp's.
+ */
+export class RequestParser {
+  private pointer: number;
+  private executing = false;
+  private freed = false;
+  private readonly keep: Set<string>;
+  private readonly longestKept: number;
+  // The head being parsed. Fields and values may arrive in pieces when a read splits them.
+  private headerBytes = 0;
+  private url = "";
+  private field = "";
+  private fieldLength = 0;
+  private value = "";
+  private keptName: string | null = null;
+  private inValue = false;
+  private headers = new Map<string, string>();
+  private headerOverflow = false;
+  /** An exception from the events: rethrown once llhttp has returned. */
+  private thrown: { error: unknown } | null = null;
+
+  constructor(
+    private readonly options: RequestParserOptions,
+    readonly events: RequestEvents,
+  ) {
+    this.keep = new Set(options.keep);
+    this.longestKept = Math.max(0, ...options.keep.map((name) => name.length));
+    this.pointer = llhttp.llhttp_alloc(TYPE.REQUEST);
   }
 
-  private reason(): string {
-    const at = llhttp.llhttp_get_error_reason(this.pointer);
-    if (at === 0) return "parse error";
-    const bytes = new Uint8Array(llhttp.memory.buffer, at);
-    return Buffer.from(bytes.subarray(0, bytes.indexOf(0))).toString("latin1");
+  /** Parses the first `length` bytes of `data`; events fire before it returns. Null, or the parse error. */
+  execute(data: Uint8Array, length: number = data.length): Http1ParseError | null {
+    if (this.freed) return null;
+    copyIn(data, length);
+    const previous = currentRequest;
+    const previousResponse = current;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    currentRequest = this;
+    current = null;
+    this.executing = true;
+    let code: number;
+    try {
+      code = llhttp.llhttp_execute(this.pointer, inputPointer, length);
+      // An Upgrade request (not CONNECT) pauses the parser after its message. This server speaks
+      // no other protocol, so it ignores the Upgrade as RFC 9110 §7.8 allows and goes on with
+      // HTTP/1.1, as node:http does without an 'upgrade' listener. Each pass consumes one message.
+      while (
+        code === ERROR.PAUSED_UPGRADE &&
+        !this.freed &&
+        llhttp.llhttp_get_method(this.pointer) !== METHODS.CONNECT
+      ) {
+        const at = llhttp.llhttp_get_error_pos(this.pointer);
+        llhttp.llhttp_resume_after_upgrade(this.pointer);
+        const rest = inputPointer + length - at;
+        code = rest > 0 ? llhttp.llhttp_execute(this.pointer, at, rest) : 0;
+      }
+    } finally {
+      this.executing = false;
+      currentRequest = previous;
+      current = previousResponse;
+      if (this.freed) llhttp.llhttp_free(this.pointer);
+    }
+    if (this.thrown !== null) {
+      const { error } = this.thrown;
+      this.thrown = null;
+      throw error;
+    }
+    if (code === ERROR.OK || this.freed) return null;
+    if (this.headerOverflow) return new Http1ParseError("HPE_HEADER_OVERFLOW", "header overflow", "request");
+    return new Http1ParseError(`HPE_${ERROR_NAME.get(code) ?? code}`, errorReason(this.pointer), "request");
   }
+
+  /** Releases the parser's memory; safe from inside its own callbacks (done once `execute` returns). */
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    if (!this.executing) llhttp.llhttp_free(this.pointer);
+  }
+
+  // llhttp's callbacks (0 continues, -1 fails the parse).
+
+  /** @internal */
+  onMessageBegin(): number {
+    this.headerBytes = 0;
+    this.url = "";
+    this.field = "";
+    this.fieldLength = 0;
+    this.value = "";
+    this.keptName = null;
+    this.inValue = false;
+    this.headers = new Map();
+    return this.call(() => this.events.onMessageBegin());
+  }
+
+  /** @internal */
+  onUrl(at: number, length: number): number {
+    if (!this.track(length)) return -1;
+    this.url += latin1(at, length);
+    return 0;
+  }
+
+  /** @internal */
+  onHeaderField(at: number, length: number): number {
+    if (!this.track(length)) return -1;
+    if (this.inValue) this.commit();
+    this.fieldLength += length;
+    // A name longer than every kept one cannot be kept: skip decoding it.
+    if (this.fieldLength <= this.longestKept) this.field += latin1(at, length);
+    return 0;
+  }
+
+  /** @internal */
+  onHeaderValue(at: number, length: number): number {
+    if (!this.track(length)) return -1;
+    if (!this.inValue) {
+      this.inValue = true;
+      const name = this.fieldLength <= this.longestKept ? this.field.toLowerCase() : "";
+      this.keptName = this.keep.has(name) ? name : null;
+    }
+    if (this.keptName !== null) this.value += latin1(at, length);
+    return 0;
+  }
+
+  /** @internal */
+  onHeadersComplete(parser: number, upgrade: boolean, keepAlive: boolean): number {
+    if (this.inValue) this.commit();
+    const head: RequestHead = {
+      method: METHOD_NAME.get(llhttp.llhttp_get_method(parser)) ?? "UNKNOWN",
+      url: this.url,
+      versionMajor: llhttp.llhttp_get_http_major(parser),
+      versionMinor: llhttp.llhttp_get_http_minor(parser),
+      keepAlive,
+      upgrade,
+      headers: this.headers,
+    };
+    // 0, never 1: a request's body is framed by its own fields (RFC 9112 §6.3), whatever the answer.
+    return this.call(() => this.events.onHead(head));
+  }
+
+  /** @internal */
+  onBody(at: number, length: number): number {
+    return this.call(() => this.events.onBody(new Uint8Array(llhttp.memory.buffer, at, length)));
+  }
+
+  /** @internal */
+  onMessageComplete(): number {
+    return this.call(() => this.events.onMessageComplete());
+  }
+
+  /** The head so far stays within the limit, or the parse fails with HPE_HEADER_OVERFLOW (431). */
+  private track(length: number): boolean {
+    this.headerBytes += length;
+    if (this.headerBytes <= this.options.maxHeaderSize) return true;
+    this.headerOverflow = true;
+    return false;
+  }
+
+  private commit(): void {
+    if (this.keptName !== null && !this.headers.has(this.keptName)) {
+      // llhttp leaves trailing whitespace in the value; it is not part of it (RFC 9110 §5.5), and
+      // node:http drops it too.
+      let end = this.value.length;
+      while (end > 0 && (this.value.charCodeAt(end - 1) === 32 || this.value.charCodeAt(end - 1) === 9))
+        end--;
+      this.headers.set(this.keptName, end === this.value.length ? this.value : this.value.slice(0, end));
+    }
+    this.field = "";
+    this.fieldLength = 0;
+    this.value = "";
+    this.keptName = null;
+    this.inValue = false;
+  }
+
+  /** An exception must not unwind through the WebAssembly frames: stop the parse and rethrow after. */
+  private call(event: () => void): number {
+    if (this.thrown !== null) return -1;
+    try {
+      event();
+      return 0;
+    } catch (error) {
+      this.thrown = { error };
+      return -1;
+    }
+  }
+}
+
+function errorReason(pointer: number): string {
+  const at = llhttp.llhttp_get_error_reason(pointer);
+  if (at === 0) return "parse error";
+  const bytes = new Uint8Array(llhttp.memory.buffer, at);
+  return Buffer.from(bytes.subarray(0, bytes.indexOf(0))).toString("latin1");
 }

@@ -3,128 +3,137 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunResult } from "../../src/metrics/result.js";
-import { startGateway, type RunningGateway } from "../../src/target/gateway.js";
+import { HTTP_SERVER_KINDS, startGateway, type RunningGateway } from "../../src/target/gateway.js";
 import { afterStderr, runCli } from "../helpers/cli.js";
 
-let gateway: RunningGateway;
-beforeAll(async () => {
-  gateway = await startGateway({ llmLatencyMs: { min: 5, max: 15 } });
-});
-afterAll(async () => {
-  await gateway.close();
-});
-
-async function runCategory(
-  category: string,
-  extra: string[] = [],
-): Promise<{ code: number | null; result: RunResult; stdout: string }> {
-  const out = join(await mkdtemp(join(tmpdir(), "load-test-")), "results.json");
-  const cli = await runCli(
-    [
-      "--target",
-      gateway.url,
-      "--rps",
-      "50",
-      "--duration",
-      "2s",
-      "--category",
-      category,
-      "--api-key",
-      "ci-org",
-      "--out",
-      out,
-      "--quiet",
-      ...extra,
-    ],
-    { timeoutMs: 30_000 },
-  );
-  return { code: cli.code, result: JSON.parse(await readFile(out, "utf8")) as RunResult, stdout: cli.stdout };
-}
-
-describe("the core CLI against the reference policy gateway", () => {
-  it.each([
-    ["normal", { success: 100, blocked: 0 }],
-    ["security", { success: 0, blocked: 100 }],
-    ["policy", { success: 0, blocked: 100 }],
-    ["llm", { success: 100, blocked: 0 }],
-  ])("category %s: every request judged correctly (100%% correctness)", async (category, expected) => {
-    const { result } = await runCategory(category);
-    expect(result.requests.total).toBe(100);
-    expect(result.requests.success).toBe(expected.success);
-    expect(result.requests.blocked).toBe(expected.blocked);
-    expect(result.requests.error).toBe(0);
-    expect(result.correctness).toBe(1);
-    expect(result.categories[category]?.correctness).toBe(1);
-    expect(Object.keys(result.categories)).toEqual([category]);
-    const failedChecks = result.verdict.checks.filter(
-      (check) => check.name.startsWith("correctness") && check.level !== "target",
-    );
-    expect(failedChecks).toEqual([]);
+// Against both HTTP servers the gateway can sit on (node:http and the lean one).
+describe.each(HTTP_SERVER_KINDS)("%s HTTP server", (httpServer) => {
+  let gateway: RunningGateway;
+  beforeAll(async () => {
+    gateway = await startGateway({ llmLatencyMs: { min: 5, max: 15 }, httpServer });
+  });
+  afterAll(async () => {
+    await gateway.close();
   });
 
-  it("llm requests carry the mock provider's latency", async () => {
-    const { result } = await runCategory("llm");
-    expect(result.latencyMs.min).toBeGreaterThanOrEqual(5);
-  });
-
-  it("mixed: ~20% blocked, 100% correct, block rate check passes", async () => {
-    const { result, stdout } = await runCategory("mixed");
-    expect(result.requests.blocked).toBe(20);
-    expect(result.correctness).toBe(1);
-    expect(result.verdict.checks.find((check) => check.name === "blocked_rate")?.level).toBe("target");
-    expect(stdout).toContain("✅ Blocked Rate: 20%");
-    expect(stdout).toContain("✅ Correctness (security): 100%");
-  });
-
-  it("without the API key the gateway answers 401: every request is an error", async () => {
+  async function runCategory(
+    category: string,
+    extra: string[] = [],
+  ): Promise<{ code: number | null; result: RunResult; stdout: string }> {
     const out = join(await mkdtemp(join(tmpdir(), "load-test-")), "results.json");
-    const cli = await runCli([
-      "--target",
-      gateway.url,
-      "--rps",
-      "20",
-      "--duration",
-      "1s",
-      "--out",
-      out,
-      "--quiet",
-    ]);
-    expect(cli.code).toBe(3);
-    const result = JSON.parse(await readFile(out, "utf8")) as RunResult;
-    expect(result.errors).toEqual({ http_401: 20 });
-    expect(result.correctness).toBe(0);
-  });
-});
-
-describe("load-test ladder", () => {
-  it("runs one step per rate against the reference gateway and prints the Baseline Results table", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "load-test-"));
     const cli = await runCli(
       [
+        "--target",
+        gateway.url,
+        "--rps",
+        "50",
+        "--duration",
+        "2s",
+        "--category",
+        category,
+        "--api-key",
+        "ci-org",
+        "--out",
+        out,
+        "--quiet",
+        ...extra,
+      ],
+      { timeoutMs: 30_000 },
+    );
+    return {
+      code: cli.code,
+      result: JSON.parse(await readFile(out, "utf8")) as RunResult,
+      stdout: cli.stdout,
+    };
+  }
+
+  describe("the core CLI against the reference policy gateway", () => {
+    it.each([
+      ["normal", { success: 100, blocked: 0 }],
+      ["security", { success: 0, blocked: 100 }],
+      ["policy", { success: 0, blocked: 100 }],
+      ["llm", { success: 100, blocked: 0 }],
+    ])("category %s: every request judged correctly (100%% correctness)", async (category, expected) => {
+      const { result } = await runCategory(category);
+      expect(result.requests.total).toBe(100);
+      expect(result.requests.success).toBe(expected.success);
+      expect(result.requests.blocked).toBe(expected.blocked);
+      expect(result.requests.error).toBe(0);
+      expect(result.correctness).toBe(1);
+      expect(result.categories[category]?.correctness).toBe(1);
+      expect(Object.keys(result.categories)).toEqual([category]);
+      const failedChecks = result.verdict.checks.filter(
+        (check) => check.name.startsWith("correctness") && check.level !== "target",
+      );
+      expect(failedChecks).toEqual([]);
+    });
+
+    it("llm requests carry the mock provider's latency", async () => {
+      const { result } = await runCategory("llm");
+      expect(result.latencyMs.min).toBeGreaterThanOrEqual(5);
+    });
+
+    it("mixed: ~20% blocked, 100% correct, block rate check passes", async () => {
+      const { result, stdout } = await runCategory("mixed");
+      expect(result.requests.blocked).toBe(20);
+      expect(result.correctness).toBe(1);
+      expect(result.verdict.checks.find((check) => check.name === "blocked_rate")?.level).toBe("target");
+      expect(stdout).toContain("✅ Blocked Rate: 20%");
+      expect(stdout).toContain("✅ Correctness (security): 100%");
+    });
+
+    it("without the API key the gateway answers 401: every request is an error", async () => {
+      const out = join(await mkdtemp(join(tmpdir(), "load-test-")), "results.json");
+      const cli = await runCli([
+        "--target",
+        gateway.url,
+        "--rps",
+        "20",
+        "--duration",
+        "1s",
+        "--out",
+        out,
+        "--quiet",
+      ]);
+      expect(cli.code).toBe(3);
+      const result = JSON.parse(await readFile(out, "utf8")) as RunResult;
+      expect(result.errors).toEqual({ http_401: 20 });
+      expect(result.correctness).toBe(0);
+    });
+  });
+
+  describe("load-test ladder", () => {
+    it("runs one step per rate against the reference gateway and prints the Baseline Results table", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "load-test-"));
+      const cli = await runCli(
+        [
         "ladder", "--target", gateway.url, "--api-key", "k", "--rates", "10,30,60", "--step", "1s", "--pause", "0s",
         "--category", "mixed", "--out", join(dir, "ladder.json"), "--markdown", join(dir, "table.md"),
       ], // prettier-ignore
-      { timeoutMs: 60_000 },
-    );
-    // 3 only if even the first step were critical: on a busy machine 10 samples can carry a cold-start outlier.
-    expect([0, 3]).toContain(cli.code);
-    const table = await readFile(join(dir, "table.md"), "utf8");
-    const rows = table.trim().split("\n");
-    expect(rows[0]).toBe("| RPS | P50 | P95 | P99 | Error Rate | Achieved | Correctness | Verdict | Notes |");
-    expect(rows.slice(2).map((row) => row.split("|")[1]?.trim())).toEqual(["10", "30", "60"]);
-    expect(rows[2]).toContain("Warmup");
-    expect(cli.stdout).toContain(table.trim());
-    const ladder = JSON.parse(await readFile(join(dir, "ladder.json"), "utf8")) as {
-      steps: Array<{ ratePerSec: number; result: RunResult }>;
-    };
-    expect(ladder.steps.map((step) => step.result.requests.total)).toEqual([10, 30, 60]);
-    for (const step of ladder.steps) expect(step.result.correctness).toBe(1);
-  });
+        { timeoutMs: 60_000 },
+      );
+      // 3 only if even the first step were critical: on a busy machine 10 samples can carry a cold-start outlier.
+      expect([0, 3]).toContain(cli.code);
+      const table = await readFile(join(dir, "table.md"), "utf8");
+      const rows = table.trim().split("\n");
+      expect(rows[0]).toBe(
+        "| RPS | P50 | P95 | P99 | Error Rate | Achieved | Correctness | Verdict | Notes |",
+      );
+      expect(rows.slice(2).map((row) => row.split("|")[1]?.trim())).toEqual(["10", "30", "60"]);
+      expect(rows[2]).toContain("Warmup");
+      expect(cli.stdout).toContain(table.trim());
+      const ladder = JSON.parse(await readFile(join(dir, "ladder.json"), "utf8")) as {
+        steps: Array<{ ratePerSec: number; result: RunResult }>;
+      };
+      expect(ladder.steps.map((step) => step.result.requests.total)).toEqual([10, 30, 60]);
+      for (const step of ladder.steps) expect(step.result.correctness).toBe(1);
+    });
 
-  it("rejects bad rates with one line naming --rates", async () => {
-    const cli = await runCli(["ladder", "--target", gateway.url, "--rates", "10,zero"]);
-    expect(cli.code).toBe(2);
-    expect(cli.stderr).toContain("--rates");
+    it("rejects bad rates with one line naming --rates", async () => {
+      const cli = await runCli(["ladder", "--target", gateway.url, "--rates", "10,zero"]);
+      expect(cli.code).toBe(2);
+      expect(cli.stderr).toContain("--rates");
+    });
   });
 });
 
