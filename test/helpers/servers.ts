@@ -81,7 +81,17 @@ export const allowEverything: Responder = (_request, _body, response) =>
 export function delayed(delayMs: (index: number) => number, inner: Responder = allowEverything): Responder {
   let index = 0;
   return (request, body, response) => {
-    setTimeout(() => inner(request, body, response), delayMs(index++));
+    // At least the delay in real time: libuv starts a timer from the loop's cached clock, so a
+    // 5 ms setTimeout set late in a loop turn can fire after 4.8 ms (a test then sees a 5 ms
+    // server answer in less than 5 ms). Re-armed until the delay has really passed.
+    const waitMs = delayMs(index++);
+    const dueAtMs = performance.now() + waitMs;
+    const answerWhenDue = (): void => {
+      const leftMs = dueAtMs - performance.now();
+      if (leftMs > 0) setTimeout(answerWhenDue, Math.ceil(leftMs));
+      else inner(request, body, response);
+    };
+    setTimeout(answerWhenDue, waitMs);
   };
 }
 
