@@ -140,6 +140,8 @@ export class Http1ParseError extends Error {
   }
 }
 
+const FINISH = -1;
+
 /** Parses the responses of one connection, in order (a new parser per connection). */
 export class ResponseParser {
   private pointer: number;
@@ -154,13 +156,13 @@ export class ResponseParser {
   execute(data: Uint8Array, length: number = data.length): Http1ParseError | null {
     if (this.freed) return null;
     copyIn(data, length);
-    return this.run(() => llhttp.llhttp_execute(this.pointer, inputPointer, length));
+    return this.run(length);
   }
 
   /** The connection ended: completes a body delimited by the close (RFC 9112 §6.3), or says what is missing. */
   finish(): Http1ParseError | null {
     if (this.freed) return null;
-    return this.run(() => llhttp.llhttp_finish(this.pointer));
+    return this.run(FINISH);
   }
 
   /** Releases the parser's memory; safe from inside its own callbacks (done once `execute` returns). */
@@ -170,7 +172,8 @@ export class ResponseParser {
     if (!this.executing) llhttp.llhttp_free(this.pointer);
   }
 
-  private run(step: () => number): Http1ParseError | null {
+  /** Executes `length` bytes at `inputPointer`, or finishes (FINISH); no closure per response. */
+  private run(length: number): Http1ParseError | null {
     const previous = current;
     const previousRequest = currentRequest;
     // llhttp's callbacks name the parser only by its pointer: they reach it through this.
@@ -180,7 +183,10 @@ export class ResponseParser {
     this.executing = true;
     let code: number;
     try {
-      code = step();
+      code =
+        length === FINISH
+          ? llhttp.llhttp_finish(this.pointer)
+          : llhttp.llhttp_execute(this.pointer, inputPointer, length);
     } finally {
       this.executing = false;
       current = previous;
