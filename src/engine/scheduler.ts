@@ -37,7 +37,7 @@ export class Scheduler {
   private timer: unknown = undefined;
   private stopped = false;
   private readonly maxSleepMs: number;
-  private idleResolvers: Array<() => void> = [];
+  private readonly idleResolvers: Array<() => void> = [];
   /** The last release stopped at the in-flight cap with requests due: completions must release them. */
   private heldBack = false;
 
@@ -136,8 +136,9 @@ export class Scheduler {
   }
 
   private notifyIdle(): void {
-    const resolvers = this.idleResolvers;
-    this.idleResolvers = [];
+    // Emptied in place: storing a new empty array changed the field's type as V8 tracks it and
+    // threw away the optimized `complete` when the warm-up's schedule ended.
+    const resolvers = this.idleResolvers.splice(0);
     for (const resolve of resolvers) resolve();
   }
 

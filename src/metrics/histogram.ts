@@ -62,14 +62,19 @@ export function summarizeMs(histogram: hdr.Histogram): LatencySummaryMs {
  * cold, on the event loop, once a second for the timeline and again for every progress line.
  * At 10k req/s that stall alone put over 1% of sends more than 10 ms late.
  */
-function onePassSummary(histogram: hdr.JsHistogram): number[] {
+function onePassSummary(histogram: hdr.JsHistogram): Float64Array {
   const total = histogram.totalCount;
-  const wanted = SUMMARY_PERCENTILES.map((percentile) => {
-    const fpCount = (percentile / 100) * total;
+  // Typed arrays: with plain arrays, a summary whose values were all small integers and one that
+  // held a fraction had different elements kinds, and V8 dropped and recompiled this function
+  // about once a second (its `--trace-deopt`: "wrong map"), each time on the generator's core.
+  const wanted = new Float64Array(SUMMARY_PERCENTILES.length);
+  for (let k = 0; k < SUMMARY_PERCENTILES.length; k++) {
+    const fpCount = ((SUMMARY_PERCENTILES[k] as number) / 100) * total;
     // hdr-histogram-js rounds up after subtracting one ulp (its `ulp` helper), so do the same.
-    return Math.max(Math.ceil(fpCount - 2 ** (Math.floor(Math.log2(fpCount)) - 52)), 1);
-  });
-  const values: number[] = [];
+    wanted[k] = Math.max(Math.ceil(fpCount - 2 ** (Math.floor(Math.log2(fpCount)) - 52)), 1);
+  }
+  const values = new Float64Array(SUMMARY_PERCENTILES.length + 1);
+  let found = 0;
   const lastIndex = Math.min(histogram.countsArrayIndex(histogram.maxValue), histogram.countsArrayLength - 1);
   let cumulative = 0;
   let sum = 0;
@@ -79,12 +84,12 @@ function onePassSummary(histogram: hdr.JsHistogram): number[] {
     cumulative += count;
     const valueUs = histogram.valueFromIndex(index);
     sum += histogram.medianEquivalentValue(valueUs) * count;
-    while (values.length < wanted.length && cumulative >= (wanted[values.length] as number)) {
-      values.push(histogram.highestEquivalentValue(valueUs));
+    while (found < wanted.length && cumulative >= (wanted[found] as number)) {
+      values[found++] = histogram.highestEquivalentValue(valueUs);
     }
   }
-  while (values.length < wanted.length) values.push(histogram.maxValue);
-  values.push(sum / total);
+  while (found < wanted.length) values[found++] = histogram.maxValue;
+  values[found] = sum / total;
   return values;
 }
 

@@ -150,7 +150,12 @@ export class Recorder {
   private readonly categoryBucketCounters: BucketCounter[];
   private readonly segmentStartsMs: readonly number[];
   private readonly coldstartWindow: number;
-  private readonly timeline: TimelineEntry[] = [];
+  /**
+   * Starts with second 0 (every run has one): an empty array literal has another elements kind
+   * than a filled one, and V8 dropped the optimized recording code when the measured run's fresh
+   * recorder replaced the warm-up's ("wrong map" on this array).
+   */
+  private readonly timeline: TimelineEntry[] = [emptySecond(0)];
   /** Latencies of the timeline seconds not closed yet, by second; closed ones give theirs back to `spareHistograms`. */
   private readonly openSeconds = new Map<number, Histogram>();
   private readonly spareHistograms: Histogram[] = [];
@@ -358,19 +363,13 @@ export class Recorder {
     // moment before a completion that rolled the second) is counted in the current one. Merged
     // deltas name their own seconds, which stay open until every shard has moved past them.
     const target = this.mode === "merge" ? second : Math.max(second, this.currentSecond);
-    while (this.timeline.length <= target) {
-      this.timeline.push({
-        t: this.timeline.length,
-        sent: 0,
-        completed: 0,
-        success: 0,
-        blocked: 0,
-        error: 0,
-        latencyMs: { p50: 0, p95: 0, p99: 0 },
-      });
-    }
+    while (this.timeline.length <= target) this.timeline.push(emptySecond(this.timeline.length));
     return this.timeline[target] as TimelineEntry;
   }
+}
+
+function emptySecond(t: number): TimelineEntry {
+  return { t, sent: 0, completed: 0, success: 0, blocked: 0, error: 0, latencyMs: { p50: 0, p95: 0, p99: 0 } };
 }
 
 function secondSummary(histogram: Histogram): TimelineEntry["latencyMs"] {

@@ -10,15 +10,32 @@ export function stripePlan(plan: Plan, stripe: number, stripes: number): Plan {
   if (!Number.isInteger(stripe) || stripe < 0 || stripe >= stripes)
     throw new RangeError("stripe out of range");
   if (stripes === 1) return plan;
-  return {
-    count: plan.count > stripe ? Math.ceil((plan.count - stripe) / stripes) : 0,
-    durationMs: plan.durationMs,
-    intendedAtMs: (j) => plan.intendedAtMs(stripe + j * stripes),
-    rateAtPerSec: (tMs) => plan.rateAtPerSec(tMs) / stripes,
-  };
+  return new StripePlan(plan, stripe, stripes);
 }
 
-/** The global index of a stripe's j-th request. */
+/** A class for the reason ConstantRatePlan is one: one `intendedAtMs` for every plan of a run. */
+class StripePlan implements Plan {
+  readonly count: number;
+  readonly durationMs: number;
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly stripe: number,
+    private readonly stripes: number,
+  ) {
+    this.count = plan.count > stripe ? Math.ceil((plan.count - stripe) / stripes) : 0;
+    this.durationMs = plan.durationMs;
+  }
+
+  intendedAtMs(j: number): number {
+    return this.plan.intendedAtMs(this.stripe + j * this.stripes);
+  }
+
+  rateAtPerSec(tMs: number): number {
+    return this.plan.rateAtPerSec(tMs) / this.stripes;
+  }
+}
+
 export function globalIndex(j: number, stripe: number, stripes: number): number {
   return stripe + j * stripes;
 }

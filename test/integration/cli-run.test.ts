@@ -107,6 +107,38 @@ describe("load-test against real local servers", () => {
     expect(result.serviceTimeMs.p50).toBeGreaterThanOrEqual(5);
   });
 
+  it.each([1, 2])(
+    "a warm-up sends ceil(rate × warm-up) requests in its two passes, none of them recorded (--threads %i)",
+    async (threads) => {
+      const server = await startLocalServer(allowEverything);
+      servers.push(server);
+      const out = await outFile();
+      // 10 req/s for 1.05 s asks for 10.5 requests: 11, split 5 + 6 between the passes (two
+      // halves of the time would have sent 6 + 6).
+      const cli = await runCli([
+        "--target",
+        server.url,
+        "--rps",
+        "10",
+        "--duration",
+        "1s",
+        "--warmup",
+        "1050ms",
+        "--threads",
+        String(threads),
+        "--out",
+        out,
+        "--quiet",
+      ]);
+      expect([0, 3]).toContain(cli.code);
+      expect(server.arrivalsMs).toHaveLength(11 + 10);
+      const result = await readResult(out);
+      expect(result.requests.total).toBe(10);
+      // The warm-up's last request is due at 1 s, then the measured run starts.
+      expect((server.arrivalsMs[10] as number) - (server.arrivalsMs[0] as number)).toBeGreaterThan(900);
+    },
+  );
+
   it("shows a stalled target in p99: queue waits count from the intended send time (coordinated omission)", async () => {
     // The 50th request stalls for 600 ms; with one worker every request due meanwhile waits behind it.
     const server = await startLocalServer(delayed((i) => (i === 50 ? 600 : 0)));
