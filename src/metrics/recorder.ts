@@ -369,7 +369,15 @@ export class Recorder {
 }
 
 function emptySecond(t: number): TimelineEntry {
-  return { t, sent: 0, completed: 0, success: 0, blocked: 0, error: 0, latencyMs: { p50: 0, p95: 0, p99: 0 } };
+  return {
+    t,
+    sent: 0,
+    completed: 0,
+    success: 0,
+    blocked: 0,
+    error: 0,
+    latencyMs: { p50: 0, p95: 0, p99: 0 },
+  };
 }
 
 function secondSummary(histogram: Histogram): TimelineEntry["latencyMs"] {
