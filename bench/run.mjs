@@ -74,15 +74,19 @@ function parseArgs(argv) {
 }
 
 /**
- * Durations per mode: the issue asks 10 s items, 2 s warm-up, memory at 10 s and 60 s (5 min and
- * 1 h with --long); 30 s is added because V8's heap takes about that long to reach its steady size.
+ * Durations per mode: the issue asks 10 s items, memory at 10 s and 60 s (5 min and 1 h with
+ * --long); 30 s is added because V8's heap takes about that long to reach its steady size.
+ * Warm-up 4 s: V8 optimizes the timer path (Node's `listOnTimeout` with the scheduler's tick
+ * inlined, a 40-55 ms compile on the generator's one core) about 3 s after the process starts;
+ * after a 2 s warm-up that lands in the first measured second (20k req/s send-lag p99 2.0-3.2 ms
+ * in six runs, 1.91-2.00 ms in five after 4 s; docs/BENCHMARKS.md).
  */
 function durations(options) {
   const chosen = options.quick
     ? { itemSec: 3, warmupSec: 1, memoryCheckpointsSec: [3, 6, 10] }
     : options.long
-      ? { itemSec: 10, warmupSec: 2, memoryCheckpointsSec: [10, 60, 300, 1800, 3600] }
-      : { itemSec: 10, warmupSec: 2, memoryCheckpointsSec: [10, 30, 60] };
+      ? { itemSec: 10, warmupSec: 4, memoryCheckpointsSec: [10, 60, 300, 1800, 3600] }
+      : { itemSec: 10, warmupSec: 4, memoryCheckpointsSec: [10, 30, 60] };
   if (options.memorySec !== null) {
     // The usual checkpoints that fall inside the asked length, then its end.
     const standard = [10, 30, 60, 300, 1800, 3600].filter((sec) => sec < options.memorySec);
