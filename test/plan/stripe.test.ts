@@ -75,3 +75,17 @@ describe("stripePlan (--threads)", () => {
     }
   });
 });
+
+describe("plans share their functions", () => {
+  // The scheduler's optimized code inlines intendedAtMs; a function per plan object made V8 drop
+  // that code when the measured run's plan replaced the warm-up's (docs/BENCHMARKS.md, "The
+  // first measured second").
+  it("every constant plan, and every stripe of one, calls the same intendedAtMs", () => {
+    const warmUp = constantRatePlan(20_000, 2000);
+    const measured = constantRatePlan(20_000, 10_000);
+    expect(measured.intendedAtMs).toBe(warmUp.intendedAtMs);
+    expect(stripePlan(measured, 1, 2).intendedAtMs).toBe(stripePlan(warmUp, 0, 2).intendedAtMs);
+    expect(measured.intendedAtMs(3)).toBe(0.15);
+    expect(stripePlan(measured, 1, 2).intendedAtMs(1)).toBe(0.15);
+  });
+});
