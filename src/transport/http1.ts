@@ -120,8 +120,13 @@ export class Http1Exchange {
  * A connection that sat idle longer than this opens a new one for its next request, as undici
  * does (its default keep-alive timeout, 4 s): servers close idle connections (node:http after
  * 5 s), and a request written as the close arrives would fail as a reset it did not cause.
+ * A server that says how long it keeps idle connections (`Keep-Alive: timeout=N`, node:http and
+ * our gateway do) is taken at its word less KEEP_ALIVE_HINT_MARGIN_MS, up to 10 minutes, as
+ * undici does (its keepAliveTimeoutThreshold and keepAliveMaxTimeout).
  */
 export const IDLE_REUSE_LIMIT_MS = 4_000;
+const KEEP_ALIVE_HINT_MARGIN_MS = 2_000;
+const KEEP_ALIVE_HINT_MAX_MS = 600_000;
 
 /**
  * On a socket opened with `SHARED_ONREAD`: null until a connection reads it, then its reader.
@@ -164,6 +169,8 @@ export class Http1Connection implements ResponseEvents {
   private reading = false;
   /** performance.now() when the last response ended (the connection has been idle since). */
   private idleSinceMs = 0;
+  /** This socket's limit: the default, or what the server's last Keep-Alive hint allows. */
+  private reuseLimitMs: number;
   private closing = false;
   private destroyed = false;
   private closedWaiters: Array<() => void> = [];
@@ -171,7 +178,9 @@ export class Http1Connection implements ResponseEvents {
   constructor(
     private readonly connect: Http1Connect,
     private readonly idleReuseLimitMs: number = IDLE_REUSE_LIMIT_MS,
-  ) {}
+  ) {
+    this.reuseLimitMs = idleReuseLimitMs;
+  }
 
   send(request: PreparedRequest, wire: Buffer, lastOnConnection: boolean, handler: Http1Handler): void {
     const exchange = new Http1Exchange(this, wire, request.method === "HEAD", lastOnConnection, handler);
@@ -221,7 +230,7 @@ export class Http1Connection implements ResponseEvents {
       if (this.closing) this.teardown();
       return;
     }
-    if (this.socket !== undefined && performance.now() - this.idleSinceMs > this.idleReuseLimitMs) {
+    if (this.socket !== undefined && performance.now() - this.idleSinceMs > this.reuseLimitMs) {
       this.teardown();
     }
     if (this.socket === undefined) {
@@ -264,6 +273,7 @@ export class Http1Connection implements ResponseEvents {
     this.socket = socket;
     this.parser = parser;
     this.idleSinceMs = performance.now();
+    this.reuseLimitMs = this.idleReuseLimitMs;
     const read = (data: Buffer, length: number): void => {
       if (this.socket !== socket) return;
       if (this.current === undefined) {
@@ -315,14 +325,26 @@ export class Http1Connection implements ResponseEvents {
     return exchange !== undefined && !exchange.sentWhileReading;
   }
 
-  onHeadersComplete(statusCode: number, upgrade: boolean, keepAlive: boolean): number {
+  onHeadersComplete(
+    statusCode: number,
+    upgrade: boolean,
+    keepAlive: boolean,
+    keepAliveHintMs: number,
+  ): number {
     const exchange = this.current;
     if (exchange === undefined || upgrade) return HEADERS_FAIL; // a protocol switch never asked for
     if (statusCode < 200) {
       this.interim = true;
       return HEADERS_OK;
     }
-    this.keepAlive = keepAlive;
+    if (keepAliveHintMs < 0) {
+      this.reuseLimitMs = this.idleReuseLimitMs;
+      this.keepAlive = keepAlive;
+    } else {
+      // A hint within the margin leaves no safe idle time: the connection is not reused.
+      this.reuseLimitMs = Math.min(keepAliveHintMs - KEEP_ALIVE_HINT_MARGIN_MS, KEEP_ALIVE_HINT_MAX_MS);
+      this.keepAlive = keepAlive && this.reuseLimitMs > 0;
+    }
     exchange.handler.onResponseStart(exchange, statusCode);
     return exchange.head ? HEADERS_SKIP_BODY : HEADERS_OK;
   }

@@ -47,8 +47,16 @@ export const HEADERS_FAIL = -1;
 export interface ResponseEvents {
   /** A response starts; false fails the parse (`HPE_CB_MESSAGE_BEGIN`): nothing was asked. */
   onMessageBegin(): boolean;
-  /** Returns HEADERS_OK, HEADERS_SKIP_BODY or HEADERS_FAIL. */
-  onHeadersComplete(statusCode: number, upgrade: boolean, keepAlive: boolean): number;
+  /**
+   * Returns HEADERS_OK, HEADERS_SKIP_BODY or HEADERS_FAIL. `keepAliveHintMs`: the `timeout=` of a
+   * `Keep-Alive` field in ms (how long the server keeps an idle connection), or -1 without one.
+   */
+  onHeadersComplete(
+    statusCode: number,
+    upgrade: boolean,
+    keepAlive: boolean,
+    keepAliveHintMs: number,
+  ): number;
   /** A copy of a part of the body (the caller may keep it). */
   onBody(chunk: Buffer): void;
   onMessageComplete(): void;
@@ -74,18 +82,31 @@ function instantiate(): LlhttpExports {
       wasm_on_status: () => 0,
       wasm_on_message_begin: () => {
         if (currentRequest !== null) return currentRequest.onMessageBegin();
-        return current !== null && current.events.onMessageBegin() ? 0 : -1;
+        if (current === null) return -1;
+        current.onMessageBegin();
+        return current.events.onMessageBegin() ? 0 : -1;
       },
-      wasm_on_header_field: (_parser: number, at: number, length: number) =>
-        currentRequest === null ? 0 : currentRequest.onHeaderField(at, length),
-      wasm_on_header_value: (_parser: number, at: number, length: number) =>
-        currentRequest === null ? 0 : currentRequest.onHeaderValue(at, length),
+      wasm_on_header_field: (_parser: number, at: number, length: number) => {
+        if (currentRequest !== null) return currentRequest.onHeaderField(at, length);
+        current?.onHeaderField(at, length);
+        return 0;
+      },
+      wasm_on_header_value: (_parser: number, at: number, length: number) => {
+        if (currentRequest !== null) return currentRequest.onHeaderValue(at, length);
+        current?.onHeaderValue(at, length);
+        return 0;
+      },
       wasm_on_headers_complete: (parser: number, statusCode: number, upgrade: number, keepAlive: number) => {
         if (currentRequest !== null)
           return currentRequest.onHeadersComplete(parser, upgrade === 1, keepAlive === 1);
         return current === null
           ? HEADERS_FAIL
-          : current.events.onHeadersComplete(statusCode, upgrade === 1, keepAlive === 1);
+          : current.events.onHeadersComplete(
+              statusCode,
+              upgrade === 1,
+              keepAlive === 1,
+              current.keepAliveHintMs(),
+            );
       },
       wasm_on_body: (_parser: number, at: number, length: number) => {
         if (currentRequest !== null) return currentRequest.onBody(at, length);
@@ -142,11 +163,24 @@ export class Http1ParseError extends Error {
 
 const FINISH = -1;
 
+/** "keep-alive", the one response field the client reads (as bytes, lower case). */
+const KEEP_ALIVE_NAME = Buffer.from("keep-alive", "latin1");
+/** RFC 9110 has no grammar for Keep-Alive (an HTTP/1.0 extension); undici reads it the same way. */
+const KEEP_ALIVE_TIMEOUT = /timeout=(\d+)/;
+
 /** Parses the responses of one connection, in order (a new parser per connection). */
 export class ResponseParser {
   private pointer: number;
   private executing = false;
   private freed = false;
+  /**
+   * The Keep-Alive field, read on the way: a field name arrives in one or more pieces and is
+   * compared byte by byte with "keep-alive" (no string per header); only its value is decoded.
+   */
+  private fieldLength = 0;
+  private fieldIsKeepAlive = false;
+  private afterValue = true;
+  private keepAliveValue = "";
 
   constructor(readonly events: ResponseEvents) {
     this.pointer = llhttp.llhttp_alloc(TYPE.RESPONSE);
@@ -170,6 +204,54 @@ export class ResponseParser {
     if (this.freed) return;
     this.freed = true;
     if (!this.executing) llhttp.llhttp_free(this.pointer);
+  }
+
+  /** @internal */
+  onMessageBegin(): void {
+    this.afterValue = true;
+    this.keepAliveValue = "";
+  }
+
+  /** @internal A piece of a header field's name. */
+  onHeaderField(at: number, length: number): void {
+    if (this.afterValue) {
+      this.afterValue = false;
+      this.fieldLength = 0;
+      this.fieldIsKeepAlive = true;
+    }
+    if (this.fieldIsKeepAlive) {
+      const bytes = memory();
+      for (let i = 0; i < length; i++) {
+        const offset = this.fieldLength + i;
+        // ASCII letters only differ from their upper case in bit 0x20; '-' has it set already.
+        if (
+          offset >= KEEP_ALIVE_NAME.length ||
+          ((bytes[at + i] as number) | 0x20) !== KEEP_ALIVE_NAME[offset]
+        ) {
+          this.fieldIsKeepAlive = false;
+          break;
+        }
+      }
+    }
+    this.fieldLength += length;
+  }
+
+  /** @internal A piece of a header field's value. */
+  onHeaderValue(at: number, length: number): void {
+    this.afterValue = true;
+    if (
+      this.fieldIsKeepAlive &&
+      this.fieldLength === KEEP_ALIVE_NAME.length &&
+      this.keepAliveValue.length < 256
+    )
+      this.keepAliveValue += latin1(at, length);
+  }
+
+  /** @internal The Keep-Alive `timeout=` of the response whose head just ended, in ms; -1 without one. */
+  keepAliveHintMs(): number {
+    if (this.keepAliveValue === "") return -1;
+    const match = KEEP_ALIVE_TIMEOUT.exec(this.keepAliveValue);
+    return match ? Number(match[1]) * 1000 : -1;
   }
 
   /** Executes `length` bytes at `inputPointer`, or finishes (FINISH); no closure per response. */
@@ -237,9 +319,13 @@ export interface RequestParserOptions {
 const METHOD_NAME = new Map(Object.entries(METHODS).map(([name, code]) => [code, name]));
 /** A Buffer over the WebAssembly memory, remade when the memory grows (growing detaches the old one). */
 let memoryView = Buffer.from(llhttp.memory.buffer);
-function latin1(at: number, length: number): string {
+/** The WebAssembly memory as bytes (a new view after the memory grew). */
+function memory(): Buffer {
   if (memoryView.buffer !== llhttp.memory.buffer) memoryView = Buffer.from(llhttp.memory.buffer);
-  return memoryView.toString("latin1", at, at + length);
+  return memoryView;
+}
+function latin1(at: number, length: number): string {
+  return memory().toString("latin1", at, at + length);
 }
 
 /**
