@@ -182,6 +182,16 @@ export class Http1Connection implements ResponseEvents {
     this.reuseLimitMs = idleReuseLimitMs;
   }
 
+  /**
+   * Idle past half its reuse limit but not past the limit: a pool that sends on it now keeps it
+   * alive, where leaving it longer would have it replaced (a new connection) when next needed.
+   */
+  wantsRefresh(nowMs: number = performance.now()): boolean {
+    if (this.socket === undefined || this.current !== undefined || this.queue.length > 0) return false;
+    const idleMs = nowMs - this.idleSinceMs;
+    return idleMs > this.reuseLimitMs / 2 && idleMs <= this.reuseLimitMs;
+  }
+
   send(request: PreparedRequest, wire: Buffer, lastOnConnection: boolean, handler: Http1Handler): void {
     const exchange = new Http1Exchange(this, wire, request.method === "HEAD", lastOnConnection, handler);
     if (this.destroyed || this.closing) {

@@ -354,6 +354,31 @@ describe("idle connections", () => {
     expect(server.requests.map((request) => request.connection)).toEqual([0, 0, 1]);
   });
 
+  it("a pool at a steady rate keeps its idle connections alive: none is replaced in the next burst", async () => {
+    // The first burst opens 10 connections (answers held 50 ms); then one request at a time for
+    // 4.5 s, longer than the 4 s reuse limit. Were the most recently freed connection always
+    // taken, 9 of them would idle past the limit and be replaced in the second burst.
+    let hold = true; // answers wait 50 ms during the bursts, so each burst needs all 10 connections
+    const server = await wireServer(({ socket }) =>
+      hold ? sleep(50).then(() => void socket.write(ok("x"))) : void socket.write(ok("x")),
+    );
+    const client = transport(server.url, {}, 10);
+    const burst = await sendMany(client, 10, 10, get());
+    expect(burst.every((outcome) => outcome.status === 200)).toBe(true);
+    expect(server.connections).toBe(10);
+    hold = false;
+    const steadyUntil = performance.now() + 4_500;
+    while (performance.now() < steadyUntil) {
+      const [outcome] = await sendMany(client, 1, 1, get());
+      expect(outcome?.status).toBe(200);
+      await sleep(40);
+    }
+    hold = true;
+    const again = await sendMany(client, 10, 10, get());
+    expect(again.every((outcome) => outcome.status === 200)).toBe(true);
+    expect(server.connections).toBe(10);
+  });
+
   /** A connection with a 300 ms default limit, to a server answering with `extra` header lines. */
   async function hintedConnection(extra: (index: number) => string[], splitAt?: number) {
     const server = await wireServer(({ socket, index }) => {
