@@ -329,24 +329,7 @@ describe("keep-alive", () => {
 
 describe("idle connections", () => {
   it("a connection idle longer than the reuse limit is replaced before the next request (servers close idle ones)", async () => {
-    const server = await wireServer(({ socket, index }) => void socket.write(ok(`r${index}`)));
-    const connection = new Http1Connection((callback) => {
-      const socket = connectTcp(server.port, "127.0.0.1");
-      socket.once("connect", () => callback(null, socket));
-      socket.once("error", (error) => callback(error, null));
-    }, 300);
-    cleanups.push(() => connection.destroy());
-    const encoder = new Http1RequestEncoder(`127.0.0.1:${server.port}`);
-    const sendOne = (): Promise<number> =>
-      new Promise((resolve, reject) =>
-        connection.send(get(), encoder.encode(get(), false), false, {
-          onRequestStart: () => undefined,
-          onResponseStart: (_exchange, statusCode) => resolve(statusCode),
-          onResponseData: () => undefined,
-          onResponseEnd: () => undefined,
-          onResponseError: (_exchange, error) => reject(error),
-        }),
-      );
+    const { server, sendOne } = await limitedConnection(() => []);
     expect(await sendOne()).toBe(200);
     expect(await sendOne()).toBe(200); // at once: reused
     await sleep(600);
@@ -380,7 +363,7 @@ describe("idle connections", () => {
   });
 
   /** A connection with a 300 ms default limit, to a server answering with `extra` header lines. */
-  async function hintedConnection(extra: (index: number) => string[], splitAt?: number) {
+  async function limitedConnection(extra: (index: number) => string[], splitAt?: number) {
     const server = await wireServer(({ socket, index }) => {
       const response = ok(`r${index}`, extra(index).join(""));
       if (splitAt === undefined) socket.write(response);
@@ -413,7 +396,7 @@ describe("idle connections", () => {
   ])(
     "a server's %j (3 s after undici's 2 s margin) outlasts the default limit: reused after 600 ms idle",
     async (field, splitAt) => {
-      const { server, sendOne } = await hintedConnection(() => [`${field}\r\n`], splitAt);
+      const { server, sendOne } = await limitedConnection(() => [`${field}\r\n`], splitAt);
       expect(await sendOne()).toBe(200);
       await sleep(600);
       expect(await sendOne()).toBe(200);
@@ -422,14 +405,14 @@ describe("idle connections", () => {
   );
 
   it("a hint within the 2 s margin (timeout=1): the connection is not reused, as undici does", async () => {
-    const { server, sendOne } = await hintedConnection(() => ["Keep-Alive: timeout=1\r\n"]);
+    const { server, sendOne } = await limitedConnection(() => ["Keep-Alive: timeout=1\r\n"]);
     for (let i = 0; i < 3; i++) expect(await sendOne()).toBe(200);
     expect(server.requests.map((request) => request.connection)).toEqual([0, 1, 2]);
   });
 
   it("the limit follows the last response: a hint, then none, falls back to the default", async () => {
     // Not a keep-alive field, though of the same length ("connection") or with the same start.
-    const { server, sendOne } = await hintedConnection((index) =>
+    const { server, sendOne } = await limitedConnection((index) =>
       index === 0
         ? ["Connection: keep-alive\r\n", "Keep-Alive-X: timeout=9\r\n", "Keep-Alive: timeout=9\r\n"]
         : ["Connection: keep-alive\r\n", "Keep-Alive-X: timeout=9\r\n"],
