@@ -77,7 +77,7 @@ function parseArgs(argv) {
  * Durations per mode: the issue asks 10 s items, memory at 10 s and 60 s (5 min and 1 h with
  * --long); 30 s is added because V8's heap takes about that long to reach its steady size.
  * Warm-up 4 s: V8 optimizes the timer path (Node's `listOnTimeout` with the scheduler's tick
- * inlined, a 40-55 ms compile on the generator's one core) about 3 s after the process starts;
+ * inlined, a 38-57 ms compile on the generator's one core) 3-5 s after the process starts;
  * after a 2 s warm-up that lands in the first measured second (20k req/s send-lag p99 2.0-3.2 ms
  * in six runs, 1.91-2.00 ms in five after 4 s; docs/BENCHMARKS.md).
  */
