@@ -12,6 +12,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { BodyCollector } from "./body.js";
 import { createLeanServer, type LeanExchange } from "./lean-http.js";
 import { evaluatePolicies, POLICIES, warmUpPolicies } from "./policies.js";
 import { GatewayMetrics, type GatewayStats, type RejectReason, type RequestOutcome } from "./metrics.js";
@@ -182,29 +183,17 @@ class NodeExchange implements Exchange {
 
   readBody(maxBytes: number, onBody: (body: Buffer | undefined) => void, onOverflow: () => void): void {
     const req = this.req;
-    let first: Buffer | undefined;
-    let chunks: Buffer[] | undefined;
-    let size = 0;
-    let overflowed = false;
+    const body = new BodyCollector(maxBytes);
     const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        // A chunked body without Content-Length ran over: stop buffering, discard the rest.
-        overflowed = true;
-        req.off("data", onData);
-        req.resume();
-        first = undefined;
-        chunks = undefined;
-        onOverflow();
-        return;
-      }
-      if (first === undefined) first = chunk;
-      else (chunks ??= [first]).push(chunk);
+      if (body.add(chunk)) return;
+      // A chunked body without Content-Length ran over: stop buffering, discard the rest.
+      req.off("data", onData);
+      req.resume();
+      onOverflow();
     };
     req.on("data", onData);
     req.on("end", () => {
-      if (overflowed) return;
-      onBody(chunks !== undefined ? Buffer.concat(chunks, size) : first);
+      if (!body.overflowed) onBody(body.take());
     });
     // No 'error' listener: a client that vanishes mid-body gets no answer, Node has already
     // destroyed the socket, and IncomingMessage emits 'error' only when someone listens.

@@ -21,6 +21,7 @@
 import { maxHeaderSize as NODE_MAX_HEADER_SIZE, STATUS_CODES } from "node:http";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { RequestParser, type RequestHead } from "../transport/llhttp.js";
+import { BodyCollector } from "./body.js";
 
 /** One request and its response, as a `LeanHandler` sees them. */
 export interface LeanExchange {
@@ -138,12 +139,8 @@ export function createLeanServer(options: LeanServerOptions, handler: LeanHandle
     /** Fields from `setHeader`, flat [name, value, ...]; a name set again replaces its value, as in node. */
     private extra: string[] | undefined;
     private userConnection = false;
-    private reading = false;
-    private maxBytes = 0;
-    private size = 0;
-    private first: Buffer | undefined;
-    private chunks: Buffer[] | undefined;
-    private overflowed = false;
+    /** Set by `readBody`: the handler wants the body. */
+    private body: BodyCollector | undefined;
     private onBody: ((body: Buffer | undefined) => void) | undefined;
     private onOverflow: (() => void) | undefined;
     abandon: (() => void) | undefined;
@@ -232,8 +229,7 @@ export function createLeanServer(options: LeanServerOptions, handler: LeanHandle
     }
 
     readBody(maxBytes: number, onBody: (body: Buffer | undefined) => void, onOverflow: () => void): void {
-      this.reading = true;
-      this.maxBytes = maxBytes;
+      this.body = new BodyCollector(maxBytes);
       this.onBody = onBody;
       this.onOverflow = onOverflow;
     }
@@ -243,28 +239,17 @@ export function createLeanServer(options: LeanServerOptions, handler: LeanHandle
     }
 
     /** @internal A part of the body, a view into the parser's memory. */
-    body(chunk: Uint8Array): void {
-      if (!this.reading || this.overflowed) return;
-      this.size += chunk.length;
-      if (this.size > this.maxBytes) {
-        this.overflowed = true;
-        this.first = undefined;
-        this.chunks = undefined;
-        this.onOverflow?.();
-        return;
-      }
-      const copy = Buffer.copyBytesFrom(chunk);
-      if (this.first === undefined) this.first = copy;
-      else (this.chunks ??= [this.first]).push(copy);
+    bodyPart(chunk: Uint8Array): void {
+      const body = this.body;
+      if (body === undefined || body.overflowed) return;
+      if (!body.add(chunk, true)) this.onOverflow?.();
     }
 
     /** @internal The message is complete. */
     complete(): void {
-      if (!this.reading || this.overflowed) return;
-      const body = this.chunks !== undefined ? Buffer.concat(this.chunks, this.size) : this.first;
-      this.first = undefined;
-      this.chunks = undefined;
-      this.onBody?.(body);
+      const body = this.body;
+      if (body === undefined || body.overflowed) return;
+      this.onBody?.(body.take());
     }
   }
 
@@ -293,7 +278,7 @@ export function createLeanServer(options: LeanServerOptions, handler: LeanHandle
           this.messageStartedAt = now;
         },
         onHead: (head) => this.onHead(head),
-        onBody: (chunk) => this.current?.body(chunk),
+        onBody: (chunk) => this.current?.bodyPart(chunk),
         onMessageComplete: () => {
           const exchange = this.current;
           this.current = null;
