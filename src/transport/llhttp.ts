@@ -64,62 +64,31 @@ export interface ResponseEvents {
 
 const ERROR_NAME = new Map(Object.entries(ERROR).map(([name, code]) => [code, name]));
 
-/** The parser that is executing: llhttp's callbacks carry only its pointer. */
-let current: ResponseParser | null = null;
-/** The request parser that is executing, if any (it takes the callbacks while it runs). */
-let currentRequest: RequestParser | null = null;
+/** The parser that is executing: llhttp's callbacks carry only its pointer, so they reach it through this. */
+let active: LlhttpParser | null = null;
 /** Where the bytes being parsed sit in the WebAssembly memory. */
 let inputPointer = 0;
 let inputCapacity = 0;
 
 function instantiate(): LlhttpExports {
-  // One set of callbacks for both kinds of parser: a request parser, when one is executing, takes
-  // them; otherwise they behave exactly as the response parser has always had them.
+  // One set of callbacks for both kinds of parser; each callback goes to the executing one.
   const imports = {
     env: {
       wasm_on_url: (_parser: number, at: number, length: number) =>
-        currentRequest === null ? 0 : currentRequest.onUrl(at, length),
+        active === null ? -1 : active.onUrl(at, length),
       wasm_on_status: () => 0,
-      wasm_on_message_begin: () => {
-        if (currentRequest !== null) return currentRequest.onMessageBegin();
-        if (current === null) return -1;
-        current.onMessageBegin();
-        return current.events.onMessageBegin() ? 0 : -1;
-      },
-      wasm_on_header_field: (_parser: number, at: number, length: number) => {
-        if (currentRequest !== null) return currentRequest.onHeaderField(at, length);
-        current?.onHeaderField(at, length);
-        return 0;
-      },
-      wasm_on_header_value: (_parser: number, at: number, length: number) => {
-        if (currentRequest !== null) return currentRequest.onHeaderValue(at, length);
-        current?.onHeaderValue(at, length);
-        return 0;
-      },
-      wasm_on_headers_complete: (parser: number, statusCode: number, upgrade: number, keepAlive: number) => {
-        if (currentRequest !== null)
-          return currentRequest.onHeadersComplete(parser, upgrade === 1, keepAlive === 1);
-        return current === null
+      wasm_on_message_begin: () => (active === null ? -1 : active.onMessageBegin()),
+      wasm_on_header_field: (_parser: number, at: number, length: number) =>
+        active === null ? -1 : active.onHeaderField(at, length),
+      wasm_on_header_value: (_parser: number, at: number, length: number) =>
+        active === null ? -1 : active.onHeaderValue(at, length),
+      wasm_on_headers_complete: (parser: number, statusCode: number, upgrade: number, keepAlive: number) =>
+        active === null
           ? HEADERS_FAIL
-          : current.events.onHeadersComplete(
-              statusCode,
-              upgrade === 1,
-              keepAlive === 1,
-              current.keepAliveHintMs(),
-            );
-      },
-      wasm_on_body: (_parser: number, at: number, length: number) => {
-        if (currentRequest !== null) return currentRequest.onBody(at, length);
-        if (current === null) return -1;
-        current.events.onBody(Buffer.copyBytesFrom(new Uint8Array(llhttp.memory.buffer, at, length)));
-        return 0;
-      },
-      wasm_on_message_complete: () => {
-        if (currentRequest !== null) return currentRequest.onMessageComplete();
-        if (current === null) return -1;
-        current.events.onMessageComplete();
-        return 0;
-      },
+          : active.onHeadersComplete(parser, statusCode, upgrade === 1, keepAlive === 1),
+      wasm_on_body: (_parser: number, at: number, length: number) =>
+        active === null ? -1 : active.onBody(at, length),
+      wasm_on_message_complete: () => (active === null ? -1 : active.onMessageComplete()),
     },
   };
   let module: WebAssembly.Module;
@@ -168,11 +137,61 @@ const KEEP_ALIVE_NAME = Buffer.from("keep-alive", "latin1");
 /** RFC 9110 has no grammar for Keep-Alive (an HTTP/1.0 extension); undici reads it the same way. */
 const KEEP_ALIVE_TIMEOUT = /timeout=(\d+)/;
 
-/** Parses the responses of one connection, in order (a new parser per connection). */
-export class ResponseParser {
-  private pointer: number;
+/**
+ * One llhttp parser state and the callbacks it receives (0 continues, -1 fails the parse).
+ * `enter`/`leave` bracket a call into llhttp (no closure per call: this runs per response);
+ * a parser freed from inside its own callbacks is released on `leave`.
+ */
+abstract class LlhttpParser {
+  protected readonly pointer: number;
   private executing = false;
-  private freed = false;
+  protected freed = false;
+
+  constructor(type: number) {
+    this.pointer = llhttp.llhttp_alloc(type);
+  }
+
+  /** Releases the parser's memory; safe from inside its own callbacks (done once `execute` returns). */
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    if (!this.executing) llhttp.llhttp_free(this.pointer);
+  }
+
+  /** Makes this the parser llhttp's callbacks reach; returns the one to restore (parsers may nest). */
+  protected enter(): LlhttpParser | null {
+    const previous = active;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    active = this;
+    this.executing = true;
+    return previous;
+  }
+
+  protected leave(previous: LlhttpParser | null): void {
+    this.executing = false;
+    active = previous;
+    if (this.freed) llhttp.llhttp_free(this.pointer);
+  }
+
+  /** @internal */
+  onUrl(_at: number, _length: number): number {
+    return 0;
+  }
+  abstract onMessageBegin(): number;
+  abstract onHeaderField(at: number, length: number): number;
+  abstract onHeaderValue(at: number, length: number): number;
+  abstract onHeadersComplete(
+    parser: number,
+    statusCode: number,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number;
+  abstract onBody(at: number, length: number): number;
+  abstract onMessageComplete(): number;
+}
+
+/** Parses the responses of one connection, in order (a new parser per connection). */
+export class ResponseParser extends LlhttpParser {
   /**
    * The Keep-Alive field, read on the way: a field name arrives in one or more pieces and is
    * compared byte by byte with "keep-alive" (no string per header); only its value is decoded.
@@ -183,7 +202,7 @@ export class ResponseParser {
   private keepAliveValue = "";
 
   constructor(readonly events: ResponseEvents) {
-    this.pointer = llhttp.llhttp_alloc(TYPE.RESPONSE);
+    super(TYPE.RESPONSE);
   }
 
   /** Parses the first `length` bytes of `data`; events fire before it returns. Null, or the parse error. */
@@ -199,21 +218,15 @@ export class ResponseParser {
     return this.run(FINISH);
   }
 
-  /** Releases the parser's memory; safe from inside its own callbacks (done once `execute` returns). */
-  free(): void {
-    if (this.freed) return;
-    this.freed = true;
-    if (!this.executing) llhttp.llhttp_free(this.pointer);
-  }
-
   /** @internal */
-  onMessageBegin(): void {
+  onMessageBegin(): number {
     this.afterValue = true;
     this.keepAliveValue = "";
+    return this.events.onMessageBegin() ? 0 : -1;
   }
 
   /** @internal A piece of a header field's name. */
-  onHeaderField(at: number, length: number): void {
+  onHeaderField(at: number, length: number): number {
     if (this.afterValue) {
       this.afterValue = false;
       this.fieldLength = 0;
@@ -234,10 +247,11 @@ export class ResponseParser {
       }
     }
     this.fieldLength += length;
+    return 0;
   }
 
   /** @internal A piece of a header field's value. */
-  onHeaderValue(at: number, length: number): void {
+  onHeaderValue(at: number, length: number): number {
     this.afterValue = true;
     if (
       this.fieldIsKeepAlive &&
@@ -245,10 +259,28 @@ export class ResponseParser {
       this.keepAliveValue.length < 256
     )
       this.keepAliveValue += latin1(at, length);
+    return 0;
   }
 
-  /** @internal The Keep-Alive `timeout=` of the response whose head just ended, in ms; -1 without one. */
-  keepAliveHintMs(): number {
+  /** @internal */
+  onHeadersComplete(_parser: number, statusCode: number, upgrade: boolean, keepAlive: boolean): number {
+    return this.events.onHeadersComplete(statusCode, upgrade, keepAlive, this.keepAliveHintMs());
+  }
+
+  /** @internal */
+  onBody(at: number, length: number): number {
+    this.events.onBody(Buffer.copyBytesFrom(new Uint8Array(llhttp.memory.buffer, at, length)));
+    return 0;
+  }
+
+  /** @internal */
+  onMessageComplete(): number {
+    this.events.onMessageComplete();
+    return 0;
+  }
+
+  /** The Keep-Alive `timeout=` of the response whose head just ended, in ms; -1 without one. */
+  private keepAliveHintMs(): number {
     if (this.keepAliveValue === "") return -1;
     const match = KEEP_ALIVE_TIMEOUT.exec(this.keepAliveValue);
     return match ? Number(match[1]) * 1000 : -1;
@@ -256,13 +288,7 @@ export class ResponseParser {
 
   /** Executes `length` bytes at `inputPointer`, or finishes (FINISH); no closure per response. */
   private run(length: number): Http1ParseError | null {
-    const previous = current;
-    const previousRequest = currentRequest;
-    // llhttp's callbacks name the parser only by its pointer: they reach it through this.
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    current = this;
-    currentRequest = null;
-    this.executing = true;
+    const previous = this.enter();
     let code: number;
     try {
       code =
@@ -270,10 +296,7 @@ export class ResponseParser {
           ? llhttp.llhttp_finish(this.pointer)
           : llhttp.llhttp_execute(this.pointer, inputPointer, length);
     } finally {
-      this.executing = false;
-      current = previous;
-      currentRequest = previousRequest;
-      if (this.freed) llhttp.llhttp_free(this.pointer);
+      this.leave(previous);
     }
     if (code === ERROR.OK || this.freed) return null;
     return new Http1ParseError(`HPE_${ERROR_NAME.get(code) ?? code}`, errorReason(this.pointer));
@@ -333,10 +356,7 @@ function latin1(at: number, length: number): string {
  * WebAssembly instance as `ResponseParser`. Only the request line and the kept fields become
  * strings; framing (Content-Length, chunked, RFC 9112 §6) and its errors are llhttp's.
  */
-export class RequestParser {
-  private pointer: number;
-  private executing = false;
-  private freed = false;
+export class RequestParser extends LlhttpParser {
   private readonly keep: Set<string>;
   private readonly longestKept: number;
   // The head being parsed. Fields and values may arrive in pieces when a read splits them.
@@ -356,21 +376,16 @@ export class RequestParser {
     private readonly options: RequestParserOptions,
     readonly events: RequestEvents,
   ) {
+    super(TYPE.REQUEST);
     this.keep = new Set(options.keep);
     this.longestKept = Math.max(0, ...options.keep.map((name) => name.length));
-    this.pointer = llhttp.llhttp_alloc(TYPE.REQUEST);
   }
 
   /** Parses the first `length` bytes of `data`; events fire before it returns. Null, or the parse error. */
   execute(data: Uint8Array, length: number = data.length): Http1ParseError | null {
     if (this.freed) return null;
     copyIn(data, length);
-    const previous = currentRequest;
-    const previousResponse = current;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    currentRequest = this;
-    current = null;
-    this.executing = true;
+    const previous = this.enter();
     let code: number;
     try {
       code = llhttp.llhttp_execute(this.pointer, inputPointer, length);
@@ -388,10 +403,7 @@ export class RequestParser {
         code = rest > 0 ? llhttp.llhttp_execute(this.pointer, at, rest) : 0;
       }
     } finally {
-      this.executing = false;
-      currentRequest = previous;
-      current = previousResponse;
-      if (this.freed) llhttp.llhttp_free(this.pointer);
+      this.leave(previous);
     }
     if (this.thrown !== null) {
       const { error } = this.thrown;
@@ -402,15 +414,6 @@ export class RequestParser {
     if (this.headerOverflow) return new Http1ParseError("HPE_HEADER_OVERFLOW", "header overflow", "request");
     return new Http1ParseError(`HPE_${ERROR_NAME.get(code) ?? code}`, errorReason(this.pointer), "request");
   }
-
-  /** Releases the parser's memory; safe from inside its own callbacks (done once `execute` returns). */
-  free(): void {
-    if (this.freed) return;
-    this.freed = true;
-    if (!this.executing) llhttp.llhttp_free(this.pointer);
-  }
-
-  // llhttp's callbacks (0 continues, -1 fails the parse).
 
   /** @internal */
   onMessageBegin(): number {
@@ -426,7 +429,7 @@ export class RequestParser {
   }
 
   /** @internal */
-  onUrl(at: number, length: number): number {
+  override onUrl(at: number, length: number): number {
     if (!this.track(length)) return -1;
     this.url += latin1(at, length);
     return 0;
@@ -455,7 +458,7 @@ export class RequestParser {
   }
 
   /** @internal */
-  onHeadersComplete(parser: number, upgrade: boolean, keepAlive: boolean): number {
+  onHeadersComplete(parser: number, _statusCode: number, upgrade: boolean, keepAlive: boolean): number {
     if (this.inValue) this.commit();
     const head: RequestHead = {
       method: METHOD_NAME.get(llhttp.llhttp_get_method(parser)) ?? "UNKNOWN",
