@@ -97,11 +97,9 @@ export class Shard {
   private readonly scheduler: Scheduler;
   private recorderNow: Recorder;
   /**
-   * What the scheduler that is sending now (warm-up, then measured) records into. Both schedulers
-   * call the one `sendDue` function, which reads these: with a closure per scheduler, V8's
-   * optimized code for the hot path inlined the warm-up's and threw it away when the measured run
-   * began (a "wrong call target" deopt), and recompiling it on the generator's one core put 10-25
-   * ms stalls into the first measured seconds at 20k req/s.
+   * The scheduler sending now (a warm-up pass, then the measured run) and what it records into.
+   * Every scheduler calls the one `sendDue`, which reads these: with a closure per scheduler V8
+   * dropped the hot path's optimized code when the measured run began ("wrong call target").
    */
   private sendingScheduler: Scheduler;
   private sendingRecorder: Recorder;
@@ -201,13 +199,12 @@ export class Shard {
   async warmUp(signal?: AbortSignal, t0Ms: number = this.clock.nowMs()): Promise<void> {
     const warmupMs = this.options.warmupMs;
     if (warmupMs <= 0 || signal?.aborted) return;
-    // Two passes, each with a schedule and a recorder of its own, as the measured run will have:
-    // the first change of schedule and recorder is when V8 drops and recompiles the hot path
-    // (objects it had only seen in one state, such as a recorder's arrays before and after their
-    // first element). That recompilation, on the generator's one core, made the first measured
-    // second's p99 at 20k req/s 12-24 ms; now it happens between the two warm-up passes.
-    // The first pass ends where request ⌊n/2⌋ of the whole warm-up would be due, so the two send
-    // the same n requests one pass would.
+    // Two passes, each with a schedule and a recorder of its own as the measured run will have:
+    // the first such switch is when V8 drops and recompiles the hot path (objects it had seen in
+    // one state only), which on the generator's one core made the first measured second's p99 at
+    // 20k req/s 12-24 ms; now it happens between the passes (docs/BENCHMARKS.md, "The first
+    // measured second"). The first pass ends where request ⌊n/2⌋ of the whole warm-up is due, so
+    // the two send the same n requests one pass would.
     const ratePerSec = this.options.ratePerSec;
     const firstMs = (Math.floor(constantRatePlan(ratePerSec, warmupMs).count / 2) * 1000) / ratePerSec;
     if (firstMs > 0) await this.warmUpPass(signal, t0Ms, firstMs);

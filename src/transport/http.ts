@@ -576,12 +576,11 @@ export class HttpTransport {
     if (family === "h1") {
       const free = this.free;
       // Most recently freed first keeps the fewest connections busy, but then at high rates the
-      // connections at the cold end of the list sit idle past the 4 s reuse limit and are all
-      // replaced in the next burst, when the generator is late already (at 5k req/s with 64
-      // slots: 109 connections opened in 10 s, send lag max 17 ms; with this, 64 and 4-6 ms
-      // in three runs each at 5k and 10k). So the least recently freed
-      // one goes first once it has idled half its limit: at a steady rate every open connection
-      // stays alive; at a low one those past their limit are left for the next burst, as before.
+      // cold end of the list idles past the 4 s reuse limit and is replaced in the next burst,
+      // when the generator is late already (5k req/s, 64 slots: 109 connections opened in 10 s,
+      // send lag max 17 ms; with this, 64 and 4-6 ms). So the least recently freed one goes
+      // first once it has idled half its limit: at a steady rate every open connection stays
+      // alive; at a low one those past their limit are left for the next burst, as before.
       while (free.length > 0 && (free[0] as Connection).retired) free.shift();
       const oldest = free[0];
       if (
