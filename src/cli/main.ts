@@ -11,6 +11,7 @@ import {
   DEFAULT_TIMEOUT,
   InputError,
   parseRunOptions,
+  parsePacing,
   resolveThreads,
   type RawRunOptions,
   type RunOptions,
@@ -110,6 +111,10 @@ function addRunOptions(command: Command, { withRate = true } = {}): Command {
     .option(
       "--threads <n>",
       "worker threads, each pacing every n-th request; default one per core, minus one for a loopback target",
+    )
+    .option(
+      "--pacing <mode>",
+      "precise: each request leaves at its due time, within ~0.1 ms (default); tick: a 1 ms tick, less CPU",
     )
     .option("--path <path>", "request path appended to the target", DEFAULT_PATH)
     .addOption(
@@ -355,7 +360,7 @@ function phaseOptions(
   loaded: LoadedProfile,
   phase: PhaseSpec,
   index: number,
-  transportFlags: RawTransportFlags & { threads?: string },
+  transportFlags: RawTransportFlags & { threads?: string; pacing?: string },
 ): RunOptions {
   const { profile } = loaded;
   const plan = phasePlan(phase);
@@ -379,6 +384,7 @@ function phaseOptions(
       effectiveWorkers(profile),
       new URL(profile.target as string),
     ),
+    pacing: parsePacing(transportFlags.pacing),
     timeoutMs: profile.timeoutMs,
     warmupMs: index === 0 ? profile.warmupMs : 0,
     apiKey: undefined,
@@ -420,7 +426,7 @@ async function executeProfile(path: string, command: Command): Promise<number> {
       .map(([k, v]) => `${k}=${v}`),
   });
   const quiet = Boolean(command.opts().quiet);
-  const transportFlags = command.opts() as RawTransportFlags;
+  const transportFlags = command.opts() as RawTransportFlags & { pacing?: string };
   let phaseRuns: RunOptions[];
   try {
     phaseRuns = profile.phases.map((phase, index) => phaseOptions(loaded, phase, index, transportFlags));

@@ -27,6 +27,8 @@ export interface RunOptions {
   workers: number;
   /** Worker threads sending stripes of the schedule (`--threads`); undefined = 1, this thread. */
   threads?: number;
+  /** How the scheduler wakes up (`--pacing`, docs/PACING.md); undefined = "precise". */
+  pacing?: Pacing;
   timeoutMs: number;
   /** Unrecorded traffic at the same rate before the measured run (JIT and connections warm). */
   warmupMs: number;
@@ -59,6 +61,7 @@ export interface RawRunOptions extends RawTransportFlags {
   category?: string;
   workers?: string;
   threads?: string;
+  pacing?: string;
   timeout?: string;
   warmup?: string;
   apiKey?: string;
@@ -113,6 +116,18 @@ export function resolveThreads(text: string | undefined, workers: number, target
       `${threads} threads need at least as many in-flight slots, but --workers is ${workers}`,
     );
   return threads;
+}
+
+/** How the scheduler wakes up to send (docs/PACING.md). */
+export type Pacing = "precise" | "tick";
+export const PACINGS: readonly Pacing[] = ["precise", "tick"];
+
+/** `--pacing`: undefined leaves the scheduler's default. */
+export function parsePacing(text: string | undefined): Pacing | undefined {
+  if (text === undefined) return undefined;
+  if (!(PACINGS as readonly string[]).includes(text))
+    throw new InputError("--pacing", `must be one of ${PACINGS.join(", ")}, got "${text}"`);
+  return text as Pacing;
 }
 
 const positiveNumber = (flag: string) =>
@@ -261,6 +276,7 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
     category: value.category,
     workers,
     threads: resolveThreads(raw.threads, workers, value.target),
+    pacing: parsePacing(raw.pacing),
     timeoutMs: value.timeout,
     warmupMs: value.warmup,
     apiKey: value.apiKey === "" ? undefined : value.apiKey,

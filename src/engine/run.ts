@@ -24,6 +24,7 @@ import { systemClock, type Clock } from "./clock.js";
 import { localDriver, type LoadDriver } from "./driver.js";
 import { scenarioFor, Shard, type ShardEnd } from "./shard.js";
 import { ThreadedDriver } from "./threads.js";
+import { DEFAULT_PACING } from "./scheduler.js";
 
 /** Live figures for progress lines (DESIGN.md reporters), computed once a second. */
 export interface Progress {
@@ -159,6 +160,7 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
         maxInFlight: stats.peakInFlight,
         workers: options.workers,
         threads: driver.threads,
+        pacing: options.pacing ?? DEFAULT_PACING,
         trustworthy,
       },
       interrupted,

@@ -10,7 +10,7 @@ import { builtInScenario, customScenario, type Scenario } from "../scenarios/sce
 import { TransportErrorTally } from "../transport/errors.js";
 import { HttpTransport, type ConnectionState, type ProbeResult } from "../transport/http.js";
 import type { Clock } from "./clock.js";
-import { Scheduler, type SendFn } from "./scheduler.js";
+import { Scheduler, type SchedulerOptions, type SendFn } from "./scheduler.js";
 
 /** Which part of the schedule a shard sends: requests i ≡ index (mod count). */
 export interface Stripe {
@@ -127,7 +127,7 @@ export class Shard {
     this.transport = transportFor(options, stripe, clock);
     // Replaced by the measured run's own recorder when it starts (after any warm-up).
     this.recorderNow = this.newRecorder(clock.nowMs());
-    this.scheduler = new Scheduler(this.plan, clock, { maxInFlight: this.workers }, this.sendDue);
+    this.scheduler = new Scheduler(this.plan, clock, this.schedulerOptions(), this.sendDue);
     this.sendingScheduler = this.scheduler;
     this.sendingRecorder = this.recorderNow;
     this.sendingErrors = this.transportErrors;
@@ -143,6 +143,10 @@ export class Shard {
       sentAtMs,
       heldBack,
     );
+
+  private schedulerOptions(): SchedulerOptions {
+    return { maxInFlight: this.workers, pacing: this.options.pacing };
+  }
 
   get recorder(): Recorder {
     return this.recorderNow;
@@ -219,7 +223,7 @@ export class Shard {
     const warmScheduler = new Scheduler(
       stripePlan(constantRatePlan(this.options.ratePerSec, durationMs), index, count),
       clock,
-      { maxInFlight: this.workers },
+      this.schedulerOptions(),
       this.sendDue,
     );
     this.sendingScheduler = warmScheduler;

@@ -1,3 +1,4 @@
+import type { Pacing } from "../config/options.js";
 import type { TransportSummary } from "../transport/http.js";
 
 /**
@@ -149,6 +150,8 @@ export interface RunResult {
     workers: number;
     /** Threads that sent requests (`--threads`); each paced its stripe of the schedule. */
     threads: number;
+    /** How the schedulers woke up to send (`--pacing`, docs/PACING.md). */
+    pacing: Pacing;
     /** False when the generator itself could not keep the schedule; latencies then include its own delay. */
     trustworthy: boolean;
   };

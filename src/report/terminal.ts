@@ -126,7 +126,7 @@ export function formatSummary(result: RunResult): string {
     ...describeConnections(result.transport),
     `In flight     peak ${result.generator.maxInFlight} of ${result.generator.workers} workers` +
       (result.generator.threads > 1 ? ` (${result.generator.threads} threads; peaks summed)` : ""),
-    `Generator     event-loop delay p99 ${num(result.generator.eventLoopDelayMs.p99)}ms, own send lag p99 ${num(result.generator.ownSendLagMs.p99)}ms` +
+    `Generator     ${result.generator.pacing} pacing, event-loop delay p99 ${num(result.generator.eventLoopDelayMs.p99)}ms, own send lag p99 ${num(result.generator.ownSendLagMs.p99)}ms` +
       (result.generator.trustworthy
         ? ""
         : "  ** NOT TRUSTWORTHY: the generator could not keep the schedule **"),

@@ -268,6 +268,7 @@ function measuredRun(overrides: Partial<MeasuredRun> = {}): MeasuredRun {
       maxInFlight: 3,
       workers: 200,
       threads: 1,
+      pacing: "precise",
       trustworthy: true,
     },
     interrupted: false,

@@ -369,6 +369,7 @@ export function makeRunResult(over: Partial<RunResult> = {}): RunResult {
       maxInFlight: 12,
       workers: 50,
       threads: 1,
+      pacing: "precise",
       trustworthy: true,
     },
     verdict: { level: "target", checks: [], warnings: [] },

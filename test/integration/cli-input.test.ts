@@ -25,6 +25,7 @@ describe("bad input: one clear line naming the flag, exit code 2, no stack trace
     ["bad header", ["--target", "http://127.0.0.1:9", ...valid, "--header", "no-colon"], "--header"],
     ["bad timeout", ["--target", "http://127.0.0.1:9", ...valid, "--timeout", "soon"], "--timeout"],
     ["bad path", ["--target", "http://127.0.0.1:9", ...valid, "--path", "v1/execute"], "--path"],
+    ["unknown pacing", ["--target", "http://127.0.0.1:9", ...valid, "--pacing", "fast"], "--pacing"],
     ["unknown flag", ["--target", "http://127.0.0.1:9", ...valid, "--rsp", "5"], "--rsp"],
   ])("%s", async (_name, args, flag) => {
     const cli = await runCli(args, { timeoutMs: 15_000 });
@@ -56,6 +57,7 @@ describe("bad input: one clear line naming the flag, exit code 2, no stack trace
       "--duration",
       "--category",
       "--workers",
+      "--pacing",
       "--path",
       "--api-key",
       "--header",

@@ -73,6 +73,32 @@ describe("load-test against real local servers", () => {
     expect(result.transport.connections.byProtocol).toEqual({ "http/1.1": server.connections });
   });
 
+  it("sends each request at its due time by default (--pacing precise); --pacing tick is up to 1 ms late", async () => {
+    const server = await startLocalServer(allowEverything);
+    servers.push(server);
+    const ownLagP50Ms: Record<string, number> = {};
+    for (const pacing of ["precise", "tick"]) {
+      const out = await outFile();
+      const args = ["--target", server.url, "--rps", "500", "--duration", "2s", "--category", "normal"];
+      const cli = await runCli([
+        ...args,
+        "--quiet",
+        "--out",
+        out,
+        ...(pacing === "tick" ? ["--pacing", "tick"] : []),
+      ]);
+      expect([0, 3]).toContain(cli.code);
+      const result = await readResult(out);
+      expect(result.requests.total).toBe(1000);
+      expect(result.generator.pacing).toBe(pacing);
+      expect(cli.stdout).toContain(`${pacing} pacing`);
+      ownLagP50Ms[pacing] = result.generator.ownSendLagMs.p50;
+    }
+    // Precise: ~0.05 ms here; tick: 0-1 ms spread over the tick, ~0.6 ms. Room for a busy machine.
+    expect(ownLagP50Ms.precise).toBeLessThan(0.4);
+    expect(ownLagP50Ms.precise).toBeLessThan(ownLagP50Ms.tick as number);
+  });
+
   it("measures a known delay distribution", async () => {
     // 90% of answers after 5 ms, 10% after 40 ms.
     const server = await startLocalServer(delayed((i) => (i % 10 === 9 ? 40 : 5)));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "../../src/engine/clock.js";
+import type { Pacing } from "../../src/config/options.js";
+import { ManualClock, systemClock } from "../../src/engine/clock.js";
 import { Scheduler } from "../../src/engine/scheduler.js";
 import { constantRatePlan } from "../../src/plan/constant.js";
 
@@ -10,13 +11,13 @@ interface Sent {
   heldBack: boolean;
 }
 
-function setup(ratePerSec: number, durationMs: number, maxInFlight: number) {
+function setup(ratePerSec: number, durationMs: number, maxInFlight: number, pacing: Pacing = "precise") {
   const clock = new ManualClock();
   const sent: Sent[] = [];
   const scheduler = new Scheduler(
     constantRatePlan(ratePerSec, durationMs),
     clock,
-    { maxInFlight },
+    { maxInFlight, pacing },
     (index, intendedAtMs, sentAtMs, heldBack) => sent.push({ index, intendedAtMs, sentAtMs, heldBack }),
   );
   return { clock, sent, scheduler };
@@ -61,8 +62,40 @@ describe("Scheduler with an injected clock", () => {
     expect(sent.map((r) => r.heldBack)).toEqual([false, false, true]);
   });
 
+  it("precise pacing: every request leaves at its own due time, also at 20k req/s", () => {
+    for (const ratePerSec of [300, 20_000]) {
+      const { clock, sent, scheduler } = setup(ratePerSec, 100, 100_000, "precise");
+      scheduler.start();
+      // Advance in steps finer than any gap; each wake-up is at a due time, so nothing waits.
+      for (let step = 0; step < 10_000; step++) clock.advance(0.01);
+      expect(sent).toHaveLength(constantRatePlan(ratePerSec, 100).count);
+      for (const request of sent) expect(request.sentAtMs - request.intendedAtMs).toBeLessThan(1e-9);
+      expect(clock.pendingTimers()).toBe(0);
+    }
+  });
+
+  it("tick pacing: requests due between two ticks wait for the next one (up to 1 ms)", () => {
+    const { clock, sent, scheduler } = setup(300, 100, 100_000, "tick");
+    scheduler.start();
+    for (let step = 0; step < 10_000; step++) clock.advance(0.01);
+    const lagsMs = sent.map((request) => request.sentAtMs - request.intendedAtMs);
+    expect(Math.max(...lagsMs)).toBeGreaterThan(0.3);
+    for (const lagMs of lagsMs) expect(lagMs).toBeLessThanOrEqual(1 + 1e-9);
+  });
+
+  it("behind the in-flight cap, precise pacing does not poll: answers release the queue", () => {
+    const { clock, sent, scheduler } = setup(10_000, 100, 2, "precise");
+    scheduler.start();
+    clock.advance(0.5); // 6 due, 2 slots
+    expect(sent).toHaveLength(2);
+    // One timer, a 1 ms tick, not a wake-up at a due time that has passed (a spin).
+    expect(clock.pendingTimers()).toBe(1);
+    scheduler.complete();
+    expect(sent).toHaveLength(3);
+  });
+
   it("below the cap, a completion sends nothing: due requests leave together at the next tick", () => {
-    const { clock, sent, scheduler } = setup(10_000, 100, 100); // one request due every 0.1 ms
+    const { clock, sent, scheduler } = setup(10_000, 100, 100, "tick"); // one request due every 0.1 ms
     scheduler.start();
     expect(sent.map((r) => r.index)).toEqual([0]);
     clock.advance(0.55);
@@ -97,11 +130,11 @@ describe("Scheduler with an injected clock", () => {
   });
 
   it("wakes at most once per millisecond at high rates and sleeps until the next due request at low ones", () => {
-    const high = setup(20_000, 100, 100_000);
+    const high = setup(20_000, 100, 100_000, "tick");
     high.scheduler.start();
     high.clock.advance(100);
     expect(high.sent).toHaveLength(2000);
-    const low = setup(1, 10_000, 10);
+    const low = setup(1, 10_000, 10, "tick");
     low.scheduler.start();
     low.clock.advance(999);
     expect(low.sent).toHaveLength(1);
@@ -139,5 +172,34 @@ describe("Scheduler with an injected clock", () => {
     expect(sent).toEqual([...Array(51).keys()]);
     pendingTick?.();
     expect(sent).toHaveLength(51); // the late tick finds nothing more due
+  });
+});
+
+describe("systemClock.setPreciseTimer (real time)", () => {
+  const setPrecise = systemClock.setPreciseTimer as NonNullable<typeof systemClock.setPreciseTimer>;
+  const firedAt = (atMs: number): Promise<number> =>
+    new Promise((resolve) => setPrecise(() => resolve(systemClock.nowMs()), atMs));
+
+  it("never fires early, and usually within a fraction of a millisecond (libuv's timers: 0-2 ms)", async () => {
+    const latenessMs: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      // Due times off the millisecond grid, some beyond libuv's coarse part of the wait.
+      const atMs = systemClock.nowMs() + (i % 2 === 0 ? 0.35 : 4.6);
+      latenessMs.push((await firedAt(atMs)) - atMs);
+    }
+    latenessMs.sort((a, b) => a - b);
+    expect(latenessMs[0]).toBeGreaterThanOrEqual(0);
+    // Typically ~0.05 ms here; the bound leaves room for a busy 2-core CI machine.
+    expect(latenessMs[100]).toBeLessThan(0.5);
+  });
+
+  it("clearTimer cancels it, in its coarse and in its polling part", async () => {
+    let fired = 0;
+    const far = setPrecise(() => fired++, systemClock.nowMs() + 20);
+    const near = setPrecise(() => fired++, systemClock.nowMs() + 0.5);
+    systemClock.clearTimer(far);
+    systemClock.clearTimer(near);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(fired).toBe(0);
   });
 });
