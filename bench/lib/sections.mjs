@@ -400,6 +400,9 @@ export async function gateway(ctx) {
 
 async function gatewayItems(ctx, httpServer) {
   const gatewayServer = await startServer(TARGET_CORE, process.execPath, [
+    // As the demo starts it (src/cli/node-flags.ts): without V8's memory reducer, whose forced
+    // full GC ~100 s after start deoptimized the gateway's hot path mid-item.
+    "--no-memory-reducer",
     ctx.ours.cli,
     "serve",
     "--port",

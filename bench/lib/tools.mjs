@@ -31,6 +31,9 @@ export function ourGenerator(root) {
     /** argv for one run; `extra` holds the run's own flags (--rps, --workers, --category, …). */
     args(url, { durationSec, outFile, extra = [], nodeFlags = [] }) {
       return [
+        // What the load-test executable starts node with (src/cli/node-flags.ts), given here
+        // so the measured PID is the generator itself, not the executable's launcher.
+        "--no-memory-reducer",
         ...nodeFlags,
         cli,
         "--target",

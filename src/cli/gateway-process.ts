@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { NODE_FLAGS } from "./node-flags.js";
 
 export interface GatewayProcess {
   url: string;
@@ -21,7 +22,9 @@ export function startGatewayProcess(llmLatency: string): Promise<GatewayProcess>
   const cliPath = fileURLToPath(new URL("./main.js", import.meta.url));
   const child: ChildProcess = spawn(
     process.execPath,
-    [cliPath, "serve", "--port", "0", "--host", "127.0.0.1", "--llm-latency", llmLatency],
+    // Without V8's memory reducer (node-flags.ts): its forced full GC 100 s after start
+    // deoptimized the busy gateway's hot path (docs/GATEWAY.md, "Long runs").
+    [...NODE_FLAGS, cliPath, "serve", "--port", "0", "--host", "127.0.0.1", "--llm-latency", llmLatency],
     // Its own process group: a terminal's Ctrl-C reaches only the load test, which then
     // finishes its requests in flight against a gateway that is still up, and stops it last.
     { stdio: ["ignore", "pipe", "inherit"], detached: true },

@@ -48,14 +48,19 @@ describe("load-test run profile.yaml", () => {
         `outputs: { out: ${JSON.stringify(out)} }`,
       ].join("\n"),
     );
-    // --rps and --duration typed on the command line win over the file's 5 req/s for 30 s.
-    const cli = await runCli(["run", path, "--rps", "40", "--duration", "1s", "--quiet"], {
-      env: { TEST_PROFILE_TOKEN: "profile-secret-token" },
-    });
+    // --rps and --duration typed on the command line win over the file's 5 req/s for 30 s;
+    // --pacing, which a profile has no field for, applies to its phases.
+    const cli = await runCli(
+      ["run", path, "--rps", "40", "--duration", "1s", "--pacing", "tick", "--quiet"],
+      {
+        env: { TEST_PROFILE_TOKEN: "profile-secret-token" },
+      },
+    );
     expect(cli.stderr).toBe(`results written to ${out}\n`);
     expect(cli.code).toBe(0);
     const result = JSON.parse(await readFile(out, "utf8")) as RunResult;
     expect(result.requests.total).toBe(40);
+    expect(result.generator.pacing).toBe("tick");
     expect(Object.keys(result.categories).sort()).toEqual(["api", "health", "negative", "security"]);
     expect(result.correctness).toBe(1);
     // The expected 404 counts as success, not as an error of the target.
