@@ -53,6 +53,7 @@ import {
   type HttpServerKind,
 } from "../target/gateway.js";
 import { startGatewayProcess } from "./gateway-process.js";
+import { NODE_FLAGS } from "./node-flags.js";
 
 const VERSION = "0.1.0";
 /** Without a TTY (CI logs) a plain progress line every few seconds instead of a redrawn one. */
@@ -279,6 +280,18 @@ function tuneHeapForLoad(): void {
   setFlagsFromString("--heap-growing-percent=20");
 }
 
+/** V8's memory-reducer GC comes ~100 s after start (bin.ts); shorter runs never meet it. */
+const MEMORY_REDUCER_AFTER_MS = 90_000;
+
+/** `node dist/cli/main.js` skips the executable's restart; say so when a run is long enough to matter. */
+function warnIfMemoryReducerOn(runMs: number): void {
+  if (runMs <= MEMORY_REDUCER_AFTER_MS || NODE_FLAGS.every((flag) => process.execArgv.includes(flag))) return;
+  process.stderr.write(
+    "load-test: warning: node runs with V8's memory reducer, whose full GC ~100 s in stalls a busy " +
+      `run; start it as \`load-test\` or \`node ${NODE_FLAGS.join(" ")} …\` (docs/GATEWAY.md, "Long runs")\n`,
+  );
+}
+
 async function executeRunWithResult(
   options: RunOptions,
   flags: OutputFlags,
@@ -295,6 +308,7 @@ async function executeRunWithResult(
         "\n",
     );
   }
+  warnIfMemoryReducerOn(options.warmupMs + options.durationMs);
   const onProgress = progressPrinter(Boolean(flags.quiet));
   const run = prepareRun(options, { signal: interrupts.signal, onProgress });
   const runId = newRunId();

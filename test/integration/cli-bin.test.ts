@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -82,5 +83,22 @@ describe("the load-test executable (dist/cli/bin.js)", () => {
     expect(result.requests.total).toBeGreaterThan(50);
     expect(result.requests.total).toBeLessThan(2000);
     expect(cli.stdout).toContain("Results Interpretation");
+  });
+
+  it("a run over 90 s warns when node has the memory reducer on (main.js), not through the executable", async () => {
+    const server = await startLocalServer(allowEverything);
+    servers.push(server);
+    const args = ["--target", server.url, "--rps", "20", "--duration", "2m", "--category", "normal"];
+    const interruptSoon = (child: ChildProcess): void =>
+      afterStderr(child, "req/s for", () => setTimeout(() => child.kill("SIGINT"), 300));
+    const direct = await runCli(args, { onSpawn: interruptSoon });
+    expect(direct.code).toBe(130);
+    expect(direct.stderr).toMatch(/warning: node runs with V8's memory reducer.*--no-memory-reducer/);
+    const viaBin = await runCli(args, { entry: BIN_PATH, onSpawn: interruptSoon });
+    expect(viaBin.code).toBe(130);
+    expect(viaBin.stderr).not.toContain("memory reducer");
+    // Short runs never meet the reducer's GC: no warning.
+    const short = await runCli(["--target", server.url, "--rps", "20", "--duration", "1s", "--quiet"]);
+    expect(short.stderr).not.toContain("memory reducer");
   });
 });
