@@ -16,7 +16,7 @@
  */
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
-import { NODE_FLAGS } from "./node-flags.js";
+import { hasNodeFlags, NODE_FLAGS } from "./node-flags.js";
 const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 function respawn(): void {
@@ -36,7 +36,7 @@ function respawn(): void {
   });
 }
 
-if (process.env.LOAD_TEST_NO_RESPAWN === "1" || NODE_FLAGS.every((flag) => process.execArgv.includes(flag))) {
+if (process.env.LOAD_TEST_NO_RESPAWN === "1" || hasNodeFlags(process.execArgv)) {
   await import("./main.js");
 } else {
   respawn();

@@ -53,7 +53,7 @@ import {
   type HttpServerKind,
 } from "../target/gateway.js";
 import { startGatewayProcess } from "./gateway-process.js";
-import { NODE_FLAGS } from "./node-flags.js";
+import { hasNodeFlags, NODE_FLAGS } from "./node-flags.js";
 
 const VERSION = "0.1.0";
 /** Without a TTY (CI logs) a plain progress line every few seconds instead of a redrawn one. */
@@ -285,7 +285,7 @@ const MEMORY_REDUCER_AFTER_MS = 90_000;
 
 /** `node dist/cli/main.js` skips the executable's restart; say so when a run is long enough to matter. */
 function warnIfMemoryReducerOn(runMs: number): void {
-  if (runMs <= MEMORY_REDUCER_AFTER_MS || NODE_FLAGS.every((flag) => process.execArgv.includes(flag))) return;
+  if (runMs <= MEMORY_REDUCER_AFTER_MS || hasNodeFlags(process.execArgv)) return;
   process.stderr.write(
     "load-test: warning: node runs with V8's memory reducer, whose full GC ~100 s in stalls a busy " +
       `run; start it as \`load-test\` or \`node ${NODE_FLAGS.join(" ")} …\` (docs/GATEWAY.md, "Long runs")\n`,

@@ -49,7 +49,8 @@ export class Scheduler {
   private timer: unknown = undefined;
   private stopped = false;
   private readonly maxSleepMs: number;
-  private readonly precise: boolean;
+  /** The clock's precise timer when pacing is "precise" and the clock has one. */
+  private readonly preciseTimer: PreciseTimerFn | undefined;
   private readonly idleResolvers: Array<() => void> = [];
   /** The last release stopped at the in-flight cap with requests due: completions must release them. */
   private heldBack = false;
@@ -62,7 +63,8 @@ export class Scheduler {
   ) {
     if (!(options.maxInFlight >= 1)) throw new RangeError("maxInFlight must be >= 1");
     this.maxSleepMs = options.maxSleepMs ?? 50;
-    this.precise = (options.pacing ?? DEFAULT_PACING) === "precise" && clock.setPreciseTimer !== undefined;
+    this.preciseTimer =
+      (options.pacing ?? DEFAULT_PACING) === "precise" ? clock.setPreciseTimer?.bind(clock) : undefined;
   }
 
   /**
@@ -195,8 +197,7 @@ export class Scheduler {
         Math.min(this.maxSleepMs, Math.floor(dueInMs - HOT_WINDOW_MS)),
       );
     // Behind the in-flight cap, answers release requests (complete()); polling would only spin.
-    else if (this.precise && !this.heldBack)
-      this.timer = (this.clock.setPreciseTimer as PreciseTimerFn)(this.tick, dueAtMs);
+    else if (this.preciseTimer && !this.heldBack) this.timer = this.preciseTimer(this.tick, dueAtMs);
     else this.timer = this.clock.setTimer(this.tick, 1);
   };
 }

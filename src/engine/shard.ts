@@ -101,9 +101,9 @@ export class Shard {
    * Every scheduler calls the one `sendDue`, which reads these: with a closure per scheduler V8
    * dropped the hot path's optimized code when the measured run began ("wrong call target").
    */
-  private sendingScheduler: Scheduler;
-  private sendingRecorder: Recorder;
-  private sendingErrors: TransportErrorTally;
+  private sendingScheduler!: Scheduler;
+  private sendingRecorder!: Recorder;
+  private sendingErrors!: TransportErrorTally;
   private closedAtMs: number | undefined;
   private endTimer: unknown;
   private scheduleEnd: number | undefined;
@@ -128,9 +128,7 @@ export class Shard {
     // Replaced by the measured run's own recorder when it starts (after any warm-up).
     this.recorderNow = this.newRecorder(clock.nowMs());
     this.scheduler = new Scheduler(this.plan, clock, this.schedulerOptions(), this.sendDue);
-    this.sendingScheduler = this.scheduler;
-    this.sendingRecorder = this.recorderNow;
-    this.sendingErrors = this.transportErrors;
+    this.sendThrough(this.scheduler, this.recorderNow, this.transportErrors);
   }
 
   private readonly sendDue: SendFn = (j, intendedAtMs, sentAtMs, heldBack) =>
@@ -143,6 +141,12 @@ export class Shard {
       sentAtMs,
       heldBack,
     );
+
+  private sendThrough(scheduler: Scheduler, recorder: Recorder, errors: TransportErrorTally): void {
+    this.sendingScheduler = scheduler;
+    this.sendingRecorder = recorder;
+    this.sendingErrors = errors;
+  }
 
   private schedulerOptions(): SchedulerOptions {
     return { maxInFlight: this.workers, pacing: this.options.pacing };
@@ -226,9 +230,7 @@ export class Shard {
       this.schedulerOptions(),
       this.sendDue,
     );
-    this.sendingScheduler = warmScheduler;
-    this.sendingRecorder = this.newRecorder(t0Ms);
-    this.sendingErrors = new TransportErrorTally();
+    this.sendThrough(warmScheduler, this.newRecorder(t0Ms), new TransportErrorTally());
     const stopWarmUp = (): void => warmScheduler.stop();
     signal?.addEventListener("abort", stopWarmUp, { once: true });
     // A pass that starts late (the first one drained after its end) starts now, not in a burst.
@@ -247,9 +249,7 @@ export class Shard {
   start(t0Ms: number = this.clock.nowMs()): number {
     const clock = this.clock;
     this.recorderNow = this.newRecorder(t0Ms);
-    this.sendingScheduler = this.scheduler;
-    this.sendingRecorder = this.recorderNow;
-    this.sendingErrors = this.transportErrors;
+    this.sendThrough(this.scheduler, this.recorderNow, this.transportErrors);
     const endAtMs = this.scheduler.start(t0Ms) + this.plan.durationMs;
     const endSchedule = (): void => {
       const nowMs = clock.nowMs();

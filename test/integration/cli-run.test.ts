@@ -15,15 +15,20 @@ async function outFile(): Promise<string> {
   return join(await mkdtemp(join(tmpdir(), "load-test-")), "results.json");
 }
 
+/** A local server that answers everything (closed after the test) and a fresh results path. */
+async function targetAndOut(): Promise<{ server: LocalServer; out: string }> {
+  const server = await startLocalServer(allowEverything);
+  servers.push(server);
+  return { server, out: await outFile() };
+}
+
 async function readResult(path: string): Promise<RunResult> {
   return JSON.parse(await readFile(path, "utf8")) as RunResult;
 }
 
 describe("load-test against real local servers", () => {
   it("sends exactly rate × duration requests, evenly spaced (no per-second bursts)", async () => {
-    const server = await startLocalServer(allowEverything);
-    servers.push(server);
-    const out = await outFile();
+    const { server, out } = await targetAndOut();
     const cli = await runCli([
       "--target",
       server.url,
@@ -136,9 +141,7 @@ describe("load-test against real local servers", () => {
   it.each([1, 2])(
     "a warm-up sends ceil(rate × warm-up) requests in its two passes, none of them recorded (--threads %i)",
     async (threads) => {
-      const server = await startLocalServer(allowEverything);
-      servers.push(server);
-      const out = await outFile();
+      const { server, out } = await targetAndOut();
       // 10 req/s for 1.05 s asks for 10.5 requests: 11, split 5 + 6 between the passes (two
       // halves of the time would have sent 6 + 6).
       const cli = await runCli([
@@ -196,9 +199,7 @@ describe("load-test against real local servers", () => {
   });
 
   it("sends the Authorization header from --api-key or AXONFLOW_CLIENT_ID and never prints the key", async () => {
-    const server = await startLocalServer(allowEverything);
-    servers.push(server);
-    const out = await outFile();
+    const { server, out } = await targetAndOut();
     const secret = "sk-test-SECRET-1234567890";
     const cli = await runCli(
       ["--rps", "20", "--duration", "1s", "--category", "normal", "--out", out, "--header", "X-Tenant: acme"],
@@ -216,9 +217,7 @@ describe("load-test against real local servers", () => {
   });
 
   it("strips credentials from the target in results", async () => {
-    const server = await startLocalServer(allowEverything);
-    servers.push(server);
-    const out = await outFile();
+    const { server, out } = await targetAndOut();
     const withCredentials = server.url.replace("http://", "http://admin:hunter2@");
     const cli = await runCli([
       "run",
