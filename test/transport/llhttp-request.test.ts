@@ -147,4 +147,31 @@ describe("RequestParser (llhttp requests on the shared WebAssembly instance)", (
     response.free();
     request.parser.free();
   });
+
+  it("reads right after the WebAssembly memory grew (a read larger than any before): the views are remade", () => {
+    const bodies: Buffer[] = [];
+    const response = new ResponseParser({
+      onMessageBegin: () => true,
+      onHeadersComplete: () => HEADERS_OK,
+      onBody: (chunk) => bodies.push(chunk),
+      onMessageComplete: () => undefined,
+    });
+    const small = Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst");
+    // 48 MiB in one execute: more than the memory has, so malloc grows it (and detaches its buffer).
+    const bigBody = Buffer.alloc(48 * 1024 * 1024, "x");
+    bigBody.write("start", 0);
+    bigBody.write("end", bigBody.length - 3);
+    const big = Buffer.concat([
+      Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${bigBody.length}\r\n\r\n`),
+      bigBody,
+    ]);
+    const after = Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlast");
+    for (const bytes of [small, big, after]) expect(response.execute(bytes)).toBeNull();
+    expect(bodies[0]!.toString()).toBe("first");
+    const received = Buffer.concat(bodies.slice(1, -1));
+    expect(received.length).toBe(bigBody.length);
+    expect([received.subarray(0, 5).toString(), received.subarray(-3).toString()]).toEqual(["start", "end"]);
+    expect(bodies.at(-1)!.toString()).toBe("last");
+    response.free();
+  });
 });

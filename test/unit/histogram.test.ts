@@ -1,6 +1,8 @@
+import type { JsHistogram } from "hdr-histogram-js";
 import { describe, expect, it } from "vitest";
 import {
   BucketCounter,
+  countsIndexOfUs,
   createLatencyHistogram,
   decodeHistogram,
   encodeHistogram,
@@ -27,6 +29,40 @@ describe("latency histograms (HDR, µs, 3 significant digits)", () => {
     }
     expect(summary.max).toBeCloseTo(100.04, 1);
     expect(summary.min).toBeCloseTo(0.05, 2);
+  });
+
+  it("records a value where the library would: the same index at every bucket edge, the same counts, min, max and total", () => {
+    const histogram = createLatencyHistogram() as JsHistogram;
+    const values = [0, 1, 2, 1023, 1024, 2047, 2048, 2049, 3_599_999_999, 3_600_000_000];
+    for (let power = 1; power < 32; power++) {
+      for (const delta of [-2, -1, 0, 1, 2]) values.push(2 ** power + delta);
+      for (let i = 0; i < 50; i++) values.push(Math.floor(2 ** power + ((i * 7919) % 97) * 2 ** (power - 7)));
+    }
+    const inRange = values.filter((value) => value >= 0 && value <= 3_600_000_000);
+    for (const valueUs of inRange)
+      expect([valueUs, countsIndexOfUs(valueUs)]).toEqual([valueUs, histogram.countsArrayIndex(valueUs)]);
+
+    const ours = createLatencyHistogram() as JsHistogram;
+    const library = createLatencyHistogram() as JsHistogram;
+    for (const valueUs of inRange) {
+      recordMs(ours, valueUs / 1000);
+      library.recordValue(valueUs);
+    }
+    expect(ours.totalCount).toBe(library.totalCount);
+    expect([ours.minNonZeroValue, ours.maxValue]).toEqual([library.minNonZeroValue, library.maxValue]);
+    for (let index = 0; index < library.countsArrayLength; index++) {
+      if (ours.getCountAtIndex(index) !== library.getCountAtIndex(index)) {
+        expect({ index, count: ours.getCountAtIndex(index) }).toEqual({
+          index,
+          count: library.getCountAtIndex(index),
+        });
+      }
+    }
+    // Clamped, as before: negative to 0, beyond an hour to an hour.
+    recordMs(ours, -5);
+    recordMs(ours, 5_000_000);
+    expect(ours.getCountAtIndex(0)).toBe(library.getCountAtIndex(0) + 1);
+    expect(ours.maxValue).toBe(3_600_000_000);
   });
 
   it("summarizes with exactly the library's own percentiles and mean (one pass instead of six)", () => {
