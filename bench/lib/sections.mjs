@@ -247,7 +247,11 @@ export async function throughput(ctx) {
   const items = tools.map((tool) => {
     const runs = runsByTool.get(tool.key).filter((run) => !run.error);
     const failure = runsByTool.get(tool.key).find((run) => run.error);
-    return { tool: tool.key, label: tool.label, ...(runs.length ? best(runs) : failure) };
+    // Each round's req/s (null where that round failed), for ratios between runs made minutes apart at most.
+    const roundReqPerSec = runsByTool
+      .get(tool.key)
+      .map((run) => (run.error ? null : Math.round(run.reqPerSec)));
+    return { tool: tool.key, label: tool.label, ...(runs.length ? best(runs) : failure), roundReqPerSec };
   });
   return { connections: CONNECTIONS, durationSec, askedRateOurs: UNREACHABLE_RATE, items };
 }

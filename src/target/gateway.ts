@@ -10,6 +10,7 @@
  * The hot path does no logging, builds one response string, and reads the body into at most one
  * concatenation.
  */
+import { performance } from "node:perf_hooks";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { BodyCollector } from "./body.js";

@@ -18,6 +18,7 @@
  * and request timeouts of node:http, and a lingering close (§9.6) so that a client still sending
  * a refused body reads our answer instead of a reset.
  */
+import { performance } from "node:perf_hooks";
 import { maxHeaderSize as NODE_MAX_HEADER_SIZE, STATUS_CODES } from "node:http";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { RequestParser, type RequestHead } from "../transport/llhttp.js";

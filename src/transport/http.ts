@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { connect as http2Connect } from "node:http2";
 import type { Socket } from "node:net";
 import { Client, type Dispatcher } from "undici";

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import type { Socket } from "node:net";
 import { errors } from "undici";
 import { CLIENT_FRAMING_HEADERS, TOKEN } from "../config/headers.js";
