@@ -149,8 +149,10 @@ function throughputSection(section) {
   return [
     `## 1. Maximum throughput (closed-loop equivalent, ${section.connections} connections, ${section.durationSec} s)`,
     "",
-    `Ours: \`--rps ${num(section.askedRateOurs)} --workers ${section.connections}\` (requests behind the cap count as ` +
-      "dropped; this is completed req/s). Latency is service time for ours (from the actual send).",
+    section.askedRateOurs === "max"
+      ? `Ours: \`--rps max --workers ${section.connections}\` (a closed loop, as the peers run). Latency is service time for ours (from the actual send).`
+      : `Ours: \`--rps ${num(section.askedRateOurs)} --workers ${section.connections}\` (requests behind the cap count as ` +
+        "dropped; this is completed req/s). Latency is service time for ours (from the actual send).",
     "",
     table(
       [

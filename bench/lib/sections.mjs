@@ -18,8 +18,6 @@ import {
 const TARGET_CORE = 0;
 const GENERATOR_CORE = 1;
 const CONNECTIONS = 50;
-/** The closed-loop equivalent for an open-loop engine: ask far more than can be done, cap in flight. */
-const UNREACHABLE_RATE = 200_000;
 const PRECISION_RATES = [1000, 5000, 10_000, 20_000];
 /**
  * Ours twice per rate: with the peers' connection count (the like-for-like comparison, used for
@@ -170,7 +168,7 @@ const fixed = (value, digits = 0) => (Number.isFinite(value) ? value.toFixed(dig
 async function throughputOfOurs(ctx, url, durationSec) {
   const { result, run, noise } = await runOurs(ctx, url, {
     durationSec,
-    extra: ["--rps", String(UNREACHABLE_RATE), "--workers", String(CONNECTIONS), "--category", "normal"],
+    extra: ["--rps", "max", "--workers", String(CONNECTIONS), "--category", "normal"],
   });
   const requests = result.requests.total;
   return {
@@ -179,8 +177,7 @@ async function throughputOfOurs(ctx, url, durationSec) {
     dropped: result.requests.dropped,
     cpuSec: run.cpuSec,
     wallSec: run.wallSec,
-    // With the schedule far ahead, latency from the intended time is meaningless: service time is
-    // what the peers call latency.
+    // A closed loop's latency is service time, what the peers call latency.
     latencyMs: pick(result.serviceTimeMs, ["p50", "p99", "max"]),
     errors: result.requests.error,
     connections: result.transport?.connections?.opened,
@@ -253,7 +250,7 @@ export async function throughput(ctx) {
       .map((run) => (run.error ? null : Math.round(run.reqPerSec)));
     return { tool: tool.key, label: tool.label, ...(runs.length ? best(runs) : failure), roundReqPerSec };
   });
-  return { connections: CONNECTIONS, durationSec, askedRateOurs: UNREACHABLE_RATE, items };
+  return { connections: CONNECTIONS, durationSec, askedRateOurs: "max", items };
 }
 
 // --- 2. open-loop precision -----------------------------------------------------------------
@@ -479,7 +476,7 @@ export async function profile(ctx) {
     return await attempt(ctx, "cpu profile ours at saturation", async () => {
       const { result } = await runOurs(ctx, ctx.target.url, {
         durationSec: ctx.itemSec,
-        extra: ["--rps", String(UNREACHABLE_RATE), "--category", "normal", "--workers", String(CONNECTIONS)],
+        extra: ["--rps", "max", "--category", "normal", "--workers", String(CONNECTIONS)],
         nodeFlags: ["--cpu-prof", "--cpu-prof-dir", profileDir],
       });
       const file = readdirSync(profileDir).find((name) => name.endsWith(".cpuprofile"));

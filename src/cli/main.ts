@@ -87,7 +87,10 @@ function fail(message: string, code: number): never {
 function addRunOptions(command: Command, { withRate = true } = {}): Command {
   if (withRate) {
     command
-      .option("--rps <n>", "requests per second, paced evenly (open loop)")
+      .option(
+        "--rps <n>",
+        'requests per second, paced evenly (open loop); "max": a closed loop with --workers in flight',
+      )
       .option("--duration <d>", "test duration: 30s, 5m, 1h, 1m30s")
       .option(
         "--stages <list>",
@@ -107,7 +110,7 @@ function addRunOptions(command: Command, { withRate = true } = {}): Command {
     )
     .option(
       "--workers <n>",
-      "cap on requests in flight (and HTTP/1.1 connections); default 2 s worth of --rps, 10..64 (llm: 10..1000)",
+      "cap on requests in flight (and HTTP/1.1 connections); default 2 s worth of --rps, 10..64 (llm: 10..1000); 64 with --rps max",
     )
     .option(
       "--threads <n>",
@@ -302,7 +305,7 @@ async function executeRunWithResult(
   const target = `${options.targetUrl.protocol}//${options.targetUrl.host}`;
   if (!flags.quiet) {
     process.stderr.write(
-      `${title ?? "load-test"}: ${target}${options.path} at ${options.ratePerSec} req/s for ${options.durationMs / 1000}s, ` +
+      `${title ?? "load-test"}: ${target}${options.path} at ${options.closedLoop ? "max rate (closed loop)" : `${options.ratePerSec} req/s`} for ${options.durationMs / 1000}s, ` +
         `category ${options.category}, workers ${options.workers}, threads ${options.threads ?? 1}` +
         (options.warmupMs > 0 ? `, after a ${options.warmupMs / 1000}s unrecorded warm-up` : "") +
         "\n",

@@ -14,8 +14,14 @@ export interface RunOptions {
   /** Base URL (`http(s)://host:port[/prefix]`), possibly with credentials the reports strip. */
   targetUrl: URL;
   path: string;
-  /** Constant rate; with `stages`, the average asked rate of the stages. */
+  /** Constant rate; with `stages`, the average asked rate of the stages; 0 with `closedLoop`. */
   ratePerSec: number;
+  /**
+   * `--rps max`: no schedule. `workers` requests are in flight at all times, each sent as soon as
+   * an answer frees its slot (a closed loop, as autocannon, wrk or k6's constant-vus run), for
+   * `durationMs`. It measures the most the target serves; latency is then service time.
+   */
+  closedLoop?: boolean;
   /** Length of the measured schedule (the stages' total with `stages`). */
   durationMs: number;
   /** Ramping arrival rate (k6 stages); undefined for a constant rate. */
@@ -83,6 +89,9 @@ export const DEFAULT_TIMEOUT = "30s";
  * collapsed to 57% of the asked rate, against 100% with 50 slots. Past the cap, requests queue
  * in order and their wait counts in their latency; the summary says when the cap was the limit.
  */
+/** `--workers` of `--rps max` when none is given: the top of the open-loop default. */
+export const CLOSED_LOOP_WORKERS = 64;
+
 export function defaultWorkers(ratePerSec: number, slowCases = false): number {
   const twoSecondsWorth = Math.ceil(ratePerSec * 2);
   return Math.max(10, Math.min(slowCases ? 1000 : 64, twoSecondsWorth));
@@ -130,16 +139,6 @@ export function parsePacing(text: string | undefined): Pacing | undefined {
   return text as Pacing;
 }
 
-const positiveNumber = (flag: string) =>
-  z.string({ error: `${flag} is required` }).transform((text, ctx) => {
-    const value = Number(text);
-    if (text.trim() === "" || !Number.isFinite(value) || value <= 0) {
-      ctx.addIssue({ code: "custom", message: `must be a number > 0, got "${text}"` });
-      return z.NEVER;
-    }
-    return value;
-  });
-
 const duration = (flag: string) =>
   z.string({ error: `${flag} is required` }).transform((text, ctx) => {
     const valueMs = parseDurationMs(text);
@@ -178,7 +177,18 @@ const schema = z.object({
     .string()
     .default(DEFAULT_PATH)
     .refine((path) => path.startsWith("/"), { message: 'must start with "/"' }),
-  rps: positiveNumber("--rps").optional(),
+  rps: z
+    .string()
+    .transform((text, ctx): number | "max" => {
+      if (text.trim().toLowerCase() === "max") return "max";
+      const value = Number(text);
+      if (text.trim() === "" || !Number.isFinite(value) || value <= 0) {
+        ctx.addIssue({ code: "custom", message: `must be a number > 0 or "max", got "${text}"` });
+        return z.NEVER;
+      }
+      return value;
+    })
+    .optional(),
   duration: duration("--duration").optional(),
   stages: z.string().optional(),
   startRps: z
@@ -267,7 +277,9 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
   }
   const value = parsed.data;
   const load = loadShape(value.rps, value.duration, value.stages, value.startRps);
-  const workers = value.workers ?? defaultWorkers(load.peakPerSec, value.category === "llm");
+  const workers =
+    value.workers ??
+    (load.closedLoop ? CLOSED_LOOP_WORKERS : defaultWorkers(load.peakPerSec, value.category === "llm"));
   return {
     targetUrl: value.target,
     path: value.path,
@@ -296,11 +308,13 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
  * `--start-rps`); mixing them is ambiguous, so it is refused.
  */
 function loadShape(
-  rps: number | undefined,
+  rps: number | "max" | undefined,
   durationMs: number | undefined,
   stagesText: string | undefined,
   startPerSec: number,
-): Pick<RunOptions, "ratePerSec" | "durationMs" | "stages" | "startPerSec"> & { peakPerSec: number } {
+): Pick<RunOptions, "ratePerSec" | "durationMs" | "stages" | "startPerSec" | "closedLoop"> & {
+  peakPerSec: number;
+} {
   if (stagesText !== undefined) {
     if (rps !== undefined)
       throw new InputError("--stages", "cannot be combined with --rps (the stages set the rate)");
@@ -318,6 +332,9 @@ function loadShape(
   }
   if (rps === undefined) throw new InputError("--rps", "is required (or give --stages)");
   if (durationMs === undefined) throw new InputError("--duration", "is required (or give --stages)");
+  if (rps === "max") {
+    return { ratePerSec: 0, durationMs, stages: undefined, startPerSec: 0, peakPerSec: 0, closedLoop: true };
+  }
   return { ratePerSec: rps, durationMs, stages: undefined, startPerSec: 0, peakPerSec: rps };
 }
 

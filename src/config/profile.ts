@@ -829,8 +829,13 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
     }
   } else if (flags.rps !== undefined || flags.duration !== undefined) {
     if (flags.startRps !== undefined) problems.push("--start-rps: only applies to --stages");
+    const closedLoop = flags.rps?.trim().toLowerCase() === "max";
+    if (closedLoop)
+      problems.push('--rps: "max" (a closed loop) is for single runs; a profile\'s phases need a rate');
     const rps =
-      flags.rps === undefined ? undefined : number("--rps", flags.rps, (v) => v > 0, "a number > 0");
+      flags.rps === undefined || closedLoop
+        ? undefined
+        : number("--rps", flags.rps, (v) => v > 0, "a number > 0");
     const durationMs =
       flags.duration === undefined ? undefined : duration("--duration", flags.duration, false);
     const only = profile.phases.length === 1 ? profile.phases[0] : undefined;

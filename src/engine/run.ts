@@ -95,7 +95,7 @@ function driverFor(options: RunOptions, clock: Clock, hooks: RunHooks): LoadDriv
 /** Builds everything a run needs without sending anything, so exporters can start first. */
 export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedRun {
   const clock = hooks.clock ?? systemClock;
-  const plan: Plan = planFor(options.ratePerSec, options.durationMs, options.stages, options.startPerSec);
+  const plan: Plan = planFor(options);
   const { categories, expectsBlocks } = scenarioFor(options);
   const driver = driverFor(options, clock, hooks);
 
@@ -142,6 +142,7 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
         achievedPerSec:
           completed / (Math.max(scheduleElapsedMs, endedAtMs !== undefined ? elapsedMs : 0) / 1000),
         sentPerSec: stats.sent / (scheduleElapsedMs / 1000),
+        closedLoop: options.closedLoop === true,
       },
       requests: {
         sent: stats.sent,

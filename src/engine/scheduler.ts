@@ -101,6 +101,8 @@ export class Scheduler {
 
   /** Requests already due at `nowMs` (clock ms) that have not left yet: the queue behind the in-flight cap. */
   dueUnsent(nowMs: number = this.clock.nowMs()): number {
+    // A closed loop owes nothing: its requests are due only as slots free.
+    if (this.plan.closedLoop) return 0;
     const elapsedMs = nowMs - this.t0Ms;
     let due = this.nextIndex;
     // Count forward; the queue is short unless the target is stalled, and this runs once per report.
@@ -172,7 +174,8 @@ export class Scheduler {
       const index = this.nextIndex++;
       this.inFlight++;
       if (this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight;
-      this.send(index, this.t0Ms + intendedMs, nowMs, heldBack);
+      // A closed loop's request is due when its slot frees, i.e. now: it is never late.
+      this.send(index, plan.closedLoop ? nowMs : this.t0Ms + intendedMs, nowMs, heldBack);
     }
   }
 

@@ -2,7 +2,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { RunOptions } from "../config/options.js";
 import { Recorder, type RecorderMode } from "../metrics/recorder.js";
 import type { LagSummaryMs, TransportResult } from "../metrics/result.js";
-import { constantRatePlan } from "../plan/constant.js";
+import { closedLoopPlan, constantRatePlan } from "../plan/constant.js";
 import { planFor, stageStartsMs, type Plan } from "../plan/index.js";
 import { globalIndex, shareOf, stripePlan } from "../plan/stripe.js";
 import { weightsFor } from "../scenarios/mix.js";
@@ -115,11 +115,7 @@ export class Shard {
     private readonly recorderMode: RecorderMode = "direct",
   ) {
     const { index, count } = stripe;
-    this.plan = stripePlan(
-      planFor(options.ratePerSec, options.durationMs, options.stages, options.startPerSec),
-      index,
-      count,
-    );
+    this.plan = stripePlan(planFor(options), index, count);
     this.scenario = scenarioFor(options);
     this.workers = shareOf(options.workers, index, count);
     this.loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
@@ -214,7 +210,10 @@ export class Shard {
     // measured second"). The first pass ends where request ⌊n/2⌋ of the whole warm-up is due, so
     // the two send the same n requests one pass would.
     const ratePerSec = this.options.ratePerSec;
-    const firstMs = (Math.floor(constantRatePlan(ratePerSec, warmupMs).count / 2) * 1000) / ratePerSec;
+    // A closed loop has no schedule to split by requests: its passes split the time.
+    const firstMs = this.options.closedLoop
+      ? warmupMs / 2
+      : (Math.floor(constantRatePlan(ratePerSec, warmupMs).count / 2) * 1000) / ratePerSec;
     if (firstMs > 0) await this.warmUpPass(signal, t0Ms, firstMs);
     await this.warmUpPass(signal, t0Ms + firstMs, warmupMs - firstMs);
     this.loopDelay.reset();
@@ -225,7 +224,13 @@ export class Shard {
     const { index, count } = this.stripe;
     const clock = this.clock;
     const warmScheduler = new Scheduler(
-      stripePlan(constantRatePlan(this.options.ratePerSec, durationMs), index, count),
+      stripePlan(
+        this.options.closedLoop
+          ? closedLoopPlan(durationMs)
+          : constantRatePlan(this.options.ratePerSec, durationMs),
+        index,
+        count,
+      ),
       clock,
       this.schedulerOptions(),
       this.sendDue,

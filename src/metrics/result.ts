@@ -117,7 +117,14 @@ export interface RunResult {
   endedAt: string;
   durationSec: number;
   interrupted: boolean;
-  rate: { targetPerSec: number; achievedPerSec: number; sentPerSec: number };
+  rate: {
+    /** The asked rate; 0 in a closed loop (`--rps max`), which asks none. */
+    targetPerSec: number;
+    achievedPerSec: number;
+    sentPerSec: number;
+    /** `--rps max`: `workers` requests kept in flight, latency = service time, no send lag. */
+    closedLoop: boolean;
+  };
   requests: {
     /** Requests sent (completed + abandoned in flight at an interrupt). */
     sent: number;

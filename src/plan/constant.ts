@@ -11,6 +11,11 @@ export interface Plan {
   intendedAtMs(i: number): number;
   /** The asked rate at time tMs (req/s), for reports. */
   rateAtPerSec(tMs: number): number;
+  /**
+   * No schedule (`--rps max`): every request is due from the start, and leaves when the
+   * in-flight cap lets it; its intended send time is its actual one (closedLoopPlan).
+   */
+  readonly closedLoop?: boolean;
 }
 
 /**
@@ -48,5 +53,31 @@ class ConstantRatePlan implements Plan {
 
   rateAtPerSec(): number {
     return this.ratePerSec;
+  }
+}
+
+/**
+ * A closed loop for `durationMs` (`--rps max`): requests without end, all due at t0, so the
+ * in-flight cap alone paces them: each answer releases the next request. The run's end timer
+ * stops it. Nothing is late in a closed loop, so the scheduler takes each request's send time as
+ * its intended time, and latency is service time, as autocannon and wrk report it.
+ */
+export function closedLoopPlan(durationMs: number): Plan {
+  if (!(durationMs > 0) || !Number.isFinite(durationMs)) throw new RangeError("duration must be > 0");
+  return new ClosedLoopPlan(durationMs);
+}
+
+class ClosedLoopPlan implements Plan {
+  readonly count = Number.MAX_SAFE_INTEGER;
+  readonly closedLoop = true;
+
+  constructor(readonly durationMs: number) {}
+
+  intendedAtMs(): number {
+    return 0;
+  }
+
+  rateAtPerSec(): number {
+    return 0;
   }
 }

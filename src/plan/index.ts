@@ -1,16 +1,20 @@
-import { constantRatePlan, type Plan } from "./constant.js";
+import { closedLoopPlan, constantRatePlan, type Plan } from "./constant.js";
 import { stagesPlan, type Stage } from "./ramping.js";
 
 export type { Plan } from "./constant.js";
 
-/** The plan of a run: k6 stages when given, else a constant rate. */
-export function planFor(
-  ratePerSec: number,
-  durationMs: number,
-  stages: readonly Stage[] | undefined,
-  startPerSec: number,
-): Plan {
-  return stages ? stagesPlan(stages, startPerSec) : constantRatePlan(ratePerSec, durationMs);
+/** The plan of a run: a closed loop (`--rps max`), k6 stages when given, else a constant rate. */
+export function planFor(options: {
+  ratePerSec: number;
+  durationMs: number;
+  stages: readonly Stage[] | undefined;
+  startPerSec: number;
+  closedLoop?: boolean;
+}): Plan {
+  if (options.closedLoop) return closedLoopPlan(options.durationMs);
+  return options.stages
+    ? stagesPlan(options.stages, options.startPerSec)
+    : constantRatePlan(options.ratePerSec, options.durationMs);
 }
 
 /** Start of every stage after the first, ms after t0: the recorder's segment boundaries. */

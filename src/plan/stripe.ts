@@ -17,6 +17,7 @@ export function stripePlan(plan: Plan, stripe: number, stripes: number): Plan {
 class StripePlan implements Plan {
   readonly count: number;
   readonly durationMs: number;
+  readonly closedLoop: boolean | undefined;
 
   constructor(
     private readonly plan: Plan,
@@ -25,6 +26,7 @@ class StripePlan implements Plan {
   ) {
     this.count = plan.count > stripe ? Math.ceil((plan.count - stripe) / stripes) : 0;
     this.durationMs = plan.durationMs;
+    this.closedLoop = plan.closedLoop;
   }
 
   intendedAtMs(j: number): number {

@@ -22,7 +22,7 @@ export function ladderTable(steps: readonly LadderStep[]): string {
     const completed = result.requests.total;
     const errorRate = completed > 0 ? result.requests.error / completed : 0;
     rows.push(
-      `| ${ratePerSec} | ${ms(result.latencyMs.p50)} | ${ms(result.latencyMs.p95)} | ${ms(result.latencyMs.p99)} | ` +
+      `| ${result.rate.closedLoop ? "max" : ratePerSec} | ${ms(result.latencyMs.p50)} | ${ms(result.latencyMs.p95)} | ${ms(result.latencyMs.p99)} | ` +
         `${percent(errorRate)} | ${Number(result.rate.achievedPerSec.toFixed(1))} | ` +
         `${result.correctness === null ? "n/a" : percent(result.correctness)} | ${result.verdict.level} | ${note} |`,
     );

@@ -217,7 +217,7 @@ export function buildRegistry(snapshot: MetricsSnapshot, opts: PrometheusOptions
   };
   gauge(
     "target_rate_per_second",
-    "Scheduled arrival rate (requests per second, average over the run).",
+    "Scheduled arrival rate (requests per second, average over the run); 0 in a closed loop (--rps max).",
     result.rate.targetPerSec,
   );
   gauge(

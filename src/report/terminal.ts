@@ -54,18 +54,22 @@ export function formatSummary(result: RunResult): string {
   const { requests, rate } = result;
   lines.push(
     `load-test ${result.target}${result.path}  category ${result.category}  ` +
-      `${num(rate.targetPerSec)} req/s for ${num(result.durationSec, 1)}s${result.interrupted ? "  (INTERRUPTED)" : ""}${result.aborted ? "  (ABORTED)" : ""}`,
+      `${rate.closedLoop ? `max rate (closed loop, ${result.generator.workers} in flight)` : `${num(rate.targetPerSec)} req/s`} for ${num(result.durationSec, 1)}s${result.interrupted ? "  (INTERRUPTED)" : ""}${result.aborted ? "  (ABORTED)" : ""}`,
     "",
     `Requests      ${requests.total} completed: ${requests.success} success, ${requests.blocked} blocked, ${requests.error} error` +
       `  (${requests.dropped} dropped, ${requests.unexpected} unexpected)`,
-    `Throughput    ${num(rate.achievedPerSec, 1)} req/s achieved of ${num(rate.targetPerSec, 1)} asked (sent ${num(rate.sentPerSec, 1)} req/s)`,
+    rate.closedLoop
+      ? `Throughput    ${num(rate.achievedPerSec, 1)} req/s achieved, closed loop (sent ${num(rate.sentPerSec, 1)} req/s)`
+      : `Throughput    ${num(rate.achievedPerSec, 1)} req/s achieved of ${num(rate.targetPerSec, 1)} asked (sent ${num(rate.sentPerSec, 1)} req/s)`,
     `Correctness   ${pct(result.correctness)} of completed requests matched their expected outcome`,
     "",
     pad("(ms)", 16) + SUMMARY_KEYS.map((key) => padLeft(key, 9)).join(""),
     latencyRow("latency", result.latencyMs),
     latencyRow("service time", result.serviceTimeMs),
     latencyRow("send lag", result.sendLagMs),
-    "latency counts from the intended send time (open loop, no coordinated omission)",
+    rate.closedLoop
+      ? "closed loop (--rps max): each request left when an answer freed its slot, so latency is service time"
+      : "latency counts from the intended send time (open loop, no coordinated omission)",
     "",
     tableRow("category", 12, ["requests", "success", "blocked", "error", "correct", "p50", "p95", "p99"], 10),
   );
@@ -126,7 +130,7 @@ export function formatSummary(result: RunResult): string {
     ...describeConnections(result.transport),
     `In flight     peak ${result.generator.maxInFlight} of ${result.generator.workers} workers` +
       (result.generator.threads > 1 ? ` (${result.generator.threads} threads; peaks summed)` : ""),
-    `Generator     ${result.generator.pacing} pacing, event-loop delay p99 ${num(result.generator.eventLoopDelayMs.p99)}ms, own send lag p99 ${num(result.generator.ownSendLagMs.p99)}ms` +
+    `Generator     ${result.rate.closedLoop ? "closed loop" : `${result.generator.pacing} pacing`}, event-loop delay p99 ${num(result.generator.eventLoopDelayMs.p99)}ms, own send lag p99 ${num(result.generator.ownSendLagMs.p99)}ms` +
       (result.generator.trustworthy
         ? ""
         : "  ** NOT TRUSTWORTHY: the generator could not keep the schedule **"),

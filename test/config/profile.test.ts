@@ -573,6 +573,12 @@ outputs: { out: file.json }
     ]);
   });
 
+  it("--rps max (a closed loop) is refused for a profile, with what to give instead", () => {
+    expect(() => applyCliOverrides(base, { rps: "max", duration: "10s" })).toThrow(
+      /--rps: "max" \(a closed loop\) is for single runs; a profile's phases need a rate/,
+    );
+  });
+
   it("reports every bad flag at once", () => {
     let problems: string[] = [];
     try {

@@ -254,7 +254,7 @@ function measuredRun(overrides: Partial<MeasuredRun> = {}): MeasuredRun {
   return {
     latencyMs: latency(1, 4, 8),
     sendLagMs: latency(0.1, 0.5, 1),
-    rate: { targetPerSec: 100, achievedPerSec: 100, sentPerSec: 100 },
+    rate: { targetPerSec: 100, achievedPerSec: 100, sentPerSec: 100, closedLoop: false },
     requests: { sent: 1000, total: 1000, success: 800, blocked: 200, error: 0, dropped: 0, unexpected: 0 },
     categories: {
       normal: category(800, 800, 0, 0, 1),
@@ -305,7 +305,9 @@ const SAMPLES: Array<[string, MeasuredRun, boolean]> = [
   ]),
   ...[100, 95, 94.9, 50, 49.9, 0].map((achieved): [string, MeasuredRun, boolean] => [
     `throughput ${achieved} of 100 req/s`,
-    measuredRun({ rate: { targetPerSec: 100, achievedPerSec: achieved, sentPerSec: 100 } }),
+    measuredRun({
+      rate: { targetPerSec: 100, achievedPerSec: achieved, sentPerSec: 100, closedLoop: false },
+    }),
     true,
   ]),
   ["error rate 1/1000 (0.1%)", measuredRun({ requests: requests(699, 300, 1) }), true],

@@ -334,7 +334,7 @@ export function makeRunResult(over: Partial<RunResult> = {}): RunResult {
     endedAt: "2025-01-01T00:03:05.000Z",
     durationSec: 185,
     interrupted: false,
-    rate: { targetPerSec: 100, achievedPerSec: 99.97, sentPerSec: 100 },
+    rate: { targetPerSec: 100, achievedPerSec: 99.97, sentPerSec: 100, closedLoop: false },
     requests: { sent: total, total, ...totals, dropped: 7, unexpected: 12 },
     correctness: 0.99935,
     latencyMs: latency(2.4, 4.8, 8.2, { mean: 2.9 }),

@@ -306,3 +306,69 @@ describe("generator trust when the target holds the in-flight cap", () => {
     expect(result.requests.dropped).toBeGreaterThan(0);
   });
 });
+
+describe("--rps max: a closed loop", () => {
+  /** Answers after 20 ms, counting how many requests the server holds at once. */
+  function concurrencyCounting() {
+    const seen = { now: 0, peak: 0 };
+    const answer = delayed(() => 20);
+    const respond: Parameters<typeof startLocalServer>[0] = (request, body, response) => {
+      seen.now++;
+      seen.peak = Math.max(seen.peak, seen.now);
+      response.on("finish", () => seen.now--);
+      answer(request, body, response);
+    };
+    return { seen, respond };
+  }
+
+  it.each([1, 2])(
+    "keeps --workers requests in flight, each sent when an answer frees its slot (%i thread)",
+    async (threads) => {
+      const { seen, respond } = concurrencyCounting();
+      const server = await startLocalServer(respond);
+      servers.push(server);
+      const out = await outFile();
+      const cli = await runCli([
+        "--target",
+        server.url,
+        "--rps",
+        "max",
+        "--workers",
+        "4",
+        "--threads",
+        String(threads),
+        "--duration",
+        "2s",
+        "--category",
+        "normal",
+        "--out",
+        out,
+      ]);
+      expect(cli.stderr).toContain("at max rate (closed loop) for 2s");
+      expect(cli.stdout).toContain("max rate (closed loop, 4 in flight)");
+      expect(cli.stdout).toMatch(/Throughput +[\d.]+ req\/s achieved, closed loop/);
+      const result = await readResult(out);
+      // 20 ms answers miss the spec's latency table (exit 3); nothing else may fail.
+      expect(cli.code).toBe(3);
+      const missed = result.verdict.checks
+        .filter((check) => check.level !== "target")
+        .map((check) => check.name);
+      expect(missed.length).toBeGreaterThan(0);
+      for (const name of missed) expect(name).toMatch(/^latency_p\d+_ms$/);
+      expect(result.rate.closedLoop).toBe(true);
+      expect(result.rate.targetPerSec).toBe(0);
+      expect(result.generator.threads).toBe(threads);
+      // 4 slots × 2 s ÷ 20 ms = 400 at most; a stall on a busy machine costs some.
+      expect(result.requests.total).toBeLessThanOrEqual(400);
+      expect(result.requests.total).toBeGreaterThanOrEqual(200);
+      expect(result.requests.dropped).toBe(0);
+      expect(seen.peak).toBe(4);
+      expect(result.generator.maxInFlight).toBe(4);
+      // Never late: intended = sent, so latency is service time (≥ the server's 20 ms).
+      expect(result.sendLagMs.max).toBe(0);
+      expect(result.latencyMs.p50).toBe(result.serviceTimeMs.p50);
+      expect(result.latencyMs.min).toBeGreaterThanOrEqual(20);
+      expect(result.verdict.checks.find((check) => check.name === "throughput_ratio")?.level).toBe("target");
+    },
+  );
+});

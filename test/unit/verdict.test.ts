@@ -17,7 +17,7 @@ function run(overrides: Partial<MeasuredRun> = {}): MeasuredRun {
   return {
     latencyMs: latency(1, 4, 8),
     sendLagMs: latency(0.1, 0.5, 1),
-    rate: { targetPerSec: 100, achievedPerSec: 100, sentPerSec: 100 },
+    rate: { targetPerSec: 100, achievedPerSec: 100, sentPerSec: 100, closedLoop: false },
     requests: { sent: 1000, total: 1000, success: 800, blocked: 200, error: 0, dropped: 0, unexpected: 0 },
     categories: {
       normal: {
@@ -117,22 +117,41 @@ describe("evaluateRun: the spec's Target / Degraded / Critical table", () => {
   it("throughput is judged against the asked rate", () => {
     expect(
       levelOf(
-        evaluateRun(run({ rate: { targetPerSec: 100, achievedPerSec: 96, sentPerSec: 100 } }), true),
+        evaluateRun(
+          run({ rate: { targetPerSec: 100, achievedPerSec: 96, sentPerSec: 100, closedLoop: false } }),
+          true,
+        ),
         "throughput_ratio",
       ),
     ).toBe("target");
     expect(
       levelOf(
-        evaluateRun(run({ rate: { targetPerSec: 100, achievedPerSec: 60, sentPerSec: 100 } }), true),
+        evaluateRun(
+          run({ rate: { targetPerSec: 100, achievedPerSec: 60, sentPerSec: 100, closedLoop: false } }),
+          true,
+        ),
         "throughput_ratio",
       ),
     ).toBe("degraded");
     expect(
       levelOf(
-        evaluateRun(run({ rate: { targetPerSec: 100, achievedPerSec: 40, sentPerSec: 100 } }), true),
+        evaluateRun(
+          run({ rate: { targetPerSec: 100, achievedPerSec: 40, sentPerSec: 100, closedLoop: false } }),
+          true,
+        ),
         "throughput_ratio",
       ),
     ).toBe("critical");
+  });
+
+  it("a closed loop (--rps max) asks no rate: its throughput is the result, judged target", () => {
+    const verdict = evaluateRun(
+      run({ rate: { targetPerSec: 0, achievedPerSec: 41_234.5, sentPerSec: 41_240, closedLoop: true } }),
+      true,
+    );
+    const check = verdict.checks.find((c) => c.name === "throughput_ratio")!;
+    expect(check.level).toBe("target");
+    expect(check.message).toBe("Throughput: 41234.5 req/s (closed loop, no asked rate)");
   });
 
   it("a missed block on security or policy cases is critical; a false positive on normal is degraded", () => {
