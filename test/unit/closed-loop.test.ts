@@ -37,16 +37,13 @@ describe("--rps max: options", () => {
 });
 
 describe("--rps max: the closed-loop plan and scheduler", () => {
+  const closedLoopOf1s = () =>
+    planFor({ ratePerSec: 0, durationMs: 1000, stages: undefined, startPerSec: 0, closedLoop: true });
+
   function setup(workers: number) {
     const clock = new ManualClock();
     const sent: Array<{ index: number; intendedAtMs: number; sentAtMs: number }> = [];
-    const plan = planFor({
-      ratePerSec: 0,
-      durationMs: 1000,
-      stages: undefined,
-      startPerSec: 0,
-      closedLoop: true,
-    });
+    const plan = closedLoopOf1s();
     const scheduler = new Scheduler(plan, clock, { maxInFlight: workers }, (index, intendedAtMs, sentAtMs) =>
       sent.push({ index, intendedAtMs, sentAtMs }),
     );
@@ -86,13 +83,7 @@ describe("--rps max: the closed-loop plan and scheduler", () => {
   });
 
   it("stripes for --threads stay closed loops", () => {
-    const plan = planFor({
-      ratePerSec: 0,
-      durationMs: 1000,
-      stages: undefined,
-      startPerSec: 0,
-      closedLoop: true,
-    });
+    const plan = closedLoopOf1s();
     const stripe = stripePlan(plan, 1, 2);
     expect([stripe.closedLoop, stripe.intendedAtMs(12345), stripe.durationMs]).toEqual([true, 0, 1000]);
   });
