@@ -133,7 +133,9 @@ export function formatSummary(result: RunResult): string {
     `Generator     ${result.rate.closedLoop ? "closed loop" : `${result.generator.pacing} pacing`}, event-loop delay p99 ${num(result.generator.eventLoopDelayMs.p99)}ms, own send lag p99 ${num(result.generator.ownSendLagMs.p99)}ms` +
       (result.generator.trustworthy
         ? ""
-        : "  ** NOT TRUSTWORTHY: the generator could not keep the schedule **"),
+        : result.rate.closedLoop
+          ? "  ** NOT TRUSTWORTHY: the generator's event loop lagged; latency includes its own delay **"
+          : "  ** NOT TRUSTWORTHY: the generator could not keep the schedule **"),
     "",
     `Results Interpretation: ${result.verdict.level.toUpperCase()}`,
   );

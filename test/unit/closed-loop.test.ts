@@ -4,6 +4,8 @@ import { ManualClock } from "../../src/engine/clock.js";
 import { Scheduler } from "../../src/engine/scheduler.js";
 import { planFor } from "../../src/plan/index.js";
 import { stripePlan } from "../../src/plan/stripe.js";
+import { formatSummary } from "../../src/report/terminal.js";
+import { makeRunResult } from "../helpers/pushgateway.js";
 
 const base = { target: "http://127.0.0.1:9", duration: "2s" };
 
@@ -86,5 +88,28 @@ describe("--rps max: the closed-loop plan and scheduler", () => {
     const plan = closedLoopOf1s();
     const stripe = stripePlan(plan, 1, 2);
     expect([stripe.closedLoop, stripe.intendedAtMs(12345), stripe.durationMs]).toEqual([true, 0, 1000]);
+  });
+});
+
+describe("--rps max: the summary", () => {
+  it("names the closed loop where an open loop names its rate, and says why a lagging loop is untrustworthy", () => {
+    const open = makeRunResult();
+    const base = makeRunResult();
+    const closed = makeRunResult({
+      rate: { targetPerSec: 0, achievedPerSec: 41_000, sentPerSec: 41_010, closedLoop: true },
+      generator: { ...base.generator, workers: 50, trustworthy: false },
+    });
+    const openText = formatSummary(open);
+    const closedText = formatSummary(closed);
+    expect(openText).toMatch(/ 100 req\/s for /);
+    expect(openText).toMatch(/req\/s achieved of 100 asked/);
+    expect(closedText).toContain("max rate (closed loop, 50 in flight)");
+    expect(closedText).toContain("41000 req/s achieved, closed loop (sent 41010 req/s)");
+    expect(closedText).toContain(
+      "each request left when an answer freed its slot, so latency is service time",
+    );
+    expect(closedText).toMatch(/Generator +closed loop, /);
+    expect(closedText).toContain("NOT TRUSTWORTHY: the generator's event loop lagged");
+    expect(closedText).not.toContain("asked");
   });
 });
