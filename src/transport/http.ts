@@ -22,6 +22,7 @@ import {
   ResetBeforeFirstResponseError,
   type TransportFailure,
 } from "./errors.js";
+import { InFlightList, type InFlightNode } from "./in-flight.js";
 import { Http1Connection, Http1RequestEncoder } from "./http1.js";
 import { buildTlsSettings, TlsSessionCache } from "./tls.js";
 
@@ -179,8 +180,10 @@ interface Abortable {
  * HTTP/1.1. With undici, `dispatch()` with a handler object drives ~40% more requests/s than
  * `request()` on this class of machine (no stream or promise per request).
  */
-class ExchangeHandler implements Dispatcher.DispatchHandler {
+class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<ExchangeHandler> {
   controller: Abortable | undefined;
+  previousInFlight: ExchangeHandler | undefined = undefined;
+  nextInFlight: ExchangeHandler | undefined = undefined;
   statusCode = 0;
   chunks: Buffer[] = [];
   keptBytes = 0;
@@ -193,7 +196,6 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   constructor(
     readonly transport: HttpTransport,
     readonly request: PreparedRequest,
-    readonly id: number,
     readonly deadlineMs: number,
     readonly callback: ResponseCallback,
   ) {}
@@ -218,7 +220,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     if (this.done) return;
     this.done = true;
-    this.transport.settled(this.id, this.connection);
+    this.transport.settled(this, this.connection);
     const chunks = this.chunks;
     const body =
       chunks.length === 0 ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
@@ -228,7 +230,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Abortable | undefined, error: Error): void {
     if (this.done) return;
     this.done = true;
-    this.transport.settled(this.id, this.connection);
+    this.transport.settled(this, this.connection);
     // undici fails a connection's queued requests in a loop and then asserts the queue is empty:
     // a callback that sends again (the scheduler releasing the next due request) must not run
     // inside that loop. Errors only; responses are delivered synchronously.
@@ -263,8 +265,7 @@ export class HttpTransport {
   private readonly recorder = new ConnectionRecorder();
   private readonly flags: TransportFlags;
   private readonly connector: ConnectorSettings;
-  private readonly inFlight = new Map<number, ExchangeHandler>();
-  private nextId = 0;
+  private readonly inFlight = new InFlightList<ExchangeHandler>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly origin: string;
   /** `h1`/`h2` once known: forced by the flags, by the scheme, or by the first ALPN answer. */
@@ -352,9 +353,8 @@ export class HttpTransport {
   }
 
   send(request: PreparedRequest, callback: ResponseCallback): void {
-    const id = this.nextId++;
-    const handler = new ExchangeHandler(this, request, id, this.nowMs() + this.timeoutMs, callback);
-    this.inFlight.set(id, handler);
+    const handler = new ExchangeHandler(this, request, this.nowMs() + this.timeoutMs, callback);
+    this.inFlight.add(handler);
     this.armSweep();
     if (this.family === undefined) {
       // ALPN not answered yet. Like a browser, the first request opens one connection and the
@@ -403,8 +403,8 @@ export class HttpTransport {
   }
 
   /** Called by a handler when it ends, so the sweep forgets it and its connection has room again. */
-  settled(id: number, connection: Connection | undefined): void {
-    this.inFlight.delete(id);
+  settled(handler: ExchangeHandler, connection: Connection | undefined): void {
+    this.inFlight.remove(handler);
     if (connection === undefined) return; // ended while held back (timeout, failed first connection)
     // Push on the transition from full to not full only, so a connection is in `free` at most once.
     if (--connection.inFlight === connection.capacity - 1 && !connection.retired && this.family === "h1") {
@@ -446,7 +446,7 @@ export class HttpTransport {
 
   /** Aborts every request still in flight (end of an interrupted run). */
   abortAll(): void {
-    for (const handler of this.inFlight.values()) handler.expire();
+    for (const handler of this.inFlight.toArray()) handler.expire();
   }
 
   async close(): Promise<void> {
@@ -797,14 +797,17 @@ export class HttpTransport {
 
   private armSweep(): void {
     if (this.sweepTimer) return;
-    // Map iteration follows insertion order, which is send order, and every request has the same
-    // timeout, so the sweep stops at the first handler that is not yet due: O(expired + 1).
+    // The list is in send order, and every request has the same timeout, so the sweep stops at
+    // the first handler that is not yet due: O(expired + 1).
     const periodMs = Math.max(5, Math.min(100, Math.floor(this.timeoutMs / 10)));
     this.sweepTimer = setInterval(() => {
       const nowMs = this.nowMs();
-      for (const handler of this.inFlight.values()) {
+      for (let handler = this.inFlight.first(); handler !== undefined;) {
         if (handler.deadlineMs > nowMs) break;
+        // expire() may end the request at once, and unlink it: step on first.
+        const next = handler.nextInFlight;
         handler.expire();
+        handler = next;
       }
       if (this.inFlight.size === 0 && this.sweepTimer) {
         clearInterval(this.sweepTimer);
