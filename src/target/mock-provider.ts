@@ -3,6 +3,8 @@
  * with an LLM is dominated by the provider, typically 200 ms to 2 s; the mock reproduces that
  * shape (a uniform random wait) without any network call, so `llm` category runs stay local.
  */
+import { performance } from "node:perf_hooks";
+import { InFlightList, type InFlightNode } from "../transport/in-flight.js";
 
 export interface LatencyRangeMs {
   min: number;
@@ -31,8 +33,13 @@ export class ProviderClosedError extends Error {
   }
 }
 
-interface Pending {
-  timer: NodeJS.Timeout;
+/**
+ * A completion waiting for its timer. Kept in an InFlightList, not a Set: a Set added to and
+ * deleted from at every request keeps dead entries reachable for the scavenger once a full GC
+ * has moved one of its hash tables to the old generation (in-flight.ts says how).
+ */
+interface Pending extends InFlightNode<Pending> {
+  timer: NodeJS.Timeout | undefined;
   reject: (err: Error) => void;
 }
 
@@ -54,7 +61,7 @@ export function createMockProvider(
 ): LlmProvider {
   validateLatencyRange(latencyMs);
   const { min, max } = latencyMs;
-  const pending = new Set<Pending>();
+  const pending = new InFlightList<Pending>();
   let closed = false;
 
   return {
@@ -65,22 +72,25 @@ export function createMockProvider(
       return new Promise<LlmCompletion>((resolve, reject) => {
         const started = performance.now();
         const entry: Pending = {
-          timer: setTimeout(() => {
-            pending.delete(entry);
-            resolve({ text: cannedCompletion(prompt), latencyMs: performance.now() - started });
-          }, waitMs),
+          timer: undefined,
           reject,
+          previousInFlight: undefined,
+          nextInFlight: undefined,
         };
+        entry.timer = setTimeout(() => {
+          pending.remove(entry);
+          resolve({ text: cannedCompletion(prompt), latencyMs: performance.now() - started });
+        }, waitMs);
         pending.add(entry);
       });
     },
     close(): void {
       closed = true;
-      for (const entry of pending) {
+      for (const entry of pending.toArray()) {
+        pending.remove(entry);
         clearTimeout(entry.timer);
         entry.reject(new ProviderClosedError("mock"));
       }
-      pending.clear();
     },
   };
 }

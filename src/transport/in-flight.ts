@@ -14,8 +14,8 @@ export interface InFlightNode<T> {
  * to the old generation, every later table, and the requests they held, stayed reachable for the
  * scavenger through it: ~1.4 MB survived each scavenge at 10k req/s (against ~1 KB), was promoted,
  * and a full GC followed every 2–3 s, each anchoring the chain again. Latency p99 went from ~1 ms
- * to 6–13 ms in such runs, about one in five at 10k req/s, and in every run once a full GC came
- * after the start (V8's memory reducer, or a GC forced before the warm-up).
+ * to 6–13 ms in such runs, about one in five at 10k req/s, and in every run with a full GC
+ * forced just before the warm-up.
  * docs/BENCHMARKS.md, "A Map that kept every request".
  * A removed request is unlinked both ways, so no dead request points at a live one.
  */
