@@ -2,7 +2,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { RunOptions } from "../config/options.js";
 import { Recorder, type RecorderMode } from "../metrics/recorder.js";
 import type { LagSummaryMs, TransportResult } from "../metrics/result.js";
-import { closedLoopPlan, constantRatePlan } from "../plan/constant.js";
+import { constantRatePlan } from "../plan/constant.js";
 import { planFor, stageStartsMs, type Plan } from "../plan/index.js";
 import { globalIndex, shareOf, stripePlan } from "../plan/stripe.js";
 import { weightsFor } from "../scenarios/mix.js";
@@ -224,13 +224,8 @@ export class Shard {
     const { index, count } = this.stripe;
     const clock = this.clock;
     const warmScheduler = new Scheduler(
-      stripePlan(
-        this.options.closedLoop
-          ? closedLoopPlan(durationMs)
-          : constantRatePlan(this.options.ratePerSec, durationMs),
-        index,
-        count,
-      ),
+      // The run's plan at its average rate (a ramp warms up at the stages' mean), or its closed loop.
+      stripePlan(planFor({ ...this.options, durationMs, stages: undefined }), index, count),
       clock,
       this.schedulerOptions(),
       this.sendDue,
