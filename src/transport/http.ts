@@ -24,6 +24,7 @@ import {
 } from "./errors.js";
 import { InFlightList, type InFlightNode } from "./in-flight.js";
 import { Http1Connection, Http1RequestEncoder } from "./http1.js";
+import { Http2Connection, Http2RequestEncoder } from "./http2.js";
 import { buildTlsSettings, TlsSessionCache } from "./tls.js";
 
 export type { ConnectionState, ConnectionStats } from "./connections.js";
@@ -163,7 +164,7 @@ class Connection {
   responsesOnSocket = 0;
   /** TLS version of the current socket (`none` over cleartext). */
   tlsVersion = "none";
-  client!: Client | Http1Connection;
+  client!: Client | Http1Connection | Http2Connection;
 
   constructor(capacity: number) {
     this.capacity = capacity;
@@ -278,7 +279,7 @@ export class HttpTransport {
   private readonly active: Connection[] = [];
   /** HTTP/1.1 connections with a free slot, most recently freed last (hot connections stay hot). */
   private readonly free: Connection[] = [];
-  private readonly retiring = new Set<Client | Http1Connection>();
+  private readonly retiring = new Set<Client | Http1Connection | Http2Connection>();
   private roundRobin = 0;
   private closed = false;
   /** The first connection of an `auto` TLS run is being opened; `pending` waits for its ALPN answer. */
@@ -294,6 +295,8 @@ export class HttpTransport {
   connectingPeak = 0;
   /** Request bytes for the HTTP/1.1 connections, built once per test case. */
   private readonly encoder: Http1RequestEncoder;
+  /** Request frames for the HTTP/2 connections, built once per test case. */
+  private readonly h2Encoder: Http2RequestEncoder;
   private readonly hostname: string;
   private readonly port: number;
   /** The probe's connection, handed to the first Client that connects. */
@@ -311,6 +314,7 @@ export class HttpTransport {
     const url = new URL(options.origin);
     const https = url.protocol === "https:";
     this.encoder = new Http1RequestEncoder(url.host);
+    this.h2Encoder = new Http2RequestEncoder(https ? "https" : "http", url.host);
     this.hostname = url.hostname.replace(/^\[|\]$/g, "");
     this.port = Number(url.port) || (https ? 443 : 80);
     const maxInFlight = Math.max(1, options.maxInFlight ?? options.connections);
@@ -381,6 +385,8 @@ export class HttpTransport {
     try {
       if (client instanceof Http1Connection) {
         client.send(request, this.encoder.encode(request, last), last, handler);
+      } else if (client instanceof Http2Connection) {
+        client.send(request, this.h2Encoder.encode(request), last, handler);
       } else {
         client.dispatch(
           {
@@ -621,12 +627,15 @@ export class HttpTransport {
       this.connect(connection, callback);
     if (this.family === "h1") {
       connection.client = new Http1Connection(connect);
+    } else if (this.family === "h2") {
+      connection.client = new Http2Connection(connect, this.streamsPerConnection);
     } else {
-      const h2 = this.family === "h2";
+      // ALPN not answered yet (no probe ran): undici's Client speaks whichever protocol the
+      // server picks for this first connection; the later ones use our own clients.
       connection.client = new Client(this.origin, {
         // One in flight until the connection says HTTP/2 (then `connected` raises it), so an
         // HTTP/1.1 connection never pipelines.
-        pipelining: h2 ? this.streamsPerConnection : 1,
+        pipelining: 1,
         maxConcurrentStreams: Math.max(100, this.streamsPerConnection),
         // --timeout is enforced by the sweep over all requests; no undici timer per request.
         headersTimeout: 0,

@@ -1,0 +1,235 @@
+/**
+ * The part of HPACK (RFC 7541) our HTTP/2 client needs, by hand (why: docs/TRANSPORT.md "The
+ * HTTP/2 client"; the npm HPACK packages are stream-based and unmaintained, and a load generator
+ * reads two fields of every response).
+ *
+ * - Requests are encoded once per test case as literals without indexing (§6.2.2): the
+ *   encoder keeps no dynamic table, so no state is shared between requests.
+ * - Our SETTINGS_HEADER_TABLE_SIZE is 0 (RFC 9113 §6.5.2), so the server's encoder keeps no
+ *   dynamic table either (§4.2): a response block refers only to the static table (Appendix A)
+ *   and literals. Of those we read `:status` and `content-length` and skip the rest unread.
+ *   A reference to a dynamic entry is a COMPRESSION_ERROR (RFC 9113 §4.3).
+ */
+
+/** An invalid or unsupported header block (RFC 9113 §4.3: a connection error of type COMPRESSION_ERROR). */
+export class HpackError extends Error {
+  readonly code = "ERR_HTTP2_HPACK";
+}
+
+/** Static table names we encode with (RFC 7541 Appendix A). */
+const STATIC_NAME_INDEX: Record<string, number> = {
+  ":authority": 1,
+  ":method": 2,
+  ":path": 4,
+  ":scheme": 6,
+  "content-length": 28,
+  "content-type": 31,
+};
+const STATIC_TABLE_SIZE = 61;
+/** Entries 8-14 are `:status` with these values. */
+const STATIC_STATUS = [200, 204, 206, 304, 400, 404, 500];
+const STATUS_NAME_INDEX = 8;
+const CONTENT_LENGTH_NAME_INDEX = 28;
+
+/** Field names whose values are marked never-indexed (§7.1.3): credentials stay out of any table. */
+const SENSITIVE = new Set(["authorization", "proxy-authorization", "cookie", "x-api-key"]);
+
+/** Appends an integer with an N-bit prefix (§5.1); `first` holds the pattern bits above the prefix. */
+function pushInteger(out: number[], value: number, prefixBits: number, first: number): void {
+  const max = (1 << prefixBits) - 1;
+  if (value < max) {
+    out.push(first | value);
+    return;
+  }
+  out.push(first | max);
+  let rest = value - max;
+  while (rest >= 128) {
+    out.push((rest % 128) + 128);
+    rest = Math.floor(rest / 128);
+  }
+  out.push(rest);
+}
+
+/** A raw (not Huffman) string literal (§5.2). */
+function pushString(out: number[], text: string): void {
+  const bytes = Buffer.from(text, "latin1");
+  pushInteger(out, bytes.length, 7, 0);
+  for (const byte of bytes) out.push(byte);
+}
+
+/** One field as a literal without indexing (§6.2.2), or never indexed (§6.2.3) when sensitive. */
+function pushField(out: number[], name: string, value: string): void {
+  const pattern = SENSITIVE.has(name) ? 0x10 : 0x00;
+  const index = STATIC_NAME_INDEX[name];
+  if (index !== undefined) {
+    pushInteger(out, index, 4, pattern);
+  } else {
+    out.push(pattern);
+    pushString(out, name);
+  }
+  pushString(out, value);
+}
+
+/** A request's header block: pseudo-fields first (RFC 9113 §8.3), then `fields` (lower-case names). */
+export function encodeRequestBlock(
+  method: string,
+  scheme: "http" | "https",
+  authority: string,
+  path: string,
+  fields: ReadonlyArray<readonly [string, string]>,
+): Buffer {
+  const out: number[] = [];
+  // Indexed fields where the static table has the pair (§6.1): :method GET/POST, :path /, :scheme.
+  if (method === "GET") out.push(0x82);
+  else if (method === "POST") out.push(0x83);
+  else pushField(out, ":method", method);
+  out.push(scheme === "http" ? 0x86 : 0x87);
+  pushField(out, ":authority", authority);
+  if (path === "/") out.push(0x84);
+  else pushField(out, ":path", path);
+  for (const [name, value] of fields) pushField(out, name, value);
+  return Buffer.from(out);
+}
+
+/** What a response block says that the client uses. */
+export interface ResponseFields {
+  /** 0 when the block has no `:status` (trailers). */
+  status: number;
+  /** -1 without a `content-length` field. */
+  contentLength: number;
+}
+
+/** Decodes an integer with an N-bit prefix at `state.at` (§5.1). */
+function readInteger(block: Uint8Array, state: { at: number }, prefixBits: number): number {
+  const max = (1 << prefixBits) - 1;
+  let value = (block[state.at++] as number) & max;
+  if (value < max) return value;
+  let shift = 0;
+  for (;;) {
+    if (state.at >= block.length) throw new HpackError("truncated integer");
+    const byte = block[state.at++] as number;
+    value += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+    if ((byte & 0x80) === 0) return value;
+    if (shift > 28) throw new HpackError("integer too large");
+  }
+}
+
+/**
+ * The digits of a Huffman-coded string (§5.2, codes of Appendix B): '0'-'2' are the 5-bit codes
+ * 00000-00010, '3'-'9' the 6-bit codes 011001-011111; the padding is up to 7 one-bits. NaN for
+ * anything else: `:status` and `content-length` hold digits only.
+ */
+function huffmanDigits(block: Uint8Array, start: number, end: number): number {
+  let value = 0;
+  let digits = 0;
+  let bits = 0;
+  let bitCount = 0;
+  let at = start;
+  for (;;) {
+    while (bitCount < 6 && at < end) {
+      bits = ((bits << 8) | (block[at++] as number)) & 0xffff;
+      bitCount += 8;
+    }
+    if (bitCount === 0) break;
+    const remainingMask = (1 << bitCount) - 1;
+    if (at === end && bitCount < 8 && (bits & remainingMask) === remainingMask) break; // padding
+    if (bitCount < 5) return Number.NaN;
+    const five = (bits >>> (bitCount - 5)) & 0x1f;
+    if (five <= 2) {
+      value = value * 10 + five;
+      bitCount -= 5;
+    } else {
+      if (bitCount < 6) return Number.NaN;
+      const six = (bits >>> (bitCount - 6)) & 0x3f;
+      if (six < 25 || six > 31) return Number.NaN;
+      value = value * 10 + (six - 22);
+      bitCount -= 6;
+    }
+    if (++digits > 15) return Number.NaN;
+  }
+  return digits === 0 ? Number.NaN : value;
+}
+
+function plainDigits(block: Uint8Array, start: number, end: number): number {
+  if (start === end || end - start > 15) return Number.NaN;
+  let value = 0;
+  for (let at = start; at < end; at++) {
+    const digit = (block[at] as number) - 48;
+    if (digit < 0 || digit > 9) return Number.NaN;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/**
+ * The names we read, as an encoder may also send them: as literals, raw or Huffman-coded (the
+ * Huffman code is canonical, so equal names have equal codes; test/transport/hpack.test.ts
+ * checks these against an independent encoder).
+ */
+const LITERAL_NAMES: ReadonlyArray<readonly [Buffer, boolean, number]> = [
+  [Buffer.from(":status", "latin1"), false, STATUS_NAME_INDEX],
+  [Buffer.from("b8848d36a3", "hex"), true, STATUS_NAME_INDEX],
+  [Buffer.from("content-length", "latin1"), false, CONTENT_LENGTH_NAME_INDEX],
+  [Buffer.from("21ea496a4ad416a9933f", "hex"), true, CONTENT_LENGTH_NAME_INDEX],
+];
+
+/** The static index of a literal name we read, or 0 for any other name. */
+function literalNameIndex(block: Uint8Array, [huffman, start, end]: [boolean, number, number]): number {
+  for (const [bytes, coded, index] of LITERAL_NAMES) {
+    if (coded !== huffman || bytes.length !== end - start) continue;
+    let same = true;
+    for (let i = 0; i < bytes.length && same; i++) same = bytes[i] === block[start + i];
+    if (same) return index;
+  }
+  return 0;
+}
+
+/** Reads a string literal's bounds at `state.at` (§5.2) and moves past it; returns [huffman, start, end]. */
+function readString(block: Uint8Array, state: { at: number }): [boolean, number, number] {
+  if (state.at >= block.length) throw new HpackError("truncated string");
+  const huffman = ((block[state.at] as number) & 0x80) !== 0;
+  const length = readInteger(block, state, 7);
+  const start = state.at;
+  const end = start + length;
+  if (end > block.length) throw new HpackError("truncated string");
+  state.at = end;
+  return [huffman, start, end];
+}
+
+/** `:status` and `content-length` of a response header block; throws HpackError when the block is invalid. */
+export function decodeResponseBlock(block: Uint8Array): ResponseFields {
+  const fields: ResponseFields = { status: 0, contentLength: -1 };
+  const state = { at: 0 };
+  while (state.at < block.length) {
+    const first = block[state.at] as number;
+    if (first & 0x80) {
+      // Indexed field (§6.1).
+      const index = readInteger(block, state, 7);
+      if (index === 0 || index > STATIC_TABLE_SIZE) throw new HpackError(`no table entry ${index}`);
+      const status = STATIC_STATUS[index - STATUS_NAME_INDEX];
+      if (status !== undefined) fields.status = status;
+      continue;
+    }
+    if ((first & 0xe0) === 0x20) {
+      // Dynamic table size update (§6.3): only 0 is within our SETTINGS_HEADER_TABLE_SIZE.
+      if (readInteger(block, state, 5) !== 0) throw new HpackError("dynamic table size above 0");
+      continue;
+    }
+    // A literal (§6.2): with incremental indexing (01), without (0000) or never indexed (0001).
+    // With a maximum table size of 0 an indexed literal evicts itself at once (§4.4).
+    let nameIndex = readInteger(block, state, (first & 0xc0) === 0x40 ? 6 : 4);
+    if (nameIndex > STATIC_TABLE_SIZE) throw new HpackError(`no table entry ${nameIndex}`);
+    if (nameIndex === 0) nameIndex = literalNameIndex(block, readString(block, state));
+    const [huffman, start, end] = readString(block, state);
+    if (nameIndex === STATUS_NAME_INDEX || nameIndex === CONTENT_LENGTH_NAME_INDEX) {
+      const value = huffman ? huffmanDigits(block, start, end) : plainDigits(block, start, end);
+      if (Number.isNaN(value)) {
+        throw new HpackError(nameIndex === STATUS_NAME_INDEX ? "invalid :status" : "invalid content-length");
+      }
+      if (nameIndex === STATUS_NAME_INDEX) fields.status = value;
+      else fields.contentLength = value;
+    }
+  }
+  return fields;
+}
