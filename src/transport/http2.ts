@@ -73,8 +73,6 @@ const MAX_WINDOW = 2 ** 31 - 1;
 const RECEIVE_WINDOW = 16 * 1024 * 1024;
 /** Received bytes are credited back (WINDOW_UPDATE) once this many are owed. */
 const WINDOW_REFILL = RECEIVE_WINDOW / 2;
-/** Streams opened before the server's SETTINGS say its limit (§6.5.2 recommends at least 100). */
-const DEFAULT_PEER_MAX_STREAMS = 100;
 const MAX_STREAM_ID = 2 ** 31 - 1;
 
 /** A stream or session failure, coded as node:http2 codes it, so errors.ts classifies it alike. */
@@ -109,7 +107,14 @@ export interface Http2Wire {
   body: Buffer | undefined;
 }
 
-function frameHeader(target: Buffer, at: number, length: number, type: number, flags: number, id: number): void {
+function frameHeader(
+  target: Buffer,
+  at: number,
+  length: number,
+  type: number,
+  flags: number,
+  id: number,
+): void {
   target[at] = length >>> 16;
   target[at + 1] = (length >>> 8) & 0xff;
   target[at + 2] = length & 0xff;
@@ -246,7 +251,7 @@ export class Http2Session {
   >;
   openStreams = 0;
   private nextStreamId = 1;
-  peerMaxStreams = DEFAULT_PEER_MAX_STREAMS;
+  peerMaxStreams = Number.POSITIVE_INFINITY;
   private peerInitialWindow = 65_535;
   private sendWindow = 65_535;
   private unackedBytes = 0;
@@ -285,9 +290,13 @@ export class Http2Session {
     socket.on("close", () => this.close(new errors.SocketError("closed")));
   }
 
-  /** Streams it may still open now. */
+  /**
+   * Streams it may still open now: one until the server's SETTINGS say its limit (more could be
+   * refused, RFC 9113 §5.1.2), then up to `limit` and that limit.
+   */
   room(limit: number): boolean {
-    return !this.draining && !this.closed && this.openStreams < Math.min(limit, this.peerMaxStreams);
+    if (this.draining || this.closed) return false;
+    return this.openStreams < (this.settingsReceived ? Math.min(limit, this.peerMaxStreams) : 1);
   }
 
   start(exchange: Http2Exchange): void {
@@ -395,10 +404,20 @@ export class Http2Session {
       const exchange = this.blocked[0] as Http2Exchange;
       const body = exchange.wire.body as Buffer;
       while (exchange.bodySent < body.length && this.sendWindow > 0 && exchange.sendWindow > 0) {
-        const size = Math.min(MAX_FRAME_SIZE, body.length - exchange.bodySent, this.sendWindow, exchange.sendWindow);
+        const size = Math.min(
+          MAX_FRAME_SIZE,
+          body.length - exchange.bodySent,
+          this.sendWindow,
+          exchange.sendWindow,
+        );
         const last = exchange.bodySent + size === body.length;
         this.write(
-          frame(DATA, last ? END_STREAM : 0, exchange.streamId, body.subarray(exchange.bodySent, exchange.bodySent + size)),
+          frame(
+            DATA,
+            last ? END_STREAM : 0,
+            exchange.streamId,
+            body.subarray(exchange.bodySent, exchange.bodySent + size),
+          ),
         );
         exchange.bodySent += size;
         this.sendWindow -= size;
@@ -426,7 +445,8 @@ export class Http2Session {
     }
     let at = 0;
     while (bytes.length - at >= 9 && !this.closed) {
-      const length = ((bytes[at] as number) << 16) | ((bytes[at + 1] as number) << 8) | (bytes[at + 2] as number);
+      const length =
+        ((bytes[at] as number) << 16) | ((bytes[at + 1] as number) << 8) | (bytes[at + 2] as number);
       if (length > MAX_FRAME_SIZE) {
         this.fail(FRAME_SIZE_ERROR, `a frame of ${length} bytes (at most ${MAX_FRAME_SIZE})`);
         return;
@@ -586,7 +606,11 @@ export class Http2Session {
     if (status < 200 || status > 999) {
       // 1xx: interim (§8.1), another HEADERS follows; 101 and a missing :status are malformed.
       if (status >= 100 && status !== 101 && !endStream) return;
-      this.resetStream(exchange, PROTOCOL_ERROR, status === 0 ? "a response without :status" : `:status ${status}`);
+      this.resetStream(
+        exchange,
+        PROTOCOL_ERROR,
+        status === 0 ? "a response without :status" : `:status ${status}`,
+      );
       return;
     }
     exchange.status = status;
@@ -637,7 +661,10 @@ export class Http2Session {
     const code = payload.readUInt32BE(0);
     this.connection.streamFailed(
       exchange,
-      new Http2ProtocolError("ERR_HTTP2_STREAM_ERROR", `Stream closed with error code NGHTTP2_${errorName(code)}`),
+      new Http2ProtocolError(
+        "ERR_HTTP2_STREAM_ERROR",
+        `Stream closed with error code NGHTTP2_${errorName(code)}`,
+      ),
     );
   }
 
@@ -688,8 +715,14 @@ export class Http2Session {
       `HTTP/2: "GOAWAY" frame received with code ${errorName(code)} (last stream ${lastStreamId})`,
     );
     this.goawayError = error;
+    if (code !== 0) {
+      // An error ends the connection (§5.4.1): no answer is coming for any stream.
+      this.close(error);
+      return;
+    }
     this.draining = true;
-    // §6.8: streams above the last one were not processed; the others may still be answered.
+    // §6.8, a graceful shutdown: streams above the last one were not processed; the others
+    // are still answered.
     for (const exchange of Object.values(this.streams)) {
       if (exchange === undefined || exchange.streamId <= lastStreamId) continue;
       this.forget(exchange);
@@ -707,7 +740,10 @@ export class Http2Session {
     const increment = payload.readUInt32BE(0) & 0x7fffffff;
     if (streamId === 0) {
       if (increment === 0 || this.sendWindow + increment > MAX_WINDOW) {
-        this.fail(increment === 0 ? PROTOCOL_ERROR : FLOW_CONTROL_ERROR, "an invalid connection window update");
+        this.fail(
+          increment === 0 ? PROTOCOL_ERROR : FLOW_CONTROL_ERROR,
+          "an invalid connection window update",
+        );
         return;
       }
       this.sendWindow += increment;
@@ -726,7 +762,9 @@ export class Http2Session {
     const payload = Buffer.alloc(8);
     payload.writeUInt32BE(code, 4);
     this.write(frame(GOAWAY, 0, 0, payload));
-    this.close(new Http2ProtocolError("ERR_HTTP2_ERROR", `HTTP/2 protocol error (${errorName(code)}): ${message}`));
+    this.close(
+      new Http2ProtocolError("ERR_HTTP2_ERROR", `HTTP/2 protocol error (${errorName(code)}): ${message}`),
+    );
   }
 }
 
@@ -918,7 +956,8 @@ export class Http2Connection {
   }
 
   private whenClosed(): Promise<void> {
-    if (this.current === undefined && this.draining.length === 0 && !this.connecting) return Promise.resolve();
+    if (this.current === undefined && this.draining.length === 0 && !this.connecting)
+      return Promise.resolve();
     return new Promise((resolve) => this.closedWaiters.push(resolve));
   }
 }

@@ -24,8 +24,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function server(kind: Parameters<typeof startServer>[0]): Promise<TestServer> {
-  const started = await startServer(kind, kind === "h2c" ? undefined : { key: leaf.key, cert: leaf.cert });
+async function server(kind: Parameters<typeof startServer>[0], delayMs = 0): Promise<TestServer> {
+  const started = await startServer(
+    kind,
+    kind === "h2c" ? { delayMs } : { key: leaf.key, cert: leaf.cert, delayMs },
+  );
   cleanups.push(() => started.close());
   return started;
 }
@@ -182,7 +185,9 @@ describe("--http1 against an h2-only server fails clearly", () => {
 
 describe("--h2c: HTTP/2 over cleartext with prior knowledge", () => {
   it("multiplexes streams on one cleartext connection", async () => {
-    const target = await server("h2c");
+    // Answers after 5 ms, so the server sees the streams overlap (an answer at once can end each
+    // stream before the server reads the next one's frames, which came in the same write).
+    const target = await server("h2c", 5);
     const client = transport(target.url, 20, { h2c: true });
     const outcomes = await sendMany(client, 100, 20);
     expect(new Set(statuses(outcomes))).toEqual(new Set([200]));

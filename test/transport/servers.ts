@@ -86,7 +86,11 @@ function track(state: State, key: object): () => void {
 }
 
 /** A server on an ephemeral loopback port: `h2` only, h2 with HTTP/1.1 fallback, HTTP/1.1 over TLS, or h2c. */
-export async function startServer(kind: Kind, options?: TlsServerOptions): Promise<TestServer> {
+/** `options`: the TLS settings (every kind but h2c), or only a response delay for h2c. */
+export async function startServer(
+  kind: Kind,
+  options?: TlsServerOptions | { delayMs: number },
+): Promise<TestServer> {
   const state: State = {
     connections: 0,
     handshaking: 0,
@@ -133,26 +137,27 @@ export async function startServer(kind: Kind, options?: TlsServerOptions): Promi
     );
   };
 
-  const tls = options
-    ? {
-        key: options.key,
-        cert: options.cert,
-        ...(options.ca ? { ca: options.ca } : {}),
-        ...(options.requestCert ? { requestCert: true, rejectUnauthorized: true } : {}),
-        ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}),
-        ...(options.handshakeDelayMs
-          ? {
-              SNICallback: (
-                _name: string,
-                callback: (error: Error | null, context?: SecureContext) => void,
-              ): void => {
-                const context = createSecureContext({ key: options.key, cert: options.cert });
-                setTimeout(() => callback(null, context), options.handshakeDelayMs);
-              },
-            }
-          : {}),
-      }
-    : undefined;
+  const tls =
+    options && "key" in options
+      ? {
+          key: options.key,
+          cert: options.cert,
+          ...(options.ca ? { ca: options.ca } : {}),
+          ...(options.requestCert ? { requestCert: true, rejectUnauthorized: true } : {}),
+          ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}),
+          ...(options.handshakeDelayMs
+            ? {
+                SNICallback: (
+                  _name: string,
+                  callback: (error: Error | null, context?: SecureContext) => void,
+                ): void => {
+                  const context = createSecureContext({ key: options.key, cert: options.cert });
+                  setTimeout(() => callback(null, context), options.handshakeDelayMs);
+                },
+              }
+            : {}),
+        }
+      : undefined;
   let server: Http2SecureServer | Http2Server | ReturnType<typeof createHttpsServer>;
   if (kind === "h2c") {
     server = createH2cServer();

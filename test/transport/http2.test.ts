@@ -1,0 +1,320 @@
+import {
+  constants,
+  createServer as createH2cServer,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+  type ServerOptions,
+} from "node:http2";
+import type { AddressInfo, Socket } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { parseTransportFlags } from "../../src/config/transport-options.js";
+import { analyzeTransportError } from "../../src/transport/errors.js";
+import type { HttpTransport, PreparedRequest } from "../../src/transport/http.js";
+import { sendMany, transportFor, type Outcome } from "./servers.js";
+
+/**
+ * load-test's own HTTP/2 client (src/transport/http2.ts) against node:http2 servers, which
+ * encode with nghttp2: an independent HPACK encoder (Huffman-coded values, literals), and a
+ * peer that enforces flow control, stream limits, padding and CONTINUATION as RFC 9113 says.
+ */
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface H2Target {
+  url: string;
+  /** Streams open at once on the server, at most. */
+  maxOpen: () => number;
+  sessions: () => number;
+}
+
+async function h2cServer(
+  onStream: (stream: ServerHttp2Stream, headers: Record<string, unknown>, index: number) => void,
+  options: ServerOptions = {},
+  onConnection?: (socket: Socket) => void,
+): Promise<H2Target> {
+  const server = createH2cServer(options);
+  if (onConnection) server.on("connection", onConnection);
+  let index = 0;
+  let open = 0;
+  let maxOpen = 0;
+  let sessions = 0;
+  server.on("session", () => sessions++);
+  server.on("stream", (stream, headers) => {
+    open++;
+    maxOpen = Math.max(maxOpen, open);
+    stream.on("close", () => open--);
+    stream.on("error", () => undefined);
+    onStream(stream, headers, index++);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    maxOpen: () => maxOpen,
+    sessions: () => sessions,
+  };
+}
+
+function transport(url: string, workers = 8, timeoutMs = 2_000): HttpTransport {
+  const created = transportFor(
+    url,
+    workers,
+    parseTransportFlags({ h2c: true }, new URL(url), workers),
+    timeoutMs,
+  );
+  cleanups.push(() => created.close());
+  return created;
+}
+
+/** Reads the request body, then answers. */
+function afterBody(stream: ServerHttp2Stream, answer: (body: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+  stream.on("end", () => answer(Buffer.concat(chunks)));
+}
+
+const keyOf = (outcome: Outcome): string | number =>
+  outcome.error ? analyzeTransportError(outcome.error).key : outcome.status;
+
+const post = (body: Buffer, headers: string[] = ["content-type", "application/json"]): PreparedRequest => ({
+  method: "POST",
+  path: "/v1/execute",
+  headers,
+  body,
+});
+
+describe("HTTP/2 client: requests", () => {
+  it("sends the method, path, authority, headers and body; reads statuses nghttp2 Huffman-codes", async () => {
+    const seen: Array<Record<string, unknown>> = [];
+    const statuses = [200, 403, 201, 418, 503, 299];
+    const target = await h2cServer((stream, headers, index) => {
+      seen.push(headers);
+      afterBody(stream, (body) => {
+        stream.respond({
+          ":status": statuses[index % statuses.length] as number,
+          "x-echo": String(body.length),
+        });
+        stream.end(body);
+      });
+    });
+    const body = Buffer.from('{"prompt":"hello"}');
+    const request = post(body, ["content-type", "application/json", "X-Api-Key", "secret", "Accept", "*/*"]);
+    const outcomes = await sendMany(transport(target.url, 1), statuses.length, 1, request);
+    expect(outcomes.map(keyOf)).toEqual(statuses);
+    expect(outcomes.every((outcome) => outcome.body === body.toString())).toBe(true);
+    const first = seen[0] as Record<string, unknown>;
+    expect(first[":method"]).toBe("POST");
+    expect(first[":path"]).toBe("/v1/execute");
+    expect(first[":scheme"]).toBe("http");
+    expect(first[":authority"]).toBe(new URL(target.url).host);
+    expect(first["x-api-key"]).toBe("secret");
+    expect(first["accept"]).toBe("*/*");
+    expect(first["content-length"]).toBe(String(body.length));
+  });
+
+  it("a Host header becomes :authority; GET and HEAD carry no body", async () => {
+    const seen: Array<Record<string, unknown>> = [];
+    const target = await h2cServer((stream, headers) => {
+      seen.push(headers);
+      stream.respond({ ":status": 200, "content-length": "5" });
+      if (headers[":method"] === "HEAD") stream.end();
+      else stream.end("hello");
+    });
+    const client = transport(target.url, 1);
+    const get = await sendMany(client, 1, 1, {
+      method: "GET",
+      path: "/",
+      headers: ["host", "api.example"],
+      body: undefined,
+    });
+    const head = await sendMany(client, 1, 1, {
+      method: "HEAD",
+      path: "/x?y=1",
+      headers: [],
+      body: undefined,
+    });
+    expect(get.map(keyOf)).toEqual([200]);
+    expect(get[0]?.body).toBe("hello");
+    expect(head.map(keyOf)).toEqual([200]);
+    expect(head[0]?.body).toBeNull();
+    expect(seen[0]).toMatchObject({ ":method": "GET", ":path": "/", ":authority": "api.example" });
+    expect(seen[0]?.["content-length"]).toBeUndefined();
+    expect(seen[1]).toMatchObject({ ":method": "HEAD", ":path": "/x?y=1" });
+  });
+
+  it("a request body larger than the server's windows waits for WINDOW_UPDATE and arrives whole", async () => {
+    const received: number[] = [];
+    const target = await h2cServer(
+      (stream) =>
+        afterBody(stream, (body) => {
+          received.push(body.length);
+          stream.respond({ ":status": 200 });
+          stream.end(String(body.reduce((sum, byte) => sum + byte, 0)));
+        }),
+      { settings: { initialWindowSize: 1_000 } },
+    );
+    const body = Buffer.alloc(200_000, 7);
+    const outcomes = await sendMany(transport(target.url, 4), 6, 3, post(body));
+    expect(outcomes.map(keyOf)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(received).toEqual([200_000, 200_000, 200_000, 200_000, 200_000, 200_000]);
+    expect(outcomes.every((outcome) => outcome.body === String(200_000 * 7))).toBe(true);
+  });
+
+  it("keeps to the server's SETTINGS_MAX_CONCURRENT_STREAMS, queueing the rest", async () => {
+    const target = await h2cServer(
+      (stream) => {
+        stream.respond({ ":status": 200 });
+        setTimeout(() => stream.end("ok"), 10);
+      },
+      { settings: { maxConcurrentStreams: 2 } },
+    );
+    const outcomes = await sendMany(transport(target.url, 16), 40, 16);
+    expect(new Set(outcomes.map(keyOf))).toEqual(new Set([200]));
+    expect(target.maxOpen()).toBeLessThanOrEqual(2);
+    expect(target.sessions()).toBe(1);
+  });
+});
+
+describe("HTTP/2 client: responses", () => {
+  it("a 20 MiB body arrives whole: the client credits its window back as it reads", async () => {
+    const big = Buffer.alloc(20 * 1024 * 1024, 1);
+    const target = await h2cServer((stream) => {
+      stream.respond({ ":status": 200, "content-length": String(big.length) });
+      stream.end(big);
+    });
+    const outcomes = await sendMany(transport(target.url, 2, 10_000), 2, 2);
+    expect(outcomes.map(keyOf)).toEqual([200, 200]);
+  });
+
+  it("reads padded frames, CONTINUATION, 1xx interim responses and trailers", async () => {
+    const target = await h2cServer(
+      (stream, _headers, index) => {
+        afterBody(stream, () => {
+          if (index === 0) {
+            // A header block of ~40 KB: nghttp2 splits it into HEADERS + CONTINUATION frames.
+            stream.respond({ ":status": 200, "x-big": "v".repeat(40_000) });
+            stream.end("continued");
+          } else if (index === 1) {
+            stream.additionalHeaders({ ":status": 103, link: "</a.css>; rel=preload" });
+            stream.respond({ ":status": 202 });
+            stream.end("after interim");
+          } else {
+            stream.respond({ ":status": 200 }, { waitForTrailers: true });
+            stream.on("wantTrailers", () => stream.sendTrailers({ "x-checksum": "abc" }));
+            stream.end("with trailers");
+          }
+        });
+      },
+      { paddingStrategy: constants.PADDING_STRATEGY_MAX, maxHeaderListPairs: 100 },
+    );
+    const outcomes = await sendMany(transport(target.url, 1), 3, 1);
+    expect(outcomes.map(keyOf)).toEqual([200, 202, 200]);
+    expect(outcomes.map((outcome) => outcome.body)).toEqual(["continued", "after interim", "with trailers"]);
+  });
+
+  it("a body shorter than its content-length: protocol.content_length", async () => {
+    const target = await h2cServer((stream) => {
+      stream.respond({ ":status": 200, "content-length": "10" });
+      stream.end("short");
+    });
+    const outcomes = await sendMany(transport(target.url, 1), 2, 1);
+    expect(outcomes.map(keyOf)).toEqual(["protocol.content_length", "protocol.content_length"]);
+  });
+
+  it("answers the server's PING", async () => {
+    let pinged: Promise<boolean> | undefined;
+    const target = await h2cServer((stream) => {
+      const session = stream.session as ServerHttp2Session;
+      pinged ??= new Promise((resolve) => session.ping((error) => resolve(error === null)));
+      stream.respond({ ":status": 200 });
+      stream.end("ok");
+    });
+    await sendMany(transport(target.url, 1), 1, 1);
+    expect(await pinged).toBe(true);
+  });
+});
+
+describe("HTTP/2 client: the connection going away", () => {
+  it("a graceful GOAWAY lets the streams it covers finish; the next requests open a new connection", async () => {
+    const target = await h2cServer((stream, _headers, index) => {
+      const session = stream.session as ServerHttp2Session;
+      if (index === 0) {
+        // close(): GOAWAY NO_ERROR with this stream as the last; it is still answered (RFC 9113
+        // §6.8), then the server ends the connection.
+        session.close();
+        setTimeout(() => {
+          stream.respond({ ":status": 200 });
+          stream.end("answered after GOAWAY");
+        }, 20);
+        return;
+      }
+      stream.respond({ ":status": 200 });
+      stream.end("ok");
+    });
+    const client = transport(target.url, 1);
+    const outcomes = await sendMany(client, 4, 1);
+    expect(outcomes.map(keyOf)).toEqual([200, 200, 200, 200]);
+    expect(outcomes[0]?.body).toBe("answered after GOAWAY");
+    expect(target.sessions()).toBe(2);
+  });
+
+  it("streams the server refuses fail as protocol.rst_stream; the connection carries on", async () => {
+    const target = await h2cServer((stream, _headers, index) => {
+      if (index % 3 === 0) stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      else {
+        stream.respond({ ":status": 200 });
+        stream.end("ok");
+      }
+    });
+    const client = transport(target.url, 3);
+    const outcomes = await sendMany(client, 9, 1);
+    expect(outcomes.map(keyOf)).toEqual([
+      "protocol.rst_stream",
+      200,
+      200,
+      "protocol.rst_stream",
+      200,
+      200,
+      "protocol.rst_stream",
+      200,
+      200,
+    ]);
+    expect(analyzeTransportError(outcomes[0]?.error).reason).toMatch(/NGHTTP2_REFUSED_STREAM/);
+    expect(target.sessions()).toBe(1);
+  });
+
+  it("the server destroying its session: GOAWAY for the stream it did not process, then a new connection", async () => {
+    const target = await h2cServer((stream, _headers, index) => {
+      if (index === 1) {
+        stream.session?.destroy();
+        return;
+      }
+      stream.respond({ ":status": 200 });
+      stream.end("ok");
+    });
+    const outcomes = await sendMany(transport(target.url, 1), 4, 1);
+    expect(outcomes.map(keyOf)).toEqual([200, "protocol.goaway", 200, 200]);
+    expect(target.sessions()).toBe(2);
+  });
+
+  it("the connection dropped mid-stream: reset.closed, and a new connection serves the rest", async () => {
+    const sockets: Socket[] = [];
+    const target = await h2cServer(
+      (stream, _headers, index) => {
+        // The TCP connection itself, not the session: no GOAWAY, the bytes just stop.
+        if (index === 1) sockets[0]?.destroy();
+        else {
+          stream.respond({ ":status": 200 });
+          stream.end("ok");
+        }
+      },
+      {},
+      (socket) => sockets.push(socket),
+    );
+    const outcomes = await sendMany(transport(target.url, 1), 4, 1);
+    expect(outcomes.map(keyOf)).toEqual([200, "reset.closed", 200, 200]);
+    expect(target.sessions()).toBe(2);
+  });
+});
