@@ -1,7 +1,6 @@
 import { performance } from "node:perf_hooks";
 import type { Socket } from "node:net";
 import { errors } from "undici";
-import { CLIENT_FRAMING_HEADERS, TOKEN } from "../config/headers.js";
 import type { PreparedRequest } from "./http.js";
 import {
   HEADERS_FAIL,
@@ -11,6 +10,7 @@ import {
   ResponseParser,
   type ResponseEvents,
 } from "./llhttp.js";
+import { checkedFields, declaresLength } from "./request-fields.js";
 
 /**
  * The HTTP/1.1 hot path (docs/TRANSPORT.md "HTTP/1.1 client"): requests encoded to bytes once
@@ -37,11 +37,6 @@ export interface Http1Handler {
 /** Opens a socket for the connection (the transport's measured connector). */
 export type Http1Connect = (callback: (error: Error | null, socket: Socket | null) => void) => void;
 
-/** A request target as undici accepts it: no spaces, controls or characters beyond Latin-1. */
-const PATH = /^[\u0021-\u00ff]+$/;
-/** RFC 9110 §5.5 field value: visible characters, spaces and tabs, obs-text; no CR, LF or NUL. */
-const HEADER_VALUE = /^[\t\u0020-\u007e\u0080-\u00ff]*$/;
-
 /** Request bytes per test case, built on first use: request line, headers, body, in one buffer. */
 export class Http1RequestEncoder {
   private readonly keepAlive = new WeakMap<PreparedRequest, Buffer>();
@@ -62,33 +57,17 @@ export class Http1RequestEncoder {
   }
 
   private build(request: PreparedRequest, lastOnConnection: boolean): Buffer {
-    const { headers, body, method, path } = request;
-    // The checks undici makes before writing (its lib/core/request.js): nothing is sent that would
-    // split or corrupt the request line or a header (RFC 9112 §3, RFC 9110 §5.5).
-    if (!TOKEN.test(method))
-      throw new errors.InvalidArgumentError(`invalid request method ${JSON.stringify(method)}`);
-    if (!PATH.test(path))
-      throw new errors.InvalidArgumentError(`invalid request path ${JSON.stringify(path)}`);
+    const { body, method, path } = request;
     let head = `${method} ${path} HTTP/1.1\r\n`;
     let hostGiven = false;
-    for (let index = 0; index < headers.length; index += 2) {
-      const name = headers[index] as string;
-      const value = headers[index + 1] as string;
-      const lower = name.toLowerCase();
-      // Config validation rejects these (options.ts); a request built in code must not either.
-      if (CLIENT_FRAMING_HEADERS.has(lower) || !TOKEN.test(name) || !HEADER_VALUE.test(value)) {
-        throw new errors.InvalidArgumentError(`invalid request header ${JSON.stringify(name)}`);
-      }
-      if (lower === "host") hostGiven = true;
+    for (const { name, lowerName, value } of checkedFields(request)) {
+      if (lowerName === "host") hostGiven = true;
       head += `${name}: ${value}\r\n`;
     }
     if (!hostGiven) head = head.replace("\r\n", `\r\nhost: ${this.host}\r\n`);
     head += `connection: ${lastOnConnection ? "close" : "keep-alive"}\r\n`;
-    // RFC 9110 §8.6: a POST without a body still says its length is 0.
     const length = body?.length ?? 0;
-    if (length > 0 || request.method === "POST" || request.method === "PUT" || request.method === "PATCH") {
-      head += `content-length: ${length}\r\n`;
-    }
+    if (declaresLength(method, length)) head += `content-length: ${length}\r\n`;
     head += "\r\n";
     const headBytes = Buffer.from(head, "latin1");
     return body && body.length > 0 ? Buffer.concat([headBytes, body]) : headBytes;

@@ -1,9 +1,9 @@
 import type { Socket } from "node:net";
 import { errors } from "undici";
-import { CLIENT_FRAMING_HEADERS, TOKEN } from "../config/headers.js";
 import type { PreparedRequest } from "./http.js";
 import type { Http1Connect } from "./http1.js";
 import { decodeResponseBlock, encodeRequestBlock, HpackError } from "./hpack.js";
+import { checkedFields, declaresLength } from "./request-fields.js";
 
 /**
  * The HTTP/2 hot path (RFC 9113; docs/TRANSPORT.md "The HTTP/2 client"): frames written and read
@@ -136,11 +136,6 @@ function u32(value: number): Buffer {
   return bytes;
 }
 
-/** A request target as undici accepts it: no spaces, controls or characters beyond Latin-1. */
-const PATH = /^[\u0021-\u00ff]+$/;
-/** RFC 9110 §5.5 field value: visible characters, spaces and tabs, obs-text; no CR, LF or NUL. */
-const HEADER_VALUE = /^[\t\u0020-\u007e\u0080-\u00ff]*$/;
-
 /** Request frames per test case, built on first use. */
 export class Http2RequestEncoder {
   private readonly cache = new WeakMap<PreparedRequest, Http2Wire>();
@@ -161,30 +156,16 @@ export class Http2RequestEncoder {
   }
 
   private build(request: PreparedRequest): Http2Wire {
-    const { headers, body, method, path } = request;
-    // The same checks as over HTTP/1.1 (http1.ts): nothing invalid reaches the wire.
-    if (!TOKEN.test(method))
-      throw new errors.InvalidArgumentError(`invalid request method ${JSON.stringify(method)}`);
-    if (!PATH.test(path))
-      throw new errors.InvalidArgumentError(`invalid request path ${JSON.stringify(path)}`);
+    const { body, method, path } = request;
     let authority = this.authority;
     const fields: Array<[string, string]> = [];
-    for (let index = 0; index < headers.length; index += 2) {
-      const name = headers[index] as string;
-      const value = headers[index + 1] as string;
-      const lower = name.toLowerCase();
-      if (CLIENT_FRAMING_HEADERS.has(lower) || !TOKEN.test(name) || !HEADER_VALUE.test(value)) {
-        throw new errors.InvalidArgumentError(`invalid request header ${JSON.stringify(name)}`);
-      }
+    for (const { lowerName, value } of checkedFields(request)) {
       // HTTP/2 carries the host in :authority (RFC 9113 §8.3.1); field names are lower case (§8.2.1).
-      if (lower === "host") authority = value;
-      else fields.push([lower, value]);
+      if (lowerName === "host") authority = value;
+      else fields.push([lowerName, value]);
     }
     const length = body?.length ?? 0;
-    // As over HTTP/1.1 (RFC 9110 §8.6): a POST without a body still says its length is 0.
-    if (length > 0 || method === "POST" || method === "PUT" || method === "PATCH") {
-      fields.push(["content-length", String(length)]);
-    }
+    if (declaresLength(method, length)) fields.push(["content-length", String(length)]);
     const block = encodeRequestBlock(method, this.scheme, authority, path, fields);
     const headerFrames = Math.max(1, Math.ceil(block.length / MAX_FRAME_SIZE));
     const dataFrames = length === 0 ? 0 : Math.ceil(length / MAX_FRAME_SIZE);

@@ -8,7 +8,7 @@ import {
 import type { AddressInfo, Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseTransportFlags } from "../../src/config/transport-options.js";
-import { analyzeTransportError } from "../../src/transport/errors.js";
+import { analyzeTransportError, describeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport, PreparedRequest } from "../../src/transport/http.js";
 import { sendMany, transportFor, type Outcome } from "./servers.js";
 
@@ -142,6 +142,28 @@ describe("HTTP/2 client: requests", () => {
     expect(seen[0]).toMatchObject({ ":method": "GET", ":path": "/", ":authority": "api.example" });
     expect(seen[0]?.["content-length"]).toBeUndefined();
     expect(seen[1]).toMatchObject({ ":method": "HEAD", ":path": "/x?y=1" });
+  });
+
+  it("refuses what would corrupt the header block, before writing it, and carries on", async () => {
+    let streams = 0;
+    const target = await h2cServer((stream) => {
+      streams++;
+      stream.respond({ ":status": 200 });
+      stream.end("ok");
+    });
+    const client = transport(target.url, 1);
+    const invalid: PreparedRequest[] = [
+      { method: "GET", path: "/a b", headers: [], body: undefined },
+      { method: "G T", path: "/", headers: [], body: undefined },
+      post(Buffer.from("{}"), ["x-bad", "a\r\nb"]),
+      post(Buffer.from("{}"), ["transfer-encoding", "chunked"]),
+    ];
+    for (const request of invalid) {
+      const [outcome] = await sendMany(client, 1, 1, request);
+      expect(describeTransportError(outcome?.error)).toMatch(/^UND_ERR_INVALID_ARG: invalid request/);
+    }
+    expect(streams).toBe(0);
+    expect((await sendMany(client, 1, 1)).map(keyOf)).toEqual([200]);
   });
 
   it("a request body larger than the server's windows waits for WINDOW_UPDATE and arrives whole", async () => {
