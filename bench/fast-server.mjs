@@ -1,22 +1,25 @@
 // A minimal, fast HTTP/1.1 target for benchmarks: answers every request with a fixed small JSON
-// body. Usage: node bench/fast-server.mjs [port] [--node-http] — prints
+// body. Usage: node bench/fast-server.mjs [port] [--node-http | --h2c] — prints
 // "listening on http://127.0.0.1:PORT".
 //
 // By default it speaks HTTP/1.1 straight over node:net: find the end of the headers, skip
 // Content-Length bytes of body, write a precomputed response (pipelined requests are answered in
 // one write). On one core this serves several times the requests/s of node:http, so that the
 // generators under test, not the target, are what saturates. `--node-http` uses node:http instead
-// (a reference point; it caps out much lower). Chunked request bodies are not supported (501):
+// (a reference point; it caps out much lower). `--h2c` serves HTTP/2 with prior knowledge through
+// node:http2, the bench's HTTP/2 target when nginx is not installed (it saturates first). Chunked request bodies are not supported (501):
 // none of the benchmarked clients send them.
 import { createServer as createHttpServer } from "node:http";
+import { createServer as createH2cServer } from "node:http2";
 import { createServer as createNetServer } from "node:net";
 
 const body = Buffer.from('{"success":true,"blocked":false}');
 const args = process.argv.slice(2);
 const useNodeHttp = args.includes("--node-http");
+const useH2c = args.includes("--h2c");
 const port = Number(args.find((arg) => !arg.startsWith("--")) ?? 0);
 
-const server = useNodeHttp ? nodeHttpServer() : rawServer();
+const server = useH2c ? h2cServer() : useNodeHttp ? nodeHttpServer() : rawServer();
 server.listen(port, "127.0.0.1", () => {
   console.log(`listening on http://127.0.0.1:${server.address().port}`);
 });
@@ -30,6 +33,19 @@ function nodeHttpServer() {
       response.end(body);
     });
   });
+}
+
+function h2cServer() {
+  const server = createH2cServer({ settings: { maxConcurrentStreams: 256 } });
+  server.on("stream", (stream) => {
+    stream.on("error", () => undefined);
+    stream.resume();
+    stream.on("end", () => {
+      stream.respond({ ":status": 200, "content-type": "application/json", "content-length": body.length });
+      stream.end(body);
+    });
+  });
+  return server;
 }
 
 function rawServer() {

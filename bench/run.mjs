@@ -3,7 +3,7 @@
 // printing ratios (ours ÷ peer) and absolute figures, and writing bench/results/. A benchmark,
 // not a test: it prints figures and exits 0 whatever they are (non-zero only when it cannot run).
 //
-//   node bench/run.mjs [--quick] [--long] [--only throughput|precision|memory|gateway|profile]…
+//   node bench/run.mjs [--quick] [--long] [--only throughput|precision|memory|gateway|profile|http2]…
 //                      [--repeat N] [--wait-quiet MIN] [--memory-duration S] [--render FILE]
 //
 // Layout: the target on core 0, each generator on core 1 (taskset), one process at a time.
@@ -14,10 +14,10 @@ import { fileURLToPath } from "node:url";
 import { describeMachine } from "./lib/machine.mjs";
 import { busyCoresOver, loadAverage, pinning, sleep, stopAllChildren } from "./lib/proc.mjs";
 import { computeRatios, toMarkdown } from "./lib/report.mjs";
-import { gateway, memory, precision, profile, throughput } from "./lib/sections.mjs";
+import { gateway, http2, memory, precision, profile, throughput } from "./lib/sections.mjs";
 import { findPeers, ourGenerator } from "./lib/tools.mjs";
 
-const SECTIONS = { throughput, precision, memory, gateway, profile };
+const SECTIONS = { throughput, precision, memory, gateway, profile, http2 };
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = dirname(benchDir);
 /** CPU of other processes (cores) above which a run is repeated, or the whole bench flagged as noisy. */
@@ -30,7 +30,7 @@ const USAGE = `usage: node bench/run.mjs [--quick | --long] [--only <part>]… [
                          [--memory-duration S] | --render FILE
   --quick       3 s per item, 1 s warm-up, memory at 3, 6 and 10 s (a smoke run, about 3 minutes)
   --long        memory over one hour (RSS at 10 s, 60 s, 5 min, 30 min, 1 h); the rest as default
-  --only <part> throughput | precision | memory | gateway | profile (repeatable; default: all)
+  --only <part> throughput | precision | memory | gateway | profile | http2 (repeatable; default: all)
   --repeat N    maximum-throughput runs per tool, best kept (default 1)
   --wait-quiet MIN  before each generator run, wait while other processes keep more than ${QUIET_CORES}
                 cores busy, at most MIN minutes in all (default 0: never wait); a run during which

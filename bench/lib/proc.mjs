@@ -1,7 +1,9 @@
 // Process plumbing for the benchmark: pinned spawns, /proc readings, bounded waits, stop by PID.
 // Linux only (reads /proc); every wait has a deadline and every child is stopped by its own PID.
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { connect as netConnect, createServer as createNetServer } from "node:net";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
 
@@ -186,6 +188,60 @@ export function startServer(core, command, args, timeoutMs = 15_000) {
     child.once("error", (error) => fail(error.message));
     child.once("exit", (code) => fail(`exited (${code}) before listening: ${output.slice(-500)}`));
   });
+}
+
+/** A TCP port free on loopback right now (nginx needs its port in its configuration). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts nginx in the foreground as one process (`master_process off`, so the PID is the one
+ * that serves and its CPU is the target's), with `config` written to `dir`, and waits until
+ * `port` accepts connections. Returns { child, pid, url, stop() } like startServer.
+ */
+export async function startNginx(core, nginx, dir, config, port, timeoutMs = 15_000) {
+  const configFile = join(dir, "nginx.conf");
+  writeFileSync(configFile, config);
+  const [file, argv] = pinnedCommand(core, nginx, [
+    "-p",
+    dir,
+    "-e",
+    join(dir, "error.log"),
+    "-c",
+    configFile,
+  ]);
+  const child = track(spawn(file, argv, { stdio: ["ignore", "ignore", "pipe"] }));
+  let output = "";
+  child.stderr.on("data", (chunk) => (output = appendCapped(output, chunk.toString())));
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}): ${output.slice(-500)}`);
+    const accepting = await new Promise((resolve) => {
+      const socket = netConnect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (accepting) break;
+    if (performance.now() > deadline) {
+      await stopChild(child);
+      throw new Error(
+        `nginx did not accept connections on ${port} within ${timeoutMs} ms: ${output.slice(-500)}`,
+      );
+    }
+    await sleep(100);
+  }
+  return { child, pid: child.pid, url: `http://127.0.0.1:${port}`, stop: () => stopChild(child) };
 }
 
 /**

@@ -128,9 +128,9 @@ function ratiosSection(results) {
   ].join("\n");
 }
 
-function throughputSection(section) {
-  if (!section) return null;
-  const rows = section.items.map((item) =>
+/** Rows of a closed-loop part (1 and 6): one per tool, its best run and every run's req/s. */
+function closedLoopTable(items) {
+  const rows = items.map((item) =>
     ok(item)
       ? [
           item.label,
@@ -146,6 +146,25 @@ function throughputSection(section) {
         ]
       : [item.label, `failed: ${item.error}`, "", "", "", "", "", "", "", ""],
   );
+  return table(
+    [
+      "tool",
+      "req/s",
+      "CPU s / 10k req",
+      "CPU (cores)",
+      "p50 ms",
+      "p99 ms",
+      "errors",
+      "target CPU (cores)",
+      "other load (cores)",
+      "runs (req/s)",
+    ],
+    rows,
+  );
+}
+
+function throughputSection(section) {
+  if (!section) return null;
   return [
     `## 1. Maximum throughput (closed-loop equivalent, ${section.connections} connections, ${section.durationSec} s)`,
     "",
@@ -154,22 +173,33 @@ function throughputSection(section) {
       : `Ours: \`--rps ${num(section.askedRateOurs)} --workers ${section.connections}\` (requests behind the cap count as ` +
         "dropped; this is completed req/s). Latency is service time for ours (from the actual send).",
     "",
-    table(
-      [
-        "tool",
-        "req/s",
-        "CPU s / 10k req",
-        "CPU (cores)",
-        "p50 ms",
-        "p99 ms",
-        "errors",
-        "target CPU (cores)",
-        "other load (cores)",
-        "runs (req/s)",
-      ],
-      rows,
-    ),
+    closedLoopTable(section.items),
   ].join("\n");
+}
+
+function http2Section(section) {
+  if (!section) return null;
+  const ours = section.items.find((item) => item.tool === "ours");
+  const peer = section.items.find((item) => item.tool === section.peer.key);
+  const lines = [
+    `## 6. HTTP/2 (h2c, prior knowledge), closed loop, ${section.streams} streams on one connection, ${section.durationSec} s`,
+    "",
+    `Target: ${section.target}, on the target core. Ours: \`--h2c --rps max --workers ${section.streams}\`; ` +
+      `h2load: \`-c 1 -m ${section.streams}\` (it reports a mean, no percentiles).`,
+    "",
+    closedLoopTable(section.items),
+  ];
+  if (!section.peer.available) lines.push("", `${section.peer.key}: ${section.peer.note}.`);
+  else if (ok(ours) && ok(peer)) {
+    const median = medianRoundRatio(ours.roundReqPerSec, peer.roundReqPerSec);
+    lines.push(
+      "",
+      `Ours ÷ ${section.peer.key}: req/s ${num(ratio(ours.reqPerSec, peer.reqPerSec), 2)} (best of each)` +
+        (ours.roundReqPerSec.length > 1 ? `, ${num(median, 2)} (median of the per-round ratios)` : "") +
+        `; CPU s per 10k requests ${num(ratio(ours.cpuSecPer10k, peer.cpuSecPer10k), 2)}.`,
+    );
+  }
+  return lines.join("\n");
 }
 
 function precisionSection(section) {
@@ -328,13 +358,19 @@ function profileSection(item) {
 
 /** A generator that saturated the target measured the target: its req/s is only a floor. */
 function saturatedTargetNotes(results) {
-  return (results.throughput?.items ?? [])
-    .filter((item) => ok(item) && item.targetCores >= 0.95)
-    .map(
-      (item) =>
-        `${item.label} saturated the target in part 1 (target CPU ${num(item.targetCores, 2)} cores): ` +
-        "its req/s is a floor, the generator could do more.",
-    );
+  const parts = [
+    ["part 1", results.throughput?.items ?? []],
+    ["part 6", results.http2?.items ?? []],
+  ];
+  return parts.flatMap(([part, items]) =>
+    items
+      .filter((item) => ok(item) && item.targetCores >= 0.95)
+      .map(
+        (item) =>
+          `${item.label} saturated the target in ${part} (target CPU ${num(item.targetCores, 2)} cores): ` +
+          "its req/s is a floor, the generator could do more.",
+      ),
+  );
 }
 
 function notesSection(results) {
@@ -359,6 +395,7 @@ export function toMarkdown(results) {
     memorySection(results.memory),
     gatewaySection(results.gateway),
     profileSection(results.profile),
+    http2Section(results.http2),
     notesSection(results),
   ]
     .filter(Boolean)

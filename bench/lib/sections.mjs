@@ -1,19 +1,24 @@
-// The benchmark's five parts. Each takes the shared context and returns plain data for the
+// The benchmark's six parts. Each takes the shared context and returns plain data for the
 // results JSON; report.mjs turns that data into Markdown. A failing item is recorded with its
 // error and the bench goes on: a benchmark prints figures, it never gates anything.
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { topSelfTime } from "./cpuprofile.mjs";
 import {
   busyCores,
+  freePort,
   loadAverage,
   machineCpuTicks,
   processCpuSec,
   processMemoryKiB,
   runMeasured,
+  startNginx,
   startServer,
+  which,
 } from "./proc.mjs";
+import { h2load, REQUEST_BODY } from "./tools.mjs";
 
 const TARGET_CORE = 0;
 const GENERATOR_CORE = 1;
@@ -165,10 +170,10 @@ const fixed = (value, digits = 0) => (Number.isFinite(value) ? value.toFixed(dig
 
 // --- 1. maximum throughput ------------------------------------------------------------------
 
-async function throughputOfOurs(ctx, url, durationSec) {
+async function throughputOfOurs(ctx, url, durationSec, protocolFlags = []) {
   const { result, run, noise } = await runOurs(ctx, url, {
     durationSec,
-    extra: ["--rps", "max", "--workers", String(CONNECTIONS), "--category", "normal"],
+    extra: ["--rps", "max", "--workers", String(CONNECTIONS), "--category", "normal", ...protocolFlags],
   });
   const requests = result.requests.total;
   return {
@@ -215,33 +220,43 @@ function best(runs) {
 
 export async function throughput(ctx) {
   const durationSec = ctx.itemSec;
-  const tools = [{ key: "ours", label: ctx.ours.label }, ...ctx.peers.filter((peer) => peer.available)];
-  const runsByTool = new Map(tools.map((tool) => [tool.key, []]));
+  const peers = ctx.peers.filter((peer) => peer.available);
   ctx.target = await fastServer(ctx);
+  let items;
   try {
-    // Round robin over the tools rather than all repeats of one tool in a row: this host's speed
-    // drifts over minutes, and a drift must not favour whichever tool ran during a fast spell.
-    for (let round = 1; round <= ctx.repeat; round++) {
-      for (const tool of tools) {
-        const label = `throughput ${tool.key}${ctx.repeat > 1 ? ` (round ${round})` : ""}`;
-        const run = await attempt(ctx, label, async () => {
-          const measured =
-            tool.key === "ours"
-              ? await throughputOfOurs(ctx, ctx.target.url, durationSec)
-              : await throughputOfPeer(ctx, tool, ctx.target.url, durationSec);
-          const perTenK = (measured.cpuSec / measured.requests) * 10_000;
-          return {
-            ...measured,
-            summary: `${fixed(measured.reqPerSec)} req/s, ${fixed(perTenK, 3)} CPU s / 10k`,
-          };
-        });
-        runsByTool.get(tool.key).push(run);
-      }
-    }
+    items = await closedLoopRounds(ctx, peers, durationSec, []);
   } finally {
     await ctx.target.stop();
   }
-  const items = tools.map((tool) => {
+  return { connections: CONNECTIONS, durationSec, askedRateOurs: "max", items };
+}
+
+/**
+ * Part 1's rounds against `ctx.target`: ours (with `protocolFlags`) and each peer, `ctx.repeat`
+ * rounds. Round robin over the tools rather than all repeats of one tool in a row: this host's
+ * speed drifts over minutes, and a drift must not favour whichever tool ran during a fast spell.
+ */
+async function closedLoopRounds(ctx, peers, durationSec, protocolFlags, part = "throughput") {
+  const tools = [{ key: "ours", label: ctx.ours.label }, ...peers];
+  const runsByTool = new Map(tools.map((tool) => [tool.key, []]));
+  for (let round = 1; round <= ctx.repeat; round++) {
+    for (const tool of tools) {
+      const label = `${part} ${tool.key}${ctx.repeat > 1 ? ` (round ${round})` : ""}`;
+      const run = await attempt(ctx, label, async () => {
+        const measured =
+          tool.key === "ours"
+            ? await throughputOfOurs(ctx, ctx.target.url, durationSec, protocolFlags)
+            : await throughputOfPeer(ctx, tool, ctx.target.url, durationSec);
+        const perTenK = (measured.cpuSec / measured.requests) * 10_000;
+        return {
+          ...measured,
+          summary: `${fixed(measured.reqPerSec)} req/s, ${fixed(perTenK, 3)} CPU s / 10k`,
+        };
+      });
+      runsByTool.get(tool.key).push(run);
+    }
+  }
+  return tools.map((tool) => {
     const runs = runsByTool.get(tool.key).filter((run) => !run.error);
     const failure = runsByTool.get(tool.key).find((run) => run.error);
     // Each round's req/s (null where that round failed), for ratios between runs made minutes apart at most.
@@ -250,7 +265,6 @@ export async function throughput(ctx) {
       .map((run) => (run.error ? null : Math.round(run.reqPerSec)));
     return { tool: tool.key, label: tool.label, ...(runs.length ? best(runs) : failure), roundReqPerSec };
   });
-  return { connections: CONNECTIONS, durationSec, askedRateOurs: "max", items };
 }
 
 // --- 2. open-loop precision -----------------------------------------------------------------
@@ -494,6 +508,73 @@ export async function profile(ctx) {
     rmSync(profileDir, { recursive: true, force: true });
     await ctx.target.stop();
   }
+}
+
+// --- 6. HTTP/2 -------------------------------------------------------------------------------
+
+/** What nginx serves in part 6: the fast target's answer, over h2c (prior knowledge). */
+function nginxConfig(dir, port) {
+  return `daemon off;
+master_process off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_requests 100000000;
+  http2_max_concurrent_streams 256;
+  server {
+    listen 127.0.0.1:${port} http2;
+    location / { default_type application/json; return 200 '{"success":true,"blocked":false}'; }
+  }
+}
+`;
+}
+
+/** nginx when installed (one process, faster than any Node target), else node:http2. */
+async function h2Target(ctx) {
+  const nginx = which("nginx");
+  if (nginx) {
+    const dir = join(ctx.tmpDir, "nginx");
+    mkdirSync(dir, { recursive: true });
+    const port = await freePort();
+    const version = spawnSync(nginx, ["-v"], { encoding: "utf8", timeout: 5000 }).stderr.trim();
+    const server = await startNginx(TARGET_CORE, nginx, dir, nginxConfig(dir, port), port);
+    return { ...server, label: version.replace(/^nginx version: /, "") || "nginx" };
+  }
+  const server = await startServer(TARGET_CORE, process.execPath, [
+    join(ctx.benchDir, "fast-server.mjs"),
+    "0",
+    "--h2c",
+  ]);
+  return { ...server, label: "node:http2 (bench/fast-server.mjs --h2c; nginx not installed)" };
+}
+
+/** Part 6: HTTP/2 with prior knowledge, closed loop, CONNECTIONS streams on one connection. */
+export async function http2(ctx) {
+  const durationSec = ctx.itemSec;
+  const bodyFile = join(ctx.tmpDir, "h2load-body.json");
+  writeFileSync(bodyFile, REQUEST_BODY);
+  const peer = h2load(bodyFile);
+  ctx.target = await h2Target(ctx);
+  let items;
+  try {
+    items = await closedLoopRounds(ctx, peer.available ? [peer] : [], durationSec, ["--h2c"], "http2");
+  } finally {
+    await ctx.target.stop();
+  }
+  return {
+    streams: CONNECTIONS,
+    durationSec,
+    target: ctx.target.label,
+    peer: { key: peer.key, label: peer.label ?? peer.key, available: peer.available, note: peer.note },
+    items,
+  };
 }
 
 function slopePerMinute(points) {

@@ -243,6 +243,65 @@ function binaryMentions(path, text) {
   }
 }
 
+/**
+ * h2load (nghttp2's HTTP/2 benchmarker, C): the HTTP/2 peer of part 6. One connection with
+ * `connections` streams in flight (`-c 1 -m N`), the request body from a file. It reports no
+ * latency percentiles, only the mean.
+ */
+export function h2load(bodyFile) {
+  const path = which("h2load");
+  if (!path) {
+    return { key: "h2load", available: false, note: "h2load not installed (apt-get install nghttp2-client)" };
+  }
+  return {
+    key: "h2load",
+    label: `h2load ${debianVersion("nghttp2-client") ?? ""}`.trim(),
+    available: true,
+    maxRate: (url, { connections, durationSec }) => [
+      path,
+      [
+        "-c",
+        "1",
+        "-m",
+        String(connections),
+        "-D",
+        String(durationSec),
+        "-d",
+        bodyFile,
+        "-H",
+        "content-type: application/json",
+        url + REQUEST_PATH,
+      ],
+    ],
+    parse(stdout) {
+      const finished = /finished in ([\d.]+)s/.exec(stdout);
+      const requests =
+        /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(
+          stdout,
+        );
+      const status = /status codes: \d+ 2xx, \d+ 3xx, (\d+) 4xx, (\d+) 5xx/.exec(stdout);
+      const timing = /time for request:\s+(\S+)\s+(\S+)\s+(\S+)/.exec(stdout);
+      if (!finished || !requests) throw new Error(`unexpected h2load output: ${stdout.slice(-300)}`);
+      const done = Number(requests[2]);
+      return {
+        requests: done,
+        durationSec: Number(finished[1]),
+        latencyMs: timing ? { mean: toMs(timing[3]), max: toMs(timing[2]) } : undefined,
+        errors:
+          Number(requests[4]) + Number(requests[5]) + (status ? Number(status[1]) + Number(status[2]) : 0),
+      };
+    },
+  };
+}
+
+/** h2load's durations: "258us", "12.34ms", "1.2s". */
+function toMs(text) {
+  const match = /^([\d.]+)(us|ms|s)$/.exec(text);
+  if (!match) return undefined;
+  const value = Number(match[1]);
+  return match[2] === "us" ? value / 1000 : match[2] === "s" ? value * 1000 : value;
+}
+
 /** The peers in a fixed order; each is { key, available, note } plus, if available, commands. */
 export function findPeers(benchDir) {
   return [autocannon(), wrk(benchDir), bombardier(), hey()];
