@@ -146,8 +146,8 @@ const SPARE_MAX_IDLE_MS = 5_000;
 
 /**
  * One client, i.e. one connection at a time (it reconnects when the server closes it): our
- * `Http1Connection` once the protocol is known to be HTTP/1.1, an undici Client for HTTP/2 and
- * for the first connection of an ALPN negotiation. The transport picks the connection per
+ * `Http1Connection` or `Http2Connection` once the protocol is known, an undici Client for the
+ * first connection of an ALPN negotiation without a probe. The transport picks the connection per
  * request itself, rather than through an undici Pool, so an HTTP/2 connection carries many
  * streams while an HTTP/1.1 one never pipelines.
  */
@@ -177,9 +177,8 @@ interface Abortable {
 }
 
 /**
- * One in-flight request, as an undici dispatch handler over HTTP/2 and as an `Http1Handler` over
- * HTTP/1.1. With undici, `dispatch()` with a handler object drives ~40% more requests/s than
- * `request()` on this class of machine (no stream or promise per request).
+ * One in-flight request: the `ExchangeEvents` of our HTTP/1.1 and HTTP/2 clients, and an undici
+ * dispatch handler for a connection opened by undici (ALPN discovery without a probe).
  */
 class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<ExchangeHandler> {
   controller: Abortable | undefined;

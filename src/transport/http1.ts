@@ -25,14 +25,19 @@ import { checkedFields, declaresLength } from "./request-fields.js";
  * connections whose protocol ALPN has not told yet.
  */
 
-/** What a connection reports to; `DispatchHandler`-shaped, so the transport's handler serves both clients. */
-export interface Http1Handler {
-  onRequestStart(controller: Http1Exchange): void;
-  onResponseStart(controller: Http1Exchange, statusCode: number): void;
-  onResponseData(controller: Http1Exchange, chunk: Buffer): void;
-  onResponseEnd(controller: Http1Exchange): void;
-  onResponseError(controller: Http1Exchange | undefined, error: Error): void;
+/**
+ * What a connection reports to, `DispatchHandler`-shaped, so the transport's handler serves
+ * undici and both of our clients; `Controller` is the exchange the handler may abort.
+ */
+export interface ExchangeEvents<Controller> {
+  onRequestStart(controller: Controller): void;
+  onResponseStart(controller: Controller, statusCode: number): void;
+  onResponseData(controller: Controller, chunk: Buffer): void;
+  onResponseEnd(controller: Controller): void;
+  onResponseError(controller: Controller | undefined, error: Error): void;
 }
+
+export type Http1Handler = ExchangeEvents<Http1Exchange>;
 
 /** Opens a socket for the connection (the transport's measured connector). */
 export type Http1Connect = (callback: (error: Error | null, socket: Socket | null) => void) => void;

@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import { errors } from "undici";
 import type { PreparedRequest } from "./http.js";
-import type { Http1Connect } from "./http1.js";
+import type { ExchangeEvents, Http1Connect } from "./http1.js";
 import { decodeResponseBlock, encodeRequestBlock, HpackError } from "./hpack.js";
 import { checkedFields, declaresLength } from "./request-fields.js";
 
@@ -85,14 +85,7 @@ export class Http2ProtocolError extends Error {
   }
 }
 
-/** What a connection reports to; the transport's handler serves this and `Http1Handler` alike. */
-export interface Http2Handler {
-  onRequestStart(controller: Http2Exchange): void;
-  onResponseStart(controller: Http2Exchange, statusCode: number): void;
-  onResponseData(controller: Http2Exchange, chunk: Buffer): void;
-  onResponseEnd(controller: Http2Exchange): void;
-  onResponseError(controller: Http2Exchange | undefined, error: Error): void;
-}
+export type Http2Handler = ExchangeEvents<Http2Exchange>;
 
 /**
  * A request's frames, built once per test case with stream id 0: HEADERS (+ CONTINUATION) and,
@@ -347,8 +340,9 @@ export class Http2Session {
     if (this.closed) return;
     this.closed = true;
     this.flush();
-    this.socket.end();
-    this.socket.destroy();
+    // After what was just written (a last WINDOW_UPDATE or RST_STREAM); a server that stopped
+    // reading after its GOAWAY must not keep the socket open.
+    this.socket.destroySoon();
     this.connection.sessionClosed(this);
   }
 
