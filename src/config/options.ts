@@ -89,6 +89,11 @@ export const DEFAULT_TIMEOUT = "30s";
  * collapsed to 57% of the asked rate, against 100% with 50 slots. Past the cap, requests queue
  * in order and their wait counts in their latency; the summary says when the cap was the limit.
  */
+/** `--rps max` (any case, spaces around): a closed loop instead of a rate. */
+export function isClosedLoopRps(text: string): boolean {
+  return text.trim().toLowerCase() === "max";
+}
+
 /** `--workers` of `--rps max` when none is given: the top of the open-loop default. */
 export const CLOSED_LOOP_WORKERS = 64;
 
@@ -180,7 +185,7 @@ const schema = z.object({
   rps: z
     .string()
     .transform((text, ctx): number | "max" => {
-      if (text.trim().toLowerCase() === "max") return "max";
+      if (isClosedLoopRps(text)) return "max";
       const value = Number(text);
       if (text.trim() === "" || !Number.isFinite(value) || value <= 0) {
         ctx.addIssue({ code: "custom", message: `must be a number > 0 or "max", got "${text}"` });

@@ -19,7 +19,7 @@ import { MIXED_WEIGHTS } from "../scenarios/mix.js";
 import { CATEGORIES, type Category } from "../scenarios/types.js";
 import { parseDurationMs } from "./duration.js";
 import { InputError } from "./errors.js";
-import { DEFAULT_PATH, DEFAULT_TIMEOUT, defaultWorkers } from "./options.js";
+import { DEFAULT_PATH, DEFAULT_TIMEOUT, defaultWorkers, isClosedLoopRps } from "./options.js";
 import {
   describeValue,
   formatFieldPath,
@@ -829,7 +829,7 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
     }
   } else if (flags.rps !== undefined || flags.duration !== undefined) {
     if (flags.startRps !== undefined) problems.push("--start-rps: only applies to --stages");
-    const closedLoop = flags.rps?.trim().toLowerCase() === "max";
+    const closedLoop = flags.rps !== undefined && isClosedLoopRps(flags.rps);
     if (closedLoop)
       problems.push('--rps: "max" (a closed loop) is for single runs; a profile\'s phases need a rate');
     const rps =
