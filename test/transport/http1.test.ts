@@ -7,7 +7,11 @@ import {
 import { afterEach, describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError, LoadTestTimeoutError } from "../../src/transport/errors.js";
-import type { HttpTransport, PreparedRequest } from "../../src/transport/http.js";
+import {
+  mergeTransportSummaries,
+  type HttpTransport,
+  type PreparedRequest,
+} from "../../src/transport/http.js";
 import { Http1Connection, Http1RequestEncoder, standaloneHttp1Context } from "../../src/transport/http1.js";
 import { allowEverything, startLocalServer, type Responder } from "../helpers/servers.js";
 import { POST, sendMany, transportFor } from "./servers.js";
@@ -671,6 +675,27 @@ describe("the server closes a reused idle connection as a request arrives (retri
       retried: { total: 3, byReason: { idle_close: 3 } },
       connections: { opened: 4, failed: 0 },
     });
+  });
+
+  it("--threads: the threads' retries and HTTP/1.0 connections are summed in the merged summary", async () => {
+    const closing = await closingOnReuse((socket) => void socket.end());
+    const old = await wireServer(
+      ({ socket }) => void socket.end("HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+    );
+    const parts = [];
+    for (const [server, count] of [
+      [closing, 3],
+      [closing, 4],
+      [old, 2],
+    ] as const) {
+      const client = transport(server.url);
+      expect((await sendMany(client, count, 1, get())).map(outcomeOf)).toEqual(Array(count).fill(200));
+      parts.push({ summary: client.transportSummary(), connections: client.connectionState() });
+    }
+    const merged = mergeTransportSummaries(parts);
+    expect(merged.retried).toEqual({ total: 5, byReason: { idle_close: 5 } });
+    expect(merged.protocol).toBe("mixed");
+    expect(merged.connections.byProtocol).toEqual({ "http/1.1": 7, "http/1.0": 2 });
   });
 
   it("a POST is sent again too: the server closed the reused connection without a byte of response", async () => {
