@@ -24,7 +24,14 @@ import {
   type TransportFailure,
 } from "./errors.js";
 import { InFlightList, type InFlightNode } from "./in-flight.js";
-import { Http1Connection, Http1RequestEncoder, IdleCloseLearner, type Http1Context } from "./http1.js";
+import {
+  Http1Connection,
+  Http1RequestEncoder,
+  IdleCloseLearner,
+  PRECONNECTED,
+  type Http1Context,
+  type ReadingSocket,
+} from "./http1.js";
 import { Http2Connection, Http2RequestEncoder } from "./http2.js";
 import { buildTlsSettings, TlsSessionCache } from "./tls.js";
 
@@ -677,6 +684,7 @@ export class HttpTransport {
   ): void {
     const spare = this.takeSpare();
     if (spare) {
+      (spare.socket as ReadingSocket)[PRECONNECTED] = true;
       // Asynchronously, as a real connect: undici calls the connector from its resume loop and
       // would not write the queued requests if the socket arrived inside it.
       queueMicrotask(() => {

@@ -176,7 +176,16 @@ export function standaloneHttp1Context(): Http1Context {
  * (Set by the connector, so a socket's way of reading is known without Node's internals.)
  */
 export const READER = Symbol("http1 reader");
-export type ReadingSocket = Socket & { [READER]?: ((data: Buffer, length: number) => void) | null };
+/**
+ * On a socket opened ahead of its first request (the preflight probe's, docs/TRANSPORT.md
+ * "Preflight"): it sat idle, so a close before it answered is the same idle-close race as on a
+ * reused socket (a browser's preconnected socket counts as reused for the same reason).
+ */
+export const PRECONNECTED = Symbol("preconnected");
+export type ReadingSocket = Socket & {
+  [READER]?: ((data: Buffer, length: number) => void) | null;
+  [PRECONNECTED]?: boolean;
+};
 
 /**
  * For `net.connect`'s documented `onread` option: bytes land in one buffer reused for every read
@@ -216,6 +225,8 @@ export class Http1Connection implements ResponseEvents {
   private reuseLimitMs: number;
   /** Responses completed on the current socket: once one has, the socket is a reused one. */
   private responsesOnSocket = 0;
+  /** The current socket was opened ahead of its first request and sat idle (PRECONNECTED). */
+  private preconnected = false;
   /** performance.now() when the current request was written. */
   private writtenAtMs = 0;
   private closing = false;
@@ -341,6 +352,7 @@ export class Http1Connection implements ResponseEvents {
     this.idleSinceMs = performance.now();
     this.reuseLimitMs = this.idleReuseLimitMs;
     this.responsesOnSocket = 0;
+    this.preconnected = socket[PRECONNECTED] === true;
     const read = (data: Buffer, length: number): void => {
       if (this.socket !== socket) return;
       const exchange = this.current;
@@ -467,7 +479,7 @@ export class Http1Connection implements ResponseEvents {
    * The socket failed or ended: the request on it fails, except as below; the queued ones get a
    * new connection. `byPeer`: the server closed it (FIN, ECONNRESET, EPIPE), not a parse error.
    *
-   * A request that got no byte of response, on a reused socket that the server closed, was not
+   * A request that got no byte of response, on a reused (or preconnected) socket that the server closed, was not
    * processed: the server closed the idle connection as the request was on its way (RFC 9112
    * §9.3.1, §9.6). It is sent again, once, on a new connection, whatever its method, as browsers
    * and undici do for a reused socket (docs/TRANSPORT.md "Retries"). Its deadline and intended
@@ -476,7 +488,10 @@ export class Http1Connection implements ResponseEvents {
    */
   private fail(socket: Socket | undefined, error: Error, byPeer = false): void {
     if (socket === undefined || this.socket !== socket) return;
+    // Only a close after a response teaches the idle timeout: a preconnected socket's server
+    // may keep never-used connections for another time (nginx: client_header_timeout).
     const reused = this.responsesOnSocket > 0;
+    const preconnected = this.preconnected;
     this.teardown();
     const exchange = this.current;
     if (exchange === undefined) {
@@ -485,8 +500,8 @@ export class Http1Connection implements ResponseEvents {
       return;
     }
     this.current = undefined;
-    if (byPeer && reused && !exchange.answered && !exchange.retried) {
-      this.context.idleCloses.observe(this.writtenAtMs - this.idleSinceMs);
+    if (byPeer && (reused || preconnected) && !exchange.answered && !exchange.retried) {
+      if (reused) this.context.idleCloses.observe(this.writtenAtMs - this.idleSinceMs);
       exchange.retried = true;
       exchange.written = false;
       exchange.sentWhileReading = false;

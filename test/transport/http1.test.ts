@@ -727,6 +727,24 @@ describe("the server closes a reused idle connection as a request arrives (retri
     expect(client.transportSummary().retried.total).toBe(1);
   });
 
+  it("the preflight probe's connection, idle until the run's first request, counts as reused: retried once", async () => {
+    // The probe's connection (the run's first) is closed by the server as the first request
+    // arrives on it: the same idle-close race. The server answers on any other connection.
+    const server = await wireServer(({ socket, request, index }) => {
+      if (request.connection === 0) socket.end();
+      else socket.write(ok(`r${index}`));
+    });
+    const client = transport(server.url);
+    expect(await client.probe()).toMatchObject({ ok: true, protocol: "http/1.1" });
+    const results = await sendInOrder(client, [get(), get()]);
+    expect(results.map(outcomeOf)).toEqual([200, 200]);
+    expect(server.requests.map((request) => request.connection)).toEqual([0, 1, 1]);
+    expect(client.transportSummary()).toMatchObject({
+      retried: { total: 1, byReason: { idle_close: 1 } },
+      connections: { opened: 2, failed: 0 },
+    });
+  });
+
   it("a fresh connection that closes before answering is an error, never retried", async () => {
     const server = await wireServer(({ socket }) => void socket.end());
     const client = transport(server.url);
