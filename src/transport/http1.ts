@@ -241,7 +241,7 @@ export class Http1Connection implements ResponseEvents {
     this.reuseLimitMs = idleReuseLimitMs;
   }
 
-  /** How long this socket may idle and still be reused: its own limit, or less if the server was seen closing sooner. */
+  /** How long this socket may idle and still be reused: its own limit, or less if the server closed sooner. */
   private idleLimitMs(): number {
     return Math.min(this.reuseLimitMs, this.context.idleCloses.limitMs);
   }
@@ -479,12 +479,13 @@ export class Http1Connection implements ResponseEvents {
    * The socket failed or ended: the request on it fails, except as below; the queued ones get a
    * new connection. `byPeer`: the server closed it (FIN, ECONNRESET, EPIPE), not a parse error.
    *
-   * A request that got no byte of response, on a reused (or preconnected) socket that the server closed, was not
-   * processed: the server closed the idle connection as the request was on its way (RFC 9112
-   * §9.3.1, §9.6). It is sent again, once, on a new connection, whatever its method, as browsers
-   * and undici do for a reused socket (docs/TRANSPORT.md "Retries"). Its deadline and intended
-   * send time stay, so the reconnect is part of its latency. A fresh socket that fails, or a
-   * request that got part of a response, fails: that is the server's doing.
+   * A request that got no byte of response, on a reused (or preconnected) socket that the server
+   * closed, was not processed: the server closed the idle connection as the request was on its
+   * way (RFC 9112 §9.3.1, §9.6). It is sent again, once, on a new connection, whatever its
+   * method, as browsers and undici do for a reused socket (docs/TRANSPORT.md "Retries"). Its
+   * deadline and intended send time stay, so the reconnect is part of its latency. A fresh
+   * socket that fails, or a request that got part of a response, fails: that is the server's
+   * doing.
    */
   private fail(socket: Socket | undefined, error: Error, byPeer = false): void {
     if (socket === undefined || this.socket !== socket) return;
