@@ -8,8 +8,17 @@ import {
 } from "../metrics/histogram.js";
 import type { LatencySummaryMs } from "../metrics/result.js";
 
-/** Protocol a connection speaks, as reported: ALPN's names, and `h2c` for HTTP/2 over cleartext. */
-export type ConnectionProtocol = "http/1.1" | "h2" | "h2c";
+/**
+ * Protocol a connection speaks, as reported: ALPN's names, `h2c` for HTTP/2 over cleartext, and
+ * `http/1.0` for a connection whose server answered its first response as HTTP/1.0.
+ */
+export type ConnectionProtocol = "http/1.0" | "http/1.1" | "h2" | "h2c";
+
+/** Requests sent again, by reason (`idle_close`, `goaway`): the results' `transport.retried`. */
+export interface RetriedSummary {
+  total: number;
+  byReason: Record<string, number>;
+}
 
 /** Counts of connections as the results have always shown them (RunResult.transport.connections). */
 export interface ConnectionStats {
@@ -52,6 +61,7 @@ export interface ConnectionState {
   maxResponsesOnOne: number;
   connectTime: string;
   tlsHandshakeTime: string;
+  retried: Record<string, number>;
 }
 
 /**
@@ -65,6 +75,8 @@ export class ConnectionRecorder {
   resumed = 0;
   responses = 0;
   maxResponsesOnOne = 0;
+  /** Requests sent again on a new connection, by reason (docs/TRANSPORT.md "Retries"). */
+  readonly retried: Record<string, number> = {};
   private readonly connectTime: hdr.Histogram = createLatencyHistogram();
   private readonly tlsHandshakeTime: hdr.Histogram = createLatencyHistogram();
 
@@ -82,6 +94,23 @@ export class ConnectionRecorder {
     this.failed++;
   }
 
+  /** A connection counted as `from` turned out to speak `to` (an HTTP/1.0 server answering http/1.1). */
+  relabel(from: ConnectionProtocol, to: ConnectionProtocol): void {
+    const byProtocol = this.stats.byProtocol;
+    if (!byProtocol[from]) return;
+    if (--byProtocol[from] === 0) delete byProtocol[from];
+    byProtocol[to] = (byProtocol[to] ?? 0) + 1;
+  }
+
+  retry(reason: string): void {
+    this.retried[reason] = (this.retried[reason] ?? 0) + 1;
+  }
+
+  retriedSummary(): RetriedSummary {
+    const byReason = { ...this.retried };
+    return { total: Object.values(byReason).reduce((sum, count) => sum + count, 0), byReason };
+  }
+
   state(): ConnectionState {
     return {
       stats: {
@@ -95,6 +124,7 @@ export class ConnectionRecorder {
       maxResponsesOnOne: this.maxResponsesOnOne,
       connectTime: encodeHistogram(this.connectTime),
       tlsHandshakeTime: encodeHistogram(this.tlsHandshakeTime),
+      retried: { ...this.retried },
     };
   }
 
@@ -114,6 +144,7 @@ export class ConnectionRecorder {
       merged.maxResponsesOnOne = Math.max(merged.maxResponsesOnOne, state.maxResponsesOnOne);
       addEncoded(merged.connectTime, state.connectTime);
       addEncoded(merged.tlsHandshakeTime, state.tlsHandshakeTime);
+      add(merged.retried, state.retried);
     }
     return merged;
   }

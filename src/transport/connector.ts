@@ -1,9 +1,8 @@
 import { connect as netConnect, type NetConnectOpts, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import { errors } from "undici";
 import type { ConnectionProtocol, OpenedConnection } from "./connections.js";
-import { H2NotNegotiatedError, TlsHandshakeResetError } from "./errors.js";
+import { ConnectTimeoutError, H2NotNegotiatedError, TlsHandshakeResetError } from "./errors.js";
 import { READER, SHARED_ONREAD, type ReadingSocket } from "./http1.js";
 import type { TlsSessionCache, TlsSettings } from "./tls.js";
 
@@ -71,11 +70,7 @@ export function openConnection(
   socket.setKeepAlive(true, 60_000);
 
   const timer = setTimeout(() => {
-    fail(
-      new errors.ConnectTimeoutError(
-        `connect timeout: no connection to ${hostname}:${port} within ${settings.timeoutMs}ms`,
-      ),
-    );
+    fail(new ConnectTimeoutError(settings.timeoutMs, `${hostname}:${port}`));
   }, settings.timeoutMs);
   timer.unref();
 

@@ -49,6 +49,13 @@ export function describeConnections(transport: TransportSummary, label = "Connec
     }
     lines.push(`${indent}${timing.join("; ")}`);
   }
+  const retried = transport.retried;
+  if (retried.total > 0) {
+    // Sent again because the server recycled a connection (docs/TRANSPORT.md "Retries"): not errors.
+    lines.push(
+      `${indent}${retried.total} sent again on a new connection (${counts(retried.byReason)}), not errors`,
+    );
+  }
   return lines;
 }
 

@@ -1,6 +1,7 @@
 /**
  * Maps transport failures to the small, stable set of error kinds the report shows
- * (DESIGN.md "Stable error kinds"): undici's UND_ERR_* codes and Node's errno/TLS codes.
+ * (DESIGN.md "Stable error kinds"): our clients' LOAD_TEST_* errors (below), Node's errno/TLS
+ * codes, and undici's UND_ERR_* codes where undici still carries a connection (ALPN discovery).
  * HTTP statuses become `http_<status>` in the classifier, not here.
  *
  * Each kind also has a detail (docs/TRANSPORT.md "Error kinds"): the timeout phase, the TLS
@@ -67,13 +68,63 @@ export class ResetBeforeFirstResponseError extends Error {
   }
 }
 
+/**
+ * Our clients' connection closed by the server (FIN, or the socket closing) before the response
+ * ended. Kind `reset`, detail `closed`; `afterHead` when the response head had arrived.
+ */
+export class ConnectionClosedError extends Error {
+  readonly code = "LOAD_TEST_CONNECTION_CLOSED";
+}
+
+/**
+ * The server closed the connection in the middle of a response body that announced its length
+ * or is chunked (RFC 9112 §6.3: an incomplete message). Kind `protocol`, detail `truncated_body`.
+ */
+export class TruncatedBodyError extends Error {
+  readonly code = "LOAD_TEST_TRUNCATED_BODY";
+  constructor(readonly bodyBytes: number) {
+    super(
+      `the server closed the connection after ${bodyBytes} body bytes, before the end of the body its headers announced`,
+    );
+  }
+}
+
+/**
+ * A request our clients refuse to write (a method that is not a token, a path or header value
+ * that would split the request; docs/TRANSPORT.md). Kind `other`, detail `invalid_request`.
+ */
+export class InvalidRequestError extends Error {
+  readonly code = "LOAD_TEST_INVALID_REQUEST";
+}
+
+/** No connection within --timeout (the connector's own timer). Kind `timeout`, detail `connect`. */
+export class ConnectTimeoutError extends Error {
+  readonly code = "LOAD_TEST_CONNECT_TIMEOUT";
+  constructor(
+    readonly timeoutMs: number,
+    target: string,
+  ) {
+    super(`no connection to ${target} within --timeout ${timeoutMs}ms`);
+  }
+}
+
+/** A request ended because the transport or its connection was shut down (end of a run). Kind `other`. */
+export class TransportClosedError extends Error {
+  readonly code = "LOAD_TEST_TRANSPORT_CLOSED";
+  constructor() {
+    super("the connection was shut down by load-test (end of the run)");
+  }
+}
+
 const TIMEOUT_PHASE: Record<string, TimeoutPhase> = {
+  LOAD_TEST_CONNECT_TIMEOUT: "connect",
   UND_ERR_CONNECT_TIMEOUT: "connect",
   ETIMEDOUT: "connect",
   UND_ERR_HEADERS_TIMEOUT: "headers",
   UND_ERR_BODY_TIMEOUT: "body",
 };
 const RESET_CODES = new Set([
+  "LOAD_TEST_CONNECTION_CLOSED",
   "ECONNRESET",
   "EPIPE",
   "UND_ERR_SOCKET",
@@ -88,6 +139,7 @@ const PROTOCOL_CODES = new Set([
   "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH",
   "UND_ERR_RESPONSE_EXCEEDED_MAX_SIZE",
   "LOAD_TEST_H2_NOT_NEGOTIATED",
+  "LOAD_TEST_TRUNCATED_BODY",
 ]);
 
 /**
@@ -269,7 +321,10 @@ function tlsFailure(code: string, error: unknown): TransportFailure {
 function timeoutFailure(code: string, error: unknown): TransportFailure {
   const phase: TimeoutPhase =
     error instanceof LoadTestTimeoutError ? error.phase : (TIMEOUT_PHASE[code] ?? "headers");
-  const limit = error instanceof LoadTestTimeoutError ? ` within --timeout ${error.timeoutMs}ms` : "";
+  const limit =
+    error instanceof LoadTestTimeoutError || error instanceof ConnectTimeoutError
+      ? ` within --timeout ${error.timeoutMs}ms`
+      : "";
   const text =
     phase === "connect"
       ? `no connection${limit} (${code})`
@@ -282,6 +337,7 @@ function timeoutFailure(code: string, error: unknown): TransportFailure {
 function protocolFailure(code: string, error: unknown): TransportFailure {
   const message = messageOf(error);
   if (code === "LOAD_TEST_H2_NOT_NEGOTIATED") return failure("protocol", "no_h2", message);
+  if (code === "LOAD_TEST_TRUNCATED_BODY") return failure("protocol", "truncated_body", message);
   if (/GOAWAY/i.test(message) || code === "ERR_HTTP2_GOAWAY_SESSION") {
     return failure("protocol", "goaway", `the server sent HTTP/2 GOAWAY (${message})`);
   }
@@ -305,6 +361,8 @@ function protocolFailure(code: string, error: unknown): TransportFailure {
 
 /** Classifies a transport error with its detail and a one-line human reason (docs/TRANSPORT.md). */
 export function analyzeTransportError(error: unknown): TransportFailure {
+  if (error instanceof InvalidRequestError) return failure("other", "invalid_request", error.message);
+  if (error instanceof TransportClosedError) return failure("other", "closed_by_load_test", error.message);
   const found = findCoded(error);
   if (!found) return failure("other", undefined, describeTransportError(error));
   const { kind, code } = found;
@@ -333,6 +391,7 @@ export function analyzeTransportError(error: unknown): TransportFailure {
             " — a server requiring client certificates does this when none or an untrusted one is sent: check --cert/--key",
         );
       }
+      if (code === "LOAD_TEST_CONNECTION_CLOSED") return failure(kind, "closed", messageOf(found.error));
       return failure(
         kind,
         code === "UND_ERR_SOCKET" ? "closed" : code.toLowerCase().replace(/^und_err_/, ""),

@@ -14,6 +14,7 @@ import {
   type ConnectionStats,
   type ConnectionsSummary,
   type OpenedConnection,
+  type RetriedSummary,
 } from "./connections.js";
 import { openConnection, type ConnectorSettings } from "./connector.js";
 import {
@@ -23,7 +24,14 @@ import {
   type TransportFailure,
 } from "./errors.js";
 import { InFlightList, type InFlightNode } from "./in-flight.js";
-import { Http1Connection, Http1RequestEncoder } from "./http1.js";
+import {
+  Http1Connection,
+  Http1RequestEncoder,
+  IdleCloseLearner,
+  PRECONNECTED,
+  type Http1Context,
+  type ReadingSocket,
+} from "./http1.js";
 import { Http2Connection, Http2RequestEncoder } from "./http2.js";
 import { buildTlsSettings, TlsSessionCache } from "./tls.js";
 
@@ -60,8 +68,13 @@ export type ResponseCallback = (error: Error | null, statusCode: number, body: B
 export interface TransportSummary {
   /** What was asked: `auto` (ALPN), `http1`, `http2`, `h2c`. */
   mode: ProtocolMode;
-  /** What the connections spoke: `http/1.1`, `h2`, `h2c`, `mixed`, or null when none opened. */
+  /** What the connections spoke: `http/1.1`, `http/1.0`, `h2`, `h2c`, `mixed`, or null when none opened. */
   protocol: ConnectionProtocol | "mixed" | null;
+  /**
+   * Requests sent again on a new connection, by reason: `idle_close` (HTTP/1.1: the server closed
+   * a reused idle connection as the request was written), `goaway` (HTTP/2). Not errors.
+   */
+  retried: RetriedSummary;
   connections: ConnectionsSummary & {
     /** Cap on open connections for the protocol spoken. */
     limit: number;
@@ -95,10 +108,12 @@ export function mergeTransportSummaries(
   parts: ReadonlyArray<{ summary: TransportSummary; connections: ConnectionState }>,
 ): TransportSummary {
   const first = (parts[0] as { summary: TransportSummary }).summary;
-  const connections = ConnectionRecorder.merged(parts.map((part) => part.connections)).summary();
+  const merged = ConnectionRecorder.merged(parts.map((part) => part.connections));
+  const connections = merged.summary();
   return {
     ...first,
     protocol: protocolOf(connections),
+    retried: merged.retriedSummary(),
     connections: {
       ...first.connections,
       ...connections,
@@ -294,6 +309,8 @@ export class HttpTransport {
   connectingPeak = 0;
   /** Request bytes for the HTTP/1.1 connections, built once per test case. */
   private readonly encoder: Http1RequestEncoder;
+  /** What the HTTP/1.1 connections share: the server's idle timeout as observed, and their reports. */
+  private readonly h1Context: Http1Context;
   /** Request frames for the HTTP/2 connections, built once per test case. */
   private readonly h2Encoder: Http2RequestEncoder;
   private readonly hostname: string;
@@ -307,6 +324,12 @@ export class HttpTransport {
   ) {
     this.timeoutMs = options.timeoutMs;
     this.origin = options.origin;
+    const recorder = this.recorder;
+    this.h1Context = {
+      idleCloses: new IdleCloseLearner(),
+      onRetry: (reason) => recorder.retry(reason),
+      onHttp10: () => recorder.relabel("http/1.1", "http/1.0"),
+    };
     const flags = options.flags ?? DEFAULT_TRANSPORT_FLAGS;
     this.flags = flags;
     this.mode = flags.protocol;
@@ -430,7 +453,12 @@ export class HttpTransport {
       connection.tlsVersion === "TLSv1.3"
     ) {
       const code = (error as { code?: string }).code;
-      if (code === "UND_ERR_SOCKET" || code === "ECONNRESET" || code === "EPIPE") {
+      if (
+        code === "LOAD_TEST_CONNECTION_CLOSED" ||
+        code === "UND_ERR_SOCKET" ||
+        code === "ECONNRESET" ||
+        code === "EPIPE"
+      ) {
         if (!/GOAWAY/.test(error.message)) return new ResetBeforeFirstResponseError(error);
       }
     }
@@ -476,6 +504,7 @@ export class HttpTransport {
     return {
       mode: this.mode,
       protocol: protocolOf(connections),
+      retried: this.recorder.retriedSummary(),
       connections: {
         ...connections,
         limit: h2 ? this.h2Limit : this.h1Limit,
@@ -625,7 +654,7 @@ export class HttpTransport {
     const connect = (callback: (error: Error | null, socket: Socket | null) => void): void =>
       this.connect(connection, callback);
     if (this.family === "h1") {
-      connection.client = new Http1Connection(connect);
+      connection.client = new Http1Connection(connect, this.h1Context);
     } else if (this.family === "h2") {
       connection.client = new Http2Connection(connect, this.streamsPerConnection);
     } else {
@@ -655,6 +684,7 @@ export class HttpTransport {
   ): void {
     const spare = this.takeSpare();
     if (spare) {
+      (spare.socket as ReadingSocket)[PRECONNECTED] = true;
       // Asynchronously, as a real connect: undici calls the connector from its resume loop and
       // would not write the queued requests if the socket arrived inside it.
       queueMicrotask(() => {

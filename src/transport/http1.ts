@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import type { Socket } from "node:net";
-import { errors } from "undici";
+import { ConnectionClosedError, TransportClosedError, TruncatedBodyError } from "./errors.js";
 import type { PreparedRequest } from "./http.js";
 import {
   HEADERS_FAIL,
@@ -21,8 +21,8 @@ import { checkedFields, declaresLength } from "./request-fields.js";
  * validation, header serialization, `_resume`, a second write for the body: one writev per
  * request) took most of the generator's CPU, and the generator reached 0.78–0.94× autocannon's
  * requests/s (docs/BENCHMARKS.md). A load generator sends the same few requests millions of
- * times, which no general-purpose client optimizes for. undici still carries HTTP/2 and the
- * connections whose protocol ALPN has not told yet.
+ * times, which no general-purpose client optimizes for. undici still carries the first
+ * connection whose protocol ALPN has not told yet (no preflight).
  */
 
 /**
@@ -86,6 +86,13 @@ export class Http1Exchange {
   /** Written while a read was being parsed (from a handler called by the parser). */
   sentWhileReading = false;
   ended = false;
+  /** A byte of its response arrived: it was processed, and is never sent again. */
+  answered = false;
+  /** Its final response head arrived (a close from here on truncates the body). */
+  headDone = false;
+  bodyBytes = 0;
+  /** Sent again once on a new connection (`Http1Connection.fail`); never twice. */
+  retried = false;
 
   constructor(
     readonly connection: Http1Connection,
@@ -112,13 +119,73 @@ export class Http1Exchange {
 export const IDLE_REUSE_LIMIT_MS = 4_000;
 const KEEP_ALIVE_HINT_MARGIN_MS = 2_000;
 const KEEP_ALIVE_HINT_MAX_MS = 600_000;
+/** The least margin kept below an observed idle close (`IdleCloseLearner`). */
+const IDLE_CLOSE_MIN_MARGIN_MS = 100;
+/**
+ * Closes after less idle time than this teach nothing: they are not an idle timeout (a server
+ * that drops a busy connection, or one closing as each new request arrives), and learning from
+ * them would turn off reuse for the rest of the run.
+ */
+const IDLE_CLOSE_MIN_OBSERVED_MS = 250;
+
+/**
+ * The server's idle timeout as observed (docs/TRANSPORT.md "Idle connections"), shared by the
+ * connections of one transport: a server that closed a connection idle for N ms will close the
+ * others after about N ms as well, whether or not it said so in a `Keep-Alive` field (nginx's
+ * `keepalive_timeout` does not). Connections idle for longer than `limitMs` are not reused: a
+ * quarter of N below the shortest idle close seen (at least 100 ms, at most half of N), so that
+ * a request is not written as the server's close is on its way. Only closes after at least
+ * 250 ms of idle time count (IDLE_CLOSE_MIN_OBSERVED_MS).
+ */
+export class IdleCloseLearner {
+  /** The shortest idle time after which the server closed a connection; Infinity until seen. */
+  shortestIdleCloseMs = Number.POSITIVE_INFINITY;
+  limitMs = Number.POSITIVE_INFINITY;
+
+  /** The server closed a connection after it had been idle for `idleMs`. */
+  observe(idleMs: number): void {
+    if (!(idleMs < this.shortestIdleCloseMs) || idleMs < IDLE_CLOSE_MIN_OBSERVED_MS) return;
+    this.shortestIdleCloseMs = idleMs;
+    const margin = Math.min(
+      this.shortestIdleCloseMs / 2,
+      Math.max(IDLE_CLOSE_MIN_MARGIN_MS, this.shortestIdleCloseMs / 4),
+    );
+    this.limitMs = this.shortestIdleCloseMs - margin;
+  }
+}
+
+/** Why a request was sent again (`transport.retried.byReason`, docs/RESULTS.md). */
+export type Http1RetryReason = "idle_close";
+
+/** What the connections of one transport share and report beyond each request's own events. */
+export interface Http1Context {
+  idleCloses: IdleCloseLearner;
+  /** A request is sent again on a new connection (docs/TRANSPORT.md "Retries"). */
+  onRetry(reason: Http1RetryReason): void;
+  /** The first response on a socket said HTTP/1.0: the connection speaks HTTP/1.0, not 1.1. */
+  onHttp10(): void;
+}
+
+/** For a connection on its own (tests): learns alone, reports nothing. */
+export function standaloneHttp1Context(): Http1Context {
+  return { idleCloses: new IdleCloseLearner(), onRetry: () => undefined, onHttp10: () => undefined };
+}
 
 /**
  * On a socket opened with `SHARED_ONREAD`: null until a connection reads it, then its reader.
  * (Set by the connector, so a socket's way of reading is known without Node's internals.)
  */
 export const READER = Symbol("http1 reader");
-export type ReadingSocket = Socket & { [READER]?: ((data: Buffer, length: number) => void) | null };
+/**
+ * On a socket opened ahead of its first request (the preflight probe's, docs/TRANSPORT.md
+ * "Preflight"): it sat idle, so a close before it answered is the same idle-close race as on a
+ * reused socket (a browser's preconnected socket counts as reused for the same reason).
+ */
+export const PRECONNECTED = Symbol("preconnected");
+export type ReadingSocket = Socket & {
+  [READER]?: ((data: Buffer, length: number) => void) | null;
+  [PRECONNECTED]?: boolean;
+};
 
 /**
  * For `net.connect`'s documented `onread` option: bytes land in one buffer reused for every read
@@ -156,15 +223,27 @@ export class Http1Connection implements ResponseEvents {
   private idleSinceMs = 0;
   /** This socket's limit: the default, or what the server's last Keep-Alive hint allows. */
   private reuseLimitMs: number;
+  /** Responses completed on the current socket: once one has, the socket is a reused one. */
+  private responsesOnSocket = 0;
+  /** The current socket was opened ahead of its first request and sat idle (PRECONNECTED). */
+  private preconnected = false;
+  /** performance.now() when the current request was written. */
+  private writtenAtMs = 0;
   private closing = false;
   private destroyed = false;
   private closedWaiters: Array<() => void> = [];
 
   constructor(
     private readonly connect: Http1Connect,
+    private readonly context: Http1Context = standaloneHttp1Context(),
     private readonly idleReuseLimitMs: number = IDLE_REUSE_LIMIT_MS,
   ) {
     this.reuseLimitMs = idleReuseLimitMs;
+  }
+
+  /** How long this socket may idle and still be reused: its own limit, or less if the server closed sooner. */
+  private idleLimitMs(): number {
+    return Math.min(this.reuseLimitMs, this.context.idleCloses.limitMs);
   }
 
   /**
@@ -174,13 +253,14 @@ export class Http1Connection implements ResponseEvents {
   wantsRefresh(nowMs: number = performance.now()): boolean {
     if (this.socket === undefined || this.current !== undefined || this.queue.length > 0) return false;
     const idleMs = nowMs - this.idleSinceMs;
-    return idleMs > this.reuseLimitMs / 2 && idleMs <= this.reuseLimitMs;
+    const limitMs = this.idleLimitMs();
+    return idleMs > limitMs / 2 && idleMs <= limitMs;
   }
 
   send(request: PreparedRequest, wire: Buffer, lastOnConnection: boolean, handler: Http1Handler): void {
     const exchange = new Http1Exchange(this, wire, request.method === "HEAD", lastOnConnection, handler);
     if (this.destroyed || this.closing) {
-      handler.onResponseError(undefined, new errors.ClientDestroyedError());
+      handler.onResponseError(undefined, new TransportClosedError());
       return;
     }
     this.queue.push(exchange);
@@ -194,10 +274,10 @@ export class Http1Connection implements ResponseEvents {
     return this.whenClosed();
   }
 
-  /** Ends every request now (`ClientDestroyedError`, as undici) and the socket. */
+  /** Ends every request now and the socket. */
   destroy(): Promise<void> {
     this.destroyed = true;
-    this.failAll(new errors.ClientDestroyedError());
+    this.failAll(new TransportClosedError());
     this.teardown();
     return Promise.resolve();
   }
@@ -225,7 +305,8 @@ export class Http1Connection implements ResponseEvents {
       if (this.closing) this.teardown();
       return;
     }
-    if (this.socket !== undefined && performance.now() - this.idleSinceMs > this.reuseLimitMs) {
+    const nowMs = performance.now();
+    if (this.socket !== undefined && nowMs - this.idleSinceMs > this.idleLimitMs()) {
       this.teardown();
     }
     if (this.socket === undefined) {
@@ -239,6 +320,7 @@ export class Http1Connection implements ResponseEvents {
     if (exchange.ended) return; // aborted at the start (its deadline had passed); next() ran
     exchange.written = true;
     exchange.sentWhileReading = this.reading;
+    this.writtenAtMs = nowMs;
     this.socket.write(exchange.wire);
   }
 
@@ -249,7 +331,7 @@ export class Http1Connection implements ResponseEvents {
       this.connecting = false;
       if (error || !socket) {
         // As undici: the requests waiting for this connection end with its failure.
-        this.failAll(error ?? new errors.SocketError("connection failed"));
+        this.failAll(error ?? new ConnectionClosedError("the connection could not be opened"));
         this.resolveClosed();
         return;
       }
@@ -269,16 +351,20 @@ export class Http1Connection implements ResponseEvents {
     this.parser = parser;
     this.idleSinceMs = performance.now();
     this.reuseLimitMs = this.idleReuseLimitMs;
+    this.responsesOnSocket = 0;
+    this.preconnected = socket[PRECONNECTED] === true;
     const read = (data: Buffer, length: number): void => {
       if (this.socket !== socket) return;
-      if (this.current === undefined) {
+      const exchange = this.current;
+      if (exchange === undefined) {
         // Nothing is owed between exchanges: these bytes answer no request, and were they the
         // start of a response (a 408 in two writes) left in the parser, the next one would be misread.
-        this.fail(socket, new errors.SocketError("unexpected data on an idle connection"));
+        this.fail(socket, new Http1ParseError("HPE_CB_MESSAGE_BEGIN", "bytes arrived on an idle connection"));
         return;
       }
       // Whatever was written before this read may be answered by it.
-      this.current.sentWhileReading = false;
+      exchange.sentWhileReading = false;
+      exchange.answered = true;
       this.reading = true;
       const error = parser.execute(data, length);
       this.reading = false;
@@ -300,14 +386,32 @@ export class Http1Connection implements ResponseEvents {
       if (this.socket !== socket) return;
       // A body delimited by the end of the connection ends here (RFC 9112 §6.3): onMessageComplete
       // runs and lets go of the socket. Otherwise the server closed before the end of a response
-      // (llhttp says HPE_INVALID_EOF_STATE mid-body) or between them: a reset, as undici says.
+      // (llhttp says HPE_INVALID_EOF_STATE) or between them.
       parser.finish();
-      this.fail(socket, new errors.SocketError("other side closed"));
+      const exchange = this.current;
+      if (exchange?.headDone) {
+        this.fail(socket, new TruncatedBodyError(exchange.bodyBytes), false);
+      } else if (exchange?.answered) {
+        this.fail(
+          socket,
+          new ConnectionClosedError("the server closed the connection in the middle of a response head"),
+          false,
+        );
+      } else {
+        this.fail(
+          socket,
+          new ConnectionClosedError("the server closed the connection before answering"),
+          true,
+        );
+      }
     });
-    socket.on("error", (error: Error) => this.fail(socket, error));
+    socket.on("error", (error: Error & { code?: string }) =>
+      this.fail(socket, error, error.code === "ECONNRESET" || error.code === "EPIPE"),
+    );
     socket.on("close", () => {
-      this.fail(socket, new errors.SocketError("closed"));
-      this.resolveClosed();
+      this.fail(socket, new ConnectionClosedError("the connection closed before the response ended"), true);
+      // Not while a request sent again opens the next socket (`fail`): that one is waited for.
+      if (!this.connecting && this.socket === undefined) this.resolveClosed();
     });
   }
 
@@ -332,6 +436,8 @@ export class Http1Connection implements ResponseEvents {
       this.interim = true;
       return HEADERS_OK;
     }
+    if (this.responsesOnSocket === 0 && this.parser?.httpVersion() === "1.0") this.context.onHttp10();
+    exchange.headDone = true;
     if (keepAliveHintMs < 0) {
       this.reuseLimitMs = this.idleReuseLimitMs;
       this.keepAlive = keepAlive;
@@ -346,7 +452,10 @@ export class Http1Connection implements ResponseEvents {
 
   onBody(chunk: Buffer): void {
     const exchange = this.current;
-    if (exchange !== undefined) exchange.handler.onResponseData(exchange, chunk);
+    if (exchange !== undefined) {
+      exchange.bodyBytes += chunk.length;
+      exchange.handler.onResponseData(exchange, chunk);
+    }
   }
 
   onMessageComplete(): void {
@@ -358,6 +467,7 @@ export class Http1Connection implements ResponseEvents {
     if (exchange === undefined) return;
     this.current = undefined;
     exchange.ended = true;
+    this.responsesOnSocket++;
     this.idleSinceMs = performance.now();
     // The handler may send again at once (a closed loop): the state is settled before it runs.
     if (!this.keepAlive || exchange.lastOnConnection) this.teardown();
@@ -365,16 +475,44 @@ export class Http1Connection implements ResponseEvents {
     this.next();
   }
 
-  /** The socket failed or ended: the request on it fails; the queued ones get a new connection. */
-  private fail(socket: Socket | undefined, error: Error): void {
+  /**
+   * The socket failed or ended: the request on it fails, except as below; the queued ones get a
+   * new connection. `byPeer`: the server closed it (FIN, ECONNRESET, EPIPE), not a parse error.
+   *
+   * A request that got no byte of response, on a reused (or preconnected) socket that the server
+   * closed, was not processed: the server closed the idle connection as the request was on its
+   * way (RFC 9112 §9.3.1, §9.6). It is sent again, once, on a new connection, whatever its
+   * method, as browsers and undici do for a reused socket (docs/TRANSPORT.md "Retries"). Its
+   * deadline and intended send time stay, so the reconnect is part of its latency. A fresh
+   * socket that fails, or a request that got part of a response, fails: that is the server's
+   * doing.
+   */
+  private fail(socket: Socket | undefined, error: Error, byPeer = false): void {
     if (socket === undefined || this.socket !== socket) return;
+    // Only a close after a response teaches the idle timeout: a preconnected socket's server
+    // may keep never-used connections for another time (nginx: client_header_timeout).
+    const reused = this.responsesOnSocket > 0;
+    const preconnected = this.preconnected;
     this.teardown();
     const exchange = this.current;
-    if (exchange !== undefined) {
-      this.current = undefined;
-      exchange.ended = true;
-      exchange.handler.onResponseError(exchange, error);
+    if (exchange === undefined) {
+      if (byPeer && reused) this.context.idleCloses.observe(performance.now() - this.idleSinceMs);
+      this.next();
+      return;
     }
+    this.current = undefined;
+    if (byPeer && (reused || preconnected) && !exchange.answered && !exchange.retried) {
+      if (reused) this.context.idleCloses.observe(this.writtenAtMs - this.idleSinceMs);
+      exchange.retried = true;
+      exchange.written = false;
+      exchange.sentWhileReading = false;
+      this.context.onRetry("idle_close");
+      this.queue.unshift(exchange);
+      this.next();
+      return;
+    }
+    exchange.ended = true;
+    exchange.handler.onResponseError(exchange, error);
     this.next();
   }
 

@@ -289,6 +289,11 @@ export class ResponseParser extends LlhttpParser {
     return 0;
   }
 
+  /** The response's HTTP version as "1.1" or "1.0"; valid from `onHeadersComplete` on. */
+  httpVersion(): string {
+    return `${llhttp.llhttp_get_http_major(this.pointer)}.${llhttp.llhttp_get_http_minor(this.pointer)}`;
+  }
+
   /** The Keep-Alive `timeout=` of the response whose head just ended, in ms; -1 without one. */
   private keepAliveHintMs(): number {
     if (this.keepAliveValue === "") return -1;

@@ -1,5 +1,5 @@
-import { errors } from "undici";
 import { CLIENT_FRAMING_HEADERS, TOKEN } from "../config/headers.js";
+import { InvalidRequestError } from "./errors.js";
 import type { PreparedRequest } from "./http.js";
 
 /** A request target as undici accepts it: no spaces, controls or characters beyond Latin-1. */
@@ -17,13 +17,12 @@ export interface RequestField {
 /**
  * The checks undici makes before writing (its lib/core/request.js), for both of our clients:
  * nothing is sent that would split or corrupt the request line, a header or a header block
- * (RFC 9112 §3, RFC 9110 §5.5). Throws `InvalidArgumentError`; returns the header fields.
+ * (RFC 9112 §3, RFC 9110 §5.5). Throws `InvalidRequestError`; returns the header fields.
  */
 export function checkedFields(request: PreparedRequest): RequestField[] {
   const { headers, method, path } = request;
-  if (!TOKEN.test(method))
-    throw new errors.InvalidArgumentError(`invalid request method ${JSON.stringify(method)}`);
-  if (!PATH.test(path)) throw new errors.InvalidArgumentError(`invalid request path ${JSON.stringify(path)}`);
+  if (!TOKEN.test(method)) throw new InvalidRequestError(`invalid request method ${JSON.stringify(method)}`);
+  if (!PATH.test(path)) throw new InvalidRequestError(`invalid request path ${JSON.stringify(path)}`);
   const fields: RequestField[] = [];
   for (let index = 0; index < headers.length; index += 2) {
     const name = headers[index] as string;
@@ -31,7 +30,7 @@ export function checkedFields(request: PreparedRequest): RequestField[] {
     const lowerName = name.toLowerCase();
     // Config validation rejects these (options.ts); a request built in code must not either.
     if (CLIENT_FRAMING_HEADERS.has(lowerName) || !TOKEN.test(name) || !HEADER_VALUE.test(value)) {
-      throw new errors.InvalidArgumentError(`invalid request header ${JSON.stringify(name)}`);
+      throw new InvalidRequestError(`invalid request header ${JSON.stringify(name)}`);
     }
     fields.push({ name, lowerName, value });
   }

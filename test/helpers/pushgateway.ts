@@ -345,6 +345,7 @@ export function makeRunResult(over: Partial<RunResult> = {}): RunResult {
     transport: {
       mode: "auto",
       protocol: "http/1.1",
+      retried: { total: 0, byReason: {} },
       connections: {
         opened: 10,
         failed: 0,

@@ -17,6 +17,7 @@ const zero = timing(0, 0);
 const h2: TransportSummary = {
   mode: "auto",
   protocol: "h2",
+  retried: { total: 0, byReason: {} },
   connections: {
     opened: 4,
     failed: 0,
@@ -64,6 +65,17 @@ describe("summary lines", () => {
     expect(describeConnections(h1)).toEqual([
       "Connections   10 opened (http/1.1 10); limit 10; no keep-alive; 1 requests per connection (max 1); 2 failed to open",
       "              connect p50 0.41 ms, p99 1.25 ms",
+    ]);
+  });
+
+  it("requests sent again on a new connection get a line of their own, only when there are some", () => {
+    const retried: TransportSummary = {
+      ...h2,
+      retried: { total: 3, byReason: { idle_close: 2, goaway: 1 } },
+    };
+    expect(describeConnections(retried)).toEqual([
+      ...describeConnections(h2),
+      "              3 sent again on a new connection (idle_close 2, goaway 1), not errors",
     ]);
   });
 

@@ -2,13 +2,53 @@ import { describe, expect, it } from "vitest";
 import {
   analyzeTransportError,
   classifyTransportError,
+  ConnectionClosedError,
+  ConnectTimeoutError,
   H2NotNegotiatedError,
+  InvalidRequestError,
+  TransportClosedError,
+  TruncatedBodyError,
   LoadTestTimeoutError,
   TransportErrorTally,
 } from "../../src/transport/errors.js";
 
 const withCode = (code: string, message = code, extra: Record<string, unknown> = {}) =>
   Object.assign(new Error(message), { code, ...extra });
+
+describe("our clients' own errors: named, with no undici code in the reason", () => {
+  it.each([
+    [
+      new ConnectionClosedError("the server closed the connection before answering"),
+      "reset.closed",
+      "reset: the server closed the connection before answering",
+    ],
+    [
+      new TruncatedBodyError(7),
+      "protocol.truncated_body",
+      "protocol: the server closed the connection after 7 body bytes, before the end of the body its headers announced",
+    ],
+    [
+      new ConnectTimeoutError(3000, "127.0.0.1:9"),
+      "timeout.connect",
+      "timeout: no connection within --timeout 3000ms (LOAD_TEST_CONNECT_TIMEOUT)",
+    ],
+    [
+      new InvalidRequestError('invalid request header "x-a"'),
+      "other.invalid_request",
+      'other: invalid request header "x-a"',
+    ],
+    [
+      new TransportClosedError(),
+      "other.closed_by_load_test",
+      "other: the connection was shut down by load-test (end of the run)",
+    ],
+  ])("%s -> %s", (error, key, reason) => {
+    const failure = analyzeTransportError(error);
+    expect(failure.key).toBe(key);
+    expect(failure.reason).toBe(reason);
+    expect(classifyTransportError(error)).toBe(failure.kind);
+  });
+});
 
 describe("analyzeTransportError: stable kinds with a detail and one human line", () => {
   it.each([

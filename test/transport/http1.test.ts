@@ -7,10 +7,14 @@ import {
 import { afterEach, describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError, LoadTestTimeoutError } from "../../src/transport/errors.js";
-import type { HttpTransport, PreparedRequest } from "../../src/transport/http.js";
-import { Http1Connection, Http1RequestEncoder } from "../../src/transport/http1.js";
+import {
+  mergeTransportSummaries,
+  type HttpTransport,
+  type PreparedRequest,
+} from "../../src/transport/http.js";
+import { Http1Connection, Http1RequestEncoder, standaloneHttp1Context } from "../../src/transport/http1.js";
 import { allowEverything, startLocalServer, type Responder } from "../helpers/servers.js";
-import { sendMany, transportFor } from "./servers.js";
+import { POST, sendMany, transportFor } from "./servers.js";
 
 /**
  * The hand-written HTTP/1.1 client (src/transport/http1.ts) through `HttpTransport`, against real
@@ -369,11 +373,15 @@ describe("idle connections", () => {
       if (splitAt === undefined) socket.write(response);
       else return writeSlowly(socket, cut(response, [splitAt, splitAt + 3]), 5);
     });
-    const connection = new Http1Connection((callback) => {
-      const socket = connectTcp(server.port, "127.0.0.1");
-      socket.once("connect", () => callback(null, socket));
-      socket.once("error", (error) => callback(error, null));
-    }, 300);
+    const connection = new Http1Connection(
+      (callback) => {
+        const socket = connectTcp(server.port, "127.0.0.1");
+        socket.once("connect", () => callback(null, socket));
+        socket.once("error", (error) => callback(error, null));
+      },
+      standaloneHttp1Context(),
+      300,
+    );
     cleanups.push(() => connection.destroy());
     const encoder = new Http1RequestEncoder(`127.0.0.1:${server.port}`);
     const sendOne = (): Promise<number> =>
@@ -591,6 +599,11 @@ describe("the server ends the connection", () => {
     expect(results.map(textOf)).toEqual(["old", "old", "ka", "ka", "old"]);
     expect(server.requests.map((request) => request.connection)).toEqual([0, 1, 2, 2, 2]);
     expect(client.stats.opened).toBe(3);
+    // Counted as what the server spoke, not what was offered.
+    expect(client.transportSummary()).toMatchObject({
+      protocol: "http/1.0",
+      connections: { byProtocol: { "http/1.0": 3 } },
+    });
   });
 
   it("a node:http server closing after each response: every request succeeds on a new connection", async () => {
@@ -624,8 +637,183 @@ describe("the server ends the connection", () => {
   });
 });
 
+describe("the server closes a reused idle connection as a request arrives (retried once)", () => {
+  /**
+   * Deterministic version of the idle-close race (nginx `keepalive_timeout`): the server answers
+   * the first request on a connection, and closes the connection when the second one arrives on
+   * it, without reading or answering it. That request was not processed: it is sent again on a
+   * new connection, and counted in `retried`, not as an error.
+   */
+  async function closingOnReuse(close: (socket: Socket) => void) {
+    const server = await wireServer(({ socket, request, index }) => {
+      if (request.onConnection === 1) close(socket);
+      else socket.write(ok(`r${index}`));
+    });
+    return server;
+  }
+
+  it.each([
+    ["a FIN (socket.end)", (socket: Socket) => void socket.end()],
+    ["a reset (RST)", (socket: Socket) => void socket.resetAndDestroy()],
+  ])("closed with %s: every request succeeds, one retry per close, no error", async (_name, close) => {
+    const server = await closingOnReuse(close);
+    const client = transport(server.url);
+    const results = await sendInOrder(client, [get(), get(), get(), get()]);
+    expect(results.map(outcomeOf)).toEqual([200, 200, 200, 200]);
+    // Every request after the first reached a reused connection that then closed, and went
+    // again as the first request of a new one.
+    expect(server.requests.map((request) => [request.connection, request.onConnection])).toEqual([
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+      [2, 0],
+      [2, 1],
+      [3, 0],
+    ]);
+    expect(client.transportSummary()).toMatchObject({
+      retried: { total: 3, byReason: { idle_close: 3 } },
+      connections: { opened: 4, failed: 0 },
+    });
+  });
+
+  it("--threads: the threads' retries and HTTP/1.0 connections are summed in the merged summary", async () => {
+    const closing = await closingOnReuse((socket) => void socket.end());
+    const old = await wireServer(
+      ({ socket }) => void socket.end("HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+    );
+    const parts = [];
+    for (const [server, count] of [
+      [closing, 3],
+      [closing, 4],
+      [old, 2],
+    ] as const) {
+      const client = transport(server.url);
+      expect((await sendMany(client, count, 1, get())).map(outcomeOf)).toEqual(Array(count).fill(200));
+      parts.push({ summary: client.transportSummary(), connections: client.connectionState() });
+    }
+    const merged = mergeTransportSummaries(parts);
+    expect(merged.retried).toEqual({ total: 5, byReason: { idle_close: 5 } });
+    expect(merged.protocol).toBe("mixed");
+    expect(merged.connections.byProtocol).toEqual({ "http/1.1": 7, "http/1.0": 2 });
+  });
+
+  it("a POST is sent again too: the server closed the reused connection without a byte of response", async () => {
+    const server = await closingOnReuse((socket) => void socket.end());
+    const client = transport(server.url);
+    const outcomes = await sendMany(client, 2, 1, POST);
+    expect(outcomes.map(outcomeOf)).toEqual([200, 200]);
+    expect(server.requests.map((request) => request.body.toString())).toEqual([
+      '{"prompt":"hello"}',
+      '{"prompt":"hello"}',
+      '{"prompt":"hello"}',
+    ]);
+    expect(client.transportSummary().retried).toEqual({ total: 1, byReason: { idle_close: 1 } });
+  });
+
+  it("the retry keeps the request's deadline: the reconnect is part of its time", async () => {
+    // The retried request's new connection is answered only after the deadline of the first send.
+    const server = await wireServer(async ({ socket, request, index }) => {
+      if (request.onConnection === 1) {
+        socket.end();
+        return;
+      }
+      if (request.connection === 1) await sleep(700);
+      socket.write(ok(`r${index}`));
+    });
+    const client = transport(server.url, {}, 1, 500);
+    const results = await sendInOrder(client, [get(), get()]);
+    expect(results.map(outcomeOf)).toEqual([200, "timeout.headers"]);
+    expect(client.transportSummary().retried.total).toBe(1);
+  });
+
+  it("the preflight probe's connection, idle until the run's first request, counts as reused: retried once", async () => {
+    // The probe's connection (the run's first) is closed by the server as the first request
+    // arrives on it: the same idle-close race. The server answers on any other connection.
+    const server = await wireServer(({ socket, request, index }) => {
+      if (request.connection === 0) socket.end();
+      else socket.write(ok(`r${index}`));
+    });
+    const client = transport(server.url);
+    expect(await client.probe()).toMatchObject({ ok: true, protocol: "http/1.1" });
+    const results = await sendInOrder(client, [get(), get()]);
+    expect(results.map(outcomeOf)).toEqual([200, 200]);
+    expect(server.requests.map((request) => request.connection)).toEqual([0, 1, 1]);
+    expect(client.transportSummary()).toMatchObject({
+      retried: { total: 1, byReason: { idle_close: 1 } },
+      connections: { opened: 2, failed: 0 },
+    });
+  });
+
+  it("a fresh connection that closes before answering is an error, never retried", async () => {
+    const server = await wireServer(({ socket }) => void socket.end());
+    const client = transport(server.url);
+    const results = await sendInOrder(client, [get(), get()]);
+    expect(results.map(outcomeOf)).toEqual(["reset.closed", "reset.closed"]);
+    expect(analyzeTransportError(results[0]?.error).reason).toBe(
+      "reset: the server closed the connection before answering",
+    );
+    expect(server.requests).toHaveLength(2);
+    expect(client.transportSummary().retried.total).toBe(0);
+  });
+
+  it("retried once only: the retry's fresh connection closing too is an error", async () => {
+    const server = await wireServer(({ socket, request, index }) => {
+      if (index === 0) socket.write(ok("r0"));
+      else if (request.onConnection === 1 || request.connection === 1) socket.end();
+      else socket.write(ok(`r${index}`));
+    });
+    const client = transport(server.url);
+    const results = await sendInOrder(client, [get(), get(), get()]);
+    expect(results.map(outcomeOf)).toEqual([200, "reset.closed", 200]);
+    expect(server.requests.map((request) => request.connection)).toEqual([0, 0, 1, 2]);
+    expect(client.transportSummary().retried.total).toBe(1);
+  });
+
+  it("a reused connection that closes after part of a response head is an error, never retried", async () => {
+    const server = await wireServer(async ({ socket, request, index }) => {
+      if (request.onConnection === 1) {
+        socket.write("HTTP/1.1 200 O");
+        await sleep(20);
+        socket.end();
+      } else {
+        socket.write(ok(`r${index}`));
+      }
+    });
+    const client = transport(server.url);
+    const results = await sendInOrder(client, [get(), get(), get()]);
+    expect(results.map(outcomeOf)).toEqual([200, "reset.closed", 200]);
+    expect(analyzeTransportError(results[1]?.error).reason).toBe(
+      "reset: the server closed the connection in the middle of a response head",
+    );
+    expect(server.requests).toHaveLength(3);
+    expect(client.transportSummary().retried.total).toBe(0);
+  });
+
+  it("learns the server's idle timeout from the closes it sees, without a Keep-Alive hint", async () => {
+    // The server closes a connection idle for 400 ms and says nothing about it. Once it has seen
+    // that, the client retires its idle connections a quarter earlier (after 300 ms) instead of
+    // reusing them until the default 4 s: a request after 340 ms idle takes a new connection.
+    const idleTimeoutMs = 400;
+    const server = await wireServer(({ socket, index }) => {
+      socket.write(ok(`r${index}`));
+      const timer = setTimeout(() => socket.end(), idleTimeoutMs);
+      socket.once("data", () => clearTimeout(timer));
+    });
+    const client = transport(server.url);
+    const first = await sendInOrder(client, [get()]);
+    await waitFor(() => server.closed === 1, "the server's idle close");
+    const second = await sendInOrder(client, [get()]);
+    await sleep(340);
+    const third = await sendInOrder(client, [get()]);
+    expect([...first, ...second, ...third].map(outcomeOf)).toEqual([200, 200, 200]);
+    expect(server.requests.map((request) => request.connection)).toEqual([0, 1, 2]);
+    expect(client.transportSummary().retried.total).toBe(0);
+  });
+});
+
 describe("failures", () => {
-  it("the server closes in the middle of a body: kind reset; the next request gets a new connection", async () => {
+  it("the server closes in the middle of a body: protocol.truncated_body; the next request gets a new connection", async () => {
     const server = await wireServer(async ({ socket, index }) => {
       if (index === 0) {
         socket.write("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial");
@@ -641,10 +829,14 @@ describe("failures", () => {
     });
     const client = transport(server.url);
     const results = await sendInOrder(client, [get(), get(), get()]);
-    expect(
-      results.map((result) => (result.error ? analyzeTransportError(result.error).kind : result.status)),
-    ).toEqual(["reset", "reset", 200]);
+    // A content-length longer than the body, then a close; a chunked body cut short.
+    expect(results.map(outcomeOf)).toEqual(["protocol.truncated_body", "protocol.truncated_body", 200]);
+    expect(analyzeTransportError(results[0]?.error).reason).toBe(
+      "protocol: the server closed the connection after 7 body bytes, before the end of the body its headers announced",
+    );
     expect(results[0]?.status).toBe(200); // the status had arrived; the response did not end
+    // Never sent again: the server had processed it.
+    expect(client.transportSummary().retried.total).toBe(0);
     expect(textOf(results[2] as Result)).toBe("r2");
     expect(server.requests.map((request) => request.connection)).toEqual([0, 1, 2]);
   });
@@ -813,6 +1005,11 @@ describe("invalid header values are refused, never written", () => {
     ]);
     expect(results[0]?.error?.message).toMatch(/invalid request header/);
     expect(results[1]?.error?.message).toMatch(/invalid request header/);
+    // Named as ours: the request never went through undici.
+    expect(analyzeTransportError(results[0]?.error)).toMatchObject({
+      key: "other.invalid_request",
+      reason: 'other: invalid request header "x-a"',
+    });
     expect(outcomeOf(results[2] as Result)).toBe(200);
     expect(server.requests).toHaveLength(1);
     expect(server.requests[0]?.raw.toString("latin1")).not.toMatch(/injected|x-b/);

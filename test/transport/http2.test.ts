@@ -160,7 +160,7 @@ describe("HTTP/2 client: requests", () => {
     ];
     for (const request of invalid) {
       const [outcome] = await sendMany(client, 1, 1, request);
-      expect(describeTransportError(outcome?.error)).toMatch(/^UND_ERR_INVALID_ARG: invalid request/);
+      expect(describeTransportError(outcome?.error)).toMatch(/^LOAD_TEST_INVALID_REQUEST: invalid request/);
     }
     expect(streams).toBe(0);
     expect((await sendMany(client, 1, 1)).map(keyOf)).toEqual([200]);
