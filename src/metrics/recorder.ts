@@ -105,6 +105,26 @@ export interface RecorderDelta {
   currentSecond: number;
 }
 
+/** Receives a closed timeline second's latency histogram (valid only during the call). */
+export type SecondListener = (second: number, latency: Histogram) => void;
+
+/**
+ * Where a run's per-second latency histograms go as their seconds close (engine/run.ts feeds
+ * it; report/hdr-log.ts writes `--hdr-log`). One sink may take several runs in a row (ladder
+ * steps, profile phases).
+ */
+export interface LatencyIntervalSink {
+  /** A measured run starts; `t0EpochMs` is its t0 (second 0 of its timeline) in epoch ms. */
+  runStarted(t0EpochMs: number): void;
+  /**
+   * Responses completed in second [t, t+1) of the current run, seconds ascending; the histogram
+   * is only valid during the call.
+   */
+  interval(second: number, latency: Histogram): void;
+  /** The run is over; its timeline ends with second `lastSecond`. */
+  runEnded(lastSecond: number): void;
+}
+
 /**
  * How a Recorder closes timeline seconds (their percentiles): `direct` when the next second
  * starts (one thread records everything); `shard` never (a worker thread's drains carry the
@@ -162,6 +182,7 @@ export class Recorder {
   private currentSecond = 0;
   /** Shard mode: the first timeline second not drained yet. */
   private undrainedFromSecond = 0;
+  private secondListener: SecondListener | undefined;
 
   constructor(
     private readonly layout: RecorderLayout,
@@ -320,12 +341,29 @@ export class Recorder {
     }
   }
 
-  /** Merge mode: closes the seconds before `second` (every shard has moved past them). */
+  /**
+   * Calls `listener` with each timeline second's latency histogram as the second closes, in
+   * ascending order (`--hdr-log`). The histogram is reused once the call returns: encode it
+   * then, keep nothing live. Seconds in which nothing completed have no histogram and no call.
+   */
+  onSecondClosed(listener: SecondListener | undefined): void {
+    this.secondListener = listener;
+  }
+
+  /**
+   * Closes the seconds before `second`: merge mode once every shard has moved past them, direct
+   * mode as the next second starts, and any mode with Infinity once the run is over.
+   */
   closeSecondsBefore(second: number): void {
-    for (const [t, histogram] of this.openSeconds) {
-      if (t >= second) continue;
+    const closing: number[] = [];
+    for (const t of this.openSeconds.keys()) if (t < second) closing.push(t);
+    // Merged deltas can open a later second before an earlier one (another thread's).
+    if (closing.length > 1) closing.sort((a, b) => a - b);
+    for (const t of closing) {
+      const histogram = this.openSeconds.get(t) as Histogram;
       const entry = this.timeline[t];
       if (entry) entry.latencyMs = secondSummary(histogram);
+      this.secondListener?.(t, histogram);
       this.releaseSecond(t, histogram);
     }
   }
