@@ -87,7 +87,11 @@ async function openHdrLog(path: string | undefined): Promise<HdrIntervalLog | un
 }
 
 /** Closes the interval log; a write that failed makes the exit code 2, as a failed `--out` does. */
-async function closeHdrLog(log: HdrIntervalLog | undefined, path: string | undefined, code: number): Promise<number> {
+async function closeHdrLog(
+  log: HdrIntervalLog | undefined,
+  path: string | undefined,
+  code: number,
+): Promise<number> {
   if (!log || path === undefined) return code;
   try {
     await log.close();

@@ -81,7 +81,13 @@ export function parseResults(text: string, source: string): LoadedResults {
     });
     return { source, kind: data.kind, schemaVersion, interrupted, runs };
   }
-  return { source, kind: "run", schemaVersion, interrupted, runs: [{ label: "run", result: asRunResult(data, source, "run") }] };
+  return {
+    source,
+    kind: "run",
+    schemaVersion,
+    interrupted,
+    runs: [{ label: "run", result: asRunResult(data, source, "run") }],
+  };
 }
 
 /** Reads and parses a results file (`--out`). */
@@ -90,7 +96,10 @@ export async function loadResultsFile(path: string): Promise<LoadedResults> {
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    throw new ResultsFileError(path, `cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new ResultsFileError(
+      path,
+      `cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
   return parseResults(text, path);
 }

@@ -1,6 +1,6 @@
-import { mkdir, open, type FileHandle } from "node:fs/promises";
+import { mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
-import { Writable } from "node:stream";
+import type { Writable } from "node:stream";
 import * as hdr from "hdr-histogram-js";
 import { createLatencyHistogram } from "../metrics/histogram.js";
 import type { LatencyIntervalSink } from "../metrics/recorder.js";
@@ -25,7 +25,6 @@ export class HdrIntervalLog implements LatencyIntervalSink {
 
   private constructor(
     private readonly path: string,
-    private readonly file: FileHandle,
     private readonly stream: Writable,
   ) {
     stream.on("error", (error: Error) => (this.failure ??= error));
@@ -38,7 +37,7 @@ export class HdrIntervalLog implements LatencyIntervalSink {
   static async open(path: string): Promise<HdrIntervalLog> {
     await mkdir(dirname(path), { recursive: true });
     const file = await open(path, "w");
-    return new HdrIntervalLog(path, file, file.createWriteStream({ autoClose: false }));
+    return new HdrIntervalLog(path, file.createWriteStream());
   }
 
   runStarted(t0EpochMs: number): void {
@@ -64,14 +63,19 @@ export class HdrIntervalLog implements LatencyIntervalSink {
 
   /** Flushes and closes the file; rejects with the first write error, naming the file. */
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.stream.end(resolve));
-    await this.file.close();
+    // The stream closes its file handle once everything is written ("close" also follows an error).
+    await new Promise<void>((resolve) => {
+      this.stream.once("close", resolve);
+      this.stream.end();
+    });
     if (this.failure) throw new Error(`${this.path}: ${this.failure.message}`);
   }
 
   private writeHeader(t0EpochMs: number): void {
     const epochSec = (t0EpochMs / 1000).toFixed(3);
-    this.writer.outputComment("[Logged with load-test: latency in µs from the intended send time, per second]");
+    this.writer.outputComment(
+      "[Logged with load-test: latency in µs from the intended send time, per second]",
+    );
     this.writer.outputLogFormatVersion();
     // The library's outputStartTime adds a blank line and a locale date; these lines are the
     // form HdrHistogram's own writer produces, which its readers parse (number after the colon).
