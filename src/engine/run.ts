@@ -96,7 +96,9 @@ function driverFor(options: RunOptions, clock: Clock, hooks: RunHooks): LoadDriv
 }
 
 /** Builds everything a run needs without sending anything, so exporters can start first. */
-export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedRun {
+export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): PreparedRun {
+  // The interval log has a line per category and second: the recorders keep those seconds too.
+  const options: RunOptions = hooks.intervals ? { ...runOptions, secondsByCategory: true } : runOptions;
   const clock = hooks.clock ?? systemClock;
   const plan: Plan = planFor(options);
   const { categories, expectsBlocks } = scenarioFor(options);
@@ -287,8 +289,10 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
       t0Ms = await driver.start();
       if (hooks.intervals) {
         const sink = hooks.intervals;
-        sink.runStarted(Date.now() - (clock.nowMs() - t0Ms));
-        driver.recorder().onSecondClosed((second, latency) => sink.interval(second, latency));
+        sink.runStarted(Date.now() - (clock.nowMs() - t0Ms), categories);
+        driver
+          .recorder()
+          .onSecondClosed((second, latency, byCategory) => sink.interval(second, latency, byCategory));
       }
       // k6's abortOnFail and --abort-on-critical: judged once a second on the live results.
       abortTimer =

@@ -80,6 +80,8 @@ export interface TallyDelta {
 /** One timeline second's counts since the last drain, with its latency histogram encoded. */
 export interface SecondDelta extends Omit<TimelineEntry, "latencyMs"> {
   latency: string;
+  /** With `secondsByCategory`: the second's latency per category (layout order), "" when empty. */
+  categories?: string[];
 }
 
 /**
@@ -105,8 +107,15 @@ export interface RecorderDelta {
   currentSecond: number;
 }
 
-/** Receives a closed timeline second's latency histogram (valid only during the call). */
-export type SecondListener = (second: number, latency: Histogram) => void;
+/**
+ * Receives a closed timeline second's latency histogram and, with `secondsByCategory`, its
+ * latency per category in layout order (all valid only during the call).
+ */
+export type SecondListener = (
+  second: number,
+  latency: Histogram,
+  latencyByCategory: readonly Histogram[] | undefined,
+) => void;
 
 /**
  * Where a run's per-second latency histograms go as their seconds close (engine/run.ts feeds
@@ -114,13 +123,16 @@ export type SecondListener = (second: number, latency: Histogram) => void;
  * steps, profile phases).
  */
 export interface LatencyIntervalSink {
-  /** A measured run starts; `t0EpochMs` is its t0 (second 0 of its timeline) in epoch ms. */
-  runStarted(t0EpochMs: number): void;
   /**
-   * Responses completed in second [t, t+1) of the current run, seconds ascending; the histogram
-   * is only valid during the call.
+   * A measured run starts: `t0EpochMs` is its t0 (second 0 of its timeline) in epoch ms, and
+   * `categoryNames` the categories of its mix.
    */
-  interval(second: number, latency: Histogram): void;
+  runStarted(t0EpochMs: number, categoryNames: readonly string[]): void;
+  /**
+   * Responses completed in second [t, t+1) of the current run, seconds ascending, overall and
+   * per category (in `categoryNames` order); the histograms are only valid during the call.
+   */
+  interval(second: number, latency: Histogram, latencyByCategory: readonly Histogram[] | undefined): void;
   /** The run is over; its timeline ends with second `lastSecond`. */
   runEnded(lastSecond: number): void;
 }
@@ -146,6 +158,8 @@ export interface RecorderLayout {
   segmentStartsMs?: readonly number[];
   /** The first N requests (by index) are also tallied on their own: the cold start. */
   coldstartWindow?: number;
+  /** Keep each timeline second's latency per category too (`--hdr-log`'s tagged lines). */
+  secondsByCategory?: boolean;
 }
 
 /**
@@ -178,6 +192,9 @@ export class Recorder {
   private readonly timeline: TimelineEntry[] = [emptySecond(0)];
   /** Latencies of the timeline seconds not closed yet, by second; closed ones give theirs back to `spareHistograms`. */
   private readonly openSeconds = new Map<number, Histogram>();
+  /** With `secondsByCategory`: the open seconds' latency per category, in layout order. */
+  private readonly openCategorySeconds = new Map<number, Histogram[]>();
+  private readonly secondsByCategory: boolean;
   private readonly spareHistograms: Histogram[] = [];
   private currentSecond = 0;
   /** Shard mode: the first timeline second not drained yet. */
@@ -195,6 +212,7 @@ export class Recorder {
     this.segmentStartsMs = layout.segmentStartsMs ?? [];
     this.segments = [0, ...this.segmentStartsMs].map(() => new OutcomeTally());
     this.coldstartWindow = layout.coldstartWindow ?? 0;
+    this.secondsByCategory = layout.secondsByCategory === true;
   }
 
   recordSend(intendedAtMs: number, sentAtMs: number, heldBack = false): void {
@@ -219,6 +237,8 @@ export class Recorder {
     recordMs(this.latency, latencyMs);
     recordMs(this.serviceTime, endAtMs - sentAtMs);
     recordMs(this.secondHistogram(entry.t), latencyMs);
+    if (this.secondsByCategory)
+      recordMs(this.categorySecondHistograms(entry.t)[categoryIndex] as Histogram, latencyMs);
     this.latencyBuckets.record(latencyMs);
     (this.categories[categoryIndex] as OutcomeTally).record(outcome, latencyMs, matched);
     (this.categoryBucketCounters[categoryIndex] as BucketCounter).record(latencyMs);
@@ -277,6 +297,7 @@ export class Recorder {
     for (let t = this.undrainedFromSecond; t < this.timeline.length; t++) {
       const entry = this.timeline[t] as TimelineEntry;
       const histogram = this.openSeconds.get(t);
+      const byCategory = this.openCategorySeconds.get(t);
       seconds.push({
         t,
         sent: entry.sent,
@@ -285,6 +306,7 @@ export class Recorder {
         blocked: entry.blocked,
         error: entry.error,
         latency: histogram ? drainEncoded(histogram) : "",
+        ...(byCategory ? { categories: byCategory.map(drainEncoded) } : {}),
       });
       entry.sent = entry.completed = entry.success = entry.blocked = entry.error = 0;
       if (histogram && t < this.currentSecond) this.releaseSecond(t, histogram);
@@ -338,6 +360,13 @@ export class Recorder {
       entry.blocked += second.blocked;
       entry.error += second.error;
       if (second.latency !== "") addEncoded(this.secondHistogram(entry.t), second.latency);
+      if (this.secondsByCategory && second.categories) {
+        const byCategory = this.categorySecondHistograms(entry.t);
+        second.categories.forEach((encoded, k) => {
+          const histogram = byCategory[k];
+          if (histogram) addEncoded(histogram, encoded);
+        });
+      }
     }
   }
 
@@ -363,7 +392,7 @@ export class Recorder {
       const histogram = this.openSeconds.get(t) as Histogram;
       const entry = this.timeline[t];
       if (entry) entry.latencyMs = secondSummary(histogram);
-      this.secondListener?.(t, histogram);
+      this.secondListener?.(t, histogram, this.openCategorySeconds.get(t));
       this.releaseSecond(t, histogram);
     }
   }
@@ -384,10 +413,29 @@ export class Recorder {
     return histogram;
   }
 
+  private categorySecondHistograms(second: number): Histogram[] {
+    let histograms = this.openCategorySeconds.get(second);
+    if (!histograms) {
+      histograms = this.layout.categoryNames.map(
+        () => this.spareHistograms.pop() ?? createLatencyHistogram(),
+      );
+      this.openCategorySeconds.set(second, histograms);
+    }
+    return histograms;
+  }
+
   private releaseSecond(second: number, histogram: Histogram): void {
     this.openSeconds.delete(second);
     histogram.reset();
     this.spareHistograms.push(histogram);
+    const byCategory = this.openCategorySeconds.get(second);
+    if (byCategory) {
+      this.openCategorySeconds.delete(second);
+      for (const spare of byCategory) {
+        spare.reset();
+        this.spareHistograms.push(spare);
+      }
+    }
   }
 
   /** The timeline entry of the second holding `atMs`, closing earlier seconds on the way (direct mode). */

@@ -25,12 +25,12 @@ async function validator() {
   return ajv.compile(schema);
 }
 
-/** Every interval of an HdrHistogram interval log, as hdr-histogram-js's own reader sees it. */
-function readIntervals(text: string): hdr.Histogram[] {
+/** An interval log's intervals of one tag ("NO TAG": all responses), as hdr-histogram-js's own reader sees them. */
+function readIntervals(text: string, tag = "NO TAG"): hdr.Histogram[] {
   const reader = new hdr.HistogramLogReader(text);
   const intervals: hdr.Histogram[] = [];
   for (let histogram = reader.nextIntervalHistogram(); histogram; histogram = reader.nextIntervalHistogram())
-    intervals.push(histogram);
+    if (histogram.tag === tag) intervals.push(histogram);
   return intervals;
 }
 
@@ -136,7 +136,8 @@ describe("results JSON (--out) contract", () => {
     }
 
     // The interval log: one interval per timeline second, each with that second's completions.
-    const intervals = readIntervals(await readFile(log, "utf8"));
+    const logText = await readFile(log, "utf8");
+    const intervals = readIntervals(logText);
     expect(intervals).toHaveLength(result.timeline.length);
     expect(intervals.map((interval) => interval.totalCount)).toEqual(
       result.timeline.map((entry) => entry.completed),
@@ -154,6 +155,13 @@ describe("results JSON (--out) contract", () => {
       expect(total.getValueAtPercentile(percentile)).toBe(
         histograms.latency.getValueAtPercentile(percentile),
       );
+    // A tagged line per category and second: each category's seconds add up to its histogram.
+    expect(hdr.listTags(logText).sort()).toEqual(["NO TAG", ...Object.keys(result.categories)].sort());
+    for (const [name, category] of Object.entries(result.categories)) {
+      const tagged = readIntervals(logText, name);
+      expect(tagged).toHaveLength(result.timeline.length);
+      expect(tagged.reduce((sum, interval) => sum + interval.totalCount, 0)).toBe(category.requests);
+    }
   });
 
   it("Ctrl-C stops sending, waits for requests in flight, prints the summary and writes results marked interrupted", async () => {
