@@ -21,6 +21,7 @@ import { prepareRun, type Progress } from "../engine/run.js";
 import { EXIT_CODES } from "../evaluate/exit-codes.js";
 import { RESULTS_SCHEMA_VERSION, type RunResult } from "../metrics/result.js";
 import { writeJsonFile, writeResultsFile, writeTextFile } from "../report/json.js";
+import { HdrIntervalLog } from "../report/hdr-log.js";
 import { ladderTable } from "../report/markdown.js";
 import { runLadder } from "../engine/ladder.js";
 import {
@@ -63,6 +64,7 @@ interface CliRunFlags extends RawRunOptions, RawPrometheusOptions {
   /** `--label k=v`, repeatable (commander names it after the flag). */
   label?: string[];
   out?: string;
+  hdrLog?: string;
   quiet?: boolean;
 }
 
@@ -72,6 +74,33 @@ interface OutputFlags {
   markdown?: string;
   quiet?: boolean;
   prometheus?: PrometheusOptions;
+  /** `--hdr-log`: the open interval log that receives the run's seconds. */
+  intervals?: HdrIntervalLog;
+}
+
+/** Opens `--hdr-log FILE` before anything runs, so a path that cannot be written stops here. */
+async function openHdrLog(path: string | undefined): Promise<HdrIntervalLog | undefined> {
+  if (path === undefined) return undefined;
+  return HdrIntervalLog.open(path).catch((error: unknown) =>
+    fail(`--hdr-log ${path}: ${(error as Error).message}`, EXIT_CODES.invalidInput),
+  );
+}
+
+/** Closes the interval log; a write that failed makes the exit code 2, as a failed `--out` does. */
+async function closeHdrLog(
+  log: HdrIntervalLog | undefined,
+  path: string | undefined,
+  code: number,
+): Promise<number> {
+  if (!log || path === undefined) return code;
+  try {
+    await log.close();
+    process.stderr.write(`histogram log written to ${path}\n`);
+    return code;
+  } catch (error) {
+    process.stderr.write(`load-test: error: --hdr-log ${(error as Error).message}\n`);
+    return EXIT_CODES.invalidInput;
+  }
 }
 
 /** Short, unique per run: the Pushgateway grouping key and the `run_id` label. */
@@ -149,6 +178,10 @@ function addRunOptions(command: Command, { withRate = true } = {}): Command {
     .option("--max-requests-per-connection <n>", "close each connection after n requests")
     .option("--warmup <d>", "unrecorded traffic at the same rate before the measured run", "0s")
     .option("--out <file>", "write the results as JSON (docs/RESULTS.md)")
+    .option(
+      "--hdr-log <file>",
+      "write each second's latency histogram as an HdrHistogram interval log (docs/RESULTS.md)",
+    )
     .option("--markdown <file>", "write the Baseline Results row(s) of the run as a Markdown table")
     .option("--quiet", "no live progress, only the summary")
     .option(
@@ -267,8 +300,14 @@ function interruptSignal(): { signal: AbortSignal; release(): void } {
   };
 }
 
-async function executeRun(options: RunOptions, flags: OutputFlags, title?: string): Promise<number> {
-  return (await executeRunWithResult(options, flags, title)).code;
+async function executeRun(
+  options: RunOptions,
+  flags: OutputFlags & { hdrLog?: string },
+  title?: string,
+): Promise<number> {
+  const intervals = await openHdrLog(flags.hdrLog);
+  const { code } = await executeRunWithResult(options, { ...flags, intervals }, title);
+  return closeHdrLog(intervals, flags.hdrLog, code);
 }
 
 /**
@@ -313,7 +352,7 @@ async function executeRunWithResult(
   }
   warnIfMemoryReducerOn(options.warmupMs + options.durationMs);
   const onProgress = progressPrinter(Boolean(flags.quiet));
-  const run = prepareRun(options, { signal: interrupts.signal, onProgress });
+  const run = prepareRun(options, { signal: interrupts.signal, onProgress, intervals: flags.intervals });
   const runId = newRunId();
   let exporter: PrometheusExport | undefined;
   if (flags.prometheus) {
@@ -455,15 +494,27 @@ async function executeProfile(path: string, command: Command): Promise<number> {
     const options = phaseRuns[0] as RunOptions;
     return executeRun(
       options,
-      { out: profile.outputs.out, markdown: profile.outputs.markdown, quiet, prometheus },
+      {
+        out: profile.outputs.out,
+        markdown: profile.outputs.markdown,
+        hdrLog: profile.outputs.hdrLog,
+        quiet,
+        prometheus,
+      },
       profile.name ?? "load-test",
     );
   }
+  // One interval log for every phase, on one time axis (docs/RESULTS.md "Interval log").
+  const intervals = await openHdrLog(profile.outputs.hdrLog);
   const phases: Array<{ name: string; result: RunResult }> = [];
   let code: number = EXIT_CODES.ok;
   for (const [index, phase] of profile.phases.entries()) {
     const title = `phase ${index + 1}/${profile.phases.length} "${phase.name}"`;
-    const outcome = await executeRunWithResult(phaseRuns[index] as RunOptions, { quiet, prometheus }, title);
+    const outcome = await executeRunWithResult(
+      phaseRuns[index] as RunOptions,
+      { quiet, prometheus, intervals },
+      title,
+    );
     phases.push({ name: phase.name, result: outcome.result });
     if (outcome.code === EXIT_CODES.interrupted) {
       code = outcome.code;
@@ -492,7 +543,8 @@ async function executeProfile(path: string, command: Command): Promise<number> {
     });
     process.stderr.write(`results written to ${profile.outputs.out}\n`);
   }
-  return code;
+  const logged = await closeHdrLog(intervals, profile.outputs.hdrLog, code);
+  return code === EXIT_CODES.ok ? logged : code;
 }
 
 function parseLatencyRange(text: string): { min: number; max: number } {
@@ -635,8 +687,21 @@ function stepLine(index: number, count: number, ratePerSec: number, result: RunR
 async function executeLadder(
   base: RunOptions,
   ladder: { ratesPerSec: number[]; stepMs: number; pauseMs: number },
-  flags: { out?: string; markdown?: string; quiet?: boolean; summaryOfLast?: boolean },
+  flags: { out?: string; markdown?: string; hdrLog?: string; quiet?: boolean; summaryOfLast?: boolean },
   title = "ladder",
+): Promise<number> {
+  const intervals = await openHdrLog(flags.hdrLog);
+  const code = await runLadderSteps(base, ladder, flags, title, intervals);
+  const logged = await closeHdrLog(intervals, flags.hdrLog, code);
+  return code === EXIT_CODES.ok ? logged : code;
+}
+
+async function runLadderSteps(
+  base: RunOptions,
+  ladder: { ratesPerSec: number[]; stepMs: number; pauseMs: number },
+  flags: { out?: string; markdown?: string; quiet?: boolean; summaryOfLast?: boolean },
+  title: string,
+  intervals: HdrIntervalLog | undefined,
 ): Promise<number> {
   tuneHeapForLoad();
   const interrupts = interruptSignal();
@@ -647,6 +712,7 @@ async function executeLadder(
     {
       signal: interrupts.signal,
       onProgress,
+      intervals,
       onStepStart: (index, ratePerSec) => {
         if (!flags.quiet) {
           process.stderr.write(

@@ -53,6 +53,8 @@ export interface RunOptions {
   defaultThresholds?: boolean;
   /** Stop early once a critical threshold has clearly failed (k6's abortOnFail). */
   abortOnCritical?: boolean;
+  /** Keep each second's latency per category (set by engine/run.ts for `--hdr-log`'s tagged lines). */
+  secondsByCategory?: boolean;
 }
 
 /** The raw strings a user gave, named by the flag they came from. */

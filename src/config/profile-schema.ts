@@ -179,6 +179,11 @@ export const outputsSchema = z
       .min(1)
       .optional()
       .describe("Markdown summary table (the spec's baseline table)"),
+    hdrLog: z
+      .string({ error: "must be a file path" })
+      .min(1)
+      .optional()
+      .describe("HdrHistogram interval log: each second's latency histogram (docs/RESULTS.md)"),
   })
   .describe("Where results go; paths are relative to the working directory, as the CLI flags");
 

@@ -96,6 +96,8 @@ export interface ProfileOutputs {
   prometheusFile?: string;
   pushgateway?: string;
   markdown?: string;
+  /** HdrHistogram interval log of the per-second latency histograms (`--hdr-log`). */
+  hdrLog?: string;
 }
 
 /** A validated profile: units in names, no secret values, JSON-serializable. */
@@ -747,6 +749,7 @@ export interface ProfileCliFlags {
   prometheusFile?: string;
   pushgateway?: string;
   markdown?: string;
+  hdrLog?: string;
   abortOnCritical?: boolean;
 }
 
@@ -964,7 +967,7 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
       problems.push(`--label: expected name=value with a Prometheus label name, got "${item}"`);
     else profile.labels[name] = value;
   }
-  for (const key of ["out", "prometheusFile", "pushgateway", "markdown"] as const) {
+  for (const key of ["out", "prometheusFile", "pushgateway", "markdown", "hdrLog"] as const) {
     const value = flags[key];
     if (value !== undefined) profile.outputs[key] = value;
   }

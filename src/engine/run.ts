@@ -10,7 +10,8 @@ import {
 } from "../evaluate/thresholds.js";
 import { evaluateRun, GENERATOR_LAG_BOUND_MS, type MeasuredRun } from "../evaluate/verdict.js";
 import { summarizeMs } from "../metrics/histogram.js";
-import { OutcomeTally, Recorder } from "../metrics/recorder.js";
+import { OutcomeTally, Recorder, type LatencyIntervalSink } from "../metrics/recorder.js";
+import { resultHistograms } from "../metrics/result-histograms.js";
 import {
   RESULTS_SCHEMA_VERSION,
   type MetricsSnapshot,
@@ -51,6 +52,8 @@ export interface RunHooks {
   interruptGraceMs?: number;
   /** The worker-thread script (`--threads`); default dist/engine/thread-worker.js beside this module. */
   threadEntry?: URL;
+  /** Receives each second's latency histogram as the second closes (`--hdr-log`). */
+  intervals?: LatencyIntervalSink;
 }
 
 export interface RunHandle {
@@ -93,7 +96,9 @@ function driverFor(options: RunOptions, clock: Clock, hooks: RunHooks): LoadDriv
 }
 
 /** Builds everything a run needs without sending anything, so exporters can start first. */
-export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedRun {
+export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): PreparedRun {
+  // The interval log has a line per category and second: the recorders keep those seconds too.
+  const options: RunOptions = hooks.intervals ? { ...runOptions, secondsByCategory: true } : runOptions;
   const clock = hooks.clock ?? systemClock;
   const plan: Plan = planFor(options);
   const { categories, expectsBlocks } = scenarioFor(options);
@@ -107,7 +112,8 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
   let end: ShardEnd | undefined;
   let abortedReason: string | undefined;
 
-  const buildResult = (nowMs: number): RunResult => {
+  /** `final`: the result the run resolves with, with its histograms (encoding them each second would cost the loop ms). */
+  const buildResult = (nowMs: number, final = false): RunResult => {
     const rec = driver.recorder();
     const stats = driver.stats();
     // The schedule's own length: the plan's duration, unless an interrupt cut it short. (A plan
@@ -184,6 +190,7 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
       ...(options.coldstartWindow > 0
         ? { coldStart: { window: options.coldstartWindow, ...rec.coldStart.result() } }
         : {}),
+      ...(final ? { histograms: resultHistograms(rec, categories) } : {}),
     };
   };
 
@@ -280,6 +287,13 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
     let progressTimer: NodeJS.Timeout | undefined;
     try {
       t0Ms = await driver.start();
+      if (hooks.intervals) {
+        const sink = hooks.intervals;
+        sink.runStarted(Date.now() - (clock.nowMs() - t0Ms), categories);
+        driver
+          .recorder()
+          .onSecondClosed((second, latency, byCategory) => sink.interval(second, latency, byCategory));
+      }
       // k6's abortOnFail and --abort-on-critical: judged once a second on the live results.
       abortTimer =
         thresholds && (options.abortOnCritical || thresholds.some((threshold) => threshold.abortOnFail))
@@ -323,7 +337,12 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
       endedAtMs = clock.nowMs();
       scheduleEndMs ??= endedAtMs;
     }
-    return buildResult(endedAtMs);
+    const rec = driver.recorder();
+    rec.closeSecondsBefore(Infinity);
+    const result = buildResult(endedAtMs, true);
+    rec.onSecondClosed(undefined);
+    hooks.intervals?.runEnded(result.timeline.length - 1);
+    return result;
   };
 
   return { start, snapshot, probe: () => driver.probe() };

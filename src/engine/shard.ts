@@ -52,6 +52,7 @@ export function recorderLayoutFor(options: RunOptions, categoryNames: readonly s
     categoryNames,
     segmentStartsMs: stageStartsMs(options.stages),
     coldstartWindow: options.coldstartWindow,
+    secondsByCategory: options.secondsByCategory === true,
   };
 }
 

@@ -4,6 +4,9 @@ import type { LatencyBucket, LatencySummaryMs } from "./result.js";
 /** One hour in µs: anything slower is clamped (and the run's timeout is far below it). */
 const HIGHEST_TRACKABLE_US = 3_600_000_000;
 
+/** Every latency histogram keeps 3 significant digits: each value within 0.1% (DESIGN.md). */
+export const LATENCY_SIGNIFICANT_DIGITS = 3;
+
 /**
  * A latency histogram in µs with 3 significant digits (DESIGN.md: HDR, never sorted samples):
  * its memory is fixed by the range, not by the number of requests.
@@ -12,7 +15,7 @@ export function createLatencyHistogram(): hdr.Histogram {
   return hdr.build({
     lowestDiscernibleValue: 1,
     highestTrackableValue: HIGHEST_TRACKABLE_US,
-    numberOfSignificantValueDigits: 3,
+    numberOfSignificantValueDigits: LATENCY_SIGNIFICANT_DIGITS,
     bitBucketSize: 32,
     autoResize: false,
     useWebAssembly: false,

@@ -80,6 +80,8 @@ export interface TallyDelta {
 /** One timeline second's counts since the last drain, with its latency histogram encoded. */
 export interface SecondDelta extends Omit<TimelineEntry, "latencyMs"> {
   latency: string;
+  /** With `secondsByCategory`: the second's latency per category (layout order), "" when empty. */
+  categories?: string[];
 }
 
 /**
@@ -106,6 +108,36 @@ export interface RecorderDelta {
 }
 
 /**
+ * Receives a closed timeline second's latency histogram and, with `secondsByCategory`, its
+ * latency per category in layout order (all valid only during the call).
+ */
+export type SecondListener = (
+  second: number,
+  latency: Histogram,
+  latencyByCategory: readonly Histogram[] | undefined,
+) => void;
+
+/**
+ * Where a run's per-second latency histograms go as their seconds close (engine/run.ts feeds
+ * it; report/hdr-log.ts writes `--hdr-log`). One sink may take several runs in a row (ladder
+ * steps, profile phases).
+ */
+export interface LatencyIntervalSink {
+  /**
+   * A measured run starts: `t0EpochMs` is its t0 (second 0 of its timeline) in epoch ms, and
+   * `categoryNames` the categories of its mix.
+   */
+  runStarted(t0EpochMs: number, categoryNames: readonly string[]): void;
+  /**
+   * Responses completed in second [t, t+1) of the current run, seconds ascending, overall and
+   * per category (in `categoryNames` order); the histograms are only valid during the call.
+   */
+  interval(second: number, latency: Histogram, latencyByCategory: readonly Histogram[] | undefined): void;
+  /** The run is over; its timeline ends with second `lastSecond`. */
+  runEnded(lastSecond: number): void;
+}
+
+/**
  * How a Recorder closes timeline seconds (their percentiles): `direct` when the next second
  * starts (one thread records everything); `shard` never (a worker thread's drains carry the
  * seconds' histograms to the main thread); `merge` when told, once every shard has moved past.
@@ -126,6 +158,8 @@ export interface RecorderLayout {
   segmentStartsMs?: readonly number[];
   /** The first N requests (by index) are also tallied on their own: the cold start. */
   coldstartWindow?: number;
+  /** Keep each timeline second's latency per category too (`--hdr-log`'s tagged lines). */
+  secondsByCategory?: boolean;
 }
 
 /**
@@ -158,10 +192,14 @@ export class Recorder {
   private readonly timeline: TimelineEntry[] = [emptySecond(0)];
   /** Latencies of the timeline seconds not closed yet, by second; closed ones give theirs back to `spareHistograms`. */
   private readonly openSeconds = new Map<number, Histogram>();
+  /** With `secondsByCategory`: the open seconds' latency per category, in layout order. */
+  private readonly openCategorySeconds = new Map<number, Histogram[]>();
+  private readonly secondsByCategory: boolean;
   private readonly spareHistograms: Histogram[] = [];
   private currentSecond = 0;
   /** Shard mode: the first timeline second not drained yet. */
   private undrainedFromSecond = 0;
+  private secondListener: SecondListener | undefined;
 
   constructor(
     private readonly layout: RecorderLayout,
@@ -174,6 +212,7 @@ export class Recorder {
     this.segmentStartsMs = layout.segmentStartsMs ?? [];
     this.segments = [0, ...this.segmentStartsMs].map(() => new OutcomeTally());
     this.coldstartWindow = layout.coldstartWindow ?? 0;
+    this.secondsByCategory = layout.secondsByCategory === true;
   }
 
   recordSend(intendedAtMs: number, sentAtMs: number, heldBack = false): void {
@@ -198,6 +237,8 @@ export class Recorder {
     recordMs(this.latency, latencyMs);
     recordMs(this.serviceTime, endAtMs - sentAtMs);
     recordMs(this.secondHistogram(entry.t), latencyMs);
+    if (this.secondsByCategory)
+      recordMs(this.categorySecondHistograms(entry.t)[categoryIndex] as Histogram, latencyMs);
     this.latencyBuckets.record(latencyMs);
     (this.categories[categoryIndex] as OutcomeTally).record(outcome, latencyMs, matched);
     (this.categoryBucketCounters[categoryIndex] as BucketCounter).record(latencyMs);
@@ -256,6 +297,7 @@ export class Recorder {
     for (let t = this.undrainedFromSecond; t < this.timeline.length; t++) {
       const entry = this.timeline[t] as TimelineEntry;
       const histogram = this.openSeconds.get(t);
+      const byCategory = this.openCategorySeconds.get(t);
       seconds.push({
         t,
         sent: entry.sent,
@@ -264,6 +306,7 @@ export class Recorder {
         blocked: entry.blocked,
         error: entry.error,
         latency: histogram ? drainEncoded(histogram) : "",
+        ...(byCategory ? { categories: byCategory.map(drainEncoded) } : {}),
       });
       entry.sent = entry.completed = entry.success = entry.blocked = entry.error = 0;
       if (histogram && t < this.currentSecond) this.releaseSecond(t, histogram);
@@ -317,15 +360,39 @@ export class Recorder {
       entry.blocked += second.blocked;
       entry.error += second.error;
       if (second.latency !== "") addEncoded(this.secondHistogram(entry.t), second.latency);
+      if (this.secondsByCategory && second.categories) {
+        const byCategory = this.categorySecondHistograms(entry.t);
+        second.categories.forEach((encoded, k) => {
+          const histogram = byCategory[k];
+          if (histogram) addEncoded(histogram, encoded);
+        });
+      }
     }
   }
 
-  /** Merge mode: closes the seconds before `second` (every shard has moved past them). */
+  /**
+   * Calls `listener` with each timeline second's latency histogram as the second closes, in
+   * ascending order (`--hdr-log`). The histogram is reused once the call returns: encode it
+   * then, keep nothing live. Seconds in which nothing completed have no histogram and no call.
+   */
+  onSecondClosed(listener: SecondListener | undefined): void {
+    this.secondListener = listener;
+  }
+
+  /**
+   * Closes the seconds before `second`: merge mode once every shard has moved past them, direct
+   * mode as the next second starts, and any mode with Infinity once the run is over.
+   */
   closeSecondsBefore(second: number): void {
-    for (const [t, histogram] of this.openSeconds) {
-      if (t >= second) continue;
+    const closing: number[] = [];
+    for (const t of this.openSeconds.keys()) if (t < second) closing.push(t);
+    // Merged deltas can open a later second before an earlier one (another thread's).
+    if (closing.length > 1) closing.sort((a, b) => a - b);
+    for (const t of closing) {
+      const histogram = this.openSeconds.get(t) as Histogram;
       const entry = this.timeline[t];
       if (entry) entry.latencyMs = secondSummary(histogram);
+      this.secondListener?.(t, histogram, this.openCategorySeconds.get(t));
       this.releaseSecond(t, histogram);
     }
   }
@@ -346,10 +413,29 @@ export class Recorder {
     return histogram;
   }
 
+  private categorySecondHistograms(second: number): Histogram[] {
+    let histograms = this.openCategorySeconds.get(second);
+    if (!histograms) {
+      histograms = this.layout.categoryNames.map(
+        () => this.spareHistograms.pop() ?? createLatencyHistogram(),
+      );
+      this.openCategorySeconds.set(second, histograms);
+    }
+    return histograms;
+  }
+
   private releaseSecond(second: number, histogram: Histogram): void {
     this.openSeconds.delete(second);
     histogram.reset();
     this.spareHistograms.push(histogram);
+    const byCategory = this.openCategorySeconds.get(second);
+    if (byCategory) {
+      this.openCategorySeconds.delete(second);
+      for (const spare of byCategory) {
+        spare.reset();
+        this.spareHistograms.push(spare);
+      }
+    }
   }
 
   /** The timeline entry of the second holding `atMs`, closing earlier seconds on the way (direct mode). */

@@ -170,6 +170,32 @@ export interface RunResult {
   aborted?: { reason: string };
   /** Present with `--coldstart-window N`. */
   coldStart?: ColdStartResult;
+  /**
+   * The run's full HDR histograms (docs/RESULTS.md "Histograms"), from which every latency
+   * summary above can be recomputed, and runs compared or merged exactly. Absent in files
+   * written before load-test kept them.
+   */
+  histograms?: ResultHistograms;
+}
+
+/**
+ * HDR histograms in HdrHistogram's compressed base64 encoding (`HISTF…`, the V2 encoding that
+ * HdrHistogram's Java tools and hdr-histogram-js decode). Values are integers in `unit`.
+ */
+export interface ResultHistograms {
+  unit: "us";
+  /** Significant decimal digits the histograms keep: each value is within 10^-digits of the truth. */
+  significantDigits: number;
+  /** From the intended send time to the end of the response (`latencyMs`). */
+  latency: string;
+  /** From the actual send to the end of the response (`serviceTimeMs`). */
+  serviceTime: string;
+  /** Actual minus intended send time (`sendLagMs`). */
+  sendLag: string;
+  /** Send lag of the requests `--workers` did not hold back (`generator.ownSendLagMs`). */
+  ownSendLag: string;
+  /** Latency per category of the mix (`categories.<name>.latencyMs`). */
+  latencyByCategory: Record<string, string>;
 }
 
 /** Cumulative latency histogram buckets for Prometheus export (`le` in ms, counts cumulative). */

@@ -553,6 +553,7 @@ outputs: { out: file.json }
       { environment: "prod", region: "eu" },
     ],
     ["--out", { out: "cli.json" }, (p) => p.outputs, { out: "cli.json" }],
+    ["--hdr-log", { hdrLog: "cli.hlog" }, (p) => p.outputs, { out: "file.json", hdrLog: "cli.hlog" }],
     [
       "--pushgateway",
       { pushgateway: "http://127.0.0.1:9091" },

@@ -27,6 +27,11 @@ describe("bad input: one clear line naming the flag, exit code 2, no stack trace
     ["bad path", ["--target", "http://127.0.0.1:9", ...valid, "--path", "v1/execute"], "--path"],
     ["unknown pacing", ["--target", "http://127.0.0.1:9", ...valid, "--pacing", "fast"], "--pacing"],
     ["unknown flag", ["--target", "http://127.0.0.1:9", ...valid, "--rsp", "5"], "--rsp"],
+    [
+      "unwritable --hdr-log",
+      ["--target", "http://127.0.0.1:9", ...valid, "--hdr-log", "/dev/null/latency.hlog"],
+      "--hdr-log /dev/null/latency.hlog",
+    ],
   ])("%s", async (_name, args, flag) => {
     const cli = await runCli(args, { timeoutMs: 15_000 });
     expect(cli.code).toBe(2);

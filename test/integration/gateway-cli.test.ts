@@ -2,7 +2,9 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as hdr from "hdr-histogram-js";
 import type { RunResult } from "../../src/metrics/result.js";
+import { decodeRuns, loadResultsFile } from "../../src/metrics/results-file.js";
 import { HTTP_SERVER_KINDS, startGateway, type RunningGateway } from "../../src/target/gateway.js";
 import { afterStderr, runCli } from "../helpers/cli.js";
 
@@ -109,6 +111,7 @@ describe.each(HTTP_SERVER_KINDS)("%s HTTP server", (httpServer) => {
         [
         "ladder", "--target", gateway.url, "--api-key", "k", "--rates", "10,30,60", "--step", "1s", "--pause", "0s",
         "--category", "mixed", "--out", join(dir, "ladder.json"), "--markdown", join(dir, "table.md"),
+        "--hdr-log", join(dir, "ladder.hlog"),
       ], // prettier-ignore
         { timeoutMs: 60_000 },
       );
@@ -127,6 +130,26 @@ describe.each(HTTP_SERVER_KINDS)("%s HTTP server", (httpServer) => {
       };
       expect(ladder.steps.map((step) => step.result.requests.total)).toEqual([10, 30, 60]);
       for (const step of ladder.steps) expect(step.result.correctness).toBe(1);
+      // Each step's result holds its histograms; one interval log holds every step's seconds.
+      const runs = decodeRuns(await loadResultsFile(join(dir, "ladder.json")));
+      expect(runs.map((run) => run.histograms.latency.totalCount)).toEqual([10, 30, 60]);
+      const reader = new hdr.HistogramLogReader(await readFile(join(dir, "ladder.hlog"), "utf8"));
+      const intervals: hdr.Histogram[] = [];
+      for (let next = reader.nextIntervalHistogram(); next; next = reader.nextIntervalHistogram())
+        if (next.tag === "NO TAG") intervals.push(next);
+      const seconds = ladder.steps.map((step) => step.result.timeline.length);
+      expect(intervals).toHaveLength(seconds[0]! + seconds[1]! + seconds[2]!);
+      let first = 0;
+      for (const [index, step] of ladder.steps.entries()) {
+        const own = intervals.slice(first, first + seconds[index]!);
+        expect(own.map((interval) => interval.totalCount)).toEqual(
+          step.result.timeline.map((entry) => entry.completed),
+        );
+        first += seconds[index]!;
+      }
+      // One time axis: the steps' seconds follow each other.
+      const starts = intervals.map((interval) => interval.startTimeStampMsec);
+      expect(starts).toEqual([...starts].sort((a, b) => a - b));
     });
 
     it("rejects bad rates with one line naming --rates", async () => {
