@@ -20,7 +20,13 @@ import { randomUUID } from "node:crypto";
 import { prepareRun, type Progress } from "../engine/run.js";
 import { EXIT_CODES } from "../evaluate/exit-codes.js";
 import { RESULTS_SCHEMA_VERSION, type RunResult } from "../metrics/result.js";
-import { writeJsonFile, writeResultsFile, writeTextFile } from "../report/json.js";
+import { writeJsonFile, writeResultsFile } from "../report/json.js";
+import {
+  checkOutputPaths,
+  OutputWriteError,
+  writeFileAtomic,
+  type OutputPath,
+} from "../report/output-file.js";
 import { ladderTable } from "../report/markdown.js";
 import { runLadder } from "../engine/ladder.js";
 import {
@@ -63,15 +69,50 @@ interface CliRunFlags extends RawRunOptions, RawPrometheusOptions {
   /** `--label k=v`, repeatable (commander names it after the flag). */
   label?: string[];
   out?: string;
+  markdown?: string;
   quiet?: boolean;
 }
 
 interface OutputFlags {
-  out?: string;
+  out?: OutputPath;
   /** The Baseline Results table of this run (one row) as Markdown. */
-  markdown?: string;
+  markdown?: OutputPath;
   quiet?: boolean;
   prometheus?: PrometheusOptions;
+}
+
+/** `--out x` -> { flag: "--out", path: "x" }; undefined stays undefined. */
+function output(flag: string, path: string | undefined): OutputPath | undefined {
+  return path === undefined ? undefined : { flag, path };
+}
+
+/** Every output path is checked before anything is sent: exit 2 with one line naming the flag. */
+async function checkOutputs(outputs: Array<OutputPath | undefined>): Promise<void> {
+  try {
+    await checkOutputPaths(outputs.filter((entry): entry is OutputPath => entry !== undefined));
+  } catch (error) {
+    if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
+    throw error;
+  }
+}
+
+/**
+ * Writes one results file after the run; a failure now (disk full, directory removed) is one
+ * line on stderr and false, so the caller exits with EXIT_CODES.writeFailed.
+ */
+async function writeOutput(
+  target: OutputPath | undefined,
+  write: (target: OutputPath) => Promise<void>,
+): Promise<boolean> {
+  if (target === undefined) return true;
+  try {
+    await write(target);
+    return true;
+  } catch (error) {
+    if (!(error instanceof OutputWriteError)) throw error;
+    process.stderr.write(`load-test: error: ${error.message}\n`);
+    return false;
+  }
 }
 
 /** Short, unique per run: the Pushgateway grouping key and the `run_id` label. */
@@ -300,6 +341,11 @@ async function executeRunWithResult(
   flags: OutputFlags,
   title?: string,
 ): Promise<{ code: number; result: RunResult }> {
+  await checkOutputs([
+    flags.out,
+    flags.markdown,
+    output("--prometheus-file", flags.prometheus?.prometheusFile),
+  ]);
   tuneHeapForLoad();
   const interrupts = interruptSignal();
   const target = `${options.targetUrl.protocol}//${options.targetUrl.host}`;
@@ -330,35 +376,38 @@ async function executeRunWithResult(
   interrupts.release();
   if (onProgress && process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
   let exportFailed = false;
+  let written = true;
   if (exporter) {
     const exported = await exporter.finish(run.snapshot());
     // Export problems never fail the measurement; they are warnings unless --pushgateway-fatal.
     result.verdict.warnings.push(...exported.warnings);
     exportFailed = exported.fatal;
-  }
-  process.stdout.write(`${formatSummary(result)}\n`);
-  if (flags.out) {
-    try {
-      await writeResultsFile(flags.out, result);
-      process.stderr.write(`results written to ${flags.out}\n`);
-    } catch (error) {
-      process.stderr.write(`load-test: error: --out ${flags.out}: ${(error as Error).message}\n`);
-      return { code: EXIT_CODES.invalidInput, result };
+    if (exported.writeFailed !== undefined) {
+      process.stderr.write(`load-test: error: ${exported.writeFailed}\n`);
+      written = false;
     }
   }
-  if (flags.markdown) {
-    await writeTextFile(
-      flags.markdown,
+  process.stdout.write(`${formatSummary(result)}\n`);
+  // Each file is written even when another failed: one lost file must not lose the others.
+  const outWritten = await writeOutput(flags.out, async (out) => {
+    await writeResultsFile(out, result);
+    process.stderr.write(`results written to ${out.path}\n`);
+  });
+  const markdownWritten = await writeOutput(flags.markdown, (markdown) =>
+    writeFileAtomic(
+      markdown,
       `${ladderTable([{ ratePerSec: options.ratePerSec, result, note: title ?? "" }])}\n`,
-    );
-  }
+    ),
+  );
   const unreachable = unreachableNote(result, target);
   if (unreachable) process.stderr.write(`load-test: error: ${unreachable}\n`);
-  return { code: exitCodeOf(result, exportFailed), result };
+  return { code: exitCodeOf(result, exportFailed, !(written && outWritten && markdownWritten)), result };
 }
 
-function exitCodeOf(result: RunResult, exportFailed = false): number {
+/** README "Exit codes": interrupted, then a lost results file, then the verdict, then the export. */
+function exitCodeOf(result: RunResult, exportFailed = false, writeFailed = false): number {
   if (result.interrupted) return EXIT_CODES.interrupted;
+  if (writeFailed) return EXIT_CODES.writeFailed;
   if (result.verdict.level === "critical") return EXIT_CODES.critical;
   return exportFailed ? EXIT_CODES.exportFailed : EXIT_CODES.ok;
 }
@@ -442,6 +491,14 @@ async function executeProfile(path: string, command: Command): Promise<number> {
       .filter(([name]) => !["client", "environment", "provider"].includes(name))
       .map(([k, v]) => `${k}=${v}`),
   });
+  // A path typed on the command line is named by its flag, one from the profile by its field.
+  const outputOf = (key: "out" | "markdown" | "prometheusFile", flag: string): OutputPath | undefined =>
+    output(flags[key] !== undefined ? flag : `outputs.${key}`, profile.outputs[key]);
+  const outputs = {
+    out: outputOf("out", "--out"),
+    markdown: outputOf("markdown", "--markdown"),
+    prometheusFile: outputOf("prometheusFile", "--prometheus-file"),
+  };
   const quiet = Boolean(command.opts().quiet);
   const transportFlags = command.opts() as RawTransportFlags & { pacing?: string };
   let phaseRuns: RunOptions[];
@@ -451,11 +508,12 @@ async function executeProfile(path: string, command: Command): Promise<number> {
     if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
     throw error;
   }
+  await checkOutputs([outputs.out, outputs.markdown, outputs.prometheusFile]);
   if (profile.phases.length === 1) {
     const options = phaseRuns[0] as RunOptions;
     return executeRun(
       options,
-      { out: profile.outputs.out, markdown: profile.outputs.markdown, quiet, prometheus },
+      { out: outputs.out, markdown: outputs.markdown, quiet, prometheus },
       profile.name ?? "load-test",
     );
   }
@@ -475,23 +533,24 @@ async function executeProfile(path: string, command: Command): Promise<number> {
       await new Promise((resolve) => setTimeout(resolve, phase.pauseAfterMs));
     }
   }
-  if (profile.outputs.markdown) {
-    const rows = phases.map(({ name, result }) => ({
-      ratePerSec: result.rate.targetPerSec,
-      result,
-      note: name,
-    }));
-    await writeTextFile(profile.outputs.markdown, `${ladderTable(rows)}\n`);
-  }
-  if (profile.outputs.out) {
-    await writeJsonFile(profile.outputs.out, {
+  const rows = phases.map(({ name, result }) => ({
+    ratePerSec: result.rate.targetPerSec,
+    result,
+    note: name,
+  }));
+  const markdownWritten = await writeOutput(outputs.markdown, (markdown) =>
+    writeFileAtomic(markdown, `${ladderTable(rows)}\n`),
+  );
+  const outWritten = await writeOutput(outputs.out, async (out) => {
+    await writeJsonFile(out, {
       schemaVersion: RESULTS_SCHEMA_VERSION,
       kind: "phases",
       interrupted: code === EXIT_CODES.interrupted,
       phases,
     });
-    process.stderr.write(`results written to ${profile.outputs.out}\n`);
-  }
+    process.stderr.write(`results written to ${out.path}\n`);
+  });
+  if (code !== EXIT_CODES.interrupted && !(markdownWritten && outWritten)) return EXIT_CODES.writeFailed;
   return code;
 }
 
@@ -580,6 +639,7 @@ async function demoCommand(flags: DemoFlags): Promise<number> {
     threads: flags.threads,
   };
   validate({ target: "http://127.0.0.1", ...demoOptions });
+  await checkOutputs([output("--out", flags.out), output("--markdown", flags.markdown)]);
   const gateway = await startGatewayProcess(flags.llmLatency);
   try {
     // A loopback target: the default --threads leaves one core to the gateway.
@@ -638,6 +698,8 @@ async function executeLadder(
   flags: { out?: string; markdown?: string; quiet?: boolean; summaryOfLast?: boolean },
   title = "ladder",
 ): Promise<number> {
+  const outputs = { out: output("--out", flags.out), markdown: output("--markdown", flags.markdown) };
+  await checkOutputs([outputs.out, outputs.markdown]);
   tuneHeapForLoad();
   const interrupts = interruptSignal();
   const onProgress = progressPrinter(Boolean(flags.quiet));
@@ -680,9 +742,11 @@ async function executeLadder(
             .join("; ")})\n`
       : `Saturation: not reached (the highest step was within target)\n`,
   );
-  if (flags.markdown) await writeTextFile(flags.markdown, `${table}\n`);
-  if (flags.out) {
-    await writeJsonFile(flags.out, {
+  const markdownWritten = await writeOutput(outputs.markdown, (markdown) =>
+    writeFileAtomic(markdown, `${table}\n`),
+  );
+  const outWritten = await writeOutput(outputs.out, async (out) => {
+    await writeJsonFile(out, {
       schemaVersion: RESULTS_SCHEMA_VERSION,
       kind: "ladder",
       saturatedAtPerSec: outcome.saturatedAtPerSec,
@@ -694,9 +758,10 @@ async function executeLadder(
         result: step.result,
       })),
     });
-    process.stderr.write(`results written to ${flags.out}\n`);
-  }
+    process.stderr.write(`results written to ${out.path}\n`);
+  });
   if (outcome.interrupted) return EXIT_CODES.interrupted;
+  if (!(markdownWritten && outWritten)) return EXIT_CODES.writeFailed;
   // A ladder is meant to find saturation, so a critical top step is not a failure. It fails when
   // even the first step is critical, or when any step let a security or policy probe through.
   const policyFailed = outcome.steps.some((step) =>
@@ -728,7 +793,9 @@ export function buildProgram(): Command {
     }
     const options = validate(flags);
     process.exitCode = await executeRun(options, {
-      ...flags,
+      out: output("--out", flags.out),
+      markdown: output("--markdown", flags.markdown),
+      quiet: flags.quiet,
       prometheus: prometheusOptions({ ...flags, labels: flags.label }),
     });
   };
