@@ -5,7 +5,8 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { Command, CommanderError, Option } from "commander";
-import { parseDurationMs } from "../config/duration.js";
+import { parseDurationMs, timerLimitProblem } from "../config/duration.js";
+import { parseDecimal, parseWholeNumber } from "../config/numbers.js";
 import {
   DEFAULT_PATH,
   DEFAULT_TIMEOUT,
@@ -430,6 +431,8 @@ function phaseOptions(
 ): RunOptions {
   const { profile } = loaded;
   const plan = phasePlan(phase);
+  const tooLong = timerLimitProblem(plan.durationMs);
+  if (tooLong) throw new InputError(`phase "${phase.name}"`, `its stages in total ${tooLong}`);
   const constant = phase.constantPerSec !== undefined;
   return {
     targetUrl: new URL(profile.target as string),
@@ -561,11 +564,13 @@ function parseLatencyRange(text: string): { min: number; max: number } {
   if (min === undefined || max === undefined || min < 0 || max < min) {
     fail(`--llm-latency: expected MIN..MAX like 200ms..2s, got "${text}"`, EXIT_CODES.invalidInput);
   }
+  const tooLong = timerLimitProblem(max);
+  if (tooLong) fail(`--llm-latency: ${tooLong}`, EXIT_CODES.invalidInput);
   return { min, max };
 }
 
 function parsePort(text: string): number {
-  const port = Number(text);
+  const port = parseWholeNumber(text) ?? Number.NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     fail(`--port: must be 0..65535, got "${text}"`, EXIT_CODES.invalidInput);
   return port;
@@ -664,8 +669,8 @@ interface LadderFlags extends CliRunFlags {
 }
 
 function parseRates(text: string): number[] {
-  const rates = text.split(",").map((item) => Number(item.trim()));
-  if (rates.length === 0 || rates.some((rate) => !Number.isFinite(rate) || rate <= 0)) {
+  const rates = text.split(",").map((item) => parseDecimal(item) ?? Number.NaN);
+  if (rates.length === 0 || rates.some((rate) => !(rate > 0))) {
     fail(`--rates: expected increasing rates like 10,50,100,200, got "${text}"`, EXIT_CODES.invalidInput);
   }
   return rates;
@@ -676,6 +681,8 @@ function parseDurationFlag(flag: string, text: string, allowZero: boolean): numb
   if (valueMs === undefined || valueMs < 0 || (!allowZero && valueMs === 0)) {
     fail(`${flag}: must be a duration like 30s, 1m or 1m30s, got "${text}"`, EXIT_CODES.invalidInput);
   }
+  const tooLong = timerLimitProblem(valueMs);
+  if (tooLong) fail(`${flag}: ${tooLong}`, EXIT_CODES.invalidInput);
   return valueMs;
 }
 

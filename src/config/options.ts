@@ -2,9 +2,10 @@ import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
 import { stagesPlan, parseStages, type Stage } from "../plan/ramping.js";
-import { parseDurationMs } from "./duration.js";
+import { parseDurationMs, timerLimitProblem } from "./duration.js";
+import { parseDecimal, parseWholeNumber } from "./numbers.js";
 import { InputError } from "./errors.js";
-import { headerNameProblem, NOT_A_HEADER_NAME } from "./headers.js";
+import { headerNameProblem, headerValueProblem, NOT_A_HEADER_NAME } from "./headers.js";
 import { parseTransportFlags, type RawTransportFlags, type TransportFlags } from "./transport-options.js";
 import type { CustomCase } from "./profile-cases.js";
 import { parseCliThreshold, type Threshold } from "./thresholds.js";
@@ -121,7 +122,7 @@ export function isLoopbackTarget(url: URL): boolean {
 export function resolveThreads(text: string | undefined, workers: number, targetUrl?: URL): number {
   const reservedCores = targetUrl && isLoopbackTarget(targetUrl) ? 1 : 0;
   if (text === undefined) return Math.max(1, Math.min(availableParallelism() - reservedCores, workers));
-  const threads = Number(text);
+  const threads = parseWholeNumber(text) ?? Number.NaN;
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)
     throw new InputError("--threads", `must be an integer from 1 to ${MAX_THREADS}, got "${text}"`);
   if (threads > workers)
@@ -152,6 +153,11 @@ const duration = (flag: string) =>
         code: "custom",
         message: `must be a duration like 30s, 5m, 1h or 1m30s, got "${text}"`,
       });
+      return z.NEVER;
+    }
+    const tooLong = timerLimitProblem(valueMs);
+    if (tooLong) {
+      ctx.addIssue({ code: "custom", message: tooLong });
       return z.NEVER;
     }
     return valueMs;
@@ -186,8 +192,8 @@ const schema = z.object({
     .string()
     .transform((text, ctx): number | "max" => {
       if (isClosedLoopRps(text)) return "max";
-      const value = Number(text);
-      if (text.trim() === "" || !Number.isFinite(value) || value <= 0) {
+      const value = parseDecimal(text);
+      if (value === undefined || value <= 0) {
         ctx.addIssue({ code: "custom", message: `must be a number > 0 or "max", got "${text}"` });
         return z.NEVER;
       }
@@ -200,8 +206,8 @@ const schema = z.object({
     .string()
     .default("0")
     .transform((text, ctx) => {
-      const value = Number(text);
-      if (text.trim() === "" || !Number.isFinite(value) || value < 0) {
+      const value = parseDecimal(text);
+      if (value === undefined) {
         ctx.addIssue({ code: "custom", message: `must be a rate ≥ 0, got "${text}"` });
         return z.NEVER;
       }
@@ -211,8 +217,8 @@ const schema = z.object({
     .string()
     .default("0")
     .transform((text, ctx) => {
-      const value = Number(text);
-      if (!Number.isInteger(value) || value < 0) {
+      const value = parseWholeNumber(text);
+      if (value === undefined) {
         ctx.addIssue({ code: "custom", message: `must be a number of requests ≥ 0, got "${text}"` });
         return z.NEVER;
       }
@@ -226,8 +232,8 @@ const schema = z.object({
     .optional()
     .transform((text, ctx) => {
       if (text === undefined) return undefined;
-      const value = Number(text);
-      if (!Number.isInteger(value) || value < 1) {
+      const value = parseWholeNumber(text);
+      if (value === undefined || value < 1) {
         ctx.addIssue({ code: "custom", message: `must be an integer ≥ 1, got "${text}"` });
         return z.NEVER;
       }
@@ -243,9 +249,19 @@ const schema = z.object({
         ctx.addIssue({ code: "custom", message: `must be a duration like 2s, or 0 for none, got "${text}"` });
         return z.NEVER;
       }
+      const tooLong = timerLimitProblem(valueMs);
+      if (tooLong) {
+        ctx.addIssue({ code: "custom", message: tooLong });
+        return z.NEVER;
+      }
       return valueMs;
     }),
-  apiKey: z.string().optional(),
+  apiKey: z
+    .string()
+    .refine((key) => headerValueProblem(key) === undefined, {
+      error: "may hold only visible characters (no CR, LF or other control characters)",
+    })
+    .optional(),
   header: z
     .array(z.string())
     .default([])
@@ -260,7 +276,13 @@ const schema = z.object({
           ctx.addIssue({ code: "custom", message });
           return z.NEVER;
         }
-        headers.push([name, item.slice(colon + 1).trim()]);
+        const value = item.slice(colon + 1).trim();
+        const valueProblem = headerValueProblem(value);
+        if (valueProblem) {
+          ctx.addIssue({ code: "custom", message: `${name}: ${valueProblem}` });
+          return z.NEVER;
+        }
+        headers.push([name, value]);
       }
       return headers;
     }),
@@ -327,6 +349,8 @@ function loadShape(
       throw new InputError("--stages", "cannot be combined with --duration (the stages set it)");
     const stages = parseStages(stagesText, startPerSec);
     const plan = stagesPlan(stages, startPerSec);
+    const tooLong = timerLimitProblem(plan.durationMs);
+    if (tooLong) throw new InputError("--stages", `the stages in total ${tooLong}`);
     return {
       ratePerSec: plan.count / (plan.durationMs / 1000),
       durationMs: plan.durationMs,

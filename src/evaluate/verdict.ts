@@ -44,6 +44,9 @@ export const GENERATOR_LAG_BOUND_MS = 5;
 
 const fmt = (value: number, digits = 2): string => String(Number(value.toFixed(digits)));
 const pct = (ratio: number): string => `${fmt(ratio * 100, 3)}%`;
+/** Below 1 req/s two significant digits, so a slow schedule never reads "0 asked". */
+const fmtRate = (ratePerSec: number): string =>
+  ratePerSec > 0 && ratePerSec < 1 ? String(Number(ratePerSec.toPrecision(2))) : fmt(ratePerSec, 1);
 
 function upperBoundCheck(bound: UpperBound, value: number): VerdictCheck {
   const level: Level =
@@ -90,7 +93,7 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
       : `≥ ${THROUGHPUT_TARGET_RATIO * 100}% of the asked rate target, ≥ ${THROUGHPUT_CRITICAL_RATIO * 100}% degraded`,
     message: run.rate.closedLoop
       ? `Throughput: ${fmt(run.rate.achievedPerSec, 1)} req/s (closed loop, no asked rate)`
-      : `Throughput: ${fmt(run.rate.achievedPerSec, 1)} req/s of ${fmt(askedPerSec, 1)} asked (${pct(ratio)})`,
+      : `Throughput: ${fmtRate(run.rate.achievedPerSec)} req/s of ${fmtRate(askedPerSec)} asked (${pct(ratio)})`,
   });
 
   const errorRate = completed > 0 ? run.requests.error / completed : run.requests.dropped > 0 ? 1 : 0;
