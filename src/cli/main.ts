@@ -689,11 +689,12 @@ function parseDurationFlag(flag: string, text: string, allowZero: boolean): numb
 /** Steps of the ladder, one line each as they finish. */
 function stepLine(index: number, count: number, ratePerSec: number, result: RunResult): string {
   const completed = result.requests.total;
-  const errorRate = completed > 0 ? (result.requests.error / completed) * 100 : 0;
+  const errorRate =
+    completed > 0 ? `${Number(((result.requests.error / completed) * 100).toFixed(3))}%` : "n/a";
   return (
     `step ${index + 1}/${count}: ${ratePerSec} req/s -> achieved ${result.rate.achievedPerSec.toFixed(1)}, ` +
     `p50 ${result.latencyMs.p50}ms p95 ${result.latencyMs.p95}ms p99 ${result.latencyMs.p99}ms, ` +
-    `errors ${Number(errorRate.toFixed(3))}%, correctness ${result.correctness === null ? "n/a" : `${Number((result.correctness * 100).toFixed(2))}%`}: ` +
+    `errors ${errorRate}, correctness ${result.correctness === null ? "n/a" : `${Number((result.correctness * 100).toFixed(2))}%`}: ` +
     result.verdict.level
   );
 }

@@ -96,13 +96,27 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
       : `Throughput: ${fmtRate(run.rate.achievedPerSec)} req/s of ${fmtRate(askedPerSec)} asked (${pct(ratio)})`,
   });
 
-  const errorRate = completed > 0 ? run.requests.error / completed : run.requests.dropped > 0 ? 1 : 0;
+  // Errors ÷ completed. With nothing completed there is no rate to show (0 errors of 0 is not
+  // 100%), but requests that were due and never completed mean the run failed: critical.
+  const errorRate = completed > 0 ? run.requests.error / completed : 0;
   checks.push({
     name: "error_rate",
-    level: errorRate === 0 ? "target" : errorRate <= ERROR_RATE_DEGRADED_MAX ? "degraded" : "critical",
-    value: errorRate,
+    level:
+      completed === 0
+        ? run.requests.dropped > 0
+          ? "critical"
+          : "target"
+        : errorRate === 0
+          ? "target"
+          : errorRate <= ERROR_RATE_DEGRADED_MAX
+            ? "degraded"
+            : "critical",
+    value: completed > 0 ? errorRate : null,
     expected: "0% target, ≤ 0.1% degraded",
-    message: `Error Rate: ${pct(errorRate)}`,
+    message:
+      completed > 0
+        ? `Error Rate: ${pct(errorRate)}`
+        : `Error Rate: n/a, no request completed${run.requests.dropped > 0 ? ` (${run.requests.dropped} dropped)` : ""}`,
   });
 
   const blockedRate = completed > 0 ? run.requests.blocked / completed : 0;

@@ -20,10 +20,11 @@ export function ladderTable(steps: readonly LadderStep[]): string {
   ];
   for (const { ratePerSec, result, note } of steps) {
     const completed = result.requests.total;
-    const errorRate = completed > 0 ? result.requests.error / completed : 0;
+    // Errors ÷ completed: with nothing completed there is no rate (0 of 0 is not 0% or 100%).
+    const errorRate = completed > 0 ? percent(result.requests.error / completed) : "n/a";
     rows.push(
       `| ${result.rate.closedLoop ? "max" : ratePerSec} | ${ms(result.latencyMs.p50)} | ${ms(result.latencyMs.p95)} | ${ms(result.latencyMs.p99)} | ` +
-        `${percent(errorRate)} | ${Number(result.rate.achievedPerSec.toFixed(1))} | ` +
+        `${errorRate} | ${Number(result.rate.achievedPerSec.toFixed(1))} | ` +
         `${result.correctness === null ? "n/a" : percent(result.correctness)} | ${result.verdict.level} | ${note} |`,
     );
   }
