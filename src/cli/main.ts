@@ -20,6 +20,7 @@ import {
 import { randomUUID } from "node:crypto";
 import { prepareRun, type Progress } from "../engine/run.js";
 import { EXIT_CODES } from "../evaluate/exit-codes.js";
+import { unreachableReason } from "../evaluate/reachability.js";
 import { RESULTS_SCHEMA_VERSION, type RunResult } from "../metrics/result.js";
 import { writeJsonFile, writeResultsFile } from "../report/json.js";
 import {
@@ -270,13 +271,8 @@ function progressPrinter(quiet: boolean): ((progress: Progress) => void) | undef
 
 /** Connection-level failures on every request mean the target was never reached. */
 function unreachableNote(result: RunResult, target: string): string | undefined {
-  const connectionKinds = ["connect_refused", "dns", "tls"];
-  const connectionErrors = connectionKinds.reduce((sum, kind) => sum + (result.errors[kind] ?? 0), 0);
-  const timeouts = result.errors.timeout ?? 0;
-  if (result.requests.total === 0 || result.requests.success + result.requests.blocked > 0) return undefined;
-  if (connectionErrors + timeouts < result.requests.total) return undefined;
-  const kinds = Object.keys(result.errors).join(", ");
-  return `--target ${target}: unreachable (${result.requests.total} of ${result.requests.total} requests failed: ${kinds})`;
+  const reason = unreachableReason(result);
+  return reason === undefined ? undefined : `--target ${target}: unreachable (${reason})`;
 }
 
 /** Runs one load test with live progress, summary, results file and exit code. */
@@ -688,6 +684,9 @@ function parseDurationFlag(flag: string, text: string, allowZero: boolean): numb
 
 /** Steps of the ladder, one line each as they finish. */
 function stepLine(index: number, count: number, ratePerSec: number, result: RunResult): string {
+  const unreachable = unreachableReason(result);
+  if (unreachable !== undefined)
+    return `step ${index + 1}/${count}: ${ratePerSec} req/s -> unreachable (${unreachable})`;
   const completed = result.requests.total;
   const errorRate =
     completed > 0 ? `${Number(((result.requests.error / completed) * 100).toFixed(3))}%` : "n/a";
@@ -741,14 +740,24 @@ async function executeLadder(
   const table = ladderTable(outcome.steps);
   process.stdout.write(`\nBaseline Results\n\n${table}\n\n`);
   const saturated = outcome.steps.find((step) => step.ratePerSec === outcome.saturatedAtPerSec);
+  const target = `${base.targetUrl.protocol}//${base.targetUrl.host}`;
+  const neverReached = outcome.unreachable !== undefined && outcome.steps.length === 1;
+  if (outcome.unreachable) {
+    process.stderr.write(
+      `load-test: error: --target ${target}: unreachable at ${outcome.unreachable.ratePerSec} req/s ` +
+        `(${outcome.unreachable.reason}); the ladder stopped there\n`,
+    );
+  }
   process.stdout.write(
-    saturated
-      ? `Saturation: from ${saturated.ratePerSec} req/s on, no step was within target (${saturated.result.verdict.level}: ` +
+    neverReached
+      ? "Saturation: not measured (the target was unreachable)\n"
+      : saturated
+        ? `Saturation: from ${saturated.ratePerSec} req/s on, no step was within target (${saturated.result.verdict.level}: ` +
           `${saturated.result.verdict.checks
             .filter((check) => check.level !== "target")
             .map((check) => check.message)
             .join("; ")})\n`
-      : `Saturation: not reached (the highest step was within target)\n`,
+        : `Saturation: not reached (the highest step was within target)\n`,
   );
   const markdownWritten = await writeOutput(outputs.markdown, (markdown) =>
     writeFileAtomic(markdown, `${table}\n`),
@@ -759,6 +768,7 @@ async function executeLadder(
       kind: "ladder",
       saturatedAtPerSec: outcome.saturatedAtPerSec,
       interrupted: outcome.interrupted,
+      unreachable: outcome.unreachable ?? null,
       table,
       steps: outcome.steps.map((step) => ({
         ratePerSec: step.ratePerSec,
@@ -779,8 +789,9 @@ async function executeLadder(
         check.level === "critical",
     ),
   );
+  // An unreachable target is critical, as for a single run (README "Exit codes").
   const firstCritical = outcome.steps[0]?.result.verdict.level === "critical";
-  return policyFailed || firstCritical ? EXIT_CODES.critical : EXIT_CODES.ok;
+  return policyFailed || firstCritical || outcome.unreachable ? EXIT_CODES.critical : EXIT_CODES.ok;
 }
 
 export function buildProgram(): Command {
