@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { lstat, mkdir, open, realpath, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { InputError } from "../config/errors.js";
 
@@ -68,6 +68,17 @@ async function refuseNonFile(path: string): Promise<void> {
   throw new Error("is not a regular file");
 }
 
+/**
+ * The file a path names: through a symbolic link to the file it points at, so the rename
+ * replaces that file and the link stays (a results.json linked into a shared folder).
+ */
+async function fileOf(path: string): Promise<string> {
+  return realpath(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return path;
+    throw error;
+  });
+}
+
 /** Beside the target, so the final rename never crosses file systems; hidden, and unique per call. */
 function temporaryPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
@@ -98,9 +109,10 @@ export async function checkOutputPaths(outputs: readonly OutputPath[]): Promise<
     seen.set(absolute, flag);
     try {
       if (path.endsWith("/")) throw new Error("is a directory (give a file name)");
-      await refuseNonFile(absolute);
-      await ensureDirectory(dirname(absolute));
-      const probe = temporaryPathFor(absolute);
+      const file = await fileOf(absolute);
+      await refuseNonFile(file);
+      await ensureDirectory(dirname(file));
+      const probe = temporaryPathFor(file);
       await writeExclusive(probe, "");
       await unlink(probe);
     } catch (error) {
@@ -115,14 +127,14 @@ export async function checkOutputPaths(outputs: readonly OutputPath[]): Promise<
  * fails. Throws an OutputWriteError naming the flag.
  */
 export async function writeFileAtomic(output: OutputPath, text: string): Promise<void> {
-  const absolute = resolve(output.path);
   let temporary: string | undefined;
   try {
-    await refuseNonFile(absolute);
-    await ensureDirectory(dirname(absolute));
-    temporary = temporaryPathFor(absolute);
+    const file = await fileOf(resolve(output.path));
+    await refuseNonFile(file);
+    await ensureDirectory(dirname(file));
+    temporary = temporaryPathFor(file);
     await writeExclusive(temporary, text);
-    await rename(temporary, absolute);
+    await rename(temporary, file);
     temporary = undefined;
   } catch (error) {
     if (temporary !== undefined) await unlink(temporary).catch(() => undefined);

@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -33,7 +34,6 @@ describe("output paths are checked before anything is sent", () => {
     ["--out", "/proc/r.json", /cannot write \/proc\/r\.json/],
     ["--markdown", "/proc/r.md", /cannot write \/proc\/r\.md/],
     ["--prometheus-file", "/proc/r.prom", /cannot write \/proc\/r\.prom/],
-    ["--out", "/dev/null", /not a regular file/],
   ])("%s %s: exit 2, one line naming the flag, no request sent", async (flag, path, reason) => {
     const target = await server();
     const cli = await runCli(run(target.url, flag, path), { timeoutMs: 15_000 });
@@ -42,6 +42,18 @@ describe("output paths are checked before anything is sent", () => {
     expect(cli.stderr).toMatch(new RegExp(`^load-test: error: ${flag}: `));
     expect(cli.stderr).toMatch(reason);
     expect(cli.stdout).toBe("");
+    expect(target.arrivalsMs).toHaveLength(0);
+  });
+
+  it("--out naming a special file (a FIFO): exit 2, and the FIFO is left as it was", async () => {
+    // A FIFO of our own, not /dev/null: without the check the results were renamed over the target.
+    const target = await server();
+    const fifo = join(await mkdtemp(join(tmpdir(), "load-test-out-")), "fifo");
+    execFileSync("mkfifo", [fifo]);
+    const cli = await runCli(run(target.url, "--out", fifo), { timeoutMs: 15_000 });
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toMatch(/^load-test: error: --out: cannot write .*fifo: is not a regular file/);
+    expect((await lstat(fifo)).isFIFO()).toBe(true);
     expect(target.arrivalsMs).toHaveLength(0);
   });
 

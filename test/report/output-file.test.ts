@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { lstat, mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -24,15 +25,17 @@ describe("checkOutputPaths", () => {
   it.each([
     ["a directory", () => dir, /is a directory/],
     ["a name ending in /", () => `${dir}/x/`, /is a directory/],
-    ["a special file", () => "/dev/null", /not a regular file/],
+    ["a special file (a FIFO)", () => join(dir, "fifo"), /not a regular file/],
     [
       "a directory that cannot exist (no hang under /proc)",
       () => "/proc/no-such-dir/r.json",
       /cannot create directory/,
     ],
-    ["a file under a file", () => join(dir, "f", "r.json"), /is not a directory/],
+    ["a file under a file", () => join(dir, "f", "r.json"), /not a directory/],
   ])("refuses %s with an InputError naming the flag", async (_name, path, reason) => {
     await writeFile(join(dir, "f"), "");
+    // A FIFO of our own, never /dev/null: a regression would rename a file over the target.
+    execFileSync("mkfifo", [join(dir, "fifo")]);
     const check = checkOutputPaths([{ flag: "--out", path: path() }]);
     await expect(check).rejects.toBeInstanceOf(InputError);
     await expect(check).rejects.toThrow(reason);
@@ -57,6 +60,17 @@ describe("writeFileAtomic", () => {
     await writeFileAtomic({ flag: "--out", path }, "new\n");
     expect(await readFile(path, "utf8")).toBe("new\n");
     expect(await readdir(dir)).toEqual(["r.json"]);
+  });
+
+  it("writes through a symbolic link to the file it points at, keeping the link", async () => {
+    await mkdir(join(dir, "shared"));
+    await writeFile(join(dir, "shared", "r.json"), "old");
+    await symlink(join(dir, "shared", "r.json"), join(dir, "link.json"));
+    await checkOutputPaths([{ flag: "--out", path: join(dir, "link.json") }]);
+    await writeFileAtomic({ flag: "--out", path: join(dir, "link.json") }, "new");
+    expect((await lstat(join(dir, "link.json"))).isSymbolicLink()).toBe(true);
+    expect(await readFile(join(dir, "shared", "r.json"), "utf8")).toBe("new");
+    expect(await readdir(join(dir, "shared"))).toEqual(["r.json"]);
   });
 
   it("fails with the flag and a reason, removing its temporary file", async () => {
