@@ -837,6 +837,19 @@ export function buildProgram(): Command {
     .option("--step <d>", "duration of each step", "60s")
     .option("--pause <d>", "quiet time between steps", "2s")
     .action(async (flags: LadderFlags) => {
+      // The ladder writes --out and --markdown only; an export flag would be a file never written.
+      const exportFlag = (
+        [
+          ["--prometheus-file", flags.prometheusFile],
+          ["--pushgateway", flags.pushgateway],
+          ["--metrics-listen", flags.metricsListen],
+        ] as const
+      ).find(([, value]) => value !== undefined)?.[0];
+      if (exportFlag)
+        fail(
+          `${exportFlag}: not supported by ladder (each step is a run of its own: use load-test --rps N ${exportFlag} …)`,
+          EXIT_CODES.invalidInput,
+        );
       const ratesPerSec = parseRates(flags.rates);
       const stepMs = parseDurationFlag("--step", flags.step, false);
       const pauseMs = parseDurationFlag("--pause", flags.pause, true);

@@ -98,6 +98,24 @@ describe("output paths are checked before anything is sent", () => {
     );
     expect(ladder.code).toBe(2);
     expect(ladder.stderr).toMatch(/^load-test: error: --markdown: /);
+    // Prometheus exports are not written by a ladder: refused rather than silently lost.
+    const prom = await runCli(
+      [
+        "ladder",
+        "--target",
+        target.url,
+        "--rates",
+        "5",
+        "--step",
+        "1s",
+        "--quiet",
+        "--prometheus-file",
+        "l.prom",
+      ],
+      { timeoutMs: 15_000 },
+    );
+    expect(prom.code).toBe(2);
+    expect(prom.stderr).toMatch(/^load-test: error: --prometheus-file: not supported by ladder/);
     expect(target.arrivalsMs).toHaveLength(0);
     const demo = await runCli(["demo", "--out", "/proc/x/d.json", "--quiet"], { timeoutMs: 15_000 });
     expect(demo.code).toBe(2);
