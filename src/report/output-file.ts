@@ -32,8 +32,8 @@ function reasonOf(error: unknown): string {
 
 /**
  * The directory a file goes into, created one level at a time from its nearest existing
- * ancestor. Not `mkdir({ recursive: true })`: under /proc that call spins forever on a path that
- * cannot exist (Node 20 loops between ENOENT and the parent it finds).
+ * ancestor. Not `mkdir({ recursive: true })`: on Node 20 that call never settles for a path under
+ * /proc that cannot exist (`/proc/no-such-dir`), at 100% CPU, where a plain `mkdir` says ENOENT.
  */
 async function ensureDirectory(directory: string): Promise<void> {
   const missing: string[] = [];
