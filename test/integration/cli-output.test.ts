@@ -151,6 +151,32 @@ describe("output paths are checked before anything is sent", () => {
 });
 
 describe("a results file lost after the run", () => {
+  it("--prometheus-file: one line on stderr (not only in the summary), exit 5, --out still written", async () => {
+    const target = await server();
+    const dir = await mkdtemp(join(tmpdir(), "load-test-out-"));
+    const lost = join(dir, "lost");
+    await mkdir(lost);
+    const out = join(dir, "r.json");
+    const cli = await runCli(
+      ["--target", target.url, "--rps", "10", "--duration", "2s", "--quiet"].concat([
+        "--prometheus-file",
+        join(lost, "m.prom"),
+        "--out",
+        out,
+      ]),
+      {
+        timeoutMs: 20_000,
+        onSpawn: () =>
+          setTimeout(() => {
+            void rm(lost, { recursive: true }).then(() => writeFile(lost, "not a directory"));
+          }, 1000),
+      },
+    );
+    expect(cli.stderr).toMatch(/load-test: error: --prometheus-file .*m\.prom: could not write the file: /);
+    expect(cli.code).toBe(5);
+    expect(JSON.parse(await readFile(out, "utf8"))).toMatchObject({ schemaVersion: 1 });
+  });
+
   it("is one line on stderr naming the flag, exit 5; the other files and the summary are still written", async () => {
     const target = await server();
     const dir = await mkdtemp(join(tmpdir(), "load-test-out-"));
