@@ -3,7 +3,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { runCli } from "../helpers/cli.js";
+import { afterStderr, runCli } from "../helpers/cli.js";
 import { allowEverything, startLocalServer, type LocalServer } from "../helpers/servers.js";
 
 const servers: LocalServer[] = [];
@@ -158,7 +158,7 @@ describe("a results file lost after the run", () => {
     await mkdir(lost);
     const out = join(dir, "r.json");
     const cli = await runCli(
-      ["--target", target.url, "--rps", "10", "--duration", "2s", "--quiet"].concat([
+      ["--target", target.url, "--rps", "10", "--duration", "2s"].concat([
         "--prometheus-file",
         join(lost, "m.prom"),
         "--out",
@@ -166,10 +166,11 @@ describe("a results file lost after the run", () => {
       ]),
       {
         timeoutMs: 20_000,
-        onSpawn: () =>
-          setTimeout(() => {
+        // The path was fine when checked; once the run has started, its directory becomes a file.
+        onSpawn: (child) =>
+          afterStderr(child, "load-test: http", () => {
             void rm(lost, { recursive: true }).then(() => writeFile(lost, "not a directory"));
-          }, 1000),
+          }),
       },
     );
     expect(cli.stderr).toMatch(/load-test: error: --prometheus-file .*m\.prom: could not write the file: /);
@@ -184,7 +185,7 @@ describe("a results file lost after the run", () => {
     await mkdir(lost);
     const markdown = join(dir, "kept.md");
     const cli = await runCli(
-      ["--target", target.url, "--rps", "10", "--duration", "2s", "--quiet"].concat([
+      ["--target", target.url, "--rps", "10", "--duration", "2s"].concat([
         "--out",
         join(lost, "r.json"),
         "--markdown",
@@ -192,11 +193,11 @@ describe("a results file lost after the run", () => {
       ]),
       {
         timeoutMs: 20_000,
-        // The path was fine when checked; during the run its directory becomes a plain file.
-        onSpawn: () =>
-          setTimeout(() => {
+        // The path was fine when checked; once the run has started, its directory becomes a file.
+        onSpawn: (child) =>
+          afterStderr(child, "load-test: http", () => {
             void rm(lost, { recursive: true }).then(() => writeFile(lost, "not a directory"));
-          }, 1000),
+          }),
       },
     );
     expect(cli.stderr).toMatch(
