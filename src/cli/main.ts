@@ -5,7 +5,8 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { Command, CommanderError, Option } from "commander";
-import { parseDurationMs } from "../config/duration.js";
+import { parseDurationMs, timerLimitProblem } from "../config/duration.js";
+import { parseDecimal, parseWholeNumber } from "../config/numbers.js";
 import {
   DEFAULT_PATH,
   DEFAULT_TIMEOUT,
@@ -19,8 +20,15 @@ import {
 import { randomUUID } from "node:crypto";
 import { prepareRun, type Progress } from "../engine/run.js";
 import { EXIT_CODES } from "../evaluate/exit-codes.js";
+import { unreachableReason } from "../evaluate/reachability.js";
 import { RESULTS_SCHEMA_VERSION, type RunResult } from "../metrics/result.js";
-import { writeJsonFile, writeResultsFile, writeTextFile } from "../report/json.js";
+import { writeJsonFile, writeResultsFile } from "../report/json.js";
+import {
+  checkOutputPaths,
+  OutputWriteError,
+  writeFileAtomic,
+  type OutputPath,
+} from "../report/output-file.js";
 import { HdrIntervalLog } from "../report/hdr-log.js";
 import { ladderTable } from "../report/markdown.js";
 import { runLadder } from "../engine/ladder.js";
@@ -65,41 +73,79 @@ interface CliRunFlags extends RawRunOptions, RawPrometheusOptions {
   label?: string[];
   out?: string;
   hdrLog?: string;
+  markdown?: string;
   quiet?: boolean;
 }
 
 interface OutputFlags {
-  out?: string;
+  out?: OutputPath;
   /** The Baseline Results table of this run (one row) as Markdown. */
-  markdown?: string;
+  markdown?: OutputPath;
   quiet?: boolean;
   prometheus?: PrometheusOptions;
   /** `--hdr-log`: the open interval log that receives the run's seconds. */
   intervals?: HdrIntervalLog;
 }
 
-/** Opens `--hdr-log FILE` before anything runs, so a path that cannot be written stops here. */
-async function openHdrLog(path: string | undefined): Promise<HdrIntervalLog | undefined> {
-  if (path === undefined) return undefined;
-  return HdrIntervalLog.open(path).catch((error: unknown) =>
-    fail(`--hdr-log ${path}: ${(error as Error).message}`, EXIT_CODES.invalidInput),
+/** Opens `--hdr-log FILE` (checked with the other outputs) before anything runs. */
+async function openHdrLog(target: OutputPath | undefined): Promise<HdrIntervalLog | undefined> {
+  if (target === undefined) return undefined;
+  return HdrIntervalLog.open(target.path).catch((error: unknown) =>
+    fail(`${target.flag} ${target.path}: ${(error as Error).message}`, EXIT_CODES.invalidInput),
   );
 }
 
-/** Closes the interval log; a write that failed makes the exit code 2, as a failed `--out` does. */
+/**
+ * Closes the interval log. A write that failed during the run is one line on stderr and
+ * EXIT_CODES.writeFailed, as for any other output (an interrupted run keeps 130).
+ */
 async function closeHdrLog(
   log: HdrIntervalLog | undefined,
-  path: string | undefined,
+  target: OutputPath | undefined,
   code: number,
 ): Promise<number> {
-  if (!log || path === undefined) return code;
+  if (!log || target === undefined) return code;
   try {
     await log.close();
-    process.stderr.write(`histogram log written to ${path}\n`);
+    process.stderr.write(`histogram log written to ${target.path}\n`);
     return code;
   } catch (error) {
-    process.stderr.write(`load-test: error: --hdr-log ${(error as Error).message}\n`);
-    return EXIT_CODES.invalidInput;
+    process.stderr.write(`load-test: error: ${target.flag} ${(error as Error).message}\n`);
+    return code === EXIT_CODES.interrupted ? code : EXIT_CODES.writeFailed;
+  }
+}
+
+/** `--out x` -> { flag: "--out", path: "x" }; undefined stays undefined. */
+function output(flag: string, path: string | undefined): OutputPath | undefined {
+  return path === undefined ? undefined : { flag, path };
+}
+
+/** Every output path is checked before anything is sent: exit 2 with one line naming the flag. */
+async function checkOutputs(outputs: Array<OutputPath | undefined>): Promise<void> {
+  try {
+    await checkOutputPaths(outputs.filter((entry): entry is OutputPath => entry !== undefined));
+  } catch (error) {
+    if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
+    throw error;
+  }
+}
+
+/**
+ * Writes one results file after the run; a failure now (disk full, directory removed) is one
+ * line on stderr and false, so the caller exits with EXIT_CODES.writeFailed.
+ */
+async function writeOutput(
+  target: OutputPath | undefined,
+  write: (target: OutputPath) => Promise<void>,
+): Promise<boolean> {
+  if (target === undefined) return true;
+  try {
+    await write(target);
+    return true;
+  } catch (error) {
+    if (!(error instanceof OutputWriteError)) throw error;
+    process.stderr.write(`load-test: error: ${error.message}\n`);
+    return false;
   }
 }
 
@@ -261,13 +307,8 @@ function progressPrinter(quiet: boolean): ((progress: Progress) => void) | undef
 
 /** Connection-level failures on every request mean the target was never reached. */
 function unreachableNote(result: RunResult, target: string): string | undefined {
-  const connectionKinds = ["connect_refused", "dns", "tls"];
-  const connectionErrors = connectionKinds.reduce((sum, kind) => sum + (result.errors[kind] ?? 0), 0);
-  const timeouts = result.errors.timeout ?? 0;
-  if (result.requests.total === 0 || result.requests.success + result.requests.blocked > 0) return undefined;
-  if (connectionErrors + timeouts < result.requests.total) return undefined;
-  const kinds = Object.keys(result.errors).join(", ");
-  return `--target ${target}: unreachable (${result.requests.total} of ${result.requests.total} requests failed: ${kinds})`;
+  const reason = unreachableReason(result);
+  return reason === undefined ? undefined : `--target ${target}: unreachable (${reason})`;
 }
 
 /** Runs one load test with live progress, summary, results file and exit code. */
@@ -302,9 +343,15 @@ function interruptSignal(): { signal: AbortSignal; release(): void } {
 
 async function executeRun(
   options: RunOptions,
-  flags: OutputFlags & { hdrLog?: string },
+  flags: OutputFlags & { hdrLog?: OutputPath },
   title?: string,
 ): Promise<number> {
+  await checkOutputs([
+    flags.out,
+    flags.markdown,
+    output("--prometheus-file", flags.prometheus?.prometheusFile),
+    flags.hdrLog,
+  ]);
   const intervals = await openHdrLog(flags.hdrLog);
   const { code } = await executeRunWithResult(options, { ...flags, intervals }, title);
   return closeHdrLog(intervals, flags.hdrLog, code);
@@ -339,6 +386,11 @@ async function executeRunWithResult(
   flags: OutputFlags,
   title?: string,
 ): Promise<{ code: number; result: RunResult }> {
+  await checkOutputs([
+    flags.out,
+    flags.markdown,
+    output("--prometheus-file", flags.prometheus?.prometheusFile),
+  ]);
   tuneHeapForLoad();
   const interrupts = interruptSignal();
   const target = `${options.targetUrl.protocol}//${options.targetUrl.host}`;
@@ -369,35 +421,38 @@ async function executeRunWithResult(
   interrupts.release();
   if (onProgress && process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
   let exportFailed = false;
+  let written = true;
   if (exporter) {
     const exported = await exporter.finish(run.snapshot());
     // Export problems never fail the measurement; they are warnings unless --pushgateway-fatal.
     result.verdict.warnings.push(...exported.warnings);
     exportFailed = exported.fatal;
-  }
-  process.stdout.write(`${formatSummary(result)}\n`);
-  if (flags.out) {
-    try {
-      await writeResultsFile(flags.out, result);
-      process.stderr.write(`results written to ${flags.out}\n`);
-    } catch (error) {
-      process.stderr.write(`load-test: error: --out ${flags.out}: ${(error as Error).message}\n`);
-      return { code: EXIT_CODES.invalidInput, result };
+    if (exported.writeFailed !== undefined) {
+      process.stderr.write(`load-test: error: ${exported.writeFailed}\n`);
+      written = false;
     }
   }
-  if (flags.markdown) {
-    await writeTextFile(
-      flags.markdown,
+  process.stdout.write(`${formatSummary(result)}\n`);
+  // Each file is written even when another failed: one lost file must not lose the others.
+  const outWritten = await writeOutput(flags.out, async (out) => {
+    await writeResultsFile(out, result);
+    process.stderr.write(`results written to ${out.path}\n`);
+  });
+  const markdownWritten = await writeOutput(flags.markdown, (markdown) =>
+    writeFileAtomic(
+      markdown,
       `${ladderTable([{ ratePerSec: options.ratePerSec, result, note: title ?? "" }])}\n`,
-    );
-  }
+    ),
+  );
   const unreachable = unreachableNote(result, target);
   if (unreachable) process.stderr.write(`load-test: error: ${unreachable}\n`);
-  return { code: exitCodeOf(result, exportFailed), result };
+  return { code: exitCodeOf(result, exportFailed, !(written && outWritten && markdownWritten)), result };
 }
 
-function exitCodeOf(result: RunResult, exportFailed = false): number {
+/** README "Exit codes": interrupted, then a lost results file, then the verdict, then the export. */
+function exitCodeOf(result: RunResult, exportFailed = false, writeFailed = false): number {
   if (result.interrupted) return EXIT_CODES.interrupted;
+  if (writeFailed) return EXIT_CODES.writeFailed;
   if (result.verdict.level === "critical") return EXIT_CODES.critical;
   return exportFailed ? EXIT_CODES.exportFailed : EXIT_CODES.ok;
 }
@@ -420,6 +475,8 @@ function phaseOptions(
 ): RunOptions {
   const { profile } = loaded;
   const plan = phasePlan(phase);
+  const tooLong = timerLimitProblem(plan.durationMs);
+  if (tooLong) throw new InputError(`phase "${phase.name}"`, `its stages in total ${tooLong}`);
   const constant = phase.constantPerSec !== undefined;
   return {
     targetUrl: new URL(profile.target as string),
@@ -481,6 +538,18 @@ async function executeProfile(path: string, command: Command): Promise<number> {
       .filter(([name]) => !["client", "environment", "provider"].includes(name))
       .map(([k, v]) => `${k}=${v}`),
   });
+  // A path typed on the command line is named by its flag, one from the profile by its field.
+  const outputOf = (
+    key: "out" | "markdown" | "prometheusFile" | "hdrLog",
+    flag: string,
+  ): OutputPath | undefined =>
+    output(flags[key] !== undefined ? flag : `outputs.${key}`, profile.outputs[key]);
+  const outputs = {
+    out: outputOf("out", "--out"),
+    markdown: outputOf("markdown", "--markdown"),
+    prometheusFile: outputOf("prometheusFile", "--prometheus-file"),
+    hdrLog: outputOf("hdrLog", "--hdr-log"),
+  };
   const quiet = Boolean(command.opts().quiet);
   const transportFlags = command.opts() as RawTransportFlags & { pacing?: string };
   let phaseRuns: RunOptions[];
@@ -490,22 +559,17 @@ async function executeProfile(path: string, command: Command): Promise<number> {
     if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
     throw error;
   }
+  await checkOutputs([outputs.out, outputs.markdown, outputs.prometheusFile, outputs.hdrLog]);
   if (profile.phases.length === 1) {
     const options = phaseRuns[0] as RunOptions;
     return executeRun(
       options,
-      {
-        out: profile.outputs.out,
-        markdown: profile.outputs.markdown,
-        hdrLog: profile.outputs.hdrLog,
-        quiet,
-        prometheus,
-      },
+      { out: outputs.out, markdown: outputs.markdown, hdrLog: outputs.hdrLog, quiet, prometheus },
       profile.name ?? "load-test",
     );
   }
   // One interval log for every phase, on one time axis (docs/RESULTS.md "Interval log").
-  const intervals = await openHdrLog(profile.outputs.hdrLog);
+  const intervals = await openHdrLog(outputs.hdrLog);
   const phases: Array<{ name: string; result: RunResult }> = [];
   let code: number = EXIT_CODES.ok;
   for (const [index, phase] of profile.phases.entries()) {
@@ -526,25 +590,26 @@ async function executeProfile(path: string, command: Command): Promise<number> {
       await new Promise((resolve) => setTimeout(resolve, phase.pauseAfterMs));
     }
   }
-  if (profile.outputs.markdown) {
-    const rows = phases.map(({ name, result }) => ({
-      ratePerSec: result.rate.targetPerSec,
-      result,
-      note: name,
-    }));
-    await writeTextFile(profile.outputs.markdown, `${ladderTable(rows)}\n`);
-  }
-  if (profile.outputs.out) {
-    await writeJsonFile(profile.outputs.out, {
+  const rows = phases.map(({ name, result }) => ({
+    ratePerSec: result.rate.targetPerSec,
+    result,
+    note: name,
+  }));
+  const markdownWritten = await writeOutput(outputs.markdown, (markdown) =>
+    writeFileAtomic(markdown, `${ladderTable(rows)}\n`),
+  );
+  const outWritten = await writeOutput(outputs.out, async (out) => {
+    await writeJsonFile(out, {
       schemaVersion: RESULTS_SCHEMA_VERSION,
       kind: "phases",
       interrupted: code === EXIT_CODES.interrupted,
       phases,
     });
-    process.stderr.write(`results written to ${profile.outputs.out}\n`);
-  }
-  const logged = await closeHdrLog(intervals, profile.outputs.hdrLog, code);
-  return code === EXIT_CODES.ok ? logged : code;
+    process.stderr.write(`results written to ${out.path}\n`);
+  });
+  const logged = await closeHdrLog(intervals, outputs.hdrLog, code);
+  if (code === EXIT_CODES.interrupted) return code;
+  return markdownWritten && outWritten ? logged : EXIT_CODES.writeFailed;
 }
 
 function parseLatencyRange(text: string): { min: number; max: number } {
@@ -554,11 +619,13 @@ function parseLatencyRange(text: string): { min: number; max: number } {
   if (min === undefined || max === undefined || min < 0 || max < min) {
     fail(`--llm-latency: expected MIN..MAX like 200ms..2s, got "${text}"`, EXIT_CODES.invalidInput);
   }
+  const tooLong = timerLimitProblem(max);
+  if (tooLong) fail(`--llm-latency: ${tooLong}`, EXIT_CODES.invalidInput);
   return { min, max };
 }
 
 function parsePort(text: string): number {
-  const port = Number(text);
+  const port = parseWholeNumber(text) ?? Number.NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     fail(`--port: must be 0..65535, got "${text}"`, EXIT_CODES.invalidInput);
   return port;
@@ -632,6 +699,7 @@ async function demoCommand(flags: DemoFlags): Promise<number> {
     threads: flags.threads,
   };
   validate({ target: "http://127.0.0.1", ...demoOptions });
+  await checkOutputs([output("--out", flags.out), output("--markdown", flags.markdown)]);
   const gateway = await startGatewayProcess(flags.llmLatency);
   try {
     // A loopback target: the default --threads leaves one core to the gateway.
@@ -656,8 +724,8 @@ interface LadderFlags extends CliRunFlags {
 }
 
 function parseRates(text: string): number[] {
-  const rates = text.split(",").map((item) => Number(item.trim()));
-  if (rates.length === 0 || rates.some((rate) => !Number.isFinite(rate) || rate <= 0)) {
+  const rates = text.split(",").map((item) => parseDecimal(item) ?? Number.NaN);
+  if (rates.length === 0 || rates.some((rate) => !(rate > 0))) {
     fail(`--rates: expected increasing rates like 10,50,100,200, got "${text}"`, EXIT_CODES.invalidInput);
   }
   return rates;
@@ -668,17 +736,23 @@ function parseDurationFlag(flag: string, text: string, allowZero: boolean): numb
   if (valueMs === undefined || valueMs < 0 || (!allowZero && valueMs === 0)) {
     fail(`${flag}: must be a duration like 30s, 1m or 1m30s, got "${text}"`, EXIT_CODES.invalidInput);
   }
+  const tooLong = timerLimitProblem(valueMs);
+  if (tooLong) fail(`${flag}: ${tooLong}`, EXIT_CODES.invalidInput);
   return valueMs;
 }
 
 /** Steps of the ladder, one line each as they finish. */
 function stepLine(index: number, count: number, ratePerSec: number, result: RunResult): string {
+  const unreachable = unreachableReason(result);
+  if (unreachable !== undefined)
+    return `step ${index + 1}/${count}: ${ratePerSec} req/s -> unreachable (${unreachable})`;
   const completed = result.requests.total;
-  const errorRate = completed > 0 ? (result.requests.error / completed) * 100 : 0;
+  const errorRate =
+    completed > 0 ? `${Number(((result.requests.error / completed) * 100).toFixed(3))}%` : "n/a";
   return (
     `step ${index + 1}/${count}: ${ratePerSec} req/s -> achieved ${result.rate.achievedPerSec.toFixed(1)}, ` +
     `p50 ${result.latencyMs.p50}ms p95 ${result.latencyMs.p95}ms p99 ${result.latencyMs.p99}ms, ` +
-    `errors ${Number(errorRate.toFixed(3))}%, correctness ${result.correctness === null ? "n/a" : `${Number((result.correctness * 100).toFixed(2))}%`}: ` +
+    `errors ${errorRate}, correctness ${result.correctness === null ? "n/a" : `${Number((result.correctness * 100).toFixed(2))}%`}: ` +
     result.verdict.level
   );
 }
@@ -690,16 +764,22 @@ async function executeLadder(
   flags: { out?: string; markdown?: string; hdrLog?: string; quiet?: boolean; summaryOfLast?: boolean },
   title = "ladder",
 ): Promise<number> {
-  const intervals = await openHdrLog(flags.hdrLog);
-  const code = await runLadderSteps(base, ladder, flags, title, intervals);
-  const logged = await closeHdrLog(intervals, flags.hdrLog, code);
-  return code === EXIT_CODES.ok ? logged : code;
+  const outputs = {
+    out: output("--out", flags.out),
+    markdown: output("--markdown", flags.markdown),
+    hdrLog: output("--hdr-log", flags.hdrLog),
+  };
+  await checkOutputs([outputs.out, outputs.markdown, outputs.hdrLog]);
+  const intervals = await openHdrLog(outputs.hdrLog);
+  const code = await runLadderSteps(base, ladder, flags, outputs, title, intervals);
+  return closeHdrLog(intervals, outputs.hdrLog, code);
 }
 
 async function runLadderSteps(
   base: RunOptions,
   ladder: { ratesPerSec: number[]; stepMs: number; pauseMs: number },
-  flags: { out?: string; markdown?: string; quiet?: boolean; summaryOfLast?: boolean },
+  flags: { quiet?: boolean; summaryOfLast?: boolean },
+  outputs: { out?: OutputPath; markdown?: OutputPath },
   title: string,
   intervals: HdrIntervalLog | undefined,
 ): Promise<number> {
@@ -737,22 +817,35 @@ async function runLadderSteps(
   const table = ladderTable(outcome.steps);
   process.stdout.write(`\nBaseline Results\n\n${table}\n\n`);
   const saturated = outcome.steps.find((step) => step.ratePerSec === outcome.saturatedAtPerSec);
+  const target = `${base.targetUrl.protocol}//${base.targetUrl.host}`;
+  const neverReached = outcome.unreachable !== undefined && outcome.steps.length === 1;
+  if (outcome.unreachable) {
+    process.stderr.write(
+      `load-test: error: --target ${target}: unreachable at ${outcome.unreachable.ratePerSec} req/s ` +
+        `(${outcome.unreachable.reason}); the ladder stopped there\n`,
+    );
+  }
   process.stdout.write(
-    saturated
-      ? `Saturation: from ${saturated.ratePerSec} req/s on, no step was within target (${saturated.result.verdict.level}: ` +
+    neverReached
+      ? "Saturation: not measured (the target was unreachable)\n"
+      : saturated
+        ? `Saturation: from ${saturated.ratePerSec} req/s on, no step was within target (${saturated.result.verdict.level}: ` +
           `${saturated.result.verdict.checks
             .filter((check) => check.level !== "target")
             .map((check) => check.message)
             .join("; ")})\n`
-      : `Saturation: not reached (the highest step was within target)\n`,
+        : `Saturation: not reached (the highest step was within target)\n`,
   );
-  if (flags.markdown) await writeTextFile(flags.markdown, `${table}\n`);
-  if (flags.out) {
-    await writeJsonFile(flags.out, {
+  const markdownWritten = await writeOutput(outputs.markdown, (markdown) =>
+    writeFileAtomic(markdown, `${table}\n`),
+  );
+  const outWritten = await writeOutput(outputs.out, async (out) => {
+    await writeJsonFile(out, {
       schemaVersion: RESULTS_SCHEMA_VERSION,
       kind: "ladder",
       saturatedAtPerSec: outcome.saturatedAtPerSec,
       interrupted: outcome.interrupted,
+      unreachable: outcome.unreachable ?? null,
       table,
       steps: outcome.steps.map((step) => ({
         ratePerSec: step.ratePerSec,
@@ -760,9 +853,10 @@ async function runLadderSteps(
         result: step.result,
       })),
     });
-    process.stderr.write(`results written to ${flags.out}\n`);
-  }
+    process.stderr.write(`results written to ${out.path}\n`);
+  });
   if (outcome.interrupted) return EXIT_CODES.interrupted;
+  if (!(markdownWritten && outWritten)) return EXIT_CODES.writeFailed;
   // A ladder is meant to find saturation, so a critical top step is not a failure. It fails when
   // even the first step is critical, or when any step let a security or policy probe through.
   const policyFailed = outcome.steps.some((step) =>
@@ -772,8 +866,9 @@ async function runLadderSteps(
         check.level === "critical",
     ),
   );
+  // An unreachable target is critical, as for a single run (README "Exit codes").
   const firstCritical = outcome.steps[0]?.result.verdict.level === "critical";
-  return policyFailed || firstCritical ? EXIT_CODES.critical : EXIT_CODES.ok;
+  return policyFailed || firstCritical || outcome.unreachable ? EXIT_CODES.critical : EXIT_CODES.ok;
 }
 
 export function buildProgram(): Command {
@@ -794,7 +889,10 @@ export function buildProgram(): Command {
     }
     const options = validate(flags);
     process.exitCode = await executeRun(options, {
-      ...flags,
+      out: output("--out", flags.out),
+      markdown: output("--markdown", flags.markdown),
+      hdrLog: output("--hdr-log", flags.hdrLog),
+      quiet: flags.quiet,
       prometheus: prometheusOptions({ ...flags, labels: flags.label }),
     });
   };
@@ -817,6 +915,19 @@ export function buildProgram(): Command {
     .option("--step <d>", "duration of each step", "60s")
     .option("--pause <d>", "quiet time between steps", "2s")
     .action(async (flags: LadderFlags) => {
+      // The ladder writes --out and --markdown only; an export flag would be a file never written.
+      const exportFlag = (
+        [
+          ["--prometheus-file", flags.prometheusFile],
+          ["--pushgateway", flags.pushgateway],
+          ["--metrics-listen", flags.metricsListen],
+        ] as const
+      ).find(([, value]) => value !== undefined)?.[0];
+      if (exportFlag)
+        fail(
+          `${exportFlag}: not supported by ladder (each step is a run of its own: use load-test --rps N ${exportFlag} …)`,
+          EXIT_CODES.invalidInput,
+        );
       const ratesPerSec = parseRates(flags.rates);
       const stepMs = parseDurationFlag("--step", flags.step, false);
       const pauseMs = parseDurationFlag("--pause", flags.pause, true);

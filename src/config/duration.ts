@@ -31,3 +31,17 @@ export function formatDurationMs(durationMs: number): string {
   restSec -= minutes * 60;
   return `${hours ? `${hours}h` : ""}${minutes ? `${minutes}m` : ""}${restSec || (!hours && !minutes) ? `${restSec}s` : ""}`;
 }
+
+/**
+ * The longest a Node.js timer waits: 2^31 − 1 ms (about 24.8 days). A longer delay fires at
+ * once with a TimeoutOverflowWarning, so a run's end timer, its warm-up or a pause would spin;
+ * durations that reach a timer are bounded by this.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Why `valueMs` cannot be waited for, or undefined when it can. */
+export function timerLimitProblem(valueMs: number): string | undefined {
+  return valueMs > MAX_TIMER_MS
+    ? `must be at most ${Math.floor(MAX_TIMER_MS / 3_600_000)}h (2^31 ms, the longest a timer can wait)`
+    : undefined;
+}

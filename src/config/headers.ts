@@ -31,6 +31,27 @@ export function headerNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/** RFC 9110 §5.5 field value: visible characters, spaces and tabs, obs-text; no CR, LF or NUL. */
+export const HEADER_VALUE = /^[\t\u0020-\u007e\u0080-\u00ff]*$/;
+
+/**
+ * Why `value` cannot be sent as a header value, or undefined when it can. A CR or LF would end
+ * the header early (RFC 9112 §2.2), so the client refuses every request carrying it; the value
+ * itself is never repeated, as it may be a secret.
+ */
+export function headerValueProblem(value: string): string | undefined {
+  return HEADER_VALUE.test(value)
+    ? undefined
+    : "the value may hold only visible characters, spaces and tabs (no CR, LF or other control characters, RFC 9110 §5.5)";
+}
+
+/** A header value in a profile or case: a string or number that can be sent as it is. */
+export const headerValueSchema = z
+  .union([z.string(), z.number()], { error: "must be a string" })
+  .refine((value) => headerValueProblem(String(value)) === undefined, {
+    error: (issue) => headerValueProblem(String(issue.input)),
+  });
+
 /** A header name in a profile or case: a token, and not one the client frames messages with. */
 export const headerNameSchema = z
   .string()

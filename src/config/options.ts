@@ -2,9 +2,10 @@ import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
 import { stagesPlan, parseStages, type Stage } from "../plan/ramping.js";
-import { parseDurationMs } from "./duration.js";
+import { parseDurationMs, timerLimitProblem } from "./duration.js";
+import { parseDecimal, parseWholeNumber } from "./numbers.js";
 import { InputError } from "./errors.js";
-import { headerNameProblem, NOT_A_HEADER_NAME } from "./headers.js";
+import { headerNameProblem, headerValueProblem, NOT_A_HEADER_NAME } from "./headers.js";
 import { parseTransportFlags, type RawTransportFlags, type TransportFlags } from "./transport-options.js";
 import type { CustomCase } from "./profile-cases.js";
 import { parseCliThreshold, type Threshold } from "./thresholds.js";
@@ -123,7 +124,7 @@ export function isLoopbackTarget(url: URL): boolean {
 export function resolveThreads(text: string | undefined, workers: number, targetUrl?: URL): number {
   const reservedCores = targetUrl && isLoopbackTarget(targetUrl) ? 1 : 0;
   if (text === undefined) return Math.max(1, Math.min(availableParallelism() - reservedCores, workers));
-  const threads = Number(text);
+  const threads = parseWholeNumber(text) ?? Number.NaN;
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)
     throw new InputError("--threads", `must be an integer from 1 to ${MAX_THREADS}, got "${text}"`);
   if (threads > workers)
@@ -154,6 +155,11 @@ const duration = (flag: string) =>
         code: "custom",
         message: `must be a duration like 30s, 5m, 1h or 1m30s, got "${text}"`,
       });
+      return z.NEVER;
+    }
+    const tooLong = timerLimitProblem(valueMs);
+    if (tooLong) {
+      ctx.addIssue({ code: "custom", message: tooLong });
       return z.NEVER;
     }
     return valueMs;
@@ -188,8 +194,8 @@ const schema = z.object({
     .string()
     .transform((text, ctx): number | "max" => {
       if (isClosedLoopRps(text)) return "max";
-      const value = Number(text);
-      if (text.trim() === "" || !Number.isFinite(value) || value <= 0) {
+      const value = parseDecimal(text);
+      if (value === undefined || value <= 0) {
         ctx.addIssue({ code: "custom", message: `must be a number > 0 or "max", got "${text}"` });
         return z.NEVER;
       }
@@ -202,8 +208,8 @@ const schema = z.object({
     .string()
     .default("0")
     .transform((text, ctx) => {
-      const value = Number(text);
-      if (text.trim() === "" || !Number.isFinite(value) || value < 0) {
+      const value = parseDecimal(text);
+      if (value === undefined) {
         ctx.addIssue({ code: "custom", message: `must be a rate ≥ 0, got "${text}"` });
         return z.NEVER;
       }
@@ -213,8 +219,8 @@ const schema = z.object({
     .string()
     .default("0")
     .transform((text, ctx) => {
-      const value = Number(text);
-      if (!Number.isInteger(value) || value < 0) {
+      const value = parseWholeNumber(text);
+      if (value === undefined) {
         ctx.addIssue({ code: "custom", message: `must be a number of requests ≥ 0, got "${text}"` });
         return z.NEVER;
       }
@@ -228,8 +234,8 @@ const schema = z.object({
     .optional()
     .transform((text, ctx) => {
       if (text === undefined) return undefined;
-      const value = Number(text);
-      if (!Number.isInteger(value) || value < 1) {
+      const value = parseWholeNumber(text);
+      if (value === undefined || value < 1) {
         ctx.addIssue({ code: "custom", message: `must be an integer ≥ 1, got "${text}"` });
         return z.NEVER;
       }
@@ -245,9 +251,19 @@ const schema = z.object({
         ctx.addIssue({ code: "custom", message: `must be a duration like 2s, or 0 for none, got "${text}"` });
         return z.NEVER;
       }
+      const tooLong = timerLimitProblem(valueMs);
+      if (tooLong) {
+        ctx.addIssue({ code: "custom", message: tooLong });
+        return z.NEVER;
+      }
       return valueMs;
     }),
-  apiKey: z.string().optional(),
+  apiKey: z
+    .string()
+    .refine((key) => headerValueProblem(key) === undefined, {
+      error: "may hold only visible characters (no CR, LF or other control characters)",
+    })
+    .optional(),
   header: z
     .array(z.string())
     .default([])
@@ -262,7 +278,13 @@ const schema = z.object({
           ctx.addIssue({ code: "custom", message });
           return z.NEVER;
         }
-        headers.push([name, item.slice(colon + 1).trim()]);
+        const value = item.slice(colon + 1).trim();
+        const valueProblem = headerValueProblem(value);
+        if (valueProblem) {
+          ctx.addIssue({ code: "custom", message: `${name}: ${valueProblem}` });
+          return z.NEVER;
+        }
+        headers.push([name, value]);
       }
       return headers;
     }),
@@ -329,6 +351,8 @@ function loadShape(
       throw new InputError("--stages", "cannot be combined with --duration (the stages set it)");
     const stages = parseStages(stagesText, startPerSec);
     const plan = stagesPlan(stages, startPerSec);
+    const tooLong = timerLimitProblem(plan.durationMs);
+    if (tooLong) throw new InputError("--stages", `the stages in total ${tooLong}`);
     return {
       ratePerSec: plan.count / (plan.durationMs / 1000),
       durationMs: plan.durationMs,

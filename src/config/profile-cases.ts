@@ -12,7 +12,7 @@ import {
   type StatusRange,
 } from "../scenarios/expect.js";
 import type { PreparedRequest } from "../transport/http.js";
-import { headerNameSchema } from "./headers.js";
+import { headerNameSchema, headerValueSchema } from "./headers.js";
 import { CATEGORY_NAME, ENFORCING_CATEGORIES } from "./thresholds.js";
 
 export const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] as const;
@@ -79,7 +79,7 @@ export const caseSchema = z
       .optional()
       .describe("Request path (and query) after the target's base URL; default the profile's path"),
     headers: z
-      .record(headerNameSchema, z.union([z.string(), z.number()], { error: "must be a string" }))
+      .record(headerNameSchema, headerValueSchema)
       .optional()
       .describe("Extra headers of this case (override the profile's)"),
     body: z

@@ -7,7 +7,8 @@
 import { z } from "zod";
 import { parseStages } from "../plan/ramping.js";
 import { InputError } from "./errors.js";
-import { headerNameSchema } from "./headers.js";
+import { parseDurationMs, timerLimitProblem } from "./duration.js";
+import { headerNameSchema, headerValueProblem } from "./headers.js";
 import { caseSchema } from "./profile-cases.js";
 import { CATEGORY_NAME, THRESHOLD_LEVELS } from "./thresholds.js";
 
@@ -22,6 +23,17 @@ const durationSchema = z
   .union([z.string().regex(new RegExp(DURATION_PATTERN), { error: DURATION_MESSAGE }), z.number().min(0)], {
     error: DURATION_MESSAGE,
   })
+  .refine(
+    (value) =>
+      timerLimitProblem(typeof value === "number" ? value * 1000 : (parseDurationMs(value) ?? 0)) ===
+      undefined,
+    {
+      error: (issue) =>
+        timerLimitProblem(
+          typeof issue.input === "number" ? issue.input * 1000 : (parseDurationMs(String(issue.input)) ?? 0),
+        ),
+    },
+  )
   .describe("A duration: 30s, 5m, 1h, 1m30s, 500ms, or a number of seconds");
 
 const isZeroDuration = (value: string | number): boolean =>
@@ -145,6 +157,9 @@ export const thresholdsSchema = z
 
 const headerValue = z
   .union([z.string(), z.number(), envRefSchema], { error: "must be a string or {env: NAME}" })
+  .refine((value) => typeof value === "object" || headerValueProblem(String(value)) === undefined, {
+    error: (issue) => headerValueProblem(String(issue.input)),
+  })
   .describe("A literal value, or {env: NAME} to read a secret from the environment");
 
 export const headersSchema = z

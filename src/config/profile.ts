@@ -17,7 +17,8 @@ import { parseStages, stagesPlan, type RampingPlan, type Stage } from "../plan/r
 import { CORPUS } from "../scenarios/corpus.js";
 import { MIXED_WEIGHTS } from "../scenarios/mix.js";
 import { CATEGORIES, type Category } from "../scenarios/types.js";
-import { parseDurationMs } from "./duration.js";
+import { parseDurationMs, timerLimitProblem } from "./duration.js";
+import { parseDecimal } from "./numbers.js";
 import { InputError } from "./errors.js";
 import { DEFAULT_PATH, DEFAULT_TIMEOUT, defaultWorkers, isClosedLoopRps } from "./options.js";
 import {
@@ -38,7 +39,7 @@ import {
   type CaseRecord,
   type CustomCase,
 } from "./profile-cases.js";
-import { headerNameProblem, NOT_A_HEADER_NAME } from "./headers.js";
+import { headerNameProblem, headerValueProblem, NOT_A_HEADER_NAME } from "./headers.js";
 import { ENV_NAME, LABEL_NAME, profileSchema, type RawPhase, type RawProfile } from "./profile-schema.js";
 import {
   CATEGORY_NAME,
@@ -422,7 +423,12 @@ function normalize(data: RawProfile, context: NormalizeContext): Profile {
   let auth: Profile["auth"];
   if (data.auth !== undefined) {
     const read = readEnv({ env: data.auth.bearerEnv, default: data.auth.default }, "auth.bearerEnv", context);
-    if (read) {
+    if (read && headerValueProblem(read.value) !== undefined) {
+      context.problems.push({
+        path: ["auth", "bearerEnv"],
+        message: `${read.from}: the token may hold only visible characters (no CR, LF or other control characters)`,
+      });
+    } else if (read) {
       context.secrets.bearerToken = read.value;
       auth = { scheme: "bearer", from: read.from };
     }
@@ -432,7 +438,10 @@ function normalize(data: RawProfile, context: NormalizeContext): Profile {
   for (const [name, value] of Object.entries(data.headers ?? {})) {
     if (typeof value === "object") {
       const read = readEnv(value, formatFieldPath(["headers", name]), context);
-      if (read) {
+      const problem = read === undefined ? undefined : headerValueProblem(read.value);
+      if (problem) {
+        context.problems.push({ path: ["headers", name], message: `${read?.from}: ${problem}` });
+      } else if (read) {
         context.secrets.headers.push([name, read.value]);
         headers.push({ name, from: read.from });
       }
@@ -583,6 +592,9 @@ export interface ParseProfileOptions {
   lineOf?: (path: Path) => number | undefined;
 }
 
+/** Aliases a profile may expand: plenty for shared settings, far below a resource-exhaustion file. */
+const MAX_ALIAS_COUNT = 100;
+
 /** Validates an already-parsed profile object (YAML/JSON value); throws ProfileError with every problem. */
 export async function parseProfile(raw: unknown, options: ParseProfileOptions): Promise<LoadedProfile> {
   const env = options.env ?? process.env;
@@ -699,7 +711,20 @@ export function parseProfileText(
     }
     return line;
   };
-  return { value: document.toJS({ maxAliasCount: 100 }) as unknown, lineOf };
+  let value: unknown;
+  try {
+    value = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    // The yaml library throws a ReferenceError when aliases would expand beyond the limit (a
+    // "billion laughs" file), or for an alias to an anchor it has not seen.
+    if (!(error instanceof ReferenceError)) throw error;
+    throw new ProfileError(source, [
+      /Excessive alias count/.test(error.message)
+        ? `its YAML aliases (*name) expand to too much data (more than ${MAX_ALIAS_COUNT} uses of anchors)`
+        : `YAML: ${error.message}`,
+    ]);
+  }
+  return { value, lineOf };
 }
 
 /**
@@ -801,13 +826,18 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
     check: (value: number) => boolean,
     what: string,
   ): number | undefined => {
-    const value = Number(text);
-    if (text.trim() !== "" && Number.isFinite(value) && check(value)) return value;
+    const value = parseDecimal(text);
+    if (value !== undefined && check(value)) return value;
     problems.push(`${flag}: must be ${what}, got "${text}"`);
     return undefined;
   };
   const duration = (flag: string, text: string, allowZero: boolean): number | undefined => {
     const valueMs = parseDurationMs(text);
+    const tooLong = valueMs === undefined ? undefined : timerLimitProblem(valueMs);
+    if (tooLong) {
+      problems.push(`${flag}: ${tooLong}`);
+      return undefined;
+    }
     if (valueMs !== undefined && (allowZero || valueMs > 0)) return valueMs;
     problems.push(`${flag}: must be a duration like 30s, 5m, 1h or 1m30s, got "${text}"`);
     return undefined;
@@ -916,7 +946,9 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
     if (window !== undefined) profile.coldstartWindow = window;
   }
 
-  if (flags.apiKey !== undefined && flags.apiKey !== "") {
+  if (flags.apiKey !== undefined && headerValueProblem(flags.apiKey) !== undefined) {
+    problems.push("--api-key: may hold only visible characters (no CR, LF or other control characters)");
+  } else if (flags.apiKey !== undefined && flags.apiKey !== "") {
     secrets.bearerToken = flags.apiKey;
     profile.auth = { scheme: "bearer", from: "--api-key" };
     settle("auth.bearerEnv");
@@ -934,6 +966,11 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
       continue;
     }
     const value = item.slice(colon + 1).trim();
+    const valueProblem = headerValueProblem(value);
+    if (valueProblem) {
+      problems.push(`--header: ${name}: ${valueProblem}`);
+      continue;
+    }
     const same = (other: string): boolean => other.toLowerCase() === name.toLowerCase();
     secrets.headers = [...secrets.headers.filter(([other]) => !same(other)), [name, value]];
     profile.headers = [...profile.headers.filter((header) => !same(header.name)), { name, from: "--header" }];

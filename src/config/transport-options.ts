@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { createSecureContext } from "node:tls";
 import { InputError } from "./errors.js";
+import { parseWholeNumber } from "./numbers.js";
 
 /**
  * Connection flags as commander gives them (docs/TRANSPORT.md). `--no-keepalive` arrives as
@@ -84,8 +85,8 @@ const HOST_NAME =
   /^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 function positiveInteger(flag: string, text: string): number {
-  const value = Number(text);
-  if (text.trim() === "" || !Number.isInteger(value) || value < 1) {
+  const value = parseWholeNumber(text);
+  if (value === undefined || value < 1) {
     throw new InputError(flag, `must be an integer ≥ 1, got "${text}"`);
   }
   return value;

@@ -1,4 +1,5 @@
 import type { RunOptions } from "../config/options.js";
+import { unreachableReason } from "../evaluate/reachability.js";
 import type { RunResult } from "../metrics/result.js";
 import { ladderNotes, saturationIndex, type LadderStep } from "../report/markdown.js";
 import { prepareRun, type RunHooks } from "./run.js";
@@ -22,6 +23,12 @@ export interface LadderResult {
   /** The rate from which every step was outside target (see saturationIndex); null if none. */
   saturatedAtPerSec: number | null;
   interrupted: boolean;
+  /**
+   * Why the target was unreachable at the last step (every request refused, timed out, …), which
+   * ended the ladder there; undefined when it answered. A first step that never reached the
+   * target measured no saturation: its latency is the time to fail.
+   */
+  unreachable?: { ratePerSec: number; reason: string };
 }
 
 /**
@@ -30,6 +37,7 @@ export interface LadderResult {
  */
 export async function runLadder(options: LadderOptions, hooks: LadderHooks = {}): Promise<LadderResult> {
   const results: RunResult[] = [];
+  let unreachable: LadderResult["unreachable"];
   for (const [index, ratePerSec] of options.ratesPerSec.entries()) {
     if (hooks.signal?.aborted) break;
     if (index > 0 && options.pauseMs > 0) await pause(options.pauseMs, hooks.signal);
@@ -47,18 +55,26 @@ export async function runLadder(options: LadderOptions, hooks: LadderHooks = {})
     results.push(result);
     hooks.onStepEnd?.(index, result);
     if (result.interrupted) break;
+    const reason = unreachableReason(result);
+    if (reason !== undefined) {
+      unreachable = { ratePerSec, reason };
+      break;
+    }
   }
   const notes = ladderNotes(results.map((result) => result.verdict.level));
+  if (unreachable) notes[results.length - 1] = "Unreachable";
   const steps = results.map((result, index) => ({
     ratePerSec: options.ratesPerSec[index] as number,
     result,
     note: notes[index] as string,
   }));
   const saturation = saturationIndex(results.map((result) => result.verdict.level));
+  const neverReached = unreachable !== undefined && results.length === 1;
   return {
     steps,
-    saturatedAtPerSec: saturation >= 0 ? (steps[saturation] as LadderStep).ratePerSec : null,
+    saturatedAtPerSec: saturation >= 0 && !neverReached ? (steps[saturation] as LadderStep).ratePerSec : null,
     interrupted: results.some((result) => result.interrupted) || hooks.signal?.aborted === true,
+    ...(unreachable ? { unreachable } : {}),
   };
 }
 

@@ -108,6 +108,13 @@ export class Shard {
   private closedAtMs: number | undefined;
   private endTimer: unknown;
   private scheduleEnd: number | undefined;
+  private endOfSchedule!: () => void;
+  /**
+   * Settles at t0 + duration (or at an interrupt). A run lasts its duration even when its last
+   * request left and was answered earlier (0.5 req/s for 6 s sends at 0, 2 and 4 s): its rate and
+   * its reported duration are both over the whole schedule.
+   */
+  private readonly scheduleOver = new Promise<void>((resolve) => (this.endOfSchedule = resolve));
 
   constructor(
     private readonly options: RunOptions,
@@ -261,6 +268,7 @@ export class Shard {
       this.endTimer = undefined;
       this.scheduleEnd ??= nowMs;
       this.scheduler.finish();
+      this.endOfSchedule();
     };
     this.endTimer = clock.setTimer(endSchedule, endAtMs - clock.nowMs());
     return t0Ms;
@@ -268,7 +276,7 @@ export class Shard {
 
   /** Resolves when the schedule is over (or stopped) and nothing is in flight. */
   whenIdle(): Promise<void> {
-    return this.scheduler.whenIdle();
+    return this.scheduleOver.then(() => this.scheduler.whenIdle());
   }
 
   /** Interrupt: nothing more leaves; requests in flight may still complete until `close`. */
@@ -277,6 +285,7 @@ export class Shard {
     if (this.endTimer !== undefined) this.clock.clearTimer(this.endTimer);
     this.endTimer = undefined;
     this.scheduler.stop();
+    this.endOfSchedule();
   }
 
   /** Ends the shard: what is still in flight is abandoned (counted as dropped), connections close. */

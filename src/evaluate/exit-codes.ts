@@ -1,6 +1,7 @@
 /**
  * Documented, stable exit codes (README "Exit codes"). CI gates on these; never renumber.
- * Interrupted wins over the verdict because a partial run proves nothing either way.
+ * Interrupted wins over the verdict because a partial run proves nothing either way; a lost
+ * results file wins over the verdict because whatever reads that file next would fail.
  */
 export const EXIT_CODES = {
   /** Verdict target or degraded: nothing critical. */
@@ -13,6 +14,12 @@ export const EXIT_CODES = {
   critical: 3,
   /** `--pushgateway-fatal`: the run was fine but its metrics could not be exported. */
   exportFailed: 4,
+  /**
+   * The run ended but a results file (`--out`, `--markdown`, `--prometheus-file`, a profile's
+   * `outputs`) could not be written; every path was checked before the run, so this is a late
+   * failure (disk full, directory removed). The summary on stdout still has the results.
+   */
+  writeFailed: 5,
   /** The run was interrupted (SIGINT/SIGTERM); partial results were still written. */
   interrupted: 130,
 } as const;

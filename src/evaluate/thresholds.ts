@@ -117,8 +117,7 @@ function observe(threshold: Threshold, inputs: ThresholdInputs): Observation {
     case "error_rate": {
       if (threshold.aggregation === "count") return { value: counts.error };
       if (completed > 0) return { value: counts.error / completed };
-      // As evaluateRun: requests due but never completed (all dropped) are a 100% error rate.
-      if (category === undefined && inputs.requests.dropped > 0) return { value: 1 };
+      // Nothing completed (every request dropped): no rate, and the threshold fails as evaluateRun's check.
       return { value: null, missing: `no completed requests${scope}` };
     }
     case "block_rate":

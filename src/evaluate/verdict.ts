@@ -44,6 +44,9 @@ export const GENERATOR_LAG_BOUND_MS = 5;
 
 const fmt = (value: number, digits = 2): string => String(Number(value.toFixed(digits)));
 const pct = (ratio: number): string => `${fmt(ratio * 100, 3)}%`;
+/** Below 1 req/s two significant digits, so a slow schedule never reads "0 asked". */
+const fmtRate = (ratePerSec: number): string =>
+  ratePerSec > 0 && ratePerSec < 1 ? String(Number(ratePerSec.toPrecision(2))) : fmt(ratePerSec, 1);
 
 function upperBoundCheck(bound: UpperBound, value: number): VerdictCheck {
   const level: Level =
@@ -90,16 +93,30 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
       : `≥ ${THROUGHPUT_TARGET_RATIO * 100}% of the asked rate target, ≥ ${THROUGHPUT_CRITICAL_RATIO * 100}% degraded`,
     message: run.rate.closedLoop
       ? `Throughput: ${fmt(run.rate.achievedPerSec, 1)} req/s (closed loop, no asked rate)`
-      : `Throughput: ${fmt(run.rate.achievedPerSec, 1)} req/s of ${fmt(askedPerSec, 1)} asked (${pct(ratio)})`,
+      : `Throughput: ${fmtRate(run.rate.achievedPerSec)} req/s of ${fmtRate(askedPerSec)} asked (${pct(ratio)})`,
   });
 
-  const errorRate = completed > 0 ? run.requests.error / completed : run.requests.dropped > 0 ? 1 : 0;
+  // Errors ÷ completed. With nothing completed there is no rate to show (0 errors of 0 is not
+  // 100%), but requests that were due and never completed mean the run failed: critical.
+  const errorRate = completed > 0 ? run.requests.error / completed : 0;
   checks.push({
     name: "error_rate",
-    level: errorRate === 0 ? "target" : errorRate <= ERROR_RATE_DEGRADED_MAX ? "degraded" : "critical",
-    value: errorRate,
+    level:
+      completed === 0
+        ? run.requests.dropped > 0
+          ? "critical"
+          : "target"
+        : errorRate === 0
+          ? "target"
+          : errorRate <= ERROR_RATE_DEGRADED_MAX
+            ? "degraded"
+            : "critical",
+    value: completed > 0 ? errorRate : null,
     expected: "0% target, ≤ 0.1% degraded",
-    message: `Error Rate: ${pct(errorRate)}`,
+    message:
+      completed > 0
+        ? `Error Rate: ${pct(errorRate)}`
+        : `Error Rate: n/a, no request completed${run.requests.dropped > 0 ? ` (${run.requests.dropped} dropped)` : ""}`,
   });
 
   const blockedRate = completed > 0 ? run.requests.blocked / completed : 0;

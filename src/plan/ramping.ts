@@ -1,4 +1,5 @@
 import { parseDurationMs } from "../config/duration.js";
+import { parseDecimal } from "../config/numbers.js";
 import { InputError } from "../config/errors.js";
 import type { Plan } from "./constant.js";
 
@@ -204,8 +205,8 @@ export function parseStages(text: string, startPerSec = 0, field = "--stages"): 
     const durationMs = parseDurationMs(durationText);
     if (durationMs === undefined)
       throw new InputError(field, `${where}: "${durationText}" is not a duration like 30s, 1m or 1m30s`);
-    const targetPerSec = Number(targetText);
-    if (targetText === "" || !Number.isFinite(targetPerSec) || targetPerSec < 0)
+    const targetPerSec = parseDecimal(targetText);
+    if (targetPerSec === undefined)
       throw new InputError(field, `${where}: target "${targetText}" must be a rate ≥ 0 (req/s)`);
     stages.push({ durationMs, targetPerSec });
   });

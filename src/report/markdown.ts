@@ -1,3 +1,4 @@
+import { unreachableReason } from "../evaluate/reachability.js";
 import type { Level, RunResult } from "../metrics/result.js";
 
 export interface LadderStep {
@@ -20,10 +21,14 @@ export function ladderTable(steps: readonly LadderStep[]): string {
   ];
   for (const { ratePerSec, result, note } of steps) {
     const completed = result.requests.total;
-    const errorRate = completed > 0 ? result.requests.error / completed : 0;
+    // Errors ÷ completed: with nothing completed there is no rate (0 of 0 is not 0% or 100%).
+    const errorRate = completed > 0 ? percent(result.requests.error / completed) : "n/a";
+    // A step that never reached the target measured the time to fail, not the target's latency.
+    const latency = (valueMs: number): string =>
+      unreachableReason(result) === undefined ? ms(valueMs) : "n/a";
     rows.push(
-      `| ${result.rate.closedLoop ? "max" : ratePerSec} | ${ms(result.latencyMs.p50)} | ${ms(result.latencyMs.p95)} | ${ms(result.latencyMs.p99)} | ` +
-        `${percent(errorRate)} | ${Number(result.rate.achievedPerSec.toFixed(1))} | ` +
+      `| ${result.rate.closedLoop ? "max" : ratePerSec} | ${latency(result.latencyMs.p50)} | ${latency(result.latencyMs.p95)} | ${latency(result.latencyMs.p99)} | ` +
+        `${errorRate} | ${Number(result.rate.achievedPerSec.toFixed(1))} | ` +
         `${result.correctness === null ? "n/a" : percent(result.correctness)} | ${result.verdict.level} | ${note} |`,
     );
   }

@@ -4,8 +4,6 @@
  * Nothing here prints or throws once the run has started: problems come back from finish() as
  * warnings, and `fatal` when the user asked for them to fail the run.
  */
-import { randomBytes } from "node:crypto";
-import { rename, unlink, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
@@ -19,15 +17,18 @@ import {
 } from "./prometheus-options.js";
 import { describeGroup, pushWithRetry } from "./prometheus-pushgateway.js";
 import { buildRegistry } from "./prometheus-registry.js";
+import { writeFileAtomic } from "./output-file.js";
 
 export interface PrometheusExportResult {
   /** Human-readable problems for the run summary (no credentials in them). */
   warnings: string[];
   /**
    * True when the run must fail because of the export: the final push or the requested delete failed
-   * and `--pushgateway-fatal` was given, or `--prometheus-file` could not be written.
+   * and `--pushgateway-fatal` was given.
    */
   fatal: boolean;
+  /** `--prometheus-file` could not be written: why (the CLI reports it as a results file it lost). */
+  writeFailed?: string;
 }
 
 export interface PrometheusExport {
@@ -96,12 +97,14 @@ async function finish(
   ]);
   const warnings: string[] = [];
   let fatal = false;
+  let writeFailed: string | undefined;
   for (const r of results) {
     if (r === undefined) continue;
     warnings.push(...r.warnings);
     fatal ||= r.fatal;
+    writeFailed ??= r.writeFailed;
   }
-  return { warnings, fatal };
+  return { warnings, fatal, ...(writeFailed !== undefined ? { writeFailed } : {}) };
 }
 
 async function finalPush(pusher: PeriodicPusher, registry: Registry): Promise<PrometheusExportResult> {
@@ -210,15 +213,13 @@ class PeriodicPusher {
 }
 
 async function writeMetricsFile(file: string, registry: Registry): Promise<PrometheusExportResult> {
-  // Write then rename, so that a reader (e.g. node_exporter's textfile collector) never sees half a file.
-  const temp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
+  // Atomic, so that a reader (e.g. node_exporter's textfile collector) never sees half a file.
   try {
-    await writeFile(temp, await registry.metrics(), "utf8");
-    await rename(temp, file);
+    await writeFileAtomic({ flag: "--prometheus-file", path: file }, await registry.metrics());
     return { warnings: [], fatal: false };
   } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    return { warnings: [`could not write --prometheus-file ${file}: ${message(err)}`], fatal: true };
+    const reason = message(err);
+    return { warnings: [reason], fatal: false, writeFailed: reason };
   }
 }
 

@@ -3,7 +3,7 @@
  * `--label`, `--pushgateway*`, `--push-interval`, `--prometheus-file`, `--metrics-listen`), validated
  * up front so that a bad flag fails before any request is sent. See docs/PROMETHEUS.md.
  */
-import { parseDurationMs } from "../config/duration.js";
+import { parseDurationMs, timerLimitProblem } from "../config/duration.js";
 import { displayTarget } from "../config/options.js";
 
 /** A flag of the Prometheus export has an invalid value; `flag` names it (e.g. `--label`). */
@@ -260,6 +260,8 @@ function parseInterval(text: string, fail: Fail): number | undefined {
   if (ms === undefined) {
     return fail("--push-interval", `${JSON.stringify(text)}: expected a duration such as 10s, 500ms or 1m`);
   }
+  const tooLong = timerLimitProblem(ms);
+  if (tooLong) return fail("--push-interval", tooLong);
   if (ms !== 0 && ms < MIN_PUSH_INTERVAL_MS) {
     return fail(
       "--push-interval",

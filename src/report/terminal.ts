@@ -3,6 +3,11 @@ import type { LatencySummaryMs, Level, RunResult } from "../metrics/result.js";
 import { describeConnections, describeTransportErrors } from "../transport/describe.js";
 
 const num = (value: number, digits = 2): string => String(Number(value.toFixed(digits)));
+/** A rate below 1 req/s keeps two significant digits: 0.0001 req/s must not read "0 req/s". */
+const rateText = (ratePerSec: number): string =>
+  ratePerSec > 0 && ratePerSec < 1 ? String(Number(ratePerSec.toPrecision(2))) : num(ratePerSec, 1);
+/** Seconds, with hundredths below 1 s (a 50 ms run must not read "0s"). */
+const secondsText = (sec: number): string => num(sec, sec < 1 ? 2 : 1);
 const pct = (ratio: number | null): string => (ratio === null ? "n/a" : `${num(ratio * 100, 2)}%`);
 const pad = (text: string, width: number): string => text.padEnd(width);
 const padLeft = (text: string, width: number): string => text.padStart(width);
@@ -54,13 +59,13 @@ export function formatSummary(result: RunResult): string {
   const { requests, rate } = result;
   lines.push(
     `load-test ${result.target}${result.path}  category ${result.category}  ` +
-      `${rate.closedLoop ? `max rate (closed loop, ${result.generator.workers} in flight)` : `${num(rate.targetPerSec)} req/s`} for ${num(result.durationSec, 1)}s${result.interrupted ? "  (INTERRUPTED)" : ""}${result.aborted ? "  (ABORTED)" : ""}`,
+      `${rate.closedLoop ? `max rate (closed loop, ${result.generator.workers} in flight)` : `${rateText(rate.targetPerSec)} req/s`} for ${secondsText(result.durationSec)}s${result.interrupted ? "  (INTERRUPTED)" : ""}${result.aborted ? "  (ABORTED)" : ""}`,
     "",
     `Requests      ${requests.total} completed: ${requests.success} success, ${requests.blocked} blocked, ${requests.error} error` +
       `  (${requests.dropped} dropped, ${requests.unexpected} unexpected)`,
     rate.closedLoop
       ? `Throughput    ${num(rate.achievedPerSec, 1)} req/s achieved, closed loop (sent ${num(rate.sentPerSec, 1)} req/s)`
-      : `Throughput    ${num(rate.achievedPerSec, 1)} req/s achieved of ${num(rate.targetPerSec, 1)} asked (sent ${num(rate.sentPerSec, 1)} req/s)`,
+      : `Throughput    ${rateText(rate.achievedPerSec)} req/s achieved of ${rateText(rate.targetPerSec)} asked (sent ${rateText(rate.sentPerSec)} req/s)`,
     `Correctness   ${pct(result.correctness)} of completed requests matched their expected outcome`,
     "",
     pad("(ms)", 16) + SUMMARY_KEYS.map((key) => padLeft(key, 9)).join(""),

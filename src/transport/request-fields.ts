@@ -1,11 +1,9 @@
-import { CLIENT_FRAMING_HEADERS, TOKEN } from "../config/headers.js";
+import { CLIENT_FRAMING_HEADERS, HEADER_VALUE, TOKEN } from "../config/headers.js";
 import { InvalidRequestError } from "./errors.js";
 import type { PreparedRequest } from "./http.js";
 
 /** A request target as undici accepts it: no spaces, controls or characters beyond Latin-1. */
 const PATH = /^[\u0021-\u00ff]+$/;
-/** RFC 9110 §5.5 field value: visible characters, spaces and tabs, obs-text; no CR, LF or NUL. */
-const HEADER_VALUE = /^[\t\u0020-\u007e\u0080-\u00ff]*$/;
 
 /** One header field of a request: as given, and its name in lower case. */
 export interface RequestField {

@@ -171,9 +171,9 @@ describe("evaluateThresholds", () => {
     expect(evalOne("block_rate:rate>0", empty).observed).toBeNull();
     // count is never missing: zero requests is a count of 0.
     expect(evalOne("latency:count<1", empty)).toMatchObject({ passed: true, observed: 0 });
-    // All due requests dropped behind --workers: a 100% error rate, as evaluateRun says.
+    // All due requests dropped: no rate to show (not 100% of nothing), and the threshold fails.
     const dropped = { ...empty, requests: { success: 0, blocked: 0, error: 0, dropped: 5 } };
-    expect(evalOne("error_rate:rate<=0.001", dropped)).toMatchObject({ passed: false, observed: 1 });
+    expect(evalOne("error_rate:rate<=0.001", dropped)).toMatchObject({ passed: false, observed: null });
   });
 
   it("a percentile a stored summary does not keep fails as not available", () => {

@@ -2,7 +2,7 @@
  * Prometheus export without a Pushgateway: flag validation, the exposition (names, labels, values equal to
  * the RunResult), promtool, the text file and the live /metrics endpoint.
  */
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { register as globalRegistry } from "prom-client";
@@ -498,17 +498,21 @@ describe("startPrometheusExport: --prometheus-file and --metrics-listen", () => 
     expect((await readdir(dir)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 
-  it("reports an unwritable --prometheus-file as a fatal warning, and finish() is idempotent", async () => {
-    const file = join(dir, "missing-dir", "final.prom");
+  it("reports an unwritable --prometheus-file as a lost file (not a failed push), and finish() is idempotent", async () => {
+    await writeFile(join(dir, "a-file"), "");
+    const file = join(dir, "a-file", "final.prom");
     const exp = await startPrometheusExport(
       parsePrometheusOptions({ prometheusFile: file }),
       RUN_ID,
       makeSnapshot,
     );
     const first = await exp.finish(makeSnapshot());
-    expect(first.fatal).toBe(true);
+    expect(first.fatal).toBe(false);
     expect(first.warnings).toHaveLength(1);
-    expect(first.warnings[0]).toMatch(/could not write --prometheus-file .*final\.prom: ENOENT/);
+    expect(first.writeFailed).toMatch(
+      /--prometheus-file .*final\.prom: could not write the file: .*a-file is not a directory/,
+    );
+    expect(first.warnings[0]).toBe(first.writeFailed);
     expect(await exp.finish(makeSnapshot())).toBe(first);
   });
 

@@ -174,6 +174,22 @@ describe("evaluateRun: the spec's Target / Degraded / Critical table", () => {
     expect(levelOf(evaluateRun(allowAll, false), "blocked_rate")).toBeUndefined();
   });
 
+  it("no request completed, none failed: the error rate is n/a, not 100%, and the run is critical", () => {
+    const verdict = evaluateRun(
+      run({
+        rate: { targetPerSec: 10, achievedPerSec: 0, sentPerSec: 10, closedLoop: false },
+        requests: { sent: 10, total: 0, success: 0, blocked: 0, error: 0, dropped: 10, unexpected: 0 },
+        categories: {},
+      }),
+      true,
+    );
+    const errorRate = verdict.checks.find((check) => check.name === "error_rate");
+    expect(errorRate).toMatchObject({ level: "critical", value: null });
+    expect(errorRate?.message).toBe("Error Rate: n/a, no request completed (10 dropped)");
+    expect(JSON.stringify(verdict)).not.toContain("100%");
+    expect(verdict.level).toBe("critical");
+  });
+
   it("warns when the generator could not keep the schedule", () => {
     const verdict = evaluateRun(
       run({
