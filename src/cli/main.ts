@@ -35,6 +35,7 @@ import { formatProgressLine, formatSummary } from "../report/terminal.js";
 import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
 import { caseCorpus } from "../config/profile-cases.js";
 import { parseTransportFlags, type RawTransportFlags } from "../config/transport-options.js";
+import { checkRateBound } from "../config/rate-bound.js";
 import {
   applyCliOverrides,
   effectiveWorkers,
@@ -382,6 +383,13 @@ function phaseOptions(
   const { profile } = loaded;
   const plan = phasePlan(phase);
   const constant = phase.constantPerSec !== undefined;
+  const threads = resolveThreads(
+    transportFlags.threads,
+    effectiveWorkers(profile),
+    new URL(profile.target as string),
+  );
+  const field = `${profile.phases.length > 1 ? `phases[${index}].` : ""}${constant ? "rps" : "stages"}`;
+  checkRateBound(plan.peakPerSec, threads, field);
   return {
     targetUrl: new URL(profile.target as string),
     path: profile.path,
@@ -396,11 +404,7 @@ function phaseOptions(
     weights: profile.cases ? undefined : phase.weights,
     customCases: profile.cases ? caseCorpus(profile.cases, phase.weights) : undefined,
     workers: effectiveWorkers(profile),
-    threads: resolveThreads(
-      transportFlags.threads,
-      effectiveWorkers(profile),
-      new URL(profile.target as string),
-    ),
+    threads,
     pacing: parsePacing(transportFlags.pacing),
     timeoutMs: profile.timeoutMs,
     warmupMs: index === 0 ? profile.warmupMs : 0,

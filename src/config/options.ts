@@ -4,6 +4,7 @@ import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
 import { stagesPlan, parseStages, type Stage } from "../plan/ramping.js";
 import { parseDurationMs } from "./duration.js";
 import { InputError } from "./errors.js";
+import { checkRateBound } from "./rate-bound.js";
 import { headerNameProblem, NOT_A_HEADER_NAME } from "./headers.js";
 import { parseTransportFlags, type RawTransportFlags, type TransportFlags } from "./transport-options.js";
 import type { CustomCase } from "./profile-cases.js";
@@ -285,6 +286,8 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
   const workers =
     value.workers ??
     (load.closedLoop ? CLOSED_LOOP_WORKERS : defaultWorkers(load.peakPerSec, value.category === "llm"));
+  const threads = resolveThreads(raw.threads, workers, value.target);
+  checkRateBound(load.peakPerSec, threads, value.stages === undefined ? "--rps" : "--stages");
   return {
     targetUrl: value.target,
     path: value.path,
@@ -292,7 +295,7 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
     coldstartWindow: value.coldstartWindow,
     category: value.category,
     workers,
-    threads: resolveThreads(raw.threads, workers, value.target),
+    threads,
     pacing: parsePacing(raw.pacing),
     timeoutMs: value.timeout,
     warmupMs: value.warmup,
