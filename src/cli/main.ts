@@ -19,10 +19,10 @@ import {
 import { randomUUID } from "node:crypto";
 import { prepareRun, type Progress } from "../engine/run.js";
 import { EXIT_CODES } from "../evaluate/exit-codes.js";
-import { RESULTS_SCHEMA_VERSION, type RunResult } from "../metrics/result.js";
+import type { MetricsSnapshot, RunResult } from "../metrics/result.js";
 import { writeJsonFile, writeResultsFile, writeTextFile } from "../report/json.js";
 import { ladderTable } from "../report/markdown.js";
-import { runLadder } from "../engine/ladder.js";
+import { ladderOutcome, runLadder } from "../engine/ladder.js";
 import {
   parsePrometheusOptions,
   PrometheusOptionError,
@@ -55,6 +55,16 @@ import {
 } from "../target/gateway.js";
 import { startGatewayProcess } from "./gateway-process.js";
 import { hasNodeFlags, NODE_FLAGS } from "./node-flags.js";
+import { interruptSignal, quitNow } from "./interrupts.js";
+import { onParentDeath } from "./parent-watch.js";
+import {
+  ladderDocument,
+  phasesDocument,
+  writeLadderNow,
+  quitSnapshot,
+  writePhasesNow,
+  writeRunNow,
+} from "./partial-results.js";
 
 const VERSION = "0.1.0";
 /** Without a TTY (CI logs) a plain progress line every few seconds instead of a redrawn one. */
@@ -73,6 +83,8 @@ interface OutputFlags {
   markdown?: string;
   quiet?: boolean;
   prometheus?: PrometheusOptions;
+  /** What quitting now writes instead of this run's own files (a profile's phases document). */
+  writeNow?: (live: RunResult) => void;
 }
 
 /** Short, unique per run: the Pushgateway grouping key and the `run_id` label. */
@@ -238,36 +250,6 @@ function unreachableNote(result: RunResult, target: string): string | undefined 
   return `--target ${target}: unreachable (${result.requests.total} of ${result.requests.total} requests failed: ${kinds})`;
 }
 
-/** Runs one load test with live progress, summary, results file and exit code. */
-/**
- * SIGINT/SIGTERM abort the returned signal once (the run stops sending and writes its results);
- * a second one quits at once. `release()` removes the handlers.
- */
-function interruptSignal(): { signal: AbortSignal; release(): void } {
-  const controller = new AbortController();
-  let signals = 0;
-  const onSignal = (): void => {
-    signals++;
-    if (signals === 1) {
-      process.stderr.write(
-        "\nload-test: interrupted, finishing requests in flight and writing results (Ctrl-C again to quit now)\n",
-      );
-      controller.abort();
-    } else {
-      process.exit(EXIT_CODES.interrupted);
-    }
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  return {
-    signal: controller.signal,
-    release: () => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-    },
-  };
-}
-
 async function executeRun(options: RunOptions, flags: OutputFlags, title?: string): Promise<number> {
   return (await executeRunWithResult(options, flags, title)).code;
 }
@@ -315,6 +297,14 @@ async function executeRunWithResult(
   warnIfMemoryReducerOn(options.warmupMs + options.durationMs);
   const onProgress = progressPrinter(Boolean(flags.quiet));
   const run = prepareRun(options, { signal: interrupts.signal, onProgress });
+  const files = {
+    out: flags.out,
+    markdown: flags.markdown,
+    ratePerSec: options.ratePerSec,
+    title: title ?? "",
+  };
+  const writeNow = flags.writeNow ?? ((live: RunResult) => writeRunNow(live, files));
+  interrupts.onQuitNow(() => writeNow(quitSnapshot(run.snapshot())));
   const runId = newRunId();
   let exporter: PrometheusExport | undefined;
   if (flags.prometheus) {
@@ -328,7 +318,8 @@ async function executeRunWithResult(
   const probe = await run.probe();
   if (!probe.ok && probe.flag !== "--target") fail(probe.message, EXIT_CODES.invalidInput);
   const result = await run.start();
-  interrupts.release();
+  // The signal handlers stay until the process exits: quitting now writes the final result.
+  interrupts.onQuitNow(() => writeNow(result));
   if (onProgress && process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
   let exportFailed = false;
   if (exporter) {
@@ -467,7 +458,15 @@ async function executeProfile(path: string, command: Command): Promise<number> {
   let code: number = EXIT_CODES.ok;
   for (const [index, phase] of profile.phases.entries()) {
     const title = `phase ${index + 1}/${profile.phases.length} "${phase.name}"`;
-    const outcome = await executeRunWithResult(phaseRuns[index] as RunOptions, { quiet, prometheus }, title);
+    const outcome = await executeRunWithResult(
+      phaseRuns[index] as RunOptions,
+      {
+        quiet,
+        prometheus,
+        writeNow: (live) => writePhasesNow([...phases, { name: phase.name, result: live }], profile.outputs),
+      },
+      title,
+    );
     phases.push({ name: phase.name, result: outcome.result });
     if (outcome.code === EXIT_CODES.interrupted) {
       code = outcome.code;
@@ -488,12 +487,7 @@ async function executeProfile(path: string, command: Command): Promise<number> {
     await writeTextFile(profile.outputs.markdown, `${ladderTable(rows)}\n`);
   }
   if (profile.outputs.out) {
-    await writeJsonFile(profile.outputs.out, {
-      schemaVersion: RESULTS_SCHEMA_VERSION,
-      kind: "phases",
-      interrupted: code === EXIT_CODES.interrupted,
-      phases,
-    });
+    await writeJsonFile(profile.outputs.out, phasesDocument(phases, code === EXIT_CODES.interrupted));
     process.stderr.write(`results written to ${profile.outputs.out}\n`);
   }
   return code;
@@ -646,6 +640,13 @@ async function executeLadder(
   const interrupts = interruptSignal();
   const onProgress = progressPrinter(Boolean(flags.quiet));
   const count = ladder.ratesPerSec.length;
+  // Quitting now: the steps done, and the running one as far as it got.
+  const done: RunResult[] = [];
+  let running: (() => MetricsSnapshot) | undefined;
+  interrupts.onQuitNow(() => {
+    const live = running && done.length < count ? [quitSnapshot(running())] : [];
+    writeLadderNow(ladderOutcome(ladder.ratesPerSec, [...done, ...live], true), flags);
+  });
   const outcome = await runLadder(
     { base, ...ladder },
     {
@@ -659,13 +660,15 @@ async function executeLadder(
           );
         }
       },
+      onStepPrepared: (_index, snapshot) => (running = snapshot),
       onStepEnd: (index, result) => {
+        done.push(result);
         if (onProgress && process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
         process.stdout.write(`${stepLine(index, count, ladder.ratesPerSec[index] as number, result)}\n`);
       },
     },
   );
-  interrupts.release();
+  interrupts.onQuitNow(() => writeLadderNow(outcome, flags));
   const last = outcome.steps[outcome.steps.length - 1];
   if (flags.summaryOfLast && last) {
     process.stdout.write(
@@ -686,18 +689,7 @@ async function executeLadder(
   );
   if (flags.markdown) await writeTextFile(flags.markdown, `${table}\n`);
   if (flags.out) {
-    await writeJsonFile(flags.out, {
-      schemaVersion: RESULTS_SCHEMA_VERSION,
-      kind: "ladder",
-      saturatedAtPerSec: outcome.saturatedAtPerSec,
-      interrupted: outcome.interrupted,
-      table,
-      steps: outcome.steps.map((step) => ({
-        ratePerSec: step.ratePerSec,
-        note: step.note,
-        result: step.result,
-      })),
-    });
+    await writeJsonFile(flags.out, ladderDocument(outcome, table));
     process.stderr.write(`results written to ${flags.out}\n`);
   }
   if (outcome.interrupted) return EXIT_CODES.interrupted;
@@ -800,6 +792,7 @@ export function buildProgram(): Command {
 }
 
 async function main(): Promise<void> {
+  onParentDeath(() => quitNow("the process that started this one has ended"));
   const program = buildProgram();
   program.exitOverride();
   program.configureOutput({ writeErr: (text) => process.stderr.write(text) });

@@ -50,6 +50,7 @@ export type SendFn = (index: number, intendedAtMs: number, sentAtMs: number, hel
  */
 export class Scheduler {
   private t0Ms = 0;
+  private started = false;
   private nextIndex = 0;
   private inFlight = 0;
   private peakInFlight = 0;
@@ -80,6 +81,7 @@ export class Scheduler {
    */
   start(t0Ms: number = this.clock.nowMs()): number {
     this.t0Ms = t0Ms;
+    this.started = true;
     this.tick();
     return this.t0Ms;
   }
@@ -108,8 +110,9 @@ export class Scheduler {
 
   /** Requests already due at `nowMs` (clock ms) that have not left yet: the queue behind the in-flight cap. */
   dueUnsent(nowMs: number = this.clock.nowMs()): number {
-    // A closed loop owes nothing: its requests are due only as slots free.
-    if (this.plan.closedLoop) return 0;
+    // A closed loop owes nothing: its requests are due only as slots free. Nor does a schedule
+    // that never started (a run interrupted during its warm-up).
+    if (this.plan.closedLoop || !this.started) return 0;
     return this.firstNotDueAt(nowMs - this.t0Ms) - this.nextIndex;
   }
 

@@ -1,3 +1,4 @@
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { RunResult } from "../metrics/result.js";
@@ -20,4 +21,19 @@ export function writeJsonFile(filePath: string, value: unknown): Promise<void> {
 /** Writes the results contract (docs/RESULTS.md). */
 export function writeResultsFile(filePath: string, result: RunResult): Promise<void> {
   return writeJsonFile(filePath, result);
+}
+
+/**
+ * The same, synchronously: for a process that must quit at once (a second Ctrl-C, its launcher
+ * killed) and still leave its results (README "Ctrl-C").
+ */
+export function writeTextFileSync(filePath: string, text: string): void {
+  mkdirSync(dirname(filePath), { recursive: true });
+  const temporaryPath = `${filePath}.tmp-${process.pid}`;
+  writeFileSync(temporaryPath, text);
+  renameSync(temporaryPath, filePath);
+}
+
+export function writeJsonFileSync(filePath: string, value: unknown): void {
+  writeTextFileSync(filePath, `${JSON.stringify(value, null, 2)}\n`);
 }

@@ -1,0 +1,261 @@
+/**
+ * The tool always ends, says why, and keeps its results (README "Ctrl-C", "Exit codes"): absurd
+ * rates, signals at every moment of a run, and a launcher killed by SIGKILL, on the real binary.
+ */
+import type { ChildProcess } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { afterEach, describe, expect, it } from "vitest";
+import type { RunResult } from "../../src/metrics/result.js";
+import { afterStderr, BIN_PATH, runCli } from "../helpers/cli.js";
+import { allowEverything, delayed, startLocalServer, type LocalServer } from "../helpers/servers.js";
+
+const servers: LocalServer[] = [];
+/** Processes a test may leave behind when it fails: ended by PID after each test. */
+const leftovers: number[] = [];
+afterEach(async () => {
+  for (const pid of leftovers.splice(0)) if (isRunning(pid)) process.kill(pid, "SIGKILL");
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+async function server(respond = allowEverything): Promise<LocalServer> {
+  const started = await startLocalServer(respond);
+  servers.push(started);
+  return started;
+}
+
+async function outFile(): Promise<string> {
+  return join(await mkdtemp(join(tmpdir(), "load-test-signals-")), "results.json");
+}
+
+async function readResult(path: string): Promise<RunResult> {
+  return JSON.parse(await readFile(path, "utf8")) as RunResult;
+}
+
+/** State and parent of a process (Linux /proc), undefined once it is gone. */
+function procStat(pid: number): { state: string; parent: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The fields after the parenthesised command name (which may hold spaces): state, parent, ...
+    const [state, parent] = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return { state: state as string, parent: Number(parent) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive and not a zombie (a reparented child may wait for a reaper that never comes). */
+function isRunning(pid: number): boolean {
+  const stat = procStat(pid);
+  return stat !== undefined && stat.state !== "Z";
+}
+
+/** The processes whose parent is `pid`. */
+function childrenOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((child) => procStat(child)?.parent === pid);
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return condition();
+}
+
+describe("absurd rates", () => {
+  it("--rps 1e12 is invalid input (exit 2, one line naming --rps and --threads), not a spinning core", async () => {
+    const target = await server();
+    const cli = await runCli(["--target", target.url, "--rps", "1e12", "--duration", "1s"], {
+      entry: BIN_PATH,
+      timeoutMs: 15_000,
+    });
+    expect(cli.code).toBe(2);
+    const lines = cli.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^load-test: error: --rps: .*per thread.*--threads.*shards/);
+    expect(target.arrivalsMs).toHaveLength(0);
+  });
+
+  it("a ramp to an absurd rate names --stages", async () => {
+    const cli = await runCli(["--target", "http://127.0.0.1:9", "--stages", "1s:1e9", "--threads", "1"], {
+      timeoutMs: 15_000,
+    });
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toMatch(/^load-test: error: --stages: 1000000000 req\/s is more than/);
+  });
+
+  it("SIGTERM during a run at a high rate with many slots is acted on at once", async () => {
+    const target = await server();
+    const out = await outFile();
+    let signalledAtMs = 0;
+    let handledAfterMs = Infinity;
+    const cli = await runCli(
+      ["--target", target.url, "--rps", "20000", "--workers", "5000", "--threads", "1", "--duration", "30s",
+        "--out", out], // prettier-ignore
+      {
+        entry: BIN_PATH,
+        timeoutMs: 30_000,
+        onSpawn: (launcher) => {
+          afterStderr(launcher, "req/s for", () =>
+            setTimeout(() => {
+              signalledAtMs = Date.now();
+              launcher.kill("SIGTERM");
+            }, 1500),
+          );
+          afterStderr(
+            launcher,
+            "load-test: interrupted",
+            () => (handledAfterMs = Date.now() - signalledAtMs),
+          );
+        },
+      },
+    );
+    expect(cli.code).toBe(130);
+    // Within a second on an idle machine; generous for a busy 2-core one.
+    expect(handledAfterMs).toBeLessThan(2000);
+    const result = await readResult(out);
+    expect(result.interrupted).toBe(true);
+    expect(result.requests.sent).toBeGreaterThan(0);
+  });
+});
+
+describe("Ctrl-C", () => {
+  it("a second Ctrl-C quits at once and still prints and writes what was measured", async () => {
+    // Answers after 10 s: the first Ctrl-C then waits its 2 s grace for the requests in flight.
+    const target = await server(delayed((index) => (index < 20 ? 0 : 10_000)));
+    const out = await outFile();
+    const cli = await runCli(
+      ["--target", target.url, "--rps", "50", "--duration", "30s", "--timeout", "20s", "--out", out],
+      {
+        entry: BIN_PATH,
+        timeoutMs: 30_000,
+        onSpawn: (launcher) => {
+          afterStderr(launcher, "req/s for", () => setTimeout(() => launcher.kill("SIGINT"), 1000));
+          afterStderr(launcher, "Ctrl-C again", () => launcher.kill("SIGINT"));
+        },
+      },
+    );
+    expect(cli.code).toBe(130);
+    expect(cli.stderr).toContain("interrupted again: writing the results measured so far");
+    expect(cli.stdout).toContain("Results Interpretation");
+    expect(cli.stdout).toContain("INTERRUPTED");
+    const result = await readResult(out);
+    expect(result.interrupted).toBe(true);
+    expect(result.requests.total).toBeGreaterThanOrEqual(20);
+    // The requests still in flight were abandoned: dropped, as at the end of any interrupted run.
+    expect(result.requests.dropped).toBe(result.requests.sent - result.requests.total);
+    expect(result.requests.dropped).toBeGreaterThan(0);
+  });
+
+  it("Ctrl-C during the warm-up ends the run as interrupted, with no measured request", async () => {
+    const target = await server();
+    const out = await outFile();
+    let signalledAtMs = 0;
+    const cli = await runCli(
+      ["--target", target.url, "--rps", "100", "--duration", "10s", "--warmup", "5s", "--out", out],
+      {
+        entry: BIN_PATH,
+        timeoutMs: 30_000,
+        onSpawn: (launcher) =>
+          afterStderr(launcher, "req/s for", () =>
+            setTimeout(() => {
+              signalledAtMs = performance.now();
+              launcher.kill("SIGINT");
+            }, 1000),
+          ),
+      },
+    );
+    expect(cli.code).toBe(130);
+    const result = await readResult(out);
+    expect(result.interrupted).toBe(true);
+    expect(result.requests.sent).toBe(0);
+    expect(result.requests.total).toBe(0);
+    expect(result.requests.dropped).toBe(0);
+    // Nothing reached the target after the interrupt (give it 100 ms for requests on the wire).
+    expect(target.arrivalsMs.filter((atMs) => atMs > signalledAtMs + 100)).toEqual([]);
+  });
+});
+
+describe("killing the command (SIGKILL) ends what it started", () => {
+  /** Starts the executable, then kills it with SIGKILL `afterMs` after it printed `text`. */
+  function killLauncher(args: string[], text: string, afterMs: number) {
+    let cliPid = 0;
+    const done = runCli(args, {
+      entry: BIN_PATH,
+      timeoutMs: 30_000,
+      onSpawn: (launcher: ChildProcess) => {
+        let seen = "";
+        const onData = (chunk: Buffer): void => {
+          seen += chunk.toString();
+          if (!seen.includes(text) || cliPid !== 0) return;
+          cliPid = childrenOf(launcher.pid as number)[0] ?? -1;
+          leftovers.push(cliPid);
+          setTimeout(() => launcher.kill("SIGKILL"), afterMs);
+        };
+        launcher.stdout?.on("data", onData);
+        launcher.stderr?.on("data", onData);
+      },
+    });
+    return { done, cliPid: () => cliPid };
+  }
+
+  it("the load stops and the results are written when load-test itself is killed", async () => {
+    const target = await server();
+    const out = await outFile();
+    const { done, cliPid } = killLauncher(
+      ["--target", target.url, "--rps", "200", "--duration", "30s", "--out", out],
+      "req/s for",
+      1500,
+    );
+    const killed = await done;
+    expect(killed.signal).toBe("SIGKILL");
+    expect(cliPid()).toBeGreaterThan(0);
+    // The CLI under it (a node of its own) ends within seconds, not at the end of its 30 s.
+    expect(await waitUntil(() => !isRunning(cliPid()), 5000)).toBe(true);
+    const arrivals = target.arrivalsMs.length;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(target.arrivalsMs.length).toBe(arrivals);
+    expect(await waitUntil(() => existsSync(out), 2000)).toBe(true);
+    const result = await readResult(out);
+    expect(result.interrupted).toBe(true);
+    expect(result.requests.total).toBeGreaterThan(100);
+    expect(result.requests.total).toBeLessThan(2000);
+  });
+
+  it("load-test serve ends when the executable is killed", async () => {
+    const { done, cliPid } = killLauncher(["serve", "--port", "0"], "listening on", 500);
+    await done;
+    expect(cliPid()).toBeGreaterThan(0);
+    expect(await waitUntil(() => !isRunning(cliPid()), 5000)).toBe(true);
+  });
+
+  it("the demo's gateway ends when the demo is killed", async () => {
+    let gatewayPid = 0;
+    const demo = await runCli(["demo", "--rates", "10", "--step", "20s", "--warmup", "0s", "--quiet"], {
+      timeoutMs: 30_000,
+      onSpawn: (child) => {
+        let seen = "";
+        child.stderr?.on("data", (chunk: Buffer) => {
+          seen += chunk.toString();
+          const match = /reference gateway \(pid (\d+)\)/.exec(seen);
+          if (match && gatewayPid === 0) {
+            gatewayPid = Number(match[1]);
+            leftovers.push(gatewayPid);
+            setTimeout(() => child.kill("SIGKILL"), 1000);
+          }
+        });
+      },
+    });
+    expect(demo.signal).toBe("SIGKILL");
+    expect(gatewayPid).toBeGreaterThan(0);
+    expect(await waitUntil(() => !isRunning(gatewayPid), 5000)).toBe(true);
+  });
+});
