@@ -155,6 +155,39 @@ describe("Ctrl-C", () => {
     expect(result.requests.dropped).toBeGreaterThan(0);
   });
 
+  it("a second Ctrl-C during a ladder writes the steps done and the running one", async () => {
+    // The first step is answered at once; the second step's requests hang for 10 s.
+    const target = await server(delayed((index) => (index < 20 ? 0 : 10_000)));
+    const dir = await mkdtemp(join(tmpdir(), "load-test-signals-"));
+    const out = join(dir, "ladder.json");
+    const cli = await runCli(
+      ["ladder", "--target", target.url, "--rates", "20,40", "--step", "1s", "--pause", "0s",
+        "--timeout", "20s", "--out", out, "--markdown", join(dir, "table.md")], // prettier-ignore
+      {
+        entry: BIN_PATH,
+        timeoutMs: 30_000,
+        onSpawn: (launcher) => {
+          afterStderr(launcher, "step 2/2", () => setTimeout(() => launcher.kill("SIGINT"), 500));
+          afterStderr(launcher, "Ctrl-C again", () => launcher.kill("SIGINT"));
+        },
+      },
+    );
+    expect(cli.code).toBe(130);
+    expect(cli.stdout).toContain("Baseline Results");
+    const ladder = JSON.parse(await readFile(out, "utf8")) as {
+      kind: string;
+      interrupted: boolean;
+      steps: Array<{ ratePerSec: number; result: RunResult }>;
+    };
+    expect(ladder.kind).toBe("ladder");
+    expect(ladder.interrupted).toBe(true);
+    expect(ladder.steps.map((step) => step.ratePerSec)).toEqual([20, 40]);
+    expect(ladder.steps[0]?.result.requests.total).toBe(20);
+    expect(ladder.steps[1]?.result.interrupted).toBe(true);
+    expect(ladder.steps[1]?.result.requests.sent).toBeGreaterThan(0);
+    expect((await readFile(join(dir, "table.md"), "utf8")).trim().split("\n")).toHaveLength(4);
+  });
+
   it("Ctrl-C during the warm-up ends the run as interrupted, with no measured request", async () => {
     const target = await server();
     const out = await outFile();
