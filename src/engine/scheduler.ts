@@ -30,8 +30,7 @@ const LATE_RELEASE_MS = 1;
 /**
  * Most requests one wake-up sends. Between two batches the event loop runs (I/O, answers, and
  * signal handlers: Ctrl-C must always be acted on), so no wake-up holds the thread for long,
- * whatever `--workers` allows: ~4k sends take 20–80 ms here, and 4 M req/s is far beyond what one
- * thread sends (docs/PACING.md).
+ * whatever `--workers` allows (docs/PACING.md, "Work per wake-up").
  */
 export const MAX_SENDS_PER_WAKEUP = 4096;
 

@@ -24,8 +24,8 @@ export function writeResultsFile(filePath: string, result: RunResult): Promise<v
 }
 
 /**
- * The same, synchronously: for a process that must quit at once (a second Ctrl-C, its launcher
- * killed) and still leave its results (README "Ctrl-C").
+ * `writeTextFile`, synchronously: for a process that must quit at once (a second Ctrl-C, its
+ * parent killed) and still leave its results (README "Ctrl-C").
  */
 export function writeTextFileSync(filePath: string, text: string): void {
   mkdirSync(dirname(filePath), { recursive: true });
