@@ -4,7 +4,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -90,6 +90,19 @@ describe("absurd rates", () => {
     });
     expect(cli.code).toBe(2);
     expect(cli.stderr).toMatch(/^load-test: error: --stages: 1000000000 req\/s is more than/);
+  });
+
+  it("a profile's phase at an absurd rate names its field", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "load-test-signals-"));
+    const path = join(dir, "absurd.yaml");
+    await writeFile(
+      path,
+      ["target: http://127.0.0.1:9", "phases:", "  - { name: a, rps: 10, duration: 1s }",
+        "  - { name: b, rps: 1e12, duration: 1s }"].join("\n"), // prettier-ignore
+    );
+    const cli = await runCli(["run", path, "--threads", "1"], { timeoutMs: 15_000 });
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toMatch(/^load-test: error: phases\[1\]\.rps: 1000000000000 req\/s is more than/);
   });
 
   it("SIGTERM during a run at a high rate with many slots is acted on at once", async () => {
@@ -186,6 +199,38 @@ describe("Ctrl-C", () => {
     expect(ladder.steps[1]?.result.interrupted).toBe(true);
     expect(ladder.steps[1]?.result.requests.sent).toBeGreaterThan(0);
     expect((await readFile(join(dir, "table.md"), "utf8")).trim().split("\n")).toHaveLength(4);
+  });
+
+  it("a second Ctrl-C in a profile's second phase writes the phases document", async () => {
+    const target = await server(delayed((index) => (index < 10 ? 0 : 10_000)));
+    const dir = await mkdtemp(join(tmpdir(), "load-test-signals-"));
+    const out = join(dir, "phases.json");
+    const path = join(dir, "phases.yaml");
+    await writeFile(
+      path,
+      [`target: ${target.url}`, "timeout: 20s", "phases:", "  - { name: first, rps: 10, duration: 1s }",
+        "  - { name: second, rps: 20, duration: 20s }", `outputs: { out: ${JSON.stringify(out)} }`].join("\n"), // prettier-ignore
+    );
+    const cli = await runCli(["run", path], {
+      entry: BIN_PATH,
+      timeoutMs: 30_000,
+      onSpawn: (launcher) => {
+        afterStderr(launcher, 'phase 2/2 "second"', () => setTimeout(() => launcher.kill("SIGINT"), 500));
+        afterStderr(launcher, "Ctrl-C again", () => launcher.kill("SIGINT"));
+      },
+    });
+    expect(cli.code).toBe(130);
+    const document = JSON.parse(await readFile(out, "utf8")) as {
+      kind: string;
+      interrupted: boolean;
+      phases: Array<{ name: string; result: RunResult }>;
+    };
+    expect(document.kind).toBe("phases");
+    expect(document.interrupted).toBe(true);
+    expect(document.phases.map((phase) => phase.name)).toEqual(["first", "second"]);
+    expect(document.phases[0]?.result.requests.total).toBe(10);
+    expect(document.phases[1]?.result.interrupted).toBe(true);
+    expect(document.phases[1]?.result.requests.sent).toBeGreaterThan(0);
   });
 
   it("Ctrl-C during the warm-up ends the run as interrupted, with no measured request", async () => {
