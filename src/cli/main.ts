@@ -215,11 +215,16 @@ function prometheusOptions(flags: RawPrometheusOptions): PrometheusOptions | und
 }
 
 /** Turns a commander "invalid choice" into our one-line style and exit code. */
-function validate(raw: RawRunOptions): RunOptions {
+function validate(raw: RawRunOptions, rateFlag = "--rps"): RunOptions {
   try {
     return parseRunOptions(raw);
   } catch (error) {
-    if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
+    // `ladder` and `demo` pass their highest --rates as the rate: a problem with it names --rates.
+    if (error instanceof InputError)
+      fail(
+        error.field === "--rps" ? `${rateFlag}${error.message.slice(5)}` : error.message,
+        EXIT_CODES.invalidInput,
+      );
     throw error;
   }
 }
@@ -577,7 +582,7 @@ async function demoCommand(flags: DemoFlags): Promise<number> {
     warmup: flags.warmup,
     threads: flags.threads,
   };
-  validate({ target: "http://127.0.0.1", ...demoOptions });
+  validate({ target: "http://127.0.0.1", ...demoOptions }, "--rates");
   const gateway = await startGatewayProcess(flags.llmLatency);
   try {
     // A loopback target: the default --threads leaves one core to the gateway.
@@ -750,7 +755,10 @@ export function buildProgram(): Command {
       const ratesPerSec = parseRates(flags.rates);
       const stepMs = parseDurationFlag("--step", flags.step, false);
       const pauseMs = parseDurationFlag("--pause", flags.pause, true);
-      const base = validate({ ...flags, rps: String(Math.max(...ratesPerSec)), duration: flags.step });
+      const base = validate(
+        { ...flags, rps: String(Math.max(...ratesPerSec)), duration: flags.step },
+        "--rates",
+      );
       process.exitCode = await executeLadder(base, { ratesPerSec, stepMs, pauseMs }, flags);
     });
   program

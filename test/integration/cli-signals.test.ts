@@ -84,12 +84,20 @@ describe("absurd rates", () => {
     expect(target.arrivalsMs).toHaveLength(0);
   });
 
-  it("a ramp to an absurd rate names --stages", async () => {
+  it("a ramp or a ladder step at an absurd rate names --stages or --rates", async () => {
     const cli = await runCli(["--target", "http://127.0.0.1:9", "--stages", "1s:1e9", "--threads", "1"], {
       timeoutMs: 15_000,
     });
     expect(cli.code).toBe(2);
     expect(cli.stderr).toMatch(/^load-test: error: --stages: 1000000000 req\/s is more than/);
+    const ladder = await runCli(
+      ["ladder", "--target", "http://127.0.0.1:9", "--rates", "10,1e9", "--threads", "1"],
+      {
+        timeoutMs: 15_000,
+      },
+    );
+    expect(ladder.code).toBe(2);
+    expect(ladder.stderr).toMatch(/^load-test: error: --rates: 1000000000 req\/s is more than/);
   });
 
   it("a profile's phase at an absurd rate names its field", async () => {
