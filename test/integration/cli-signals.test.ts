@@ -8,6 +8,8 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { Ajv } from "ajv";
+import addFormatsModule from "ajv-formats";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunResult } from "../../src/metrics/result.js";
 import { afterStderr, BIN_PATH, runCli } from "../helpers/cli.js";
@@ -31,8 +33,19 @@ async function outFile(): Promise<string> {
   return join(await mkdtemp(join(tmpdir(), "load-test-signals-")), "results.json");
 }
 
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+/** The results file, checked against docs/results.schema.json: written in haste, still the contract. */
 async function readResult(path: string): Promise<RunResult> {
-  return JSON.parse(await readFile(path, "utf8")) as RunResult;
+  const schema = JSON.parse(
+    await readFile(new URL("../../docs/results.schema.json", import.meta.url), "utf8"),
+  ) as object;
+  const ajv = new Ajv({ allErrors: true, strict: true });
+  addFormats(ajv);
+  const validate = ajv.compile(schema);
+  const result = JSON.parse(await readFile(path, "utf8")) as RunResult;
+  expect(validate(result), JSON.stringify(validate.errors)).toBe(true);
+  return result;
 }
 
 /** State and parent of a process (Linux /proc), undefined once it is gone. */
