@@ -463,12 +463,13 @@ async function executeProfile(path: string, command: Command): Promise<number> {
   let code: number = EXIT_CODES.ok;
   for (const [index, phase] of profile.phases.entries()) {
     const title = `phase ${index + 1}/${profile.phases.length} "${phase.name}"`;
+    const done = [...phases];
     const outcome = await executeRunWithResult(
       phaseRuns[index] as RunOptions,
       {
         quiet,
         prometheus,
-        writeNow: (live) => writePhasesNow([...phases, { name: phase.name, result: live }], profile.outputs),
+        writeNow: (live) => writePhasesNow([...done, { name: phase.name, result: live }], profile.outputs),
       },
       title,
     );
