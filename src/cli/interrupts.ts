@@ -19,11 +19,19 @@ export interface InterruptSession {
 let quitWriter: (() => void) | undefined;
 let current: InterruptSession | undefined;
 
-/** A new session for each run (a profile's phases run one after another); it ends the previous one. */
+/**
+ * A new session for each run (a profile's phases run one after another); it ends the previous
+ * one, and carries its interrupt over: a Ctrl-C between two phases stops the next one too.
+ */
 export function interruptSignal(): InterruptSession {
-  current?.release();
+  const previous = current;
+  previous?.release();
   const controller = new AbortController();
   let signals = 0;
+  if (previous?.signal.aborted) {
+    signals = 1;
+    controller.abort();
+  }
   const onSignal = (): void => {
     signals++;
     if (signals === 1) {

@@ -254,6 +254,41 @@ describe("Ctrl-C", () => {
     expect(document.phases[1]?.result.requests.sent).toBeGreaterThan(0);
   });
 
+  it("Ctrl-C in the pause between two phases stops the profile there, and writes it", async () => {
+    const target = await server();
+    const dir = await mkdtemp(join(tmpdir(), "load-test-signals-"));
+    const out = join(dir, "phases.json");
+    const path = join(dir, "pause.yaml");
+    await writeFile(
+      path,
+      [`target: ${target.url}`, "phases:", "  - { name: first, rps: 10, duration: 1s, pauseAfter: 3s }",
+        "  - { name: second, rps: 20, duration: 10s }", `outputs: { out: ${JSON.stringify(out)} }`].join("\n"), // prettier-ignore
+    );
+    let signalledAtMs = 0;
+    const cli = await runCli(["run", path], {
+      entry: BIN_PATH,
+      timeoutMs: 30_000,
+      onSpawn: (launcher) =>
+        afterStderr(launcher, 'pause 3s after "first"', () =>
+          setTimeout(() => {
+            signalledAtMs = performance.now();
+            launcher.kill("SIGINT");
+          }, 500),
+        ),
+    });
+    expect(cli.code).toBe(130);
+    const document = JSON.parse(await readFile(out, "utf8")) as {
+      interrupted: boolean;
+      phases: Array<{ name: string; result: RunResult }>;
+    };
+    expect(document.interrupted).toBe(true);
+    expect(document.phases[0]?.result.requests.total).toBe(10);
+    expect(document.phases.map((phase) => phase.name)).toEqual(["first", "second"]);
+    expect(document.phases[1]?.result.interrupted).toBe(true);
+    expect(document.phases[1]?.result.requests.sent).toBe(0);
+    expect(target.arrivalsMs.filter((atMs) => atMs > signalledAtMs)).toEqual([]);
+  });
+
   it("Ctrl-C during the warm-up ends the run as interrupted, with no measured request", async () => {
     const target = await server();
     const out = await outFile();
