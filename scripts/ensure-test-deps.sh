@@ -17,9 +17,10 @@ DEPS=(
   "nginx|NGINX_BIN|/usr/sbin/nginx|nginx-light"
 )
 
-# Where the test helpers look, in their order: $VAR, the Debian path, then PATH.
+# Where the test helpers look, in their order: $VAR, the Debian path, then PATH. The Debian paths
+# are under $ENSURE_TEST_DEPS_ROOT when set (its own test, test/integration/ensure-test-deps.test.ts).
 found() {
-  local name=$1 var=$2 path=$3
+  local name=$1 var=$2 path=${ENSURE_TEST_DEPS_ROOT:-}$3
   local override=${!var:-}
   local dir
   runnable "$override" || runnable "$path" && return 0
@@ -56,7 +57,7 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo=(sudo)
 fi
 if ! "${sudo[@]}" apt-get update -qq >&2 ||
-  ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >&2; then
+  ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2; then
   echo "ensure-test-deps: error: apt-get could not install ${need[*]}; run: $hint" >&2
   exit 1
 fi
