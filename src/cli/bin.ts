@@ -17,11 +17,15 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import { hasNodeFlags, NODE_FLAGS } from "./node-flags.js";
+import { watchedEnv, watchedStdio } from "./parent-watch.js";
 const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 function respawn(): void {
   const child = spawn(process.execPath, [...process.execArgv, ...NODE_FLAGS, ...process.argv.slice(1)], {
-    stdio: ["ignore", "inherit", "inherit"],
+    // An IPC channel the child watches: it ends when this process dies, even by SIGKILL, which
+    // no handler here could pass on (parent-watch.ts).
+    stdio: watchedStdio("inherit"),
+    env: watchedEnv(),
     // Its own process group: the terminal's Ctrl-C reaches only this process, which passes each
     // signal on once, so a second Ctrl-C is still the CLI's "stop now" and not a duplicate.
     detached: true,

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { NODE_FLAGS } from "./node-flags.js";
+import { watchedEnv, watchedStdio } from "./parent-watch.js";
 
 export interface GatewayProcess {
   url: string;
@@ -27,9 +28,10 @@ export function startGatewayProcess(llmLatency: string): Promise<GatewayProcess>
     [...NODE_FLAGS, cliPath, "serve", "--port", "0", "--host", "127.0.0.1", "--llm-latency", llmLatency],
     // Its own process group: a terminal's Ctrl-C reaches only the load test, which then
     // finishes its requests in flight against a gateway that is still up, and stops it last.
-    { stdio: ["ignore", "pipe", "inherit"], detached: true },
+    // The IPC channel ends the gateway when the demo dies, even by SIGKILL (parent-watch.ts).
+    { stdio: watchedStdio("pipe"), env: watchedEnv(), detached: true },
   );
-  // Never leave the gateway behind, even when the CLI exits abruptly (second Ctrl-C).
+  // Never leave the gateway behind when the CLI exits abruptly (second Ctrl-C).
   const killOnExit = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   };

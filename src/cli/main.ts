@@ -21,7 +21,7 @@ import { randomUUID } from "node:crypto";
 import { prepareRun, type Progress } from "../engine/run.js";
 import { EXIT_CODES } from "../evaluate/exit-codes.js";
 import { unreachableReason } from "../evaluate/reachability.js";
-import { RESULTS_SCHEMA_VERSION, type RunResult } from "../metrics/result.js";
+import type { MetricsSnapshot, RunResult } from "../metrics/result.js";
 import { writeJsonFile, writeResultsFile } from "../report/json.js";
 import {
   checkOutputPaths,
@@ -31,7 +31,7 @@ import {
 } from "../report/output-file.js";
 import { HdrIntervalLog } from "../report/hdr-log.js";
 import { ladderTable } from "../report/markdown.js";
-import { runLadder } from "../engine/ladder.js";
+import { ladderOutcome, runLadder } from "../engine/ladder.js";
 import {
   parsePrometheusOptions,
   PrometheusOptionError,
@@ -44,6 +44,7 @@ import { formatProgressLine, formatSummary } from "../report/terminal.js";
 import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
 import { caseCorpus } from "../config/profile-cases.js";
 import { parseTransportFlags, type RawTransportFlags } from "../config/transport-options.js";
+import { checkRateBound } from "../config/rate-bound.js";
 import {
   applyCliOverrides,
   effectiveWorkers,
@@ -63,6 +64,16 @@ import {
 } from "../target/gateway.js";
 import { startGatewayProcess } from "./gateway-process.js";
 import { hasNodeFlags, NODE_FLAGS } from "./node-flags.js";
+import { interruptSignal, quitNow } from "./interrupts.js";
+import { onParentDeath } from "./parent-watch.js";
+import {
+  ladderDocument,
+  phasesDocument,
+  writeLadderNow,
+  quitSnapshot,
+  writePhasesNow,
+  writeRunNow,
+} from "./partial-results.js";
 
 const VERSION = "0.1.0";
 /** Without a TTY (CI logs) a plain progress line every few seconds instead of a redrawn one. */
@@ -85,6 +96,8 @@ interface OutputFlags {
   prometheus?: PrometheusOptions;
   /** `--hdr-log`: the open interval log that receives the run's seconds. */
   intervals?: HdrIntervalLog;
+  /** What quitting now writes instead of this run's own files (a profile's phases document). */
+  writeNow?: (live: RunResult) => void;
 }
 
 /** Opens `--hdr-log FILE` (checked with the other outputs) before anything runs. */
@@ -281,11 +294,16 @@ function prometheusOptions(flags: RawPrometheusOptions): PrometheusOptions | und
 }
 
 /** Turns a commander "invalid choice" into our one-line style and exit code. */
-function validate(raw: RawRunOptions): RunOptions {
+function validate(raw: RawRunOptions, rateFlag = "--rps"): RunOptions {
   try {
     return parseRunOptions(raw);
   } catch (error) {
-    if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
+    // `ladder` and `demo` pass their highest --rates as the rate: a problem with it names --rates.
+    if (error instanceof InputError)
+      fail(
+        error.field === "--rps" ? `${rateFlag}${error.message.slice(5)}` : error.message,
+        EXIT_CODES.invalidInput,
+      );
     throw error;
   }
 }
@@ -312,35 +330,6 @@ function unreachableNote(result: RunResult, target: string): string | undefined 
 }
 
 /** Runs one load test with live progress, summary, results file and exit code. */
-/**
- * SIGINT/SIGTERM abort the returned signal once (the run stops sending and writes its results);
- * a second one quits at once. `release()` removes the handlers.
- */
-function interruptSignal(): { signal: AbortSignal; release(): void } {
-  const controller = new AbortController();
-  let signals = 0;
-  const onSignal = (): void => {
-    signals++;
-    if (signals === 1) {
-      process.stderr.write(
-        "\nload-test: interrupted, finishing requests in flight and writing results (Ctrl-C again to quit now)\n",
-      );
-      controller.abort();
-    } else {
-      process.exit(EXIT_CODES.interrupted);
-    }
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  return {
-    signal: controller.signal,
-    release: () => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-    },
-  };
-}
-
 async function executeRun(
   options: RunOptions,
   flags: OutputFlags & { hdrLog?: OutputPath },
@@ -405,6 +394,14 @@ async function executeRunWithResult(
   warnIfMemoryReducerOn(options.warmupMs + options.durationMs);
   const onProgress = progressPrinter(Boolean(flags.quiet));
   const run = prepareRun(options, { signal: interrupts.signal, onProgress, intervals: flags.intervals });
+  const files = {
+    out: flags.out?.path,
+    markdown: flags.markdown?.path,
+    ratePerSec: options.ratePerSec,
+    title: title ?? "",
+  };
+  const writeNow = flags.writeNow ?? ((live: RunResult) => writeRunNow(live, files));
+  interrupts.onQuitNow(() => writeNow(quitSnapshot(run.snapshot())));
   const runId = newRunId();
   let exporter: PrometheusExport | undefined;
   if (flags.prometheus) {
@@ -418,7 +415,8 @@ async function executeRunWithResult(
   const probe = await run.probe();
   if (!probe.ok && probe.flag !== "--target") fail(probe.message, EXIT_CODES.invalidInput);
   const result = await run.start();
-  interrupts.release();
+  // The signal handlers stay until the process exits: quitting now writes the final result.
+  interrupts.onQuitNow(() => writeNow(result));
   if (onProgress && process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
   let exportFailed = false;
   let written = true;
@@ -478,6 +476,13 @@ function phaseOptions(
   const tooLong = timerLimitProblem(plan.durationMs);
   if (tooLong) throw new InputError(`phase "${phase.name}"`, `its stages in total ${tooLong}`);
   const constant = phase.constantPerSec !== undefined;
+  const threads = resolveThreads(
+    transportFlags.threads,
+    effectiveWorkers(profile),
+    new URL(profile.target as string),
+  );
+  const field = `${profile.phases.length > 1 ? `phases[${index}].` : ""}${constant ? "rps" : "stages"}`;
+  checkRateBound(plan.peakPerSec, threads, field);
   return {
     targetUrl: new URL(profile.target as string),
     path: profile.path,
@@ -492,11 +497,7 @@ function phaseOptions(
     weights: profile.cases ? undefined : phase.weights,
     customCases: profile.cases ? caseCorpus(profile.cases, phase.weights) : undefined,
     workers: effectiveWorkers(profile),
-    threads: resolveThreads(
-      transportFlags.threads,
-      effectiveWorkers(profile),
-      new URL(profile.target as string),
-    ),
+    threads,
     pacing: parsePacing(transportFlags.pacing),
     timeoutMs: profile.timeoutMs,
     warmupMs: index === 0 ? profile.warmupMs : 0,
@@ -574,9 +575,19 @@ async function executeProfile(path: string, command: Command): Promise<number> {
   let code: number = EXIT_CODES.ok;
   for (const [index, phase] of profile.phases.entries()) {
     const title = `phase ${index + 1}/${profile.phases.length} "${phase.name}"`;
+    const done = [...phases];
     const outcome = await executeRunWithResult(
       phaseRuns[index] as RunOptions,
-      { quiet, prometheus, intervals },
+      {
+        quiet,
+        prometheus,
+        intervals,
+        writeNow: (live) =>
+          writePhasesNow([...done, { name: phase.name, result: live }], {
+            out: outputs.out?.path,
+            markdown: outputs.markdown?.path,
+          }),
+      },
       title,
     );
     phases.push({ name: phase.name, result: outcome.result });
@@ -599,12 +610,7 @@ async function executeProfile(path: string, command: Command): Promise<number> {
     writeFileAtomic(markdown, `${ladderTable(rows)}\n`),
   );
   const outWritten = await writeOutput(outputs.out, async (out) => {
-    await writeJsonFile(out, {
-      schemaVersion: RESULTS_SCHEMA_VERSION,
-      kind: "phases",
-      interrupted: code === EXIT_CODES.interrupted,
-      phases,
-    });
+    await writeJsonFile(out, phasesDocument(phases, code === EXIT_CODES.interrupted));
     process.stderr.write(`results written to ${out.path}\n`);
   });
   const logged = await closeHdrLog(intervals, outputs.hdrLog, code);
@@ -698,7 +704,7 @@ async function demoCommand(flags: DemoFlags): Promise<number> {
     warmup: flags.warmup,
     threads: flags.threads,
   };
-  validate({ target: "http://127.0.0.1", ...demoOptions });
+  validate({ target: "http://127.0.0.1", ...demoOptions }, "--rates");
   await checkOutputs([output("--out", flags.out), output("--markdown", flags.markdown)]);
   const gateway = await startGatewayProcess(flags.llmLatency);
   try {
@@ -787,6 +793,14 @@ async function runLadderSteps(
   const interrupts = interruptSignal();
   const onProgress = progressPrinter(Boolean(flags.quiet));
   const count = ladder.ratesPerSec.length;
+  const files = { out: outputs.out?.path, markdown: outputs.markdown?.path };
+  // Quitting now: the steps done, and the running one as far as it got.
+  const done: RunResult[] = [];
+  let running: (() => MetricsSnapshot) | undefined;
+  interrupts.onQuitNow(() => {
+    const live = running && done.length < count ? [quitSnapshot(running())] : [];
+    writeLadderNow(ladderOutcome(ladder.ratesPerSec, [...done, ...live], true), files);
+  });
   const outcome = await runLadder(
     { base, ...ladder },
     {
@@ -801,13 +815,15 @@ async function runLadderSteps(
           );
         }
       },
+      onStepPrepared: (_index, snapshot) => (running = snapshot),
       onStepEnd: (index, result) => {
+        done.push(result);
         if (onProgress && process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
         process.stdout.write(`${stepLine(index, count, ladder.ratesPerSec[index] as number, result)}\n`);
       },
     },
   );
-  interrupts.release();
+  interrupts.onQuitNow(() => writeLadderNow(outcome, files));
   const last = outcome.steps[outcome.steps.length - 1];
   if (flags.summaryOfLast && last) {
     process.stdout.write(
@@ -840,19 +856,7 @@ async function runLadderSteps(
     writeFileAtomic(markdown, `${table}\n`),
   );
   const outWritten = await writeOutput(outputs.out, async (out) => {
-    await writeJsonFile(out, {
-      schemaVersion: RESULTS_SCHEMA_VERSION,
-      kind: "ladder",
-      saturatedAtPerSec: outcome.saturatedAtPerSec,
-      interrupted: outcome.interrupted,
-      unreachable: outcome.unreachable ?? null,
-      table,
-      steps: outcome.steps.map((step) => ({
-        ratePerSec: step.ratePerSec,
-        note: step.note,
-        result: step.result,
-      })),
-    });
+    await writeJsonFile(out, ladderDocument(outcome, table));
     process.stderr.write(`results written to ${out.path}\n`);
   });
   if (outcome.interrupted) return EXIT_CODES.interrupted;
@@ -931,7 +935,10 @@ export function buildProgram(): Command {
       const ratesPerSec = parseRates(flags.rates);
       const stepMs = parseDurationFlag("--step", flags.step, false);
       const pauseMs = parseDurationFlag("--pause", flags.pause, true);
-      const base = validate({ ...flags, rps: String(Math.max(...ratesPerSec)), duration: flags.step });
+      const base = validate(
+        { ...flags, rps: String(Math.max(...ratesPerSec)), duration: flags.step },
+        "--rates",
+      );
       process.exitCode = await executeLadder(base, { ratesPerSec, stepMs, pauseMs }, flags);
     });
   program
@@ -973,6 +980,7 @@ export function buildProgram(): Command {
 }
 
 async function main(): Promise<void> {
+  onParentDeath(() => quitNow("the process that started this one has ended"));
   const program = buildProgram();
   program.exitOverride();
   program.configureOutput({ writeErr: (text) => process.stderr.write(text) });

@@ -5,6 +5,7 @@ import { stagesPlan, parseStages, type Stage } from "../plan/ramping.js";
 import { parseDurationMs, timerLimitProblem } from "./duration.js";
 import { parseDecimal, parseWholeNumber } from "./numbers.js";
 import { InputError } from "./errors.js";
+import { checkRateBound } from "./rate-bound.js";
 import { headerNameProblem, headerValueProblem, NOT_A_HEADER_NAME } from "./headers.js";
 import { parseTransportFlags, type RawTransportFlags, type TransportFlags } from "./transport-options.js";
 import type { CustomCase } from "./profile-cases.js";
@@ -309,6 +310,8 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
   const workers =
     value.workers ??
     (load.closedLoop ? CLOSED_LOOP_WORKERS : defaultWorkers(load.peakPerSec, value.category === "llm"));
+  const threads = resolveThreads(raw.threads, workers, value.target);
+  checkRateBound(load.peakPerSec, threads, value.stages === undefined ? "--rps" : "--stages");
   return {
     targetUrl: value.target,
     path: value.path,
@@ -316,7 +319,7 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
     coldstartWindow: value.coldstartWindow,
     category: value.category,
     workers,
-    threads: resolveThreads(raw.threads, workers, value.target),
+    threads,
     pacing: parsePacing(raw.pacing),
     timeoutMs: value.timeout,
     warmupMs: value.warmup,

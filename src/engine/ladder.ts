@@ -1,6 +1,6 @@
 import type { RunOptions } from "../config/options.js";
 import { unreachableReason } from "../evaluate/reachability.js";
-import type { RunResult } from "../metrics/result.js";
+import type { MetricsSnapshot, RunResult } from "../metrics/result.js";
 import { ladderNotes, saturationIndex, type LadderStep } from "../report/markdown.js";
 import { prepareRun, type RunHooks } from "./run.js";
 
@@ -15,6 +15,8 @@ export interface LadderOptions {
 
 export interface LadderHooks extends RunHooks {
   onStepStart?: (index: number, ratePerSec: number) => void;
+  /** The step's live results (for an interrupt that cannot wait for its end), before it starts. */
+  onStepPrepared?: (index: number, snapshot: () => MetricsSnapshot) => void;
   onStepEnd?: (index: number, result: RunResult) => void;
 }
 
@@ -51,7 +53,9 @@ export async function runLadder(options: LadderOptions, hooks: LadderHooks = {})
       // Each step warms up only if asked, and only the first: later steps follow a busy target.
       warmupMs: index === 0 ? options.base.warmupMs : 0,
     };
-    const result = await prepareRun(stepOptions, hooks).start();
+    const prepared = prepareRun(stepOptions, hooks);
+    hooks.onStepPrepared?.(index, prepared.snapshot);
+    const result = await prepared.start();
     results.push(result);
     hooks.onStepEnd?.(index, result);
     if (result.interrupted) break;
@@ -61,10 +65,25 @@ export async function runLadder(options: LadderOptions, hooks: LadderHooks = {})
       break;
     }
   }
+  return ladderOutcome(
+    options.ratesPerSec,
+    results,
+    results.some((result) => result.interrupted) || hooks.signal?.aborted === true,
+    unreachable,
+  );
+}
+
+/** The ladder's table notes and saturation point from the results of its steps so far. */
+export function ladderOutcome(
+  ratesPerSec: readonly number[],
+  results: readonly RunResult[],
+  interrupted: boolean,
+  unreachable?: LadderResult["unreachable"],
+): LadderResult {
   const notes = ladderNotes(results.map((result) => result.verdict.level));
   if (unreachable) notes[results.length - 1] = "Unreachable";
   const steps = results.map((result, index) => ({
-    ratePerSec: options.ratesPerSec[index] as number,
+    ratePerSec: ratesPerSec[index] as number,
     result,
     note: notes[index] as string,
   }));
@@ -73,7 +92,7 @@ export async function runLadder(options: LadderOptions, hooks: LadderHooks = {})
   return {
     steps,
     saturatedAtPerSec: saturation >= 0 && !neverReached ? (steps[saturation] as LadderStep).ratePerSec : null,
-    interrupted: results.some((result) => result.interrupted) || hooks.signal?.aborted === true,
+    interrupted,
     ...(unreachable ? { unreachable } : {}),
   };
 }

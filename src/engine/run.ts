@@ -270,6 +270,15 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
       await driver.warmUp(hooks.signal);
       startedAt = new Date();
     }
+    if (hooks.signal?.aborted) {
+      // Interrupted before the measured run (during the warm-up or the preflight): it never
+      // starts, and the result says so with no measured request.
+      interrupted = true;
+      t0Ms = scheduleEndMs = clock.nowMs();
+      end = await driver.close();
+      endedAtMs = clock.nowMs();
+      return buildResult(endedAtMs);
+    }
     let stopResolve: (() => void) | undefined;
     const stoppedPromise = new Promise<void>((resolve) => (stopResolve = resolve));
     let stopped = false;

@@ -27,6 +27,12 @@ const HOT_WINDOW_MS = 10;
 type PreciseTimerFn = NonNullable<Clock["setPreciseTimer"]>;
 /** How overdue a request may get, waiting for the next tick, before an answer's completion sends it. */
 const LATE_RELEASE_MS = 1;
+/**
+ * Most requests one wake-up sends. Between two batches the event loop runs (I/O, answers, and
+ * signal handlers: Ctrl-C must always be acted on), so no wake-up holds the thread for long,
+ * whatever `--workers` allows (docs/PACING.md, "Work per wake-up").
+ */
+export const MAX_SENDS_PER_WAKEUP = 4096;
 
 /**
  * Called for each request the scheduler releases; the caller must call `complete()` once it ends.
@@ -43,6 +49,7 @@ export type SendFn = (index: number, intendedAtMs: number, sentAtMs: number, hel
  */
 export class Scheduler {
   private t0Ms = 0;
+  private started = false;
   private nextIndex = 0;
   private inFlight = 0;
   private peakInFlight = 0;
@@ -73,6 +80,7 @@ export class Scheduler {
    */
   start(t0Ms: number = this.clock.nowMs()): number {
     this.t0Ms = t0Ms;
+    this.started = true;
     this.tick();
     return this.t0Ms;
   }
@@ -101,13 +109,27 @@ export class Scheduler {
 
   /** Requests already due at `nowMs` (clock ms) that have not left yet: the queue behind the in-flight cap. */
   dueUnsent(nowMs: number = this.clock.nowMs()): number {
-    // A closed loop owes nothing: its requests are due only as slots free.
-    if (this.plan.closedLoop) return 0;
-    const elapsedMs = nowMs - this.t0Ms;
-    let due = this.nextIndex;
-    // Count forward; the queue is short unless the target is stalled, and this runs once per report.
-    while (due < this.plan.count && this.plan.intendedAtMs(due) <= elapsedMs) due++;
-    return due - this.nextIndex;
+    // A closed loop owes nothing: its requests are due only as slots free. Nor does a schedule
+    // that never started (a run interrupted during its warm-up).
+    if (this.plan.closedLoop || !this.started) return 0;
+    return this.firstNotDueAt(nowMs - this.t0Ms) - this.nextIndex;
+  }
+
+  /**
+   * The first request not yet due `elapsedMs` after t0: a binary search over the plan's
+   * non-decreasing intended times, from the next unsent one. Counting them one by one took
+   * minutes (a stalled target, or an absurd rate such as 1e12 req/s) with signals unanswered.
+   */
+  private firstNotDueAt(elapsedMs: number): number {
+    const plan = this.plan;
+    let low = this.nextIndex;
+    let high = plan.count;
+    while (low < high) {
+      const mid = low + Math.floor((high - low) / 2);
+      if (plan.intendedAtMs(mid) <= elapsedMs) low = mid + 1;
+      else high = mid;
+    }
+    return low;
   }
 
   /** One request ended: frees its slot and, if requests wait behind the cap, releases the next. */
@@ -160,10 +182,12 @@ export class Scheduler {
     for (const resolve of resolvers) resolve();
   }
 
-  private release(nowMs: number, heldBack = false): void {
+  /** Sends what is due (at most MAX_SENDS_PER_WAKEUP); true when due requests are left with free slots. */
+  private release(nowMs: number, heldBack = false): boolean {
     const elapsedMs = nowMs - this.t0Ms;
     const plan = this.plan;
     this.heldBack = false;
+    let budget = MAX_SENDS_PER_WAKEUP;
     while (this.nextIndex < plan.count) {
       const intendedMs = plan.intendedAtMs(this.nextIndex);
       if (intendedMs > elapsedMs) break;
@@ -171,19 +195,25 @@ export class Scheduler {
         this.heldBack = true;
         break;
       }
+      if (budget-- === 0) return true;
       const index = this.nextIndex++;
       this.inFlight++;
       if (this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight;
       // A closed loop's request is due when its slot frees, i.e. now: it is never late.
       this.send(index, plan.closedLoop ? nowMs : this.t0Ms + intendedMs, nowMs, heldBack);
     }
+    return false;
   }
 
   private readonly tick = (): void => {
     this.timer = undefined;
     if (this.stopped) return;
     const nowMs = this.clock.nowMs();
-    this.release(nowMs);
+    if (this.release(nowMs)) {
+      // A full batch with more due: the next one after the event loop has had its turn.
+      this.timer = this.clock.setTimer(this.tick, 0);
+      return;
+    }
     if (this.nextIndex >= this.plan.count) {
       if (this.inFlight === 0) this.notifyIdle();
       return;

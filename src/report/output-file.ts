@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { lstat, mkdir, open, realpath, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { InputError } from "../config/errors.js";
@@ -139,5 +140,25 @@ export async function writeFileAtomic(output: OutputPath, text: string): Promise
   } catch (error) {
     if (temporary !== undefined) await unlink(temporary).catch(() => undefined);
     throw new OutputWriteError(output.flag, output.path, reasonOf(error));
+  }
+}
+
+/**
+ * `writeFileAtomic`, synchronously, for a process that must quit at once (a second Ctrl-C, its
+ * parent killed) and still leave its results. The path was checked before the run, so its
+ * directory exists; nothing is created here.
+ */
+export function writeFileAtomicSync(path: string, text: string): void {
+  const temporary = temporaryPathFor(resolve(path));
+  try {
+    writeFileSync(temporary, text, { flag: "wx" });
+    renameSync(temporary, resolve(path));
+  } catch (error) {
+    try {
+      unlinkSync(temporary);
+    } catch {
+      // nothing was left behind
+    }
+    throw error;
   }
 }

@@ -77,10 +77,20 @@ export function createMockProvider(
           previousInFlight: undefined,
           nextInFlight: undefined,
         };
-        entry.timer = setTimeout(() => {
+        // Node measures a timer from the event loop's cached time, which is stale by however long
+        // the current callback has run (and libuv rounds it down to a millisecond), so a 5 ms
+        // timer fired 4.2 ms after it was set, measured here: the wait re-arms until it has truly
+        // passed on the monotonic clock, so the provider is never faster than asked.
+        const wake = (): void => {
+          const remainingMs = waitMs - (performance.now() - started);
+          if (remainingMs > 0) {
+            entry.timer = setTimeout(wake, remainingMs);
+            return;
+          }
           pending.remove(entry);
           resolve({ text: cannedCompletion(prompt), latencyMs: performance.now() - started });
-        }, waitMs);
+        };
+        entry.timer = setTimeout(wake, waitMs);
         pending.add(entry);
       });
     },

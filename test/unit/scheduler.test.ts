@@ -1,7 +1,8 @@
+import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
 import type { Pacing } from "../../src/config/options.js";
 import { ManualClock, systemClock } from "../../src/engine/clock.js";
-import { Scheduler } from "../../src/engine/scheduler.js";
+import { MAX_SENDS_PER_WAKEUP, Scheduler } from "../../src/engine/scheduler.js";
 import { constantRatePlan } from "../../src/plan/constant.js";
 
 interface Sent {
@@ -172,6 +173,46 @@ describe("Scheduler with an injected clock", () => {
     expect(sent).toEqual([...Array(51).keys()]);
     pendingTick?.();
     expect(sent).toHaveLength(51); // the late tick finds nothing more due
+  });
+});
+
+describe("Scheduler work per wake-up is bounded (signals are handled between wake-ups)", () => {
+  it("sends at most MAX_SENDS_PER_WAKEUP per wake-up, and the rest after the event loop had a turn", () => {
+    // A manual clock that measures each wake-up's batch (its timers fire one callback at a time).
+    const batches: number[] = [];
+    let sentCount = 0;
+    class CountingClock extends ManualClock {
+      override setTimer(callback: () => void, delayMs: number): unknown {
+        return super.setTimer(() => {
+          const before = sentCount;
+          callback();
+          batches.push(sentCount - before);
+        }, delayMs);
+      }
+    }
+    const clock = new CountingClock();
+    // 1e9 req/s with room for 100k in flight: 100k requests are due after 0.1 ms.
+    const scheduler = new Scheduler(constantRatePlan(1e9, 1000), clock, { maxInFlight: 100_000 }, (index) => {
+      expect(index).toBe(sentCount);
+      sentCount++;
+    });
+    scheduler.start();
+    clock.advance(0.1);
+    expect(sentCount).toBe(100_000);
+    expect(batches.length).toBeGreaterThanOrEqual(100_000 / MAX_SENDS_PER_WAKEUP);
+    expect(Math.max(...batches)).toBeLessThanOrEqual(MAX_SENDS_PER_WAKEUP);
+    scheduler.stop();
+  });
+
+  it("counts what is due but unsent without walking it one by one", () => {
+    // 1e8 requests due behind a cap of 1: counted one by one that took ~0.5 s of blocked thread.
+    const { clock, scheduler } = setup(1e8, 1000, 1);
+    scheduler.start();
+    clock.advance(1000);
+    const startMs = performance.now();
+    expect(scheduler.dueUnsent()).toBe(1e8 - 1);
+    expect(scheduler.dueUnsent(0.5)).toBe(50_000);
+    expect(performance.now() - startMs).toBeLessThan(20);
   });
 });
 
