@@ -84,9 +84,9 @@ async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<b
 }
 
 describe("absurd rates", () => {
-  it("--rps 1e12 is invalid input (exit 2, one line naming --rps and --threads), not a spinning core", async () => {
+  it("--rps 1000000000000 (1e12) is invalid input (exit 2, one line naming --rps and --threads), not a spinning core", async () => {
     const target = await server();
-    const cli = await runCli(["--target", target.url, "--rps", "1e12", "--duration", "1s"], {
+    const cli = await runCli(["--target", target.url, "--rps", "1000000000000", "--duration", "1s"], {
       entry: BIN_PATH,
       timeoutMs: 15_000,
     });
@@ -98,13 +98,13 @@ describe("absurd rates", () => {
   });
 
   it("a ramp or a ladder step at an absurd rate names --stages or --rates", async () => {
-    const cli = await runCli(["--target", "http://127.0.0.1:9", "--stages", "1s:1e9", "--threads", "1"], {
+    const cli = await runCli(["--target", "http://127.0.0.1:9", "--stages", "1s:1000000000", "--threads", "1"], {
       timeoutMs: 15_000,
     });
     expect(cli.code).toBe(2);
     expect(cli.stderr).toMatch(/^load-test: error: --stages: 1000000000 req\/s is more than/);
     const ladder = await runCli(
-      ["ladder", "--target", "http://127.0.0.1:9", "--rates", "10,1e9", "--threads", "1"],
+      ["ladder", "--target", "http://127.0.0.1:9", "--rates", "10,1000000000", "--threads", "1"],
       {
         timeoutMs: 15_000,
       },
