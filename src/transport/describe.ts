@@ -49,6 +49,15 @@ export function describeConnections(transport: TransportSummary, label = "Connec
     }
     lines.push(`${indent}${timing.join("; ")}`);
   }
+  const retried = transport.retried;
+  if (retried.total > 0) {
+    // Connection recycling is normal server behaviour (docs/TRANSPORT.md "Retries"): say it
+    // happened, and that it cost latency, not errors.
+    lines.push(
+      `${indent}${retried.total} requests sent again (${counts(retried.byReason)}): ` +
+        "the server had not processed them; their latency includes the wait",
+    );
+  }
   return lines;
 }
 

@@ -56,6 +56,16 @@ export interface PreparedRequest {
 
 export type ResponseCallback = (error: Error | null, statusCode: number, body: Buffer | null) => void;
 
+/**
+ * Requests sent again because the server had not processed them, by reason (`goaway`,
+ * `refused_stream`; docs/TRANSPORT.md "Retries"). Each is one request's outcome still: the count
+ * is of sends, not of requests.
+ */
+export interface RetryStats {
+  total: number;
+  byReason: Record<string, number>;
+}
+
 /** The results' `transport` object (docs/TRANSPORT.md "What is recorded"). */
 export interface TransportSummary {
   /** What was asked: `auto` (ALPN), `http1`, `http2`, `h2c`. */
@@ -70,6 +80,7 @@ export interface TransportSummary {
     keepAlive: boolean;
     maxRequestsPerConnection: number | null;
   };
+  retried: RetryStats;
   /** Null over cleartext. */
   tls: {
     minVersion: string;
@@ -96,8 +107,11 @@ export function mergeTransportSummaries(
 ): TransportSummary {
   const first = (parts[0] as { summary: TransportSummary }).summary;
   const connections = ConnectionRecorder.merged(parts.map((part) => part.connections)).summary();
+  const retried: RetryStats = { total: 0, byReason: {} };
+  for (const { summary } of parts) addRetries(retried, summary.retried);
   return {
     ...first,
+    retried,
     protocol: protocolOf(connections),
     connections: {
       ...first.connections,
@@ -105,6 +119,14 @@ export function mergeTransportSummaries(
       limit: parts.reduce((sum, part) => sum + part.summary.connections.limit, 0),
     },
   };
+}
+
+/** Adds `from` into `into` (threads' counts). */
+export function addRetries(into: RetryStats, from: RetryStats): void {
+  into.total += from.total;
+  for (const [reason, count] of Object.entries(from.byReason)) {
+    into.byReason[reason] = (into.byReason[reason] ?? 0) + count;
+  }
 }
 
 /** What a preflight connection found (`HttpTransport.probe()`). */
@@ -205,6 +227,14 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<Exchan
     if (this.timedOut) controller.abort(this.timedOut);
   }
 
+  onRequestRetry(_controller: Abortable, reason: string): void {
+    this.controller = undefined;
+    this.statusCode = 0;
+    this.chunks = [];
+    this.keptBytes = 0;
+    this.transport.retriedOnce(reason);
+  }
+
   onResponseStart(_controller: Abortable, statusCode: number): void {
     this.statusCode = statusCode;
     this.transport.responseStarted(this.connection as Connection);
@@ -263,6 +293,7 @@ export class HttpTransport {
   readonly timeoutMs: number;
   readonly mode: ProtocolMode;
   private readonly recorder = new ConnectionRecorder();
+  private readonly retried: RetryStats = { total: 0, byReason: {} };
   private readonly flags: TransportFlags;
   private readonly connector: ConnectorSettings;
   private readonly inFlight = new InFlightList<ExchangeHandler>();
@@ -437,6 +468,12 @@ export class HttpTransport {
     return error;
   }
 
+  /** Called by a handler whose request is sent again (docs/TRANSPORT.md "Retries"). */
+  retriedOnce(reason: string): void {
+    this.retried.total++;
+    this.retried.byReason[reason] = (this.retried.byReason[reason] ?? 0) + 1;
+  }
+
   /** Called by a handler when its response starts: reuse counts per connection. */
   responseStarted(connection: Connection): void {
     const recorder = this.recorder;
@@ -483,6 +520,7 @@ export class HttpTransport {
         keepAlive: this.flags.keepAlive,
         maxRequestsPerConnection: this.flags.maxRequestsPerConnection ?? null,
       },
+      retried: { total: this.retried.total, byReason: { ...this.retried.byReason } },
       tls: this.connector.tls
         ? {
             minVersion: tlsFlags.minVersion,

@@ -49,6 +49,7 @@ export const ERROR_NAMES = [
 export const PROTOCOL_ERROR = 0x1;
 export const FLOW_CONTROL_ERROR = 0x3;
 export const FRAME_SIZE_ERROR = 0x6;
+export const REFUSED_STREAM = 0x7;
 export const CANCEL = 0x8;
 export const COMPRESSION_ERROR = 0x9;
 export const errorName = (code: number): string => ERROR_NAMES[code] ?? `0x${code.toString(16)}`;

@@ -24,6 +24,7 @@ import {
   PROTOCOL_ERROR,
   PUSH_PROMISE,
   RECEIVE_WINDOW,
+  REFUSED_STREAM,
   RST_STREAM,
   SETTINGS,
   SETTINGS_ENABLE_PUSH,
@@ -457,13 +458,15 @@ export class Http2Session {
     if (exchange === undefined) return;
     this.forget(exchange);
     const code = payload.readUInt32BE(0);
-    this.connection.streamFailed(
-      exchange,
-      new Http2ProtocolError(
-        "ERR_HTTP2_STREAM_ERROR",
-        `Stream closed with error code NGHTTP2_${errorName(code)}`,
-      ),
+    const error = new Http2ProtocolError(
+      "ERR_HTTP2_STREAM_ERROR",
+      `Stream closed with error code NGHTTP2_${errorName(code)}`,
     );
+    // §8.7: REFUSED_STREAM says the stream was not processed, so it may be sent again; any other
+    // code may follow processing and stays the request's error.
+    if (code === REFUSED_STREAM)
+      this.connection.streamsUnprocessed(this, [exchange], "refused_stream", error);
+    else this.connection.streamFailed(exchange, error);
   }
 
   private onSettings(flags: number, streamId: number, payload: Buffer): void {
@@ -519,14 +522,17 @@ export class Http2Session {
       return;
     }
     this.draining = true;
-    // §6.8, a graceful shutdown: streams above the last one were not processed; the others
-    // are still answered.
+    // §6.8, a graceful shutdown (nginx after keepalive_requests, or the first of a two-step
+    // shutdown with last stream 2^31-1): the others are still answered here, while streams above
+    // the last one were not processed and go to a new connection (docs/TRANSPORT.md "Retries").
+    const unprocessed: Http2Exchange[] = [];
     for (const exchange of Object.values(this.streams)) {
       if (exchange === undefined || exchange.streamId <= lastStreamId) continue;
       this.forget(exchange);
-      this.connection.streamFailed(exchange, error);
+      unprocessed.push(exchange);
     }
     this.connection.sessionDraining(this);
+    this.connection.streamsUnprocessed(this, unprocessed, "goaway", error);
     if (this.openStreams === 0) this.shutdown();
   }
 

@@ -359,6 +359,7 @@ export function makeRunResult(over: Partial<RunResult> = {}): RunResult {
         keepAlive: true,
         maxRequestsPerConnection: null,
       },
+      retried: { total: 0, byReason: {} },
       tls: null,
       warnings: [],
       errors: {},

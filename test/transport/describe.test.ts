@@ -31,6 +31,7 @@ const h2: TransportSummary = {
     keepAlive: true,
     maxRequestsPerConnection: null,
   },
+  retried: { total: 0, byReason: {} },
   tls: { minVersion: "TLSv1.2", verified: true, servername: null, extraCa: true, clientCertificate: false },
   warnings: [],
 };

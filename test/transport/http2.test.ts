@@ -282,29 +282,37 @@ describe("HTTP/2 client: the connection going away", () => {
     expect(target.sessions()).toBe(2);
   });
 
-  it("streams the server refuses fail as protocol.rst_stream; the connection carries on", async () => {
+  it("REFUSED_STREAM is sent again, another RST_STREAM code is the request's error; the connection carries on", async () => {
     const target = await h2cServer((stream, _headers, index) => {
-      if (index % 3 === 0) stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      if (index === 0 || index === 4) stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      else if (index === 2) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
       else {
         stream.respond({ ":status": 200 });
         stream.end("ok");
       }
     });
     const client = transport(target.url, 3);
-    const outcomes = await sendMany(client, 9, 1);
-    expect(outcomes.map(keyOf)).toEqual([
-      "protocol.rst_stream",
-      200,
-      200,
-      "protocol.rst_stream",
-      200,
-      200,
-      "protocol.rst_stream",
-      200,
-      200,
-    ]);
-    expect(analyzeTransportError(outcomes[0]?.error).reason).toMatch(/NGHTTP2_REFUSED_STREAM/);
+    const outcomes = await sendMany(client, 5, 1);
+    // Streams 0 and 4 (RFC 9113 §8.7: not processed) went again as 1 and 5.
+    expect(outcomes.map(keyOf)).toEqual([200, "protocol.rst_stream", 200, 200, 200]);
+    expect(analyzeTransportError(outcomes[1]?.error).reason).toMatch(/NGHTTP2_INTERNAL_ERROR/);
+    expect(client.transportSummary().retried).toEqual({ total: 2, byReason: { refused_stream: 2 } });
     expect(target.sessions()).toBe(1);
+  });
+
+  it("a GOAWAY with an error code fails the streams it names as unprocessed, not retried", async () => {
+    let streams = 0;
+    const target = await h2cServer((stream) => {
+      streams++;
+      const session = stream.session as ServerHttp2Session;
+      session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM, 0);
+    });
+    const client = transport(target.url, 1);
+    const outcomes = await sendMany(client, 2, 1);
+    expect(outcomes.map(keyOf)).toEqual(["protocol.goaway", "protocol.goaway"]);
+    expect(analyzeTransportError(outcomes[0]?.error).reason).toMatch(/ENHANCE_YOUR_CALM/);
+    expect(streams).toBe(2);
+    expect(client.transportSummary().retried.total).toBe(0);
   });
 
   it("the server destroying its session: GOAWAY for the stream it did not process, then a new connection", async () => {
