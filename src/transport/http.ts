@@ -1,5 +1,4 @@
 import { performance } from "node:perf_hooks";
-import { connect as http2Connect } from "node:http2";
 import type { Socket } from "node:net";
 import { Client, type Dispatcher } from "undici";
 import {
@@ -24,7 +23,9 @@ import {
 } from "./errors.js";
 import { InFlightList, type InFlightNode } from "./in-flight.js";
 import { Http1Connection, Http1RequestEncoder } from "./http1.js";
-import { Http2Connection, Http2RequestEncoder } from "./http2.js";
+import { Http2Connection, Http2ProtocolError, Http2RequestEncoder } from "./http2.js";
+import { MAX_FRAME_SIZE, SETTINGS } from "./http2-frames.js";
+import { clientPreface, handOverPrefaced } from "./http2-session.js";
 import { buildTlsSettings, TlsSessionCache } from "./tls.js";
 
 export type { ConnectionState, ConnectionStats } from "./connections.js";
@@ -577,10 +578,12 @@ export class HttpTransport {
     }
     const info = opened.info;
     if (this.mode === "h2c") {
-      // Prior knowledge: only an exchange of SETTINGS shows the server speaks HTTP/2 (RFC 9113 §3.4).
-      const error = await h2cHandshake(opened.socket, this.origin, this.timeoutMs);
-      if (error) {
-        const failure = analyzeTransportError(error);
+      // Prior knowledge: only the server's SETTINGS show it speaks HTTP/2 (RFC 9113 §3.4). The
+      // probe sends our own preface, so the run's first connection carries on from there.
+      const answer = await h2cPreface(opened.socket, this.timeoutMs);
+      if (answer instanceof Error) {
+        opened.socket.destroy();
+        const failure = analyzeTransportError(answer);
         return {
           ok: false,
           flag: "--h2c",
@@ -588,7 +591,9 @@ export class HttpTransport {
           message: `--h2c: ${this.origin} did not answer HTTP/2 with prior knowledge (${failure.reason}); drop --h2c for HTTP/1.1`,
         };
       }
-    } else if (this.closed) {
+      handOverPrefaced(opened.socket, answer);
+    }
+    if (this.closed) {
       opened.socket.destroy();
     } else {
       // Kept for the first connection the run opens (a browser's preconnect): the server sees
@@ -864,19 +869,40 @@ export class HttpTransport {
   }
 }
 
-/** Sends the HTTP/2 preface on `socket` and waits for the server's SETTINGS; null when they came. */
-function h2cHandshake(socket: Socket, origin: string, timeoutMs: number): Promise<Error | null> {
+/**
+ * Sends our HTTP/2 preface on `socket` and reads until the server's first frame is whole: the
+ * bytes read when it is SETTINGS (RFC 9113 §3.4), else the error that says why not.
+ */
+function h2cPreface(socket: Socket, timeoutMs: number): Promise<Buffer | Error> {
   return new Promise((resolve) => {
-    const session = http2Connect(origin, { createConnection: () => socket });
-    let settled = false;
-    const finish = (error: Error | null): void => {
-      if (settled) return;
-      settled = true;
+    let received = Buffer.alloc(0);
+    const finish = (answer: Buffer | Error): void => {
       clearTimeout(timer);
-      session.destroy();
-      socket.destroy();
-      resolve(error);
+      socket.off("data", onData);
+      socket.off("error", onError);
+      socket.off("end", onEnd);
+      resolve(answer);
     };
+    const onData = (chunk: Buffer): void => {
+      received = Buffer.concat([received, chunk]);
+      if (received.length < 9) return;
+      const length = received.readUIntBE(0, 3);
+      if (received[3] !== SETTINGS || length > MAX_FRAME_SIZE) {
+        finish(
+          new Http2ProtocolError(
+            "ERR_HTTP2_ERROR",
+            "HTTP/2 protocol error (PROTOCOL_ERROR): the server did not start with SETTINGS",
+          ),
+        );
+      } else if (received.length >= 9 + length) {
+        finish(received);
+      }
+    };
+    const onError = (error: Error): void => finish(error);
+    const onEnd = (): void =>
+      finish(
+        Object.assign(new Error("the server closed the connection"), { code: "ERR_HTTP2_SESSION_ERROR" }),
+      );
     const timer = setTimeout(
       () =>
         finish(
@@ -886,12 +912,9 @@ function h2cHandshake(socket: Socket, origin: string, timeoutMs: number): Promis
         ),
       timeoutMs,
     );
-    session.once("remoteSettings", () => finish(null));
-    session.once("error", (error: Error) => finish(error));
-    session.once("close", () =>
-      finish(
-        Object.assign(new Error("the server closed the connection"), { code: "ERR_HTTP2_SESSION_ERROR" }),
-      ),
-    );
+    socket.on("data", onData);
+    socket.on("error", onError);
+    socket.on("end", onEnd);
+    socket.write(clientPreface());
   });
 }

@@ -40,6 +40,44 @@ import {
 } from "./http2-frames.js";
 import type { Http2Connection, Http2Exchange } from "./http2.js";
 
+/**
+ * Sockets on which the preflight probe already sent the client preface (`--h2c`,
+ * docs/TRANSPORT.md "Preflight"), and what detaches the listener holding the server's bytes
+ * since: the session that takes one over sends no second preface and reads those bytes first.
+ */
+const prefaced = new WeakMap<Socket, () => Buffer>();
+/** Our connection preface (§3.4): the magic, our SETTINGS, and the connection window raised. */
+export function clientPreface(): Buffer {
+  const settings = Buffer.allocUnsafe(18);
+  settings.writeUInt16BE(SETTINGS_HEADER_TABLE_SIZE, 0);
+  settings.writeUInt32BE(0, 2);
+  settings.writeUInt16BE(SETTINGS_ENABLE_PUSH, 6);
+  settings.writeUInt32BE(0, 8);
+  settings.writeUInt16BE(SETTINGS_INITIAL_WINDOW_SIZE, 12);
+  settings.writeUInt32BE(RECEIVE_WINDOW, 14);
+  return Buffer.concat([
+    PREFACE,
+    frame(SETTINGS, 0, 0, settings),
+    frame(WINDOW_UPDATE, 0, 0, u32(RECEIVE_WINDOW - 65_535)),
+  ]);
+}
+
+/**
+ * Marks `socket` as prefaced by the probe, which read `received`; later bytes are held until a
+ * session takes the socket over (the socket keeps flowing, so a close is still seen).
+ */
+export function handOverPrefaced(socket: Socket, received: Buffer): void {
+  const chunks = [received];
+  const hold = (chunk: Buffer): void => {
+    chunks.push(chunk);
+  };
+  socket.on("data", hold);
+  prefaced.set(socket, () => {
+    socket.off("data", hold);
+    return Buffer.concat(chunks);
+  });
+}
+
 /** One HTTP/2 connection (socket): its frames, streams and windows. */
 export class Http2Session {
   /** Open streams by id: a plain object (dictionary elements), not a Map (docs/BENCHMARKS.md "A Map that kept every request"). */
@@ -72,16 +110,13 @@ export class Http2Session {
     readonly connection: Http2Connection,
     readonly socket: Socket,
   ) {
-    const settings = Buffer.allocUnsafe(18);
-    settings.writeUInt16BE(SETTINGS_HEADER_TABLE_SIZE, 0);
-    settings.writeUInt32BE(0, 2);
-    settings.writeUInt16BE(SETTINGS_ENABLE_PUSH, 6);
-    settings.writeUInt32BE(0, 8);
-    settings.writeUInt16BE(SETTINGS_INITIAL_WINDOW_SIZE, 12);
-    settings.writeUInt32BE(RECEIVE_WINDOW, 14);
-    this.write(PREFACE);
-    this.write(frame(SETTINGS, 0, 0, settings));
-    this.write(frame(WINDOW_UPDATE, 0, 0, u32(RECEIVE_WINDOW - 65_535)));
+    const release = prefaced.get(socket);
+    if (release === undefined) {
+      this.write(clientPreface());
+    } else {
+      prefaced.delete(socket);
+      this.read(release());
+    }
     socket.on("data", (chunk: Buffer) => this.read(chunk));
     socket.on("end", () => this.close(new errors.SocketError("other side closed")));
     socket.on("error", (error: Error) => this.close(error));
