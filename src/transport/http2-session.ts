@@ -8,6 +8,7 @@ import {
   CONTINUATION,
   DATA,
   END_HEADERS,
+  ENHANCE_YOUR_CALM,
   END_STREAM,
   FLOW_CONTROL_ERROR,
   FRAME_SIZE_ERROR,
@@ -15,6 +16,7 @@ import {
   HEADERS,
   Http2ProtocolError,
   MAX_FRAME_SIZE,
+  MAX_HEADER_BLOCK,
   MAX_STREAM_ID,
   MAX_WINDOW,
   PADDED,
@@ -101,7 +103,7 @@ export class Http2Session {
   closed = false;
   private leftover: Buffer | undefined;
   /** A header block whose CONTINUATION frames are still coming (§6.10). */
-  private continuation: { streamId: number; flags: number; chunks: Buffer[] } | undefined;
+  private continuation: { streamId: number; flags: number; chunks: Buffer[]; length: number } | undefined;
   private output: Buffer[] = [];
   private flushQueued = false;
   private readonly flushOutput = (): void => this.flush();
@@ -118,9 +120,9 @@ export class Http2Session {
       this.read(release());
     }
     socket.on("data", (chunk: Buffer) => this.read(chunk));
-    socket.on("end", () => this.close(new errors.SocketError("other side closed")));
+    socket.on("end", () => this.close(this.endError("other side closed")));
     socket.on("error", (error: Error) => this.close(error));
-    socket.on("close", () => this.close(new errors.SocketError("closed")));
+    socket.on("close", () => this.close(this.endError("closed")));
   }
 
   /**
@@ -193,6 +195,16 @@ export class Http2Session {
     }
     this.blocked = [];
     this.connection.sessionClosed(this);
+  }
+
+  /** The socket ended: inside a frame or a header block that is a truncated frame (§4.1), else a close. */
+  private endError(message: string): Error {
+    if (this.leftover === undefined && this.continuation === undefined)
+      return new errors.SocketError(message);
+    return new Http2ProtocolError(
+      "ERR_HTTP2_ERROR",
+      `HTTP/2 protocol error: the connection ended inside a ${this.leftover === undefined ? "header block" : "frame"}`,
+    );
   }
 
   private shutdown(): void {
@@ -327,10 +339,11 @@ export class Http2Session {
         return;
       case PING:
         if (payload.length !== 8) this.fail(FRAME_SIZE_ERROR, "a PING frame not of 8 bytes");
+        else if (streamId !== 0) this.fail(PROTOCOL_ERROR, "PING on a stream");
         else if ((flags & ACK) === 0) this.write(frame(PING, ACK, 0, payload));
         return;
       case GOAWAY:
-        this.onGoaway(payload);
+        this.onGoaway(streamId, payload);
         return;
       case WINDOW_UPDATE:
         this.onWindowUpdate(streamId, payload);
@@ -342,8 +355,9 @@ export class Http2Session {
   }
 
   private onData(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId === 0) {
-      this.fail(PROTOCOL_ERROR, "DATA on stream 0");
+    if (streamId === 0 || streamId % 2 === 0 || streamId >= this.nextStreamId) {
+      // §6.1, §5.1: only streams the client opened carry DATA.
+      this.fail(PROTOCOL_ERROR, `DATA on stream ${streamId}, which the client did not open`);
       return;
     }
     // Flow control counts the whole payload, padding included (§6.9.1), even for a stream
@@ -403,7 +417,7 @@ export class Http2Session {
     const block = this.unpad(flags, payload, flags & PRIORITY ? 5 : 0);
     if (block === undefined) return;
     if (flags & END_HEADERS) this.onHeaderBlock(streamId, flags, block);
-    else this.continuation = { streamId, flags, chunks: [Buffer.from(block)] };
+    else this.continuation = { streamId, flags, chunks: [Buffer.from(block)], length: block.length };
   }
 
   private onContinuation(flags: number, streamId: number, payload: Buffer): void {
@@ -413,6 +427,11 @@ export class Http2Session {
       return;
     }
     pending.chunks.push(Buffer.from(payload));
+    pending.length += payload.length;
+    if (pending.length > MAX_HEADER_BLOCK) {
+      this.fail(ENHANCE_YOUR_CALM, `a header block over ${MAX_HEADER_BLOCK} bytes`);
+      return;
+    }
     if ((flags & END_HEADERS) === 0) return;
     this.continuation = undefined;
     this.onHeaderBlock(streamId, pending.flags, Buffer.concat(pending.chunks));
@@ -489,6 +508,10 @@ export class Http2Session {
       this.fail(FRAME_SIZE_ERROR, "an RST_STREAM frame not of 4 bytes");
       return;
     }
+    if (streamId === 0) {
+      this.fail(PROTOCOL_ERROR, "RST_STREAM on stream 0");
+      return;
+    }
     const exchange = this.streams[streamId];
     if (exchange === undefined) return;
     this.forget(exchange);
@@ -527,7 +550,18 @@ export class Http2Session {
         // §6.9.2: the change applies to every open stream's window.
         const delta = value - this.peerInitialWindow;
         this.peerInitialWindow = value;
-        for (const exchange of Object.values(this.streams)) if (exchange) exchange.sendWindow += delta;
+        for (const exchange of Object.values(this.streams)) {
+          if (exchange === undefined) continue;
+          exchange.sendWindow += delta;
+          if (exchange.sendWindow > MAX_WINDOW) {
+            this.fail(FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE took a stream window above 2^31-1");
+            return;
+          }
+        }
+      } else if (id === SETTINGS_ENABLE_PUSH && value !== 0) {
+        // §6.5.2: a server may only say 0.
+        this.fail(PROTOCOL_ERROR, `SETTINGS_ENABLE_PUSH ${value} from a server`);
+        return;
       } else if (id === SETTINGS_MAX_FRAME_SIZE && (value < MAX_FRAME_SIZE || value > 16_777_215)) {
         this.fail(PROTOCOL_ERROR, "SETTINGS_MAX_FRAME_SIZE out of range");
         return;
@@ -539,7 +573,11 @@ export class Http2Session {
     this.connection.sessionHasRoom(this);
   }
 
-  private onGoaway(payload: Buffer): void {
+  private onGoaway(streamId: number, payload: Buffer): void {
+    if (streamId !== 0) {
+      this.fail(PROTOCOL_ERROR, "GOAWAY on a stream");
+      return;
+    }
     if (payload.length < 8) {
       this.fail(FRAME_SIZE_ERROR, "a GOAWAY frame shorter than 8 bytes");
       return;
@@ -589,6 +627,15 @@ export class Http2Session {
     } else {
       const exchange = this.streams[streamId];
       if (exchange === undefined) return;
+      // §6.9, §6.9.1: stream errors.
+      if (increment === 0 || exchange.sendWindow + increment > MAX_WINDOW) {
+        this.resetStream(
+          exchange,
+          increment === 0 ? PROTOCOL_ERROR : FLOW_CONTROL_ERROR,
+          "an invalid stream window update",
+        );
+        return;
+      }
       exchange.sendWindow += increment;
     }
     this.sendBlocked();

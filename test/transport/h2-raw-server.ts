@@ -82,6 +82,7 @@ export async function startRawH2Server(options: RawServerOptions): Promise<RawSe
   let headersReceived = 0;
   const server = createServer((socket) => {
     sockets.add(socket);
+    socket.setNoDelay(true);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => undefined);
     const connection: RawConnection = {
