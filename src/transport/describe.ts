@@ -24,7 +24,10 @@ export function describeConnections(transport: TransportSummary, label = "Connec
   const usage = [
     c.streamsPerConnection === null
       ? `limit ${c.limit}`
-      : `limit ${c.limit} × ${c.streamsPerConnection} streams`,
+      : c.serverMaxStreams !== null && c.serverMaxStreams < c.streamsPerConnection
+        ? // The server's limit, not --workers, capped the streams (docs/TRANSPORT.md "The HTTP/2 client").
+          `limit ${c.limit} × ${c.serverMaxStreams} streams (the server's SETTINGS_MAX_CONCURRENT_STREAMS; ${c.streamsPerConnection} asked)`
+        : `limit ${c.limit} × ${c.streamsPerConnection} streams`,
     !c.keepAlive
       ? "no keep-alive"
       : c.maxRequestsPerConnection !== null

@@ -55,7 +55,17 @@ export interface PreparedRequest {
   body: Buffer | undefined;
 }
 
-export type ResponseCallback = (error: Error | null, statusCode: number, body: Buffer | null) => void;
+/**
+ * A request's end. `writtenAtMs`: clock ms when it was first written on a connection (over HTTP/2,
+ * when its stream opened), NaN when it never was (its connection failed, or it timed out waiting
+ * for a connection or a stream slot): service time counts from there, the wait before is queue time.
+ */
+export type ResponseCallback = (
+  error: Error | null,
+  statusCode: number,
+  body: Buffer | null,
+  writtenAtMs: number,
+) => void;
 
 /**
  * Requests sent again because the server had not processed them, by reason (`goaway`,
@@ -78,6 +88,11 @@ export interface TransportSummary {
     limit: number;
     /** HTTP/2 only: streams one connection carries at most (null over HTTP/1.1). */
     streamsPerConnection: number | null;
+    /**
+     * HTTP/2 only: the lowest SETTINGS_MAX_CONCURRENT_STREAMS a server announced, or null (none
+     * announced, or HTTP/1.1). Below `streamsPerConnection` it, not --workers, capped the streams.
+     */
+    serverMaxStreams: number | null;
     keepAlive: boolean;
     maxRequestsPerConnection: number | null;
   };
@@ -118,6 +133,10 @@ export function mergeTransportSummaries(
       ...first.connections,
       ...connections,
       limit: parts.reduce((sum, part) => sum + part.summary.connections.limit, 0),
+      serverMaxStreams: parts.reduce<number | null>((lowest, part) => {
+        const limit = part.summary.connections.serverMaxStreams;
+        return limit === null ? lowest : lowest === null ? limit : Math.min(lowest, limit);
+      }, null),
     },
   };
 }
@@ -212,6 +231,8 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<Exchan
   keptBytes = 0;
   done = false;
   timedOut: LoadTestTimeoutError | undefined;
+  /** When the request was first written (a retry keeps it: the server's recycling is service). */
+  writtenAtMs = Number.NaN;
 
   /** Undefined while held back until the first connection tells the protocol. */
   connection: Connection | undefined;
@@ -226,6 +247,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<Exchan
   onRequestStart(controller: Abortable): void {
     this.controller = controller;
     if (this.timedOut) controller.abort(this.timedOut);
+    else if (Number.isNaN(this.writtenAtMs)) this.writtenAtMs = this.transport.nowMs();
   }
 
   onRequestRetry(_controller: Abortable, reason: string): void {
@@ -255,7 +277,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<Exchan
     const chunks = this.chunks;
     const body =
       chunks.length === 0 ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-    this.callback(null, this.statusCode, body);
+    this.callback(null, this.statusCode, body, this.writtenAtMs);
   }
 
   onResponseError(_controller: Abortable | undefined, error: Error): void {
@@ -266,7 +288,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<Exchan
     // a callback that sends again (the scheduler releasing the next due request) must not run
     // inside that loop. Errors only; responses are delivered synchronously.
     const reported = this.timedOut ?? this.transport.explain(error, this.connection, this.statusCode);
-    queueMicrotask(() => this.callback(reported, this.statusCode, null));
+    queueMicrotask(() => this.callback(reported, this.statusCode, null, this.writtenAtMs));
   }
 
   expire(): void {
@@ -295,6 +317,11 @@ export class HttpTransport {
   readonly mode: ProtocolMode;
   private readonly recorder = new ConnectionRecorder();
   private readonly retried: RetryStats = { total: 0, byReason: {} };
+  /** The lowest SETTINGS_MAX_CONCURRENT_STREAMS a server announced. */
+  private serverMaxStreams: number | null = null;
+  private readonly noteServerStreams = (limit: number): void => {
+    if (this.serverMaxStreams === null || limit < this.serverMaxStreams) this.serverMaxStreams = limit;
+  };
   private readonly flags: TransportFlags;
   private readonly connector: ConnectorSettings;
   private readonly inFlight = new InFlightList<ExchangeHandler>();
@@ -335,7 +362,7 @@ export class HttpTransport {
 
   constructor(
     options: TransportOptions,
-    private readonly nowMs: () => number,
+    readonly nowMs: () => number,
   ) {
     this.timeoutMs = options.timeoutMs;
     this.origin = options.origin;
@@ -518,6 +545,7 @@ export class HttpTransport {
         ...connections,
         limit: h2 ? this.h2Limit : this.h1Limit,
         streamsPerConnection: h2 ? this.streamsPerConnection : null,
+        serverMaxStreams: h2 ? this.serverMaxStreams : null,
         keepAlive: this.flags.keepAlive,
         maxRequestsPerConnection: this.flags.maxRequestsPerConnection ?? null,
       },
@@ -670,7 +698,7 @@ export class HttpTransport {
     if (this.family === "h1") {
       connection.client = new Http1Connection(connect);
     } else if (this.family === "h2") {
-      connection.client = new Http2Connection(connect, this.streamsPerConnection);
+      connection.client = new Http2Connection(connect, this.streamsPerConnection, this.noteServerStreams);
     } else {
       // ALPN not answered yet (no probe ran): undici's Client speaks whichever protocol the
       // server picks for this first connection; the later ones use our own clients.

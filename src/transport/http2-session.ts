@@ -542,6 +542,7 @@ export class Http2Session {
       const value = payload.readUInt32BE(at + 2);
       if (id === SETTINGS_MAX_CONCURRENT_STREAMS) {
         this.peerMaxStreams = value;
+        this.connection.serverStreamLimit(value);
       } else if (id === SETTINGS_INITIAL_WINDOW_SIZE) {
         if (value > MAX_WINDOW) {
           this.fail(FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1");

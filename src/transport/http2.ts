@@ -101,6 +101,8 @@ export class Http2Connection {
   constructor(
     private readonly connect: Http1Connect,
     pipelining: number,
+    /** Told each SETTINGS_MAX_CONCURRENT_STREAMS a server announces (the summary names it when it held the run back). */
+    private readonly onServerStreamLimit: (limit: number) => void = () => undefined,
   ) {
     this.pipelining = pipelining;
   }
@@ -192,6 +194,11 @@ export class Http2Connection {
       for (const exchange of again) exchange.handler.onRequestRetry(exchange, reason);
     }
     this.afterStream(session);
+  }
+
+  /** @internal a session's server announced SETTINGS_MAX_CONCURRENT_STREAMS. */
+  serverStreamLimit(limit: number): void {
+    this.onServerStreamLimit(limit);
   }
 
   /** @internal the server's SETTINGS may allow more streams. */

@@ -28,6 +28,7 @@ const h2: TransportSummary = {
     requestsPerConnection: { mean: 250, max: 260 },
     limit: 4,
     streamsPerConnection: 64,
+    serverMaxStreams: null,
     keepAlive: true,
     maxRequestsPerConnection: null,
   },
