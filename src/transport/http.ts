@@ -251,7 +251,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<Exchan
   }
 
   onRequestRetry(_controller: Abortable, reason: string): void {
-    this.controller = undefined;
+    // The controller stays: a timeout while it waits for a stream takes it out of the queue.
     this.statusCode = 0;
     this.chunks = [];
     this.keptBytes = 0;
