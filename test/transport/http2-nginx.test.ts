@@ -44,6 +44,7 @@ async function expectEveryRequestServedOnce(
   transport: HttpTransport,
   count: number,
   inFlight: number,
+  keepaliveRequests = 100,
 ): Promise<void> {
   const outcomes = await sendMany(transport, count, inFlight);
   const errors = outcomes
@@ -56,9 +57,9 @@ async function expectEveryRequestServedOnce(
   expect(log.filter((line) => line.status === 200 && line.protocol === "HTTP/2.0")).toHaveLength(count);
   const summary = transport.transportSummary();
   // nginx served at most keepalive_requests per connection, so it was recycled and we followed.
-  expect(Math.max(...log.map((line) => line.connectionRequests))).toBeLessThanOrEqual(100);
+  expect(Math.max(...log.map((line) => line.connectionRequests))).toBeLessThanOrEqual(keepaliveRequests);
   expect(summary.connections.opened).toBe(new Set(log.map((line) => line.connection)).size);
-  expect(summary.connections.opened).toBeGreaterThanOrEqual(Math.ceil(count / 100));
+  expect(summary.connections.opened).toBeGreaterThanOrEqual(Math.ceil(count / keepaliveRequests));
   // With `inFlight` streams open when the GOAWAY came, some were above its last stream id.
   expect(summary.retried.byReason.goaway ?? 0).toBeGreaterThan(0);
   expect(summary.retried.total).toBe(summary.retried.byReason.goaway);
@@ -82,5 +83,12 @@ describe("HTTP/2 against nginx recycling connections (keepalive_requests 100)", 
       1_000,
       32,
     );
+  });
+});
+
+describe("HTTP/2 against nginx with its defaults (keepalive_requests 1000)", () => {
+  it("h2c: every request served once across recycled connections", async () => {
+    const server = await nginx({ listen: "http2" });
+    await expectEveryRequestServedOnce(server, client(server.url, { h2c: true }, 32), 3_000, 32, 1_000);
   });
 });
