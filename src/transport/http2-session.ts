@@ -197,7 +197,7 @@ export class Http2Session {
     this.connection.sessionClosed(this);
   }
 
-  /** The socket ended: inside a frame or a header block that is a truncated frame (§4.1), else a close. */
+  /** Why the socket ended: inside a frame or a header block, a truncated frame (§4.1, a protocol error); else a close. */
   private endError(message: string): Error {
     if (this.leftover === undefined && this.continuation === undefined)
       return new errors.SocketError(message);
