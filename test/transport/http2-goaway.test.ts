@@ -138,6 +138,22 @@ describe("HTTP/2 GOAWAY: unprocessed streams are sent again", () => {
     expect(elapsedMs).toBeLessThan(540);
   });
 
+  it("a stream the GOAWAY covered but never answered is an error: it may have been processed", async () => {
+    const server = await rawServer({
+      onHeaders(connection) {
+        if (connection.streams.length < 2) return;
+        // Streams 1 and 3 are covered (last stream 3), then the connection ends unanswered.
+        connection.goaway(3);
+        connection.socket.end();
+      },
+    });
+    const client = h2c(server.url, 2);
+    const outcomes = await sendMany(client, 2, 2);
+    expect(outcomes.map(keyOf)).toEqual(["protocol.goaway", "protocol.goaway"]);
+    expect(server.headersReceived()).toBe(2);
+    expect(client.transportSummary().retried.total).toBe(0);
+  });
+
   it("a GOAWAY with an error code is the requests' error, not retried", async () => {
     const server = await rawServer({
       onHeaders(connection) {
