@@ -69,6 +69,19 @@ describe("summary lines", () => {
     ]);
   });
 
+  it("say how many requests were sent again, by reason, and the server's stream limit when it was lower", () => {
+    const recycled: TransportSummary = {
+      ...h2,
+      connections: { ...h2.connections, serverMaxStreams: 2 },
+      retried: { total: 14, byReason: { goaway: 12, refused_stream: 2 } },
+    };
+    expect(describeConnections(recycled)).toEqual([
+      "Connections   4 opened (h2 4), TLSv1.3 4; limit 4 × 2 streams (the server's SETTINGS_MAX_CONCURRENT_STREAMS; 64 asked); 250 requests per connection (max 260)",
+      "              connect p50 0.41 ms, p99 1.25 ms; TLS handshake p50 3.10 ms, p99 5.00 ms (1 resumed)",
+      "              14 requests sent again (goaway 12, refused_stream 2): the server had not processed them; their latency includes the wait",
+    ]);
+  });
+
   it("lists error details with counts and reasons, most frequent first", () => {
     expect(
       describeTransportErrors({
