@@ -575,9 +575,10 @@ export class HttpTransport {
   }
 
   /**
-   * One preflight connection with the run's settings (not counted in the results): says which
-   * protocol and TLS version the server gives, and fails clearly when `--http2` or `--h2c`
-   * cannot work. In `auto` mode it also tells the transport the protocol in advance.
+   * One preflight connection with the run's settings: says which protocol and TLS version the
+   * server gives, and fails clearly when `--http2` or `--h2c` cannot work. In `auto` mode it also
+   * tells the transport the protocol in advance. A connection that works becomes the run's first
+   * (counted then), so the server sees no extra one.
    */
   async probe(): Promise<ProbeResult> {
     const { hostname, port } = this;
