@@ -138,9 +138,13 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
     const lagJudged = rec.ownSendLag.totalCount >= MIN_SENDS_FOR_LAG_P99;
     const trustworthy =
       loopSummary.p99 <= GENERATOR_LAG_BOUND_MS && (!lagJudged || ownLag.p99 <= GENERATOR_LAG_BOUND_MS);
+    const transport = driver.transportResult();
     const measured = {
+      // First, where the results file has always had it (after `errors`).
+      transport,
       latencyMs: summarizeMs(rec.latency),
       serviceTimeMs: summarizeMs(rec.serviceTime),
+      queueTimeMs: summarizeMs(rec.queueTime),
       sendLagMs,
       rate: {
         targetPerSec: options.ratePerSec,
@@ -182,7 +186,6 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
       durationSec: elapsedMs / 1000,
       correctness: completed === 0 ? null : counts.matched / completed,
       errors: { ...rec.errors },
-      transport: driver.transportResult(),
       ...measured,
       verdict: judge(measured, rec, completed),
       ...(abortedReason ? { aborted: { reason: abortedReason } } : {}),

@@ -321,37 +321,42 @@ export class Shard {
     rec.recordSend(intendedAtMs, sentAtMs, heldBack);
     const categoryIndex = scenario.categoryIndexOf(index);
     const caseIndex = scenario.caseIndexOf(index);
-    this.transport.send(scenario.request(categoryIndex, caseIndex), (error, statusCode, body) => {
-      const endAtMs = this.clock.nowMs();
-      if (this.closedAtMs !== undefined) return; // abandoned: counted as dropped when the shard closed
-      if (error) {
-        const failure = errors.record(error);
-        rec.recordCompletion(
-          index,
-          categoryIndex,
-          "error",
-          failure.kind,
-          false,
-          intendedAtMs,
-          sentAtMs,
-          endAtMs,
-        );
-        rec.noteErrorExample(failure.kind, failure.reason);
-      } else {
-        const { outcome, errorKind, matched } = scenario.judge(categoryIndex, caseIndex, statusCode, body);
-        rec.recordCompletion(
-          index,
-          categoryIndex,
-          outcome,
-          errorKind,
-          matched,
-          intendedAtMs,
-          sentAtMs,
-          endAtMs,
-        );
-      }
-      scheduler.complete();
-    });
+    this.transport.send(
+      scenario.request(categoryIndex, caseIndex),
+      (error, statusCode, body, writtenAtMs) => {
+        const endAtMs = this.clock.nowMs();
+        if (this.closedAtMs !== undefined) return; // abandoned: counted as dropped when the shard closed
+        if (error) {
+          const failure = errors.record(error);
+          rec.recordCompletion(
+            index,
+            categoryIndex,
+            "error",
+            failure.kind,
+            false,
+            intendedAtMs,
+            sentAtMs,
+            endAtMs,
+            writtenAtMs,
+          );
+          rec.noteErrorExample(failure.kind, failure.reason);
+        } else {
+          const { outcome, errorKind, matched } = scenario.judge(categoryIndex, caseIndex, statusCode, body);
+          rec.recordCompletion(
+            index,
+            categoryIndex,
+            outcome,
+            errorKind,
+            matched,
+            intendedAtMs,
+            sentAtMs,
+            endAtMs,
+            writtenAtMs,
+          );
+        }
+        scheduler.complete();
+      },
+    );
   }
 }
 

@@ -4,7 +4,9 @@ import type { Level, RunResult, Verdict, VerdictCheck } from "../metrics/result.
 export type MeasuredRun = Pick<
   RunResult,
   "latencyMs" | "sendLagMs" | "rate" | "requests" | "categories" | "timeline" | "generator" | "interrupted"
->;
+> &
+  // The connections, to name what held a run back (absent from results written before it).
+  Partial<Pick<RunResult, "transport">>;
 
 const LEVEL_ORDER: Record<Level, number> = { target: 0, degraded: 1, critical: 2 };
 
@@ -157,11 +159,7 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
   const rising = p50Rise(run);
   if (rising)
     warnings.push(`P50 increasing (${fmt(rising.fromMs)}ms → ${fmt(rising.toMs)}ms): possible degradation`);
-  if (run.requests.dropped > 0) {
-    warnings.push(
-      `${run.requests.dropped} requests due but never completed: --workers (${run.generator.workers}) was the limit`,
-    );
-  }
+  if (run.requests.dropped > 0) warnings.push(droppedWarning(run));
   if (!run.generator.trustworthy) {
     warnings.push(
       `Generator overloaded (own send lag p99 ${fmt(run.generator.ownSendLagMs.p99)}ms, event-loop delay p99 ${fmt(run.generator.eventLoopDelayMs.p99)}ms > ${GENERATOR_LAG_BOUND_MS}ms): latencies include the generator's own delay, results are not trustworthy`,
@@ -170,6 +168,37 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
   if (run.interrupted) warnings.push("Run interrupted: results cover only the part that ran");
 
   return { level: worstLevel(checks.map((check) => check.level)), checks, warnings };
+}
+
+/**
+ * Why requests due were never completed, naming only what really held the run back: the
+ * server's HTTP/2 stream limit when it allowed fewer streams than --workers; --workers only when
+ * the requests in flight reached it; else the interrupt (an interrupted run abandons what is in
+ * flight).
+ */
+function droppedWarning(run: MeasuredRun): string {
+  const head = `${run.requests.dropped} requests due but never completed`;
+  const workers = run.generator.workers;
+  const connections = run.transport?.connections;
+  const serverStreams = connections?.serverMaxStreams ?? null;
+  if (
+    connections &&
+    serverStreams !== null &&
+    serverStreams > 0 &&
+    serverStreams * connections.limit < workers
+  ) {
+    const needed = Math.ceil(workers / serverStreams);
+    return (
+      `${head}: the server's HTTP/2 stream limit was the limit (SETTINGS_MAX_CONCURRENT_STREAMS ${serverStreams} × ` +
+      `${connections.limit} connection${connections.limit === 1 ? "" : "s"} = ${serverStreams * connections.limit} in flight, ` +
+      `not --workers ${workers}); --workers ${workers} needs ${needed} connections (--connections ${needed})`
+    );
+  }
+  if (run.generator.maxInFlight >= workers) return `${head}: --workers (${workers}) was the limit`;
+  if (run.interrupted) {
+    return `${head}: the run was interrupted (in flight peaked at ${run.generator.maxInFlight} of --workers ${workers})`;
+  }
+  return `${head} (in flight peaked at ${run.generator.maxInFlight} of --workers ${workers})`;
 }
 
 /**

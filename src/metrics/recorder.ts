@@ -92,6 +92,7 @@ export interface SecondDelta extends Omit<TimelineEntry, "latencyMs"> {
 export interface RecorderDelta {
   latency: string;
   serviceTime: string;
+  queueTime: string;
   sendLag: string;
   ownSendLag: string;
   latencyBuckets: number[];
@@ -169,7 +170,10 @@ export interface RecorderLayout {
  */
 export class Recorder {
   readonly latency = createLatencyHistogram();
+  /** From the write on a connection to the end; only requests that were written. */
   readonly serviceTime = createLatencyHistogram();
+  /** From the send to the write: waiting for a connection or an HTTP/2 stream slot. */
+  readonly queueTime = createLatencyHistogram();
   readonly sendLag = createLatencyHistogram();
   /** Send lag of the requests the in-flight cap did not hold back: the generator's own lateness. */
   readonly ownSendLag = createLatencyHistogram();
@@ -230,12 +234,19 @@ export class Recorder {
     intendedAtMs: number,
     sentAtMs: number,
     endAtMs: number,
+    /** When the transport wrote it; NaN when it never did (all its time was queue time). */
+    writtenAtMs: number = sentAtMs,
   ): void {
     const entry = this.entryAt(endAtMs);
     // Latency from the intended send time: a request that waited behind a stalled target carries its wait.
     const latencyMs = endAtMs - intendedAtMs;
     recordMs(this.latency, latencyMs);
-    recordMs(this.serviceTime, endAtMs - sentAtMs);
+    if (Number.isNaN(writtenAtMs)) {
+      recordMs(this.queueTime, endAtMs - sentAtMs);
+    } else {
+      recordMs(this.serviceTime, endAtMs - writtenAtMs);
+      recordMs(this.queueTime, writtenAtMs - sentAtMs);
+    }
     recordMs(this.secondHistogram(entry.t), latencyMs);
     if (this.secondsByCategory)
       recordMs(this.categorySecondHistograms(entry.t)[categoryIndex] as Histogram, latencyMs);
@@ -320,6 +331,7 @@ export class Recorder {
     return {
       latency: drainEncoded(this.latency),
       serviceTime: drainEncoded(this.serviceTime),
+      queueTime: drainEncoded(this.queueTime),
       sendLag: drainEncoded(this.sendLag),
       ownSendLag: drainEncoded(this.ownSendLag),
       latencyBuckets: this.latencyBuckets.drain(),
@@ -340,6 +352,7 @@ export class Recorder {
   absorb(delta: RecorderDelta): void {
     addEncoded(this.latency, delta.latency);
     addEncoded(this.serviceTime, delta.serviceTime);
+    addEncoded(this.queueTime, delta.queueTime);
     addEncoded(this.sendLag, delta.sendLag);
     addEncoded(this.ownSendLag, delta.ownSendLag);
     this.latencyBuckets.absorb(delta.latencyBuckets);

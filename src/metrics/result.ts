@@ -139,7 +139,10 @@ export interface RunResult {
   };
   correctness: number | null;
   latencyMs: LatencySummaryMs;
+  /** From the write on a connection to the end of the response (requests that were written). */
   serviceTimeMs: LatencySummaryMs;
+  /** From the send to the write: waiting for a connection or an HTTP/2 stream slot. */
+  queueTimeMs: LatencySummaryMs;
   sendLagMs: LatencySummaryMs;
   categories: Record<string, CategoryResult>;
   errors: Record<string, number>;

@@ -71,6 +71,7 @@ export function formatSummary(result: RunResult): string {
     pad("(ms)", 16) + SUMMARY_KEYS.map((key) => padLeft(key, 9)).join(""),
     latencyRow("latency", result.latencyMs),
     latencyRow("service time", result.serviceTimeMs),
+    latencyRow("queue time", result.queueTimeMs),
     latencyRow("send lag", result.sendLagMs),
     rate.closedLoop
       ? "closed loop (--rps max): each request left when an answer freed its slot, so latency is service time"

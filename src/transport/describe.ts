@@ -24,7 +24,10 @@ export function describeConnections(transport: TransportSummary, label = "Connec
   const usage = [
     c.streamsPerConnection === null
       ? `limit ${c.limit}`
-      : `limit ${c.limit} × ${c.streamsPerConnection} streams`,
+      : c.serverMaxStreams !== null && c.serverMaxStreams < c.streamsPerConnection
+        ? // The server's limit, not --workers, capped the streams (docs/TRANSPORT.md "The HTTP/2 client").
+          `limit ${c.limit} × ${c.serverMaxStreams} streams (the server's SETTINGS_MAX_CONCURRENT_STREAMS; ${c.streamsPerConnection} asked)`
+        : `limit ${c.limit} × ${c.streamsPerConnection} streams`,
     !c.keepAlive
       ? "no keep-alive"
       : c.maxRequestsPerConnection !== null
@@ -51,9 +54,11 @@ export function describeConnections(transport: TransportSummary, label = "Connec
   }
   const retried = transport.retried;
   if (retried.total > 0) {
-    // Sent again because the server recycled a connection (docs/TRANSPORT.md "Retries"): not errors.
+    // Connection recycling is normal server behaviour (docs/TRANSPORT.md "Retries"): say it
+    // happened, and that it cost latency, not errors.
     lines.push(
-      `${indent}${retried.total} sent again on a new connection (${counts(retried.byReason)}), not errors`,
+      `${indent}${retried.total} requests sent again on a new connection (${counts(retried.byReason)}): ` +
+        "the server had not processed them; their latency includes the wait",
     );
   }
   return lines;

@@ -16,20 +16,98 @@ export class HpackError extends Error {
   readonly code = "ERR_HTTP2_HPACK";
 }
 
-/** Static table names we encode with (RFC 7541 Appendix A). */
-const STATIC_NAME_INDEX: Record<string, number> = {
-  ":authority": 1,
-  ":method": 2,
-  ":path": 4,
-  ":scheme": 6,
-  "content-length": 28,
-  "content-type": 31,
-};
-const STATIC_TABLE_SIZE = 61;
-/** Entries 8-14 are `:status` with these values. */
-const STATIC_STATUS = [200, 204, 206, 304, 400, 404, 500];
-const STATUS_NAME_INDEX = 8;
-const CONTENT_LENGTH_NAME_INDEX = 28;
+/**
+ * The static table (RFC 7541 Appendix A): entry i is `STATIC_TABLE[i - 1]`, as [name, value].
+ * Names are resolved through it for every index, since an encoder may name a field by any entry
+ * with that name (entries 8-14 are all `:status`).
+ */
+const STATIC_TABLE: ReadonlyArray<readonly [string, string]> = [
+  [":authority", ""],
+  [":method", "GET"],
+  [":method", "POST"],
+  [":path", "/"],
+  [":path", "/index.html"],
+  [":scheme", "http"],
+  [":scheme", "https"],
+  [":status", "200"],
+  [":status", "204"],
+  [":status", "206"],
+  [":status", "304"],
+  [":status", "400"],
+  [":status", "404"],
+  [":status", "500"],
+  ["accept-charset", ""],
+  ["accept-encoding", "gzip, deflate"],
+  ["accept-language", ""],
+  ["accept-ranges", ""],
+  ["accept", ""],
+  ["access-control-allow-origin", ""],
+  ["age", ""],
+  ["allow", ""],
+  ["authorization", ""],
+  ["cache-control", ""],
+  ["content-disposition", ""],
+  ["content-encoding", ""],
+  ["content-language", ""],
+  ["content-length", ""],
+  ["content-location", ""],
+  ["content-range", ""],
+  ["content-type", ""],
+  ["cookie", ""],
+  ["date", ""],
+  ["etag", ""],
+  ["expect", ""],
+  ["expires", ""],
+  ["from", ""],
+  ["host", ""],
+  ["if-match", ""],
+  ["if-modified-since", ""],
+  ["if-none-match", ""],
+  ["if-range", ""],
+  ["if-unmodified-since", ""],
+  ["last-modified", ""],
+  ["link", ""],
+  ["location", ""],
+  ["max-forwards", ""],
+  ["proxy-authenticate", ""],
+  ["proxy-authorization", ""],
+  ["range", ""],
+  ["referer", ""],
+  ["refresh", ""],
+  ["retry-after", ""],
+  ["server", ""],
+  ["set-cookie", ""],
+  ["strict-transport-security", ""],
+  ["transfer-encoding", ""],
+  ["user-agent", ""],
+  ["vary", ""],
+  ["via", ""],
+  ["www-authenticate", ""],
+];
+const STATIC_TABLE_SIZE = STATIC_TABLE.length;
+
+/** Names a request block refers to by static index (the first entry with the name); others are literal names. */
+const STATIC_NAME_INDEX = new Map<string, number>(
+  [":authority", ":method", ":path", ":scheme", "content-length", "content-type"].map((name) => [
+    name,
+    STATIC_TABLE.findIndex(([entry]) => entry === name) + 1,
+  ]),
+);
+
+/** The fields the client reads; every other field is skipped unread. */
+const OTHER = 0;
+const STATUS = 1;
+const CONTENT_LENGTH = 2;
+type ReadField = typeof OTHER | typeof STATUS | typeof CONTENT_LENGTH;
+const READ_FIELDS: ReadonlyMap<string, ReadField> = new Map([
+  [":status", STATUS],
+  ["content-length", CONTENT_LENGTH],
+]);
+/** Which read field each static index names (index 0 unused). */
+const STATIC_FIELD: readonly ReadField[] = [
+  OTHER,
+  ...STATIC_TABLE.map(([name]) => READ_FIELDS.get(name) ?? OTHER),
+];
 
 /** Field names whose values are marked never-indexed (§7.1.3): credentials stay out of any table. */
 const SENSITIVE = new Set(["authorization", "proxy-authorization", "cookie", "x-api-key"]);
@@ -60,7 +138,7 @@ function pushString(out: number[], text: string): void {
 /** One field as a literal without indexing (§6.2.2), or never indexed (§6.2.3) when sensitive. */
 function pushField(out: number[], name: string, value: string): void {
   const pattern = SENSITIVE.has(name) ? 0x10 : 0x00;
-  const index = STATIC_NAME_INDEX[name];
+  const index = STATIC_NAME_INDEX.get(name);
   if (index !== undefined) {
     pushInteger(out, index, 4, pattern);
   } else {
@@ -167,22 +245,22 @@ function plainDigits(block: Uint8Array, start: number, end: number): number {
  * Huffman code is canonical, so equal names have equal codes; test/transport/hpack.test.ts
  * checks these against an independent encoder).
  */
-const LITERAL_NAMES: ReadonlyArray<readonly [Buffer, boolean, number]> = [
-  [Buffer.from(":status", "latin1"), false, STATUS_NAME_INDEX],
-  [Buffer.from("b8848d36a3", "hex"), true, STATUS_NAME_INDEX],
-  [Buffer.from("content-length", "latin1"), false, CONTENT_LENGTH_NAME_INDEX],
-  [Buffer.from("21ea496a4ad416a9933f", "hex"), true, CONTENT_LENGTH_NAME_INDEX],
+const LITERAL_NAMES: ReadonlyArray<readonly [Buffer, boolean, ReadField]> = [
+  [Buffer.from(":status", "latin1"), false, STATUS],
+  [Buffer.from("b8848d36a3", "hex"), true, STATUS],
+  [Buffer.from("content-length", "latin1"), false, CONTENT_LENGTH],
+  [Buffer.from("21ea496a4ad416a9933f", "hex"), true, CONTENT_LENGTH],
 ];
 
-/** The static index of a literal name we read, or 0 for any other name. */
-function literalNameIndex(block: Uint8Array, [huffman, start, end]: [boolean, number, number]): number {
-  for (const [bytes, coded, index] of LITERAL_NAMES) {
+/** Which read field a literal name is, or OTHER for any other name. */
+function literalField(block: Uint8Array, [huffman, start, end]: [boolean, number, number]): ReadField {
+  for (const [bytes, coded, field] of LITERAL_NAMES) {
     if (coded !== huffman || bytes.length !== end - start) continue;
     let same = true;
     for (let i = 0; i < bytes.length && same; i++) same = bytes[i] === block[start + i];
-    if (same) return index;
+    if (same) return field;
   }
-  return 0;
+  return OTHER;
 }
 
 /** Reads a string literal's bounds at `state.at` (§5.2) and moves past it; returns [huffman, start, end]. */
@@ -197,6 +275,13 @@ function readString(block: Uint8Array, state: { at: number }): [boolean, number,
   return [huffman, start, end];
 }
 
+function setField(fields: ResponseFields, field: ReadField, value: number): void {
+  if (Number.isNaN(value))
+    throw new HpackError(field === STATUS ? "invalid :status" : "invalid content-length");
+  if (field === STATUS) fields.status = value;
+  else fields.contentLength = value;
+}
+
 /** `:status` and `content-length` of a response header block; throws HpackError when the block is invalid. */
 export function decodeResponseBlock(block: Uint8Array): ResponseFields {
   const fields: ResponseFields = { status: 0, contentLength: -1 };
@@ -204,11 +289,14 @@ export function decodeResponseBlock(block: Uint8Array): ResponseFields {
   while (state.at < block.length) {
     const first = block[state.at] as number;
     if (first & 0x80) {
-      // Indexed field (§6.1).
+      // Indexed field (§6.1): name and value from the static table.
       const index = readInteger(block, state, 7);
       if (index === 0 || index > STATIC_TABLE_SIZE) throw new HpackError(`no table entry ${index}`);
-      const status = STATIC_STATUS[index - STATUS_NAME_INDEX];
-      if (status !== undefined) fields.status = status;
+      const field = STATIC_FIELD[index] as ReadField;
+      if (field !== OTHER) {
+        const value = (STATIC_TABLE[index - 1] as readonly [string, string])[1];
+        setField(fields, field, value === "" ? Number.NaN : Number(value));
+      }
       continue;
     }
     if ((first & 0xe0) === 0x20) {
@@ -218,17 +306,15 @@ export function decodeResponseBlock(block: Uint8Array): ResponseFields {
     }
     // A literal (§6.2): with incremental indexing (01), without (0000) or never indexed (0001).
     // With a maximum table size of 0 an indexed literal evicts itself at once (§4.4).
-    let nameIndex = readInteger(block, state, (first & 0xc0) === 0x40 ? 6 : 4);
+    const nameIndex = readInteger(block, state, (first & 0xc0) === 0x40 ? 6 : 4);
     if (nameIndex > STATIC_TABLE_SIZE) throw new HpackError(`no table entry ${nameIndex}`);
-    if (nameIndex === 0) nameIndex = literalNameIndex(block, readString(block, state));
+    const field =
+      nameIndex === 0
+        ? literalField(block, readString(block, state))
+        : (STATIC_FIELD[nameIndex] as ReadField);
     const [huffman, start, end] = readString(block, state);
-    if (nameIndex === STATUS_NAME_INDEX || nameIndex === CONTENT_LENGTH_NAME_INDEX) {
-      const value = huffman ? huffmanDigits(block, start, end) : plainDigits(block, start, end);
-      if (Number.isNaN(value)) {
-        throw new HpackError(nameIndex === STATUS_NAME_INDEX ? "invalid :status" : "invalid content-length");
-      }
-      if (nameIndex === STATUS_NAME_INDEX) fields.status = value;
-      else fields.contentLength = value;
+    if (field !== OTHER) {
+      setField(fields, field, huffman ? huffmanDigits(block, start, end) : plainDigits(block, start, end));
     }
   }
   return fields;

@@ -1,5 +1,4 @@
 import { performance } from "node:perf_hooks";
-import { connect as http2Connect } from "node:http2";
 import type { Socket } from "node:net";
 import { Client, type Dispatcher } from "undici";
 import {
@@ -32,7 +31,9 @@ import {
   type Http1Context,
   type ReadingSocket,
 } from "./http1.js";
-import { Http2Connection, Http2RequestEncoder } from "./http2.js";
+import { Http2Connection, Http2ProtocolError, Http2RequestEncoder } from "./http2.js";
+import { MAX_FRAME_SIZE, SETTINGS } from "./http2-frames.js";
+import { clientPreface, handOverPrefaced } from "./http2-session.js";
 import { buildTlsSettings, TlsSessionCache } from "./tls.js";
 
 export type { ConnectionState, ConnectionStats } from "./connections.js";
@@ -62,7 +63,17 @@ export interface PreparedRequest {
   body: Buffer | undefined;
 }
 
-export type ResponseCallback = (error: Error | null, statusCode: number, body: Buffer | null) => void;
+/**
+ * A request's end. `writtenAtMs`: clock ms when it was first written on a connection (over HTTP/2,
+ * when its stream opened), NaN when it never was (its connection failed, or it timed out waiting
+ * for a connection or a stream slot): service time counts from there, the wait before is queue time.
+ */
+export type ResponseCallback = (
+  error: Error | null,
+  statusCode: number,
+  body: Buffer | null,
+  writtenAtMs: number,
+) => void;
 
 /** The results' `transport` object (docs/TRANSPORT.md "What is recorded"). */
 export interface TransportSummary {
@@ -72,7 +83,8 @@ export interface TransportSummary {
   protocol: ConnectionProtocol | "mixed" | null;
   /**
    * Requests sent again on a new connection, by reason: `idle_close` (HTTP/1.1: the server closed
-   * a reused idle connection as the request was written), `goaway` (HTTP/2). Not errors.
+   * a reused idle connection as the request was written), `goaway` and `refused_stream` (HTTP/2).
+   * Not errors (docs/TRANSPORT.md "Retries").
    */
   retried: RetriedSummary;
   connections: ConnectionsSummary & {
@@ -80,6 +92,11 @@ export interface TransportSummary {
     limit: number;
     /** HTTP/2 only: streams one connection carries at most (null over HTTP/1.1). */
     streamsPerConnection: number | null;
+    /**
+     * HTTP/2 only: the lowest SETTINGS_MAX_CONCURRENT_STREAMS a server announced, or null (none
+     * announced, or HTTP/1.1). Below `streamsPerConnection` it, not --workers, capped the streams.
+     */
+    serverMaxStreams: number | null;
     keepAlive: boolean;
     maxRequestsPerConnection: number | null;
   };
@@ -118,6 +135,10 @@ export function mergeTransportSummaries(
       ...first.connections,
       ...connections,
       limit: parts.reduce((sum, part) => sum + part.summary.connections.limit, 0),
+      serverMaxStreams: parts.reduce<number | null>((lowest, part) => {
+        const limit = part.summary.connections.serverMaxStreams;
+        return limit === null ? lowest : lowest === null ? limit : Math.min(lowest, limit);
+      }, null),
     },
   };
 }
@@ -204,6 +225,8 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<Exchan
   keptBytes = 0;
   done = false;
   timedOut: LoadTestTimeoutError | undefined;
+  /** When the request was first written (a retry keeps it: the server's recycling is service). */
+  writtenAtMs = Number.NaN;
 
   /** Undefined while held back until the first connection tells the protocol. */
   connection: Connection | undefined;
@@ -218,6 +241,15 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<Exchan
   onRequestStart(controller: Abortable): void {
     this.controller = controller;
     if (this.timedOut) controller.abort(this.timedOut);
+    else if (Number.isNaN(this.writtenAtMs)) this.writtenAtMs = this.transport.nowMs();
+  }
+
+  onRequestRetry(_controller: Abortable, reason: string): void {
+    // The controller stays: a timeout while it waits for a stream takes it out of the queue.
+    this.statusCode = 0;
+    this.chunks = [];
+    this.keptBytes = 0;
+    this.transport.retriedOnce(reason);
   }
 
   onResponseStart(_controller: Abortable, statusCode: number): void {
@@ -239,7 +271,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<Exchan
     const chunks = this.chunks;
     const body =
       chunks.length === 0 ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-    this.callback(null, this.statusCode, body);
+    this.callback(null, this.statusCode, body, this.writtenAtMs);
   }
 
   onResponseError(_controller: Abortable | undefined, error: Error): void {
@@ -250,7 +282,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<Exchan
     // a callback that sends again (the scheduler releasing the next due request) must not run
     // inside that loop. Errors only; responses are delivered synchronously.
     const reported = this.timedOut ?? this.transport.explain(error, this.connection, this.statusCode);
-    queueMicrotask(() => this.callback(reported, this.statusCode, null));
+    queueMicrotask(() => this.callback(reported, this.statusCode, null, this.writtenAtMs));
   }
 
   expire(): void {
@@ -278,6 +310,11 @@ export class HttpTransport {
   readonly timeoutMs: number;
   readonly mode: ProtocolMode;
   private readonly recorder = new ConnectionRecorder();
+  /** The lowest SETTINGS_MAX_CONCURRENT_STREAMS a server announced. */
+  private serverMaxStreams: number | null = null;
+  private readonly noteServerStreams = (limit: number): void => {
+    if (this.serverMaxStreams === null || limit < this.serverMaxStreams) this.serverMaxStreams = limit;
+  };
   private readonly flags: TransportFlags;
   private readonly connector: ConnectorSettings;
   private readonly inFlight = new InFlightList<ExchangeHandler>();
@@ -320,7 +357,7 @@ export class HttpTransport {
 
   constructor(
     options: TransportOptions,
-    private readonly nowMs: () => number,
+    readonly nowMs: () => number,
   ) {
     this.timeoutMs = options.timeoutMs;
     this.origin = options.origin;
@@ -465,6 +502,11 @@ export class HttpTransport {
     return error;
   }
 
+  /** Called by a handler whose request is sent again (docs/TRANSPORT.md "Retries"). */
+  retriedOnce(reason: string): void {
+    this.recorder.retry(reason);
+  }
+
   /** Called by a handler when its response starts: reuse counts per connection. */
   responseStarted(connection: Connection): void {
     const recorder = this.recorder;
@@ -509,6 +551,7 @@ export class HttpTransport {
         ...connections,
         limit: h2 ? this.h2Limit : this.h1Limit,
         streamsPerConnection: h2 ? this.streamsPerConnection : null,
+        serverMaxStreams: h2 ? this.serverMaxStreams : null,
         keepAlive: this.flags.keepAlive,
         maxRequestsPerConnection: this.flags.maxRequestsPerConnection ?? null,
       },
@@ -537,9 +580,10 @@ export class HttpTransport {
   }
 
   /**
-   * One preflight connection with the run's settings (not counted in the results): says which
-   * protocol and TLS version the server gives, and fails clearly when `--http2` or `--h2c`
-   * cannot work. In `auto` mode it also tells the transport the protocol in advance.
+   * One preflight connection with the run's settings: says which protocol and TLS version the
+   * server gives, and fails clearly when `--http2` or `--h2c` cannot work. In `auto` mode it also
+   * tells the transport the protocol in advance. A connection that works becomes the run's first
+   * (counted then), so the server sees no extra one.
    */
   async probe(): Promise<ProbeResult> {
     const { hostname, port } = this;
@@ -568,10 +612,12 @@ export class HttpTransport {
     }
     const info = opened.info;
     if (this.mode === "h2c") {
-      // Prior knowledge: only an exchange of SETTINGS shows the server speaks HTTP/2 (RFC 9113 §3.4).
-      const error = await h2cHandshake(opened.socket, this.origin, this.timeoutMs);
-      if (error) {
-        const failure = analyzeTransportError(error);
+      // Prior knowledge: only the server's SETTINGS show it speaks HTTP/2 (RFC 9113 §3.4). The
+      // probe sends our own preface, so the run's first connection carries on from there.
+      const answer = await h2cPreface(opened.socket, this.timeoutMs);
+      if (answer instanceof Error) {
+        opened.socket.destroy();
+        const failure = analyzeTransportError(answer);
         return {
           ok: false,
           flag: "--h2c",
@@ -579,7 +625,9 @@ export class HttpTransport {
           message: `--h2c: ${this.origin} did not answer HTTP/2 with prior knowledge (${failure.reason}); drop --h2c for HTTP/1.1`,
         };
       }
-    } else if (this.closed) {
+      handOverPrefaced(opened.socket, answer);
+    }
+    if (this.closed) {
       opened.socket.destroy();
     } else {
       // Kept for the first connection the run opens (a browser's preconnect): the server sees
@@ -656,7 +704,7 @@ export class HttpTransport {
     if (this.family === "h1") {
       connection.client = new Http1Connection(connect, this.h1Context);
     } else if (this.family === "h2") {
-      connection.client = new Http2Connection(connect, this.streamsPerConnection);
+      connection.client = new Http2Connection(connect, this.streamsPerConnection, this.noteServerStreams);
     } else {
       // ALPN not answered yet (no probe ran): undici's Client speaks whichever protocol the
       // server picks for this first connection; the later ones use our own clients.
@@ -856,19 +904,40 @@ export class HttpTransport {
   }
 }
 
-/** Sends the HTTP/2 preface on `socket` and waits for the server's SETTINGS; null when they came. */
-function h2cHandshake(socket: Socket, origin: string, timeoutMs: number): Promise<Error | null> {
+/**
+ * Sends our HTTP/2 preface on `socket` and reads until the server's first frame is whole: the
+ * bytes read when it is SETTINGS (RFC 9113 §3.4), else the error that says why not.
+ */
+function h2cPreface(socket: Socket, timeoutMs: number): Promise<Buffer | Error> {
   return new Promise((resolve) => {
-    const session = http2Connect(origin, { createConnection: () => socket });
-    let settled = false;
-    const finish = (error: Error | null): void => {
-      if (settled) return;
-      settled = true;
+    let received = Buffer.alloc(0);
+    const finish = (answer: Buffer | Error): void => {
       clearTimeout(timer);
-      session.destroy();
-      socket.destroy();
-      resolve(error);
+      socket.off("data", onData);
+      socket.off("error", onError);
+      socket.off("end", onEnd);
+      resolve(answer);
     };
+    const onData = (chunk: Buffer): void => {
+      received = Buffer.concat([received, chunk]);
+      if (received.length < 9) return;
+      const length = received.readUIntBE(0, 3);
+      if (received[3] !== SETTINGS || length > MAX_FRAME_SIZE) {
+        finish(
+          new Http2ProtocolError(
+            "ERR_HTTP2_ERROR",
+            "HTTP/2 protocol error (PROTOCOL_ERROR): the server did not start with SETTINGS",
+          ),
+        );
+      } else if (received.length >= 9 + length) {
+        finish(received);
+      }
+    };
+    const onError = (error: Error): void => finish(error);
+    const onEnd = (): void =>
+      finish(
+        Object.assign(new Error("the server closed the connection"), { code: "ERR_HTTP2_SESSION_ERROR" }),
+      );
     const timer = setTimeout(
       () =>
         finish(
@@ -878,12 +947,9 @@ function h2cHandshake(socket: Socket, origin: string, timeoutMs: number): Promis
         ),
       timeoutMs,
     );
-    session.once("remoteSettings", () => finish(null));
-    session.once("error", (error: Error) => finish(error));
-    session.once("close", () =>
-      finish(
-        Object.assign(new Error("the server closed the connection"), { code: "ERR_HTTP2_SESSION_ERROR" }),
-      ),
-    );
+    socket.on("data", onData);
+    socket.on("error", onError);
+    socket.on("end", onEnd);
+    socket.write(clientPreface());
   });
 }

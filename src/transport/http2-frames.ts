@@ -49,8 +49,10 @@ export const ERROR_NAMES = [
 export const PROTOCOL_ERROR = 0x1;
 export const FLOW_CONTROL_ERROR = 0x3;
 export const FRAME_SIZE_ERROR = 0x6;
+export const REFUSED_STREAM = 0x7;
 export const CANCEL = 0x8;
 export const COMPRESSION_ERROR = 0x9;
+export const ENHANCE_YOUR_CALM = 0xb;
 export const errorName = (code: number): string => ERROR_NAMES[code] ?? `0x${code.toString(16)}`;
 
 /** The frame size every peer accepts (§4.2); we neither send nor accept larger ones. */
@@ -61,6 +63,12 @@ export const RECEIVE_WINDOW = 16 * 1024 * 1024;
 /** Received bytes are credited back (WINDOW_UPDATE) once this many are owed. */
 export const WINDOW_REFILL = RECEIVE_WINDOW / 2;
 export const MAX_STREAM_ID = 2 ** 31 - 1;
+/**
+ * A response header block larger than this (HEADERS and its CONTINUATION frames) ends the
+ * connection: responses need a few hundred bytes, and an endless CONTINUATION sequence would
+ * otherwise grow without bound (RFC 9113 §10.5).
+ */
+export const MAX_HEADER_BLOCK = 256 * 1024;
 
 /** A stream or session failure, coded as node:http2 codes it, so errors.ts classifies it alike. */
 export class Http2ProtocolError extends Error {

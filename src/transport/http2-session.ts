@@ -8,6 +8,7 @@ import {
   CONTINUATION,
   DATA,
   END_HEADERS,
+  ENHANCE_YOUR_CALM,
   END_STREAM,
   FLOW_CONTROL_ERROR,
   FRAME_SIZE_ERROR,
@@ -15,6 +16,7 @@ import {
   HEADERS,
   Http2ProtocolError,
   MAX_FRAME_SIZE,
+  MAX_HEADER_BLOCK,
   MAX_STREAM_ID,
   MAX_WINDOW,
   PADDED,
@@ -24,6 +26,7 @@ import {
   PROTOCOL_ERROR,
   PUSH_PROMISE,
   RECEIVE_WINDOW,
+  REFUSED_STREAM,
   RST_STREAM,
   SETTINGS,
   SETTINGS_ENABLE_PUSH,
@@ -38,6 +41,44 @@ import {
   u32,
 } from "./http2-frames.js";
 import type { Http2Connection, Http2Exchange } from "./http2.js";
+
+/**
+ * Sockets on which the preflight probe already sent the client preface (`--h2c`,
+ * docs/TRANSPORT.md "Preflight"), and what detaches the listener holding the server's bytes
+ * since: the session that takes one over sends no second preface and reads those bytes first.
+ */
+const prefaced = new WeakMap<Socket, () => Buffer>();
+/** Our connection preface (§3.4): the magic, our SETTINGS, and the connection window raised. */
+export function clientPreface(): Buffer {
+  const settings = Buffer.allocUnsafe(18);
+  settings.writeUInt16BE(SETTINGS_HEADER_TABLE_SIZE, 0);
+  settings.writeUInt32BE(0, 2);
+  settings.writeUInt16BE(SETTINGS_ENABLE_PUSH, 6);
+  settings.writeUInt32BE(0, 8);
+  settings.writeUInt16BE(SETTINGS_INITIAL_WINDOW_SIZE, 12);
+  settings.writeUInt32BE(RECEIVE_WINDOW, 14);
+  return Buffer.concat([
+    PREFACE,
+    frame(SETTINGS, 0, 0, settings),
+    frame(WINDOW_UPDATE, 0, 0, u32(RECEIVE_WINDOW - 65_535)),
+  ]);
+}
+
+/**
+ * Marks `socket` as prefaced by the probe, which read `received`; later bytes are held until a
+ * session takes the socket over (the socket keeps flowing, so a close is still seen).
+ */
+export function handOverPrefaced(socket: Socket, received: Buffer): void {
+  const chunks = [received];
+  const hold = (chunk: Buffer): void => {
+    chunks.push(chunk);
+  };
+  socket.on("data", hold);
+  prefaced.set(socket, () => {
+    socket.off("data", hold);
+    return Buffer.concat(chunks);
+  });
+}
 
 /** One HTTP/2 connection (socket): its frames, streams and windows. */
 export class Http2Session {
@@ -62,7 +103,7 @@ export class Http2Session {
   closed = false;
   private leftover: Buffer | undefined;
   /** A header block whose CONTINUATION frames are still coming (§6.10). */
-  private continuation: { streamId: number; flags: number; chunks: Buffer[] } | undefined;
+  private continuation: { streamId: number; flags: number; chunks: Buffer[]; length: number } | undefined;
   private output: Buffer[] = [];
   private flushQueued = false;
   private readonly flushOutput = (): void => this.flush();
@@ -71,20 +112,17 @@ export class Http2Session {
     readonly connection: Http2Connection,
     readonly socket: Socket,
   ) {
-    const settings = Buffer.allocUnsafe(18);
-    settings.writeUInt16BE(SETTINGS_HEADER_TABLE_SIZE, 0);
-    settings.writeUInt32BE(0, 2);
-    settings.writeUInt16BE(SETTINGS_ENABLE_PUSH, 6);
-    settings.writeUInt32BE(0, 8);
-    settings.writeUInt16BE(SETTINGS_INITIAL_WINDOW_SIZE, 12);
-    settings.writeUInt32BE(RECEIVE_WINDOW, 14);
-    this.write(PREFACE);
-    this.write(frame(SETTINGS, 0, 0, settings));
-    this.write(frame(WINDOW_UPDATE, 0, 0, u32(RECEIVE_WINDOW - 65_535)));
+    const release = prefaced.get(socket);
+    if (release === undefined) {
+      this.write(clientPreface());
+    } else {
+      prefaced.delete(socket);
+      this.read(release());
+    }
     socket.on("data", (chunk: Buffer) => this.read(chunk));
-    socket.on("end", () => this.close(new errors.SocketError("other side closed")));
+    socket.on("end", () => this.close(this.endError("other side closed")));
     socket.on("error", (error: Error) => this.close(error));
-    socket.on("close", () => this.close(new errors.SocketError("closed")));
+    socket.on("close", () => this.close(this.endError("closed")));
   }
 
   /**
@@ -157,6 +195,16 @@ export class Http2Session {
     }
     this.blocked = [];
     this.connection.sessionClosed(this);
+  }
+
+  /** Why the socket ended: inside a frame or a header block, a truncated frame (§4.1, a protocol error); else a close. */
+  private endError(message: string): Error {
+    if (this.leftover === undefined && this.continuation === undefined)
+      return new errors.SocketError(message);
+    return new Http2ProtocolError(
+      "ERR_HTTP2_ERROR",
+      `HTTP/2 protocol error: the connection ended inside a ${this.leftover === undefined ? "header block" : "frame"}`,
+    );
   }
 
   private shutdown(): void {
@@ -291,10 +339,11 @@ export class Http2Session {
         return;
       case PING:
         if (payload.length !== 8) this.fail(FRAME_SIZE_ERROR, "a PING frame not of 8 bytes");
+        else if (streamId !== 0) this.fail(PROTOCOL_ERROR, "PING on a stream");
         else if ((flags & ACK) === 0) this.write(frame(PING, ACK, 0, payload));
         return;
       case GOAWAY:
-        this.onGoaway(payload);
+        this.onGoaway(streamId, payload);
         return;
       case WINDOW_UPDATE:
         this.onWindowUpdate(streamId, payload);
@@ -306,8 +355,9 @@ export class Http2Session {
   }
 
   private onData(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId === 0) {
-      this.fail(PROTOCOL_ERROR, "DATA on stream 0");
+    if (streamId === 0 || streamId % 2 === 0 || streamId >= this.nextStreamId) {
+      // §6.1, §5.1: only streams the client opened carry DATA.
+      this.fail(PROTOCOL_ERROR, `DATA on stream ${streamId}, which the client did not open`);
       return;
     }
     // Flow control counts the whole payload, padding included (§6.9.1), even for a stream
@@ -367,7 +417,7 @@ export class Http2Session {
     const block = this.unpad(flags, payload, flags & PRIORITY ? 5 : 0);
     if (block === undefined) return;
     if (flags & END_HEADERS) this.onHeaderBlock(streamId, flags, block);
-    else this.continuation = { streamId, flags, chunks: [Buffer.from(block)] };
+    else this.continuation = { streamId, flags, chunks: [Buffer.from(block)], length: block.length };
   }
 
   private onContinuation(flags: number, streamId: number, payload: Buffer): void {
@@ -377,6 +427,11 @@ export class Http2Session {
       return;
     }
     pending.chunks.push(Buffer.from(payload));
+    pending.length += payload.length;
+    if (pending.length > MAX_HEADER_BLOCK) {
+      this.fail(ENHANCE_YOUR_CALM, `a header block over ${MAX_HEADER_BLOCK} bytes`);
+      return;
+    }
     if ((flags & END_HEADERS) === 0) return;
     this.continuation = undefined;
     this.onHeaderBlock(streamId, pending.flags, Buffer.concat(pending.chunks));
@@ -453,17 +508,23 @@ export class Http2Session {
       this.fail(FRAME_SIZE_ERROR, "an RST_STREAM frame not of 4 bytes");
       return;
     }
+    if (streamId === 0) {
+      this.fail(PROTOCOL_ERROR, "RST_STREAM on stream 0");
+      return;
+    }
     const exchange = this.streams[streamId];
     if (exchange === undefined) return;
     this.forget(exchange);
     const code = payload.readUInt32BE(0);
-    this.connection.streamFailed(
-      exchange,
-      new Http2ProtocolError(
-        "ERR_HTTP2_STREAM_ERROR",
-        `Stream closed with error code NGHTTP2_${errorName(code)}`,
-      ),
+    const error = new Http2ProtocolError(
+      "ERR_HTTP2_STREAM_ERROR",
+      `Stream closed with error code NGHTTP2_${errorName(code)}`,
     );
+    // §8.7: REFUSED_STREAM says the stream was not processed, so it may be sent again; any other
+    // code may follow processing and stays the request's error.
+    if (code === REFUSED_STREAM)
+      this.connection.streamsUnprocessed(this, [exchange], "refused_stream", error);
+    else this.connection.streamFailed(exchange, error);
   }
 
   private onSettings(flags: number, streamId: number, payload: Buffer): void {
@@ -481,6 +542,7 @@ export class Http2Session {
       const value = payload.readUInt32BE(at + 2);
       if (id === SETTINGS_MAX_CONCURRENT_STREAMS) {
         this.peerMaxStreams = value;
+        this.connection.serverStreamLimit(value);
       } else if (id === SETTINGS_INITIAL_WINDOW_SIZE) {
         if (value > MAX_WINDOW) {
           this.fail(FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1");
@@ -489,7 +551,18 @@ export class Http2Session {
         // §6.9.2: the change applies to every open stream's window.
         const delta = value - this.peerInitialWindow;
         this.peerInitialWindow = value;
-        for (const exchange of Object.values(this.streams)) if (exchange) exchange.sendWindow += delta;
+        for (const exchange of Object.values(this.streams)) {
+          if (exchange === undefined) continue;
+          exchange.sendWindow += delta;
+          if (exchange.sendWindow > MAX_WINDOW) {
+            this.fail(FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE took a stream window above 2^31-1");
+            return;
+          }
+        }
+      } else if (id === SETTINGS_ENABLE_PUSH && value !== 0) {
+        // §6.5.2: a server may only say 0.
+        this.fail(PROTOCOL_ERROR, `SETTINGS_ENABLE_PUSH ${value} from a server`);
+        return;
       } else if (id === SETTINGS_MAX_FRAME_SIZE && (value < MAX_FRAME_SIZE || value > 16_777_215)) {
         this.fail(PROTOCOL_ERROR, "SETTINGS_MAX_FRAME_SIZE out of range");
         return;
@@ -501,7 +574,11 @@ export class Http2Session {
     this.connection.sessionHasRoom(this);
   }
 
-  private onGoaway(payload: Buffer): void {
+  private onGoaway(streamId: number, payload: Buffer): void {
+    if (streamId !== 0) {
+      this.fail(PROTOCOL_ERROR, "GOAWAY on a stream");
+      return;
+    }
     if (payload.length < 8) {
       this.fail(FRAME_SIZE_ERROR, "a GOAWAY frame shorter than 8 bytes");
       return;
@@ -519,14 +596,17 @@ export class Http2Session {
       return;
     }
     this.draining = true;
-    // §6.8, a graceful shutdown: streams above the last one were not processed; the others
-    // are still answered.
+    // §6.8, a graceful shutdown (nginx after keepalive_requests, or the first of a two-step
+    // shutdown with last stream 2^31-1): the others are still answered here, while streams above
+    // the last one were not processed and go to a new connection (docs/TRANSPORT.md "Retries").
+    const unprocessed: Http2Exchange[] = [];
     for (const exchange of Object.values(this.streams)) {
       if (exchange === undefined || exchange.streamId <= lastStreamId) continue;
       this.forget(exchange);
-      this.connection.streamFailed(exchange, error);
+      unprocessed.push(exchange);
     }
     this.connection.sessionDraining(this);
+    this.connection.streamsUnprocessed(this, unprocessed, "goaway", error);
     if (this.openStreams === 0) this.shutdown();
   }
 
@@ -548,6 +628,15 @@ export class Http2Session {
     } else {
       const exchange = this.streams[streamId];
       if (exchange === undefined) return;
+      // §6.9, §6.9.1: stream errors.
+      if (increment === 0 || exchange.sendWindow + increment > MAX_WINDOW) {
+        this.resetStream(
+          exchange,
+          increment === 0 ? PROTOCOL_ERROR : FLOW_CONTROL_ERROR,
+          "an invalid stream window update",
+        );
+        return;
+      }
       exchange.sendWindow += increment;
     }
     this.sendBlocked();

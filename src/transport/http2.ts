@@ -18,7 +18,23 @@ import { Http2Session } from "./http2-session.js";
 
 export { Http2ProtocolError, Http2RequestEncoder, type Http2Wire } from "./http2-frames.js";
 
-export type Http2Handler = ExchangeEvents<Http2Exchange>;
+/** Why a request was sent again: the server said it had not processed it (RFC 9113 §8.7). */
+export type Http2RetryReason = "goaway" | "refused_stream";
+
+export interface Http2Handler extends ExchangeEvents<Http2Exchange> {
+  /**
+   * The server did not process the request (a graceful GOAWAY below its stream id, or
+   * REFUSED_STREAM): it waits for a stream again, first in line, and `onRequestStart` follows.
+   */
+  onRequestRetry(controller: Http2Exchange, reason: Http2RetryReason): void;
+}
+
+/**
+ * Times one request is sent again after the server said it had not processed it, before that
+ * answer counts as its error: bounded, so a server that refuses everything still shows as failing
+ * (docs/TRANSPORT.md "Retries").
+ */
+export const MAX_RETRIES = 2;
 
 /** One request on an `Http2Connection`, and the controller its handler may abort. */
 export class Http2Exchange {
@@ -35,6 +51,8 @@ export class Http2Exchange {
   /** Body bytes already sent; the rest waits for flow-control window. */
   bodySent = 0;
   sendWindow = 0;
+  /** Times it was sent again (`MAX_RETRIES`). */
+  retries = 0;
 
   constructor(
     readonly connection: Http2Connection,
@@ -43,6 +61,18 @@ export class Http2Exchange {
     readonly lastOnConnection: boolean,
     readonly handler: Http2Handler,
   ) {}
+
+  /** Back to a request not yet on any stream, to be sent again. */
+  restart(): void {
+    this.session = undefined;
+    this.streamId = 0;
+    this.expectedLength = -1;
+    this.receivedLength = 0;
+    this.unackedBytes = 0;
+    this.bodySent = 0;
+    this.sendWindow = 0;
+    this.retries++;
+  }
 
   /** Ends the exchange with `reason`; an open stream is reset (RST_STREAM CANCEL), the connection carries on. */
   abort(reason: Error): void {
@@ -71,6 +101,8 @@ export class Http2Connection {
   constructor(
     private readonly connect: Http1Connect,
     pipelining: number,
+    /** Told each SETTINGS_MAX_CONCURRENT_STREAMS a server announces (the summary names it when it held the run back). */
+    private readonly onServerStreamLimit: (limit: number) => void = () => undefined,
   ) {
     this.pipelining = pipelining;
   }
@@ -131,6 +163,42 @@ export class Http2Connection {
     exchange.ended = true;
     exchange.handler.onResponseError(exchange, error);
     this.afterStream(exchange.session);
+  }
+
+  /**
+   * @internal from a session: streams the server says it did not process (RFC 9113 §6.8, §8.7),
+   * in stream order, already forgotten by `session`. They go first in line for the next stream,
+   * on a connection that takes new streams, keeping their deadline; past `MAX_RETRIES` (or when
+   * the connection is being destroyed) they fail with `error`.
+   */
+  streamsUnprocessed(
+    session: Http2Session,
+    exchanges: readonly Http2Exchange[],
+    reason: Http2RetryReason,
+    error: Error,
+  ): void {
+    const again: Http2Exchange[] = [];
+    for (const exchange of exchanges) {
+      if (exchange.ended) continue;
+      // A stream with response headers was processed, whatever the server says.
+      if (exchange.retries >= MAX_RETRIES || exchange.status !== 0 || this.destroyed) {
+        exchange.ended = true;
+        exchange.handler.onResponseError(exchange, error);
+        continue;
+      }
+      exchange.restart();
+      again.push(exchange);
+    }
+    if (again.length > 0) {
+      this.queue.splice(this.queueHead, 0, ...again);
+      for (const exchange of again) exchange.handler.onRequestRetry(exchange, reason);
+    }
+    this.afterStream(session);
+  }
+
+  /** @internal a session's server announced SETTINGS_MAX_CONCURRENT_STREAMS. */
+  serverStreamLimit(limit: number): void {
+    this.onServerStreamLimit(limit);
   }
 
   /** @internal the server's SETTINGS may allow more streams. */

@@ -98,9 +98,12 @@ describe("absurd rates", () => {
   });
 
   it("a ramp or a ladder step at an absurd rate names --stages or --rates", async () => {
-    const cli = await runCli(["--target", "http://127.0.0.1:9", "--stages", "1s:1000000000", "--threads", "1"], {
-      timeoutMs: 15_000,
-    });
+    const cli = await runCli(
+      ["--target", "http://127.0.0.1:9", "--stages", "1s:1000000000", "--threads", "1"],
+      {
+        timeoutMs: 15_000,
+      },
+    );
     expect(cli.code).toBe(2);
     expect(cli.stderr).toMatch(/^load-test: error: --stages: 1000000000 req\/s is more than/);
     const ladder = await runCli(

@@ -29,6 +29,7 @@ const h2: TransportSummary = {
     requestsPerConnection: { mean: 250, max: 260 },
     limit: 4,
     streamsPerConnection: 64,
+    serverMaxStreams: null,
     keepAlive: true,
     maxRequestsPerConnection: null,
   },
@@ -75,7 +76,20 @@ describe("summary lines", () => {
     };
     expect(describeConnections(retried)).toEqual([
       ...describeConnections(h2),
-      "              3 sent again on a new connection (idle_close 2, goaway 1), not errors",
+      "              3 requests sent again on a new connection (idle_close 2, goaway 1): the server had not processed them; their latency includes the wait",
+    ]);
+  });
+
+  it("say how many requests were sent again, by reason, and the server's stream limit when it was lower", () => {
+    const recycled: TransportSummary = {
+      ...h2,
+      connections: { ...h2.connections, serverMaxStreams: 2 },
+      retried: { total: 14, byReason: { goaway: 12, refused_stream: 2 } },
+    };
+    expect(describeConnections(recycled)).toEqual([
+      "Connections   4 opened (h2 4), TLSv1.3 4; limit 4 × 2 streams (the server's SETTINGS_MAX_CONCURRENT_STREAMS; 64 asked); 250 requests per connection (max 260)",
+      "              connect p50 0.41 ms, p99 1.25 ms; TLS handshake p50 3.10 ms, p99 5.00 ms (1 resumed)",
+      "              14 requests sent again on a new connection (goaway 12, refused_stream 2): the server had not processed them; their latency includes the wait",
     ]);
   });
 

@@ -110,6 +110,92 @@ describe("HPACK: blocks built by hand (RFC 7541)", () => {
   });
 });
 
+/** Appendix B codes of the digits, spelled out here (independent of the decoder's arithmetic). */
+const HUFFMAN_DIGITS = [
+  "00000",
+  "00001",
+  "00010",
+  "011001",
+  "011010",
+  "011011",
+  "011100",
+  "011101",
+  "011110",
+  "011111",
+];
+
+/** A string literal (§5.2) of digits, raw or Huffman-coded with EOS-prefix padding. */
+function digitsLiteral(text: string, huffman: boolean): Buffer {
+  if (!huffman) return Buffer.concat([Buffer.from([text.length]), Buffer.from(text, "latin1")]);
+  let bits = [...text].map((digit) => HUFFMAN_DIGITS[Number(digit)]).join("");
+  bits += "1".repeat((8 - (bits.length % 8)) % 8);
+  const bytes = Buffer.from(bits.match(/.{8}/g)?.map((byte) => parseInt(byte, 2)) ?? []);
+  return Buffer.concat([Buffer.from([0x80 | bytes.length]), bytes]);
+}
+
+describe("HPACK: every static index names its field (RFC 7541 Appendix A)", () => {
+  const STATUS_ENTRIES: Array<[number, number]> = [
+    [8, 200],
+    [9, 204],
+    [10, 206],
+    [11, 304],
+    [12, 400],
+    [13, 404],
+    [14, 500],
+  ];
+
+  it.each(STATUS_ENTRIES)("indexed entry %i is :status %i", (index, status) => {
+    expect(decodeResponseBlock(Buffer.from([0x80 | index]))).toEqual({ status, contentLength: -1 });
+  });
+
+  // Older Go x/net/http2/hpack names :status by entry 14 (or any of 8-14) in a literal.
+  const literalCases = STATUS_ENTRIES.flatMap(([index]) =>
+    [false, true].flatMap((huffman) =>
+      (
+        [
+          ["without indexing", 0x00, 4],
+          ["never indexed", 0x10, 4],
+          ["with incremental indexing", 0x40, 6],
+        ] as const
+      ).map(([kind, pattern]) => [index, huffman, kind, pattern] as const),
+    ),
+  );
+  it.each(literalCases)("a literal named by entry %i, Huffman %s, %s", (index, huffman, _kind, pattern) => {
+    const block = Buffer.concat([Buffer.from([pattern | index]), digitsLiteral("503", huffman)]);
+    expect(decodeResponseBlock(block)).toEqual({ status: 503, contentLength: -1 });
+  });
+
+  it.each([false, true])("content-length by entry 28, Huffman %s, beside :status by entry 14", (huffman) => {
+    const block = Buffer.concat([
+      Buffer.from([0x0e]),
+      digitsLiteral("201", huffman),
+      Buffer.from([0x0f, 28 - 15]),
+      digitsLiteral("9876543210", huffman),
+    ]);
+    expect(decodeResponseBlock(block)).toEqual({ status: 201, contentLength: 9_876_543_210 });
+  });
+
+  it("an indexed content-length (entry 28 has no value) is an invalid field, not a length of 0", () => {
+    expect(() => decodeResponseBlock(Buffer.from([0x88, 0x80 | 28]))).toThrow(HpackError);
+  });
+
+  it("other names (entries 1-7, 15-27, 29-61) are skipped whatever their value", () => {
+    for (let index = 1; index <= 61; index++) {
+      if ((index >= 8 && index <= 14) || index === 28) continue;
+      const literal = Buffer.concat([
+        Buffer.from([0x88, 0x0f, index - 15 >= 0 ? index - 15 : 0]),
+        Buffer.from([1, 0x78]),
+      ]);
+      const block = index < 15 ? Buffer.from([0x88, index, 1, 0x78]) : literal;
+      expect(decodeResponseBlock(block), `entry ${index}`).toEqual({ status: 200, contentLength: -1 });
+      expect(decodeResponseBlock(Buffer.from([0x88, 0x80 | index])), `indexed ${index}`).toEqual({
+        status: 200,
+        contentLength: -1,
+      });
+    }
+  });
+});
+
 describe("HPACK: request blocks", () => {
   it("round-trips through nghttp2: node:http2 reads what we encode", async () => {
     const block = encodeRequestBlock("PATCH", "https", "api.example:8443", "/v1/execute?x=1", [

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import {
   constants,
   createServer as createH2cServer,
@@ -10,7 +11,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parseTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError, describeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport, PreparedRequest } from "../../src/transport/http.js";
-import { sendMany, transportFor, type Outcome } from "./servers.js";
+import { describeConnections } from "../../src/transport/describe.js";
+import { POST as POST_REQUEST, sendMany, transportFor, type Outcome } from "./servers.js";
 
 /**
  * load-test's own HTTP/2 client (src/transport/http2.ts) against node:http2 servers, which
@@ -192,10 +194,48 @@ describe("HTTP/2 client: requests", () => {
       },
       { settings: { maxConcurrentStreams: 2 } },
     );
-    const outcomes = await sendMany(transport(target.url, 16), 40, 16);
+    const client = transport(target.url, 16);
+    const outcomes = await sendMany(client, 40, 16);
     expect(new Set(outcomes.map(keyOf))).toEqual(new Set([200]));
     expect(target.maxOpen()).toBeLessThanOrEqual(2);
     expect(target.sessions()).toBe(1);
+    // The summary names the server's limit, not --workers, as what capped the streams.
+    const summary = client.transportSummary();
+    expect(summary.connections.serverMaxStreams).toBe(2);
+    expect(describeConnections(summary)[0]).toContain(
+      "limit 1 × 2 streams (the server's SETTINGS_MAX_CONCURRENT_STREAMS; 16 asked)",
+    );
+  });
+
+  it("waiting for a stream slot is queue time: a request is written when its stream opens", async () => {
+    const target = await h2cServer(
+      (stream) => {
+        stream.respond({ ":status": 200 });
+        setTimeout(() => stream.end("ok"), 10);
+      },
+      { settings: { maxConcurrentStreams: 2 } },
+    );
+    const client = transport(target.url, 16);
+    const times = await new Promise<Array<{ queueMs: number; serviceMs: number }>>((resolve) => {
+      const done: Array<{ queueMs: number; serviceMs: number }> = [];
+      for (let i = 0; i < 16; i++) {
+        const sentAtMs = performance.now();
+        client.send(POST_REQUEST, (error, _status, _body, writtenAtMs) => {
+          expect(error).toBeNull();
+          const endAtMs = performance.now();
+          done.push({ queueMs: writtenAtMs - sentAtMs, serviceMs: endAtMs - writtenAtMs });
+          if (done.length === 16) resolve(done);
+        });
+      }
+    });
+    // 16 requests through 2 streams of ~10 ms each: the last pair waits 7 rounds for its slot.
+    const queues = times.map((time) => time.queueMs).sort((a, b) => a - b);
+    const services = times.map((time) => time.serviceMs).sort((a, b) => a - b);
+    expect(queues[15]).toBeGreaterThanOrEqual(60);
+    expect(queues[0]).toBeLessThan(5);
+    // Service time is one stream's answer, whatever the wait before it.
+    expect(services[0]).toBeGreaterThanOrEqual(9);
+    expect(services[7]).toBeLessThan(queues[15] as number);
   });
 });
 
@@ -282,29 +322,37 @@ describe("HTTP/2 client: the connection going away", () => {
     expect(target.sessions()).toBe(2);
   });
 
-  it("streams the server refuses fail as protocol.rst_stream; the connection carries on", async () => {
+  it("REFUSED_STREAM is sent again, another RST_STREAM code is the request's error; the connection carries on", async () => {
     const target = await h2cServer((stream, _headers, index) => {
-      if (index % 3 === 0) stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      if (index === 0 || index === 4) stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      else if (index === 2) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
       else {
         stream.respond({ ":status": 200 });
         stream.end("ok");
       }
     });
     const client = transport(target.url, 3);
-    const outcomes = await sendMany(client, 9, 1);
-    expect(outcomes.map(keyOf)).toEqual([
-      "protocol.rst_stream",
-      200,
-      200,
-      "protocol.rst_stream",
-      200,
-      200,
-      "protocol.rst_stream",
-      200,
-      200,
-    ]);
-    expect(analyzeTransportError(outcomes[0]?.error).reason).toMatch(/NGHTTP2_REFUSED_STREAM/);
+    const outcomes = await sendMany(client, 5, 1);
+    // Streams 0 and 4 (RFC 9113 §8.7: not processed) went again as 1 and 5.
+    expect(outcomes.map(keyOf)).toEqual([200, "protocol.rst_stream", 200, 200, 200]);
+    expect(analyzeTransportError(outcomes[1]?.error).reason).toMatch(/NGHTTP2_INTERNAL_ERROR/);
+    expect(client.transportSummary().retried).toEqual({ total: 2, byReason: { refused_stream: 2 } });
     expect(target.sessions()).toBe(1);
+  });
+
+  it("a GOAWAY with an error code fails the streams it names as unprocessed, not retried", async () => {
+    let streams = 0;
+    const target = await h2cServer((stream) => {
+      streams++;
+      const session = stream.session as ServerHttp2Session;
+      session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM, 0);
+    });
+    const client = transport(target.url, 1);
+    const outcomes = await sendMany(client, 2, 1);
+    expect(outcomes.map(keyOf)).toEqual(["protocol.goaway", "protocol.goaway"]);
+    expect(analyzeTransportError(outcomes[0]?.error).reason).toMatch(/ENHANCE_YOUR_CALM/);
+    expect(streams).toBe(2);
+    expect(client.transportSummary().retried.total).toBe(0);
   });
 
   it("the server destroying its session: GOAWAY for the stream it did not process, then a new connection", async () => {

@@ -203,6 +203,16 @@ describe("--h2c: HTTP/2 over cleartext with prior knowledge", () => {
     expect(await client.probe()).toMatchObject({ ok: true, protocol: "h2c", tlsVersion: "none" });
   });
 
+  it("the probe's connection is the run's first: the server sees as many sessions as the results count", async () => {
+    const target = await server("h2c", 0);
+    const client = transport(target.url, 4, { h2c: true });
+    expect(await client.probe()).toMatchObject({ ok: true, protocol: "h2c" });
+    const outcomes = await sendMany(client, 20, 4);
+    expect(new Set(statuses(outcomes))).toEqual(new Set([200]));
+    expect(target.sessions).toBe(1);
+    expect(client.transportSummary().connections.opened).toBe(1);
+  });
+
   it("against an HTTP/1.1 server: the probe names --h2c, requests end with a protocol error", async () => {
     const target = await startLocalServer(allowEverything);
     cleanups.push(() => target.close());
