@@ -211,7 +211,7 @@ describe("the CLI against a server that recycles HTTP/1.1 connections (issue 16)
       expect(retried).toBeGreaterThan(0);
       expect(result.transport.retried).toEqual({ total: retried, byReason: { idle_close: retried } });
       expect(stdout).toContain(
-        `${retried} sent again on a new connection (idle_close ${retried}), not errors`,
+        `${retried} requests sent again on a new connection (idle_close ${retried}): the server had not processed them`,
       );
     } finally {
       for (const socket of sockets) socket.destroy();

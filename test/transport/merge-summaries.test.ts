@@ -4,10 +4,7 @@ import { ConnectionRecorder } from "../../src/transport/connections.js";
 import { HttpTransport, mergeTransportSummaries, type TransportSummary } from "../../src/transport/http.js";
 
 /** `--threads`: each thread's transport summary merged into one (docs/TRANSPORT.md "Threads"). */
-function threadSummary(
-  retried: TransportSummary["retried"],
-  serverMaxStreams: number | null,
-): TransportSummary {
+function threadSummary(serverMaxStreams: number | null): TransportSummary {
   const url = new URL("http://127.0.0.1:9");
   const transport = new HttpTransport(
     {
@@ -20,27 +17,34 @@ function threadSummary(
     () => 0,
   );
   const summary = transport.transportSummary();
-  return { ...summary, retried, connections: { ...summary.connections, serverMaxStreams } };
+  return { ...summary, connections: { ...summary.connections, serverMaxStreams } };
+}
+
+/** A thread's connection measurements after `retries` requests were sent again, by reason. */
+function threadConnections(retries: Record<string, number>): ReturnType<ConnectionRecorder["state"]> {
+  const recorder = new ConnectionRecorder();
+  for (const [reason, count] of Object.entries(retries))
+    for (let i = 0; i < count; i++) recorder.retry(reason);
+  return recorder.state();
 }
 
 describe("merging the threads' transport summaries", () => {
   it("adds the retries by reason and keeps the lowest server stream limit", () => {
-    const merged = mergeTransportSummaries(
-      [
-        threadSummary({ total: 3, byReason: { goaway: 2, refused_stream: 1 } }, 100),
-        threadSummary({ total: 0, byReason: {} }, null),
-        threadSummary({ total: 5, byReason: { goaway: 4, idle_close: 1 } }, 2),
-      ].map((summary) => ({ summary, connections: new ConnectionRecorder().state() })),
-    );
+    const merged = mergeTransportSummaries([
+      { summary: threadSummary(100), connections: threadConnections({ goaway: 2, refused_stream: 1 }) },
+      { summary: threadSummary(null), connections: threadConnections({}) },
+      { summary: threadSummary(2), connections: threadConnections({ goaway: 4, idle_close: 1 }) },
+    ]);
     expect(merged.retried).toEqual({ total: 8, byReason: { goaway: 6, refused_stream: 1, idle_close: 1 } });
     expect(merged.connections.serverMaxStreams).toBe(2);
   });
 
   it("no thread heard a limit: null", () => {
     const merged = mergeTransportSummaries(
-      [threadSummary({ total: 0, byReason: {} }, null), threadSummary({ total: 0, byReason: {} }, null)].map(
-        (summary) => ({ summary, connections: new ConnectionRecorder().state() }),
-      ),
+      [threadSummary(null), threadSummary(null)].map((summary) => ({
+        summary,
+        connections: threadConnections({}),
+      })),
     );
     expect(merged.retried).toEqual({ total: 0, byReason: {} });
     expect(merged.connections.serverMaxStreams).toBeNull();
