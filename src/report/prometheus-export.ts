@@ -5,7 +5,8 @@
  * warnings, and `fatal` when the user asked for them to fail the run.
  */
 import { randomBytes } from "node:crypto";
-import { rename, unlink, writeFile } from "node:fs/promises";
+import { mkdir, rename, unlink, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
@@ -213,6 +214,8 @@ async function writeMetricsFile(file: string, registry: Registry): Promise<Prome
   // Write then rename, so that a reader (e.g. node_exporter's textfile collector) never sees half a file.
   const temp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
   try {
+    // As --out does: a profile's `out/run.prom` works on a fresh checkout (out/ is git-ignored).
+    await mkdir(dirname(file), { recursive: true });
     await writeFile(temp, await registry.metrics(), "utf8");
     await rename(temp, file);
     return { warnings: [], fatal: false };

@@ -106,7 +106,7 @@ describe("the example profiles", () => {
       coldstartWindow: 100,
       abortOnCritical: true,
       labels: { environment: "local", client: "policy-mixed-example" },
-      outputs: { out: "policy-mixed-results.json", prometheusFile: "policy-mixed.prom" },
+      outputs: { out: "out/policy-mixed-results.json", prometheusFile: "out/policy-mixed.prom" },
     });
     const abort = profile.thresholds.find((threshold) => threshold.abortOnFail);
     expect(abort).toMatchObject({

@@ -2,7 +2,7 @@
  * Prometheus export without a Pushgateway: flag validation, the exposition (names, labels, values equal to
  * the RunResult), promtool, the text file and the live /metrics endpoint.
  */
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { register as globalRegistry } from "prom-client";
@@ -498,8 +498,21 @@ describe("startPrometheusExport: --prometheus-file and --metrics-listen", () => 
     expect((await readdir(dir)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 
+  it("creates the --prometheus-file's missing directories, as --out does", async () => {
+    const file = join(dir, "out", "nested", "final.prom");
+    const exp = await startPrometheusExport(
+      parsePrometheusOptions({ prometheusFile: file }),
+      RUN_ID,
+      makeSnapshot,
+    );
+    expect(await exp.finish(makeSnapshot())).toEqual({ warnings: [], fatal: false });
+    expect(await readFile(file, "utf8")).toContain("axonflow_load_test_requests_total");
+  });
+
   it("reports an unwritable --prometheus-file as a fatal warning, and finish() is idempotent", async () => {
-    const file = join(dir, "missing-dir", "final.prom");
+    const blocker = join(dir, "a-file");
+    await writeFile(blocker, "");
+    const file = join(blocker, "final.prom");
     const exp = await startPrometheusExport(
       parsePrometheusOptions({ prometheusFile: file }),
       RUN_ID,
@@ -508,7 +521,7 @@ describe("startPrometheusExport: --prometheus-file and --metrics-listen", () => 
     const first = await exp.finish(makeSnapshot());
     expect(first.fatal).toBe(true);
     expect(first.warnings).toHaveLength(1);
-    expect(first.warnings[0]).toMatch(/could not write --prometheus-file .*final\.prom: ENOENT/);
+    expect(first.warnings[0]).toMatch(/could not write --prometheus-file .*final\.prom: EEXIST/);
     expect(await exp.finish(makeSnapshot())).toBe(first);
   });
 
