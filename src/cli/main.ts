@@ -3,6 +3,7 @@
  * The command line: argv -> options -> run -> reports -> exit code. The only module that
  * touches process, argv, console and exit (DESIGN.md "Layout").
  */
+import { existsSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { Command, CommanderError, Option } from "commander";
 import { parseDurationMs } from "../config/duration.js";
@@ -53,6 +54,7 @@ import {
   type HttpServerKind,
 } from "../target/gateway.js";
 import { startGatewayProcess } from "./gateway-process.js";
+import { unknownCommandMessage } from "./unknown-command.js";
 import { hasNodeFlags, NODE_FLAGS } from "./node-flags.js";
 
 const VERSION = "0.1.0";
@@ -710,6 +712,14 @@ async function executeLadder(
   return policyFailed || firstCritical ? EXIT_CODES.critical : EXIT_CODES.ok;
 }
 
+/** `load-test fly`: one line suggesting the nearest command, exit 2 (cli/unknown-command.ts). */
+function refuseUnknownCommand(program: Command, argument: string): void {
+  const commands = program.commands.map((sub) => sub.name());
+  if (commands.includes(argument)) return;
+  const unknown = unknownCommandMessage(argument, commands, existsSync(argument));
+  if (unknown) fail(unknown, EXIT_CODES.invalidInput);
+}
+
 export function buildProgram(): Command {
   const program = new Command("load-test")
     .description("Policy-aware open-loop HTTP load testing (P50/P95/P99, block rate, correctness, verdict)")
@@ -723,6 +733,7 @@ export function buildProgram(): Command {
     command: Command,
   ): Promise<void> => {
     if (profilePath !== undefined) {
+      refuseUnknownCommand(program, profilePath);
       process.exitCode = await executeProfile(profilePath, command);
       return;
     }
@@ -800,6 +811,11 @@ async function main(): Promise<void> {
   program.exitOverride();
   program.configureOutput({ writeErr: (text) => process.stderr.write(text) });
   for (const command of program.commands) command.exitOverride();
+  // Before commander, which would first refuse the mistyped command's own flags (`sevre --port 0`).
+  const first = process.argv[2];
+  // `load-test help [command]` as git and npm read it: the usage, not a profile named "help".
+  if (first === "help") process.argv.splice(2, 2, ...(process.argv[3] ? [process.argv[3]] : []), "--help");
+  else if (first !== undefined) refuseUnknownCommand(program, first);
   try {
     await program.parseAsync(process.argv);
   } catch (error) {
