@@ -79,6 +79,12 @@ export interface RawRunOptions extends RawTransportFlags {
 export { InputError };
 
 export const DEFAULT_PATH = "/v1/execute";
+/**
+ * The client id sent when none is given, as the methodology's own k6 script does
+ * (`__ENV.AXONFLOW_CLIENT_ID || 'demo-org'`, docs/GATEWAY.md): without it a policy gateway
+ * answers every request 401. `--api-key ""` or an `Authorization` header replaces it.
+ */
+export const DEFAULT_CLIENT_ID = "demo-org";
 export const DEFAULT_TIMEOUT = "30s";
 /**
  * Default in-flight cap (`--workers`). Requests to the spec's LLM providers take 0.2-2 s, so a
@@ -296,7 +302,7 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
     pacing: parsePacing(raw.pacing),
     timeoutMs: value.timeout,
     warmupMs: value.warmup,
-    apiKey: value.apiKey === "" ? undefined : value.apiKey,
+    apiKey: resolveApiKey(value.apiKey, value.header),
     headers: value.header,
     transport: parseTransportFlags(raw, value.target, workers),
     // --abort-on-critical alone judges by the spec's table through the threshold machinery.
@@ -306,6 +312,13 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
         : undefined,
     abortOnCritical: raw.abortOnCritical === true,
   };
+}
+
+/** `--api-key`, else the methodology's default client id unless a header carries the credentials. */
+function resolveApiKey(apiKey: string | undefined, headers: Array<[string, string]>): string | undefined {
+  if (apiKey !== undefined) return apiKey === "" ? undefined : apiKey;
+  const ownAuth = headers.some(([name]) => name.toLowerCase() === "authorization");
+  return ownAuth ? undefined : DEFAULT_CLIENT_ID;
 }
 
 /**

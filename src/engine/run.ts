@@ -154,6 +154,7 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
         unexpected: completed - counts.matched,
       },
       categories: rec.categoryResults(),
+      errors: { ...rec.errors },
       timeline: rec.timelineUntil(nowMs),
       generator: {
         eventLoopDelayMs: loopSummary,
@@ -175,7 +176,6 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
       endedAt: new Date(startedAt.getTime() + elapsedMs).toISOString(),
       durationSec: elapsedMs / 1000,
       correctness: completed === 0 ? null : counts.matched / completed,
-      errors: { ...rec.errors },
       transport: driver.transportResult(),
       ...measured,
       verdict: judge(measured, rec, completed),

@@ -1,10 +1,12 @@
 import type { Level, RunResult, Verdict, VerdictCheck } from "../metrics/result.js";
+import { authRejectionWarning } from "./auth-hint.js";
 
-/** What the verdict reads: the measured parts of a result. */
+/** What the verdict reads: the measured parts of a result (`errors` for the warning signs). */
 export type MeasuredRun = Pick<
   RunResult,
   "latencyMs" | "sendLagMs" | "rate" | "requests" | "categories" | "timeline" | "generator" | "interrupted"
->;
+> &
+  Partial<Pick<RunResult, "errors">>;
 
 const LEVEL_ORDER: Record<Level, number> = { target: 0, degraded: 1, critical: 2 };
 
@@ -130,6 +132,9 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
     });
   }
 
+  // First, because it explains the rest: a target that refused the credentials measured nothing else.
+  const authRejected = authRejectionWarning(run.errors, completed);
+  if (authRejected) warnings.push(authRejected);
   // The spec's "Warning Signs".
   if (completed > 0 && run.latencyMs.p95 > 20)
     warnings.push(`P95 > 20ms (${fmt(run.latencyMs.p95)}ms): investigate latency issues`);

@@ -1,5 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startGateway, type RunningGateway } from "../../src/target/gateway.js";
 import { runCli } from "../helpers/cli.js";
+import { allowEverything, json, startLocalServer } from "../helpers/servers.js";
 
 describe("a mistyped command", () => {
   it("load-test fly: unknown command with the commands to choose from, exit 2", async () => {
@@ -42,4 +44,92 @@ it("load-test help serve: that command's usage", async () => {
   const cli = await runCli(["help", "serve"], { timeoutMs: 15_000 });
   expect(cli.code).toBe(0);
   expect(cli.stdout).toContain("Usage: load-test serve");
+});
+
+describe("the README's first example against load-test serve", () => {
+  let gateway: RunningGateway;
+  beforeAll(async () => {
+    gateway = await startGateway({ llmLatencyMs: { min: 5, max: 10 } });
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+
+  it("works as written: no --api-key sends the methodology's client id, demo-org", async () => {
+    const cli = await runCli(
+      ["--target", gateway.url, "--rps", "20", "--duration", "1s", "--category", "normal", "--quiet"],
+      { timeoutMs: 30_000 },
+    );
+    expect(cli.stdout).toContain("Requests      20 completed: 20 success, 0 blocked, 0 error");
+    expect(cli.stdout).toContain("✅ Error Rate: 0%");
+    expect(cli.stdout).not.toContain("Credentials rejected");
+  });
+
+  it("--api-key '' sends none: the 401 storm is explained, naming --api-key and --header", async () => {
+    const cli = await runCli(
+      [
+        "--target",
+        gateway.url,
+        "--rps",
+        "20",
+        "--duration",
+        "1s",
+        "--category",
+        "normal",
+        "--quiet",
+        "--api-key",
+        "",
+      ],
+      { timeoutMs: 30_000 },
+    );
+    expect(cli.code).toBe(3);
+    expect(cli.stdout).toContain("Credentials rejected: 20 of 20 answers were 401");
+    expect(cli.stdout).toMatch(/--api-key KEY .* --header 'Name: value'/);
+  });
+});
+
+describe("credentials refused by the target are never printed", () => {
+  it("a 401 storm with a secret key names the flags, not the key", async () => {
+    const server = await startLocalServer((_request, _body, response) =>
+      json(response, 401, { error: "no" }),
+    );
+    const secret = "sk-test-SECRET-0987654321";
+    try {
+      const cli = await runCli(
+        ["--target", server.url, "--rps", "20", "--duration", "1s", "--category", "normal", "--quiet"],
+        { env: { AXONFLOW_CLIENT_ID: secret }, timeoutMs: 30_000 },
+      );
+      expect(server.authorizations.every((value) => value === `Bearer ${secret}`)).toBe(true);
+      expect(cli.stdout).toContain("Credentials rejected: 20 of 20 answers were 401");
+      for (const text of [cli.stdout, cli.stderr]) expect(text).not.toContain(secret);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("an Authorization header of the user's replaces the default client id", async () => {
+    const server = await startLocalServer(allowEverything);
+    try {
+      await runCli(
+        [
+          "--target",
+          server.url,
+          "--rps",
+          "10",
+          "--duration",
+          "1s",
+          "--category",
+          "normal",
+          "--quiet",
+          "--header",
+          "Authorization: Basic dTpw",
+        ],
+        { timeoutMs: 30_000 },
+      );
+      expect(server.authorizations.length).toBe(10);
+      expect(server.authorizations.every((value) => value === "Basic dTpw")).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
 });
