@@ -629,7 +629,8 @@ function stepLine(index: number, count: number, ratePerSec: number, result: RunR
     `step ${index + 1}/${count}: ${ratePerSec} req/s -> achieved ${result.rate.achievedPerSec.toFixed(1)}, ` +
     `p50 ${result.latencyMs.p50}ms p95 ${result.latencyMs.p95}ms p99 ${result.latencyMs.p99}ms, ` +
     `errors ${Number(errorRate.toFixed(3))}%, correctness ${result.correctness === null ? "n/a" : `${Number((result.correctness * 100).toFixed(2))}%`}: ` +
-    result.verdict.level
+    result.verdict.level +
+    (result.interrupted ? ` (interrupted after ${Number(result.durationSec.toFixed(1))}s)` : "")
   );
 }
 
@@ -692,6 +693,7 @@ async function executeLadder(
       table,
       steps: outcome.steps.map((step) => ({
         ratePerSec: step.ratePerSec,
+        interrupted: step.result.interrupted,
         note: step.note,
         result: step.result,
       })),

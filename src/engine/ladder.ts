@@ -48,13 +48,18 @@ export async function runLadder(options: LadderOptions, hooks: LadderHooks = {})
     hooks.onStepEnd?.(index, result);
     if (result.interrupted) break;
   }
-  const notes = ladderNotes(results.map((result) => result.verdict.level));
+  // An interrupted step (Ctrl-C, the last one run) judged only its first seconds: it is marked,
+  // and left out of the notes and the saturation, which compare whole steps.
+  const whole = results.filter((result) => !result.interrupted);
+  const notes = ladderNotes(whole.map((result) => result.verdict.level));
   const steps = results.map((result, index) => ({
     ratePerSec: options.ratesPerSec[index] as number,
     result,
-    note: notes[index] as string,
+    note: result.interrupted
+      ? `Interrupted after ${Number(result.durationSec.toFixed(1))}s of ${options.stepMs / 1000}s (partial step, not judged for saturation)`
+      : (notes[index] as string),
   }));
-  const saturation = saturationIndex(results.map((result) => result.verdict.level));
+  const saturation = saturationIndex(whole.map((result) => result.verdict.level));
   return {
     steps,
     saturatedAtPerSec: saturation >= 0 ? (steps[saturation] as LadderStep).ratePerSec : null,

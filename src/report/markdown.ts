@@ -24,7 +24,7 @@ export function ladderTable(steps: readonly LadderStep[]): string {
     rows.push(
       `| ${result.rate.closedLoop ? "max" : ratePerSec} | ${ms(result.latencyMs.p50)} | ${ms(result.latencyMs.p95)} | ${ms(result.latencyMs.p99)} | ` +
         `${percent(errorRate)} | ${Number(result.rate.achievedPerSec.toFixed(1))} | ` +
-        `${result.correctness === null ? "n/a" : percent(result.correctness)} | ${result.verdict.level} | ${note} |`,
+        `${result.correctness === null ? "n/a" : percent(result.correctness)} | ${result.verdict.level}${result.interrupted ? " (interrupted)" : ""} | ${note} |`,
     );
   }
   return rows.join("\n");

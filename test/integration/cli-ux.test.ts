@@ -1,6 +1,10 @@
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunResult } from "../../src/metrics/result.js";
 import { startGateway, type RunningGateway } from "../../src/target/gateway.js";
-import { runCli } from "../helpers/cli.js";
+import { afterStderr, runCli } from "../helpers/cli.js";
 import { allowEverything, json, startLocalServer } from "../helpers/servers.js";
 
 describe("a mistyped command", () => {
@@ -130,6 +134,42 @@ describe("credentials refused by the target are never printed", () => {
       expect(server.authorizations.every((value) => value === "Basic dTpw")).toBe(true);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe("an interrupted ladder step is marked, in the table and the JSON", () => {
+  it("Ctrl-C during the second step: that row says interrupted and is left out of the saturation", async () => {
+    const gateway = await startGateway({ llmLatencyMs: { min: 5, max: 10 } });
+    const dir = await mkdtemp(join(tmpdir(), "load-test-"));
+    try {
+      const cli = await runCli(
+        [
+          "ladder", "--target", gateway.url, "--rates", "10,20", "--step", "3s", "--pause", "0s",
+          "--category", "normal", "--out", join(dir, "ladder.json"), "--markdown", join(dir, "table.md"),
+        ], // prettier-ignore
+        {
+          timeoutMs: 30_000,
+          onSpawn: (child) =>
+            afterStderr(child, "step 2/2", () => setTimeout(() => child.kill("SIGINT"), 1000)),
+        },
+      );
+      expect(cli.code).toBe(130);
+      const ladder = JSON.parse(await readFile(join(dir, "ladder.json"), "utf8")) as {
+        interrupted: boolean;
+        steps: Array<{ ratePerSec: number; interrupted: boolean; note: string; result: RunResult }>;
+      };
+      expect(ladder.interrupted).toBe(true);
+      expect(ladder.steps.map((step) => step.interrupted)).toEqual([false, true]);
+      expect(ladder.steps[1]?.note).toMatch(
+        /^Interrupted after \d+(\.\d)?s of 3s \(partial step, not judged for saturation\)$/,
+      );
+      const rows = (await readFile(join(dir, "table.md"), "utf8")).trim().split("\n");
+      expect(rows[2]).not.toContain("interrupted");
+      expect(rows[3]).toMatch(/^\| 20 \|.*\| \w+ \(interrupted\) \| Interrupted after /);
+      expect(cli.stdout).toMatch(/step 2\/2: 20 req\/s .*\(interrupted after [\d.]+s\)/);
+    } finally {
+      await gateway.close();
     }
   });
 });
