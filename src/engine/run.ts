@@ -39,6 +39,8 @@ export interface Progress {
   achievedPerSec: number;
   correctness: number | null;
   latencyMs: { p50: number; p95: number; p99: number };
+  /** `--timeout` (s): after the schedule, requests in flight get up to this long from their send. */
+  timeoutSec: number;
 }
 
 export interface RunHooks {
@@ -175,6 +177,8 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
       startedAt: startedAt.toISOString(),
       endedAt: new Date(startedAt.getTime() + elapsedMs).toISOString(),
       durationSec: elapsedMs / 1000,
+      // Past the schedule, the run waits for answers in flight, each up to --timeout from its send.
+      drainSec: Math.max(0, elapsedMs - scheduleElapsedMs) / 1000,
       correctness: completed === 0 ? null : counts.matched / completed,
       transport: driver.transportResult(),
       ...measured,
@@ -307,7 +311,10 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
       if (hooks.signal?.aborted) onAbort();
       hooks.signal?.addEventListener("abort", onAbort, { once: true });
       progressTimer = hooks.onProgress
-        ? setInterval(() => hooks.onProgress?.(progressOf(buildResult(clock.nowMs()), driver, plan)), 1000)
+        ? setInterval(
+            () => hooks.onProgress?.(progressOf(buildResult(clock.nowMs()), driver, plan, options.timeoutMs)),
+            1000,
+          )
         : undefined;
       // Each shard ends its schedule at t0 + duration; requests in flight then get up to --timeout.
       if (!stopped) await Promise.race([driver.whenIdle(), stoppedPromise]);
@@ -350,7 +357,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-function progressOf(result: RunResult, driver: LoadDriver, plan: Plan): Progress {
+function progressOf(result: RunResult, driver: LoadDriver, plan: Plan, timeoutMs: number): Progress {
   return {
     elapsedSec: result.durationSec,
     totalSec: plan.durationMs / 1000,
@@ -363,5 +370,6 @@ function progressOf(result: RunResult, driver: LoadDriver, plan: Plan): Progress
     achievedPerSec: result.rate.achievedPerSec,
     correctness: result.correctness,
     latencyMs: { p50: result.latencyMs.p50, p95: result.latencyMs.p95, p99: result.latencyMs.p99 },
+    timeoutSec: timeoutMs / 1000,
   };
 }

@@ -116,6 +116,11 @@ export interface RunResult {
   startedAt: string;
   endedAt: string;
   durationSec: number;
+  /**
+   * Wall time after the schedule's end spent waiting for answers still in flight (each gets up
+   * to `--timeout` from its send): about `--timeout` against a target that stopped answering.
+   */
+  drainSec?: number;
   interrupted: boolean;
   rate: {
     /** The asked rate; 0 in a closed loop (`--rps max`), which asks none. */

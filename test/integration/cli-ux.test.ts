@@ -173,3 +173,26 @@ describe("an interrupted ladder step is marked, in the table and the JSON", () =
     }
   });
 });
+
+describe("a silent target: the wait for --timeout after the schedule is shown", () => {
+  it("the live line says it is draining, the summary and the JSON how long it waited", async () => {
+    const server = await startLocalServer(() => undefined); // never answers
+    const out = join(await mkdtemp(join(tmpdir(), "load-test-")), "results.json");
+    try {
+      const cli = await runCli(
+        ["--target", server.url, "--rps", "5", "--duration", "1s", "--timeout", "6s", "--category", "normal", "--out", out],
+        { timeoutMs: 30_000 },
+      ); // prettier-ignore
+      // Without a terminal the live line comes every 5 s: the one at 5 s falls in the drain.
+      expect(cli.stderr).toMatch(/draining 5 in flight, up to [0-9]s more \(--timeout 6s\)/);
+      expect(cli.stdout).toMatch(
+        /Drain {9}waited [4-7](\.\d)?s after the schedule for answers still in flight \(each gets up to --timeout from its send; 5 timed out\)/,
+      );
+      const result = JSON.parse(await readFile(out, "utf8")) as RunResult;
+      expect(result.drainSec).toBeGreaterThan(4.5);
+      expect(result.drainSec).toBeLessThan(8);
+    } finally {
+      await server.close();
+    }
+  });
+});
