@@ -387,9 +387,10 @@ function phaseOptions(
   return {
     targetUrl: new URL(profile.target as string),
     path: profile.path,
-    ratePerSec: phase.constantPerSec ?? plan.count / (plan.durationMs / 1000),
+    ratePerSec: phase.closedLoop ? 0 : (phase.constantPerSec ?? plan.count / (plan.durationMs / 1000)),
+    ...(phase.closedLoop ? { closedLoop: true } : {}),
     durationMs: plan.durationMs,
-    stages: constant ? undefined : phase.stages,
+    stages: constant || phase.closedLoop ? undefined : phase.stages,
     startPerSec: phase.startPerSec,
     coldstartWindow: index === 0 ? profile.coldstartWindow : 0,
     category: (CATEGORY_CHOICES as readonly string[]).includes(phase.category)

@@ -19,7 +19,13 @@ import { MIXED_WEIGHTS } from "../scenarios/mix.js";
 import { CATEGORIES, type Category } from "../scenarios/types.js";
 import { parseDurationMs } from "./duration.js";
 import { InputError } from "./errors.js";
-import { DEFAULT_PATH, DEFAULT_TIMEOUT, defaultWorkers, isClosedLoopRps } from "./options.js";
+import {
+  CLOSED_LOOP_WORKERS,
+  DEFAULT_PATH,
+  DEFAULT_TIMEOUT,
+  defaultWorkers,
+  isClosedLoopRps,
+} from "./options.js";
 import {
   describeValue,
   formatFieldPath,
@@ -77,6 +83,8 @@ export interface PhaseSpec {
   startPerSec: number;
   /** Set when the phase was written as rps + duration. */
   constantPerSec?: number;
+  /** `--rps max` over a profile without phases or stages: `workers` in flight, no rate (docs/PROFILES.md). */
+  closedLoop?: boolean;
   pauseAfterMs: number;
   /** As written: "mixed", or one category. */
   category: string;
@@ -830,8 +838,6 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
   } else if (flags.rps !== undefined || flags.duration !== undefined) {
     if (flags.startRps !== undefined) problems.push("--start-rps: only applies to --stages");
     const closedLoop = flags.rps !== undefined && isClosedLoopRps(flags.rps);
-    if (closedLoop)
-      problems.push('--rps: "max" (a closed loop) is for single runs; a profile\'s phases need a rate');
     const rps =
       flags.rps === undefined || closedLoop
         ? undefined
@@ -839,7 +845,30 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
     const durationMs =
       flags.duration === undefined ? undefined : duration("--duration", flags.duration, false);
     const only = profile.phases.length === 1 ? profile.phases[0] : undefined;
-    if (flags.rps !== undefined && flags.duration !== undefined) {
+    if (closedLoop) {
+      // A closed loop has no rate to ramp or to step through: it replaces one constant rate (or
+      // no load shape at all), never phases or stages whose rates the profile chose.
+      const shapeless = profile.phases.length === 0 || only?.constantPerSec !== undefined;
+      const loopMs = durationMs ?? (only ? (only.stages[0] as Stage).durationMs : undefined);
+      if (!shapeless)
+        problems.push(
+          `--rps: "max" (a closed loop) replaces a profile's one constant rate; this profile's load is ${profile.phases.length > 1 ? "several phases" : "k6 stages"}`,
+        );
+      else if (loopMs === undefined) {
+        if (flags.duration === undefined)
+          problems.push("--rps: --duration is required too (the profile has no load shape)");
+      } else
+        profile.phases = [
+          {
+            ...phaseSelection(profile),
+            name: "main",
+            stages: [{ durationMs: loopMs, targetPerSec: 0 }],
+            startPerSec: 0,
+            closedLoop: true,
+            pauseAfterMs: 0,
+          },
+        ];
+    } else if (flags.rps !== undefined && flags.duration !== undefined) {
       if (rps !== undefined && durationMs !== undefined)
         profile.phases = [
           {
@@ -1034,10 +1063,12 @@ export function peakRatePerSec(profile: Profile): number {
   return Math.max(0, ...profile.phases.map((phase) => phasePlan(phase).peakPerSec));
 }
 
-/** `workers`, or 2 s worth of the peak rate (10..1000), as for --rps. */
+/** `workers`, or 2 s worth of the peak rate (10..1000), as for --rps; a closed loop's default as for --rps max. */
 export function effectiveWorkers(profile: Profile): number {
+  if (profile.workers !== undefined) return profile.workers;
+  if (profile.phases.some((phase) => phase.closedLoop)) return CLOSED_LOOP_WORKERS;
   const llm = profile.phases.some((phase) => (phase.weights.llm ?? 0) > 0);
-  return profile.workers ?? defaultWorkers(peakRatePerSec(profile), llm);
+  return defaultWorkers(peakRatePerSec(profile), llm);
 }
 
 /** Whether a phase sends cases a working policy must block (enables the "policy inactive" check). */

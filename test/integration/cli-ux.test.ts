@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -193,6 +193,35 @@ describe("a silent target: the wait for --timeout after the schedule is shown", 
       expect(result.drainSec).toBeLessThan(8);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe("--rps max over a profile without phases or stages", () => {
+  it("runs a closed loop with the profile's target, auth and mix", async () => {
+    const gateway = await startGateway({ llmLatencyMs: { min: 5, max: 10 } });
+    const dir = await mkdtemp(join(tmpdir(), "load-test-"));
+    const profile = join(dir, "constant.yaml");
+    await writeFile(
+      profile,
+      `target: ${gateway.url}\nauth: { bearerEnv: AXONFLOW_CLIENT_ID, default: demo-org }\ncategory: normal\nrps: 10\nduration: 30s\n`,
+    );
+    try {
+      const cli = await runCli(
+        ["run", profile, "--rps", "max", "--duration", "1s", "--workers", "4", "--out", join(dir, "r.json"), "--quiet"],
+        { timeoutMs: 30_000 },
+      ); // prettier-ignore
+      expect(cli.stderr).not.toContain("error");
+      const result = JSON.parse(await readFile(join(dir, "r.json"), "utf8")) as RunResult;
+      expect(result.rate.closedLoop).toBe(true);
+      expect(result.rate.targetPerSec).toBe(0);
+      expect(result.generator.workers).toBe(4);
+      // A closed loop with 4 in flight against a local gateway: far more than the file's 10 req/s.
+      expect(result.requests.total).toBeGreaterThan(50);
+      expect(result.requests.error).toBe(0);
+      expect(cli.stdout).toContain("max rate (closed loop, 4 in flight)");
+    } finally {
+      await gateway.close();
     }
   });
 });
