@@ -55,6 +55,7 @@ import {
 } from "../target/gateway.js";
 import { startGatewayProcess } from "./gateway-process.js";
 import { unknownCommandMessage } from "./unknown-command.js";
+import { describeTargets, requestTargets } from "../scenarios/request-targets.js";
 import { hasNodeFlags, NODE_FLAGS } from "./node-flags.js";
 
 const VERSION = "0.1.0";
@@ -307,8 +308,8 @@ async function executeRunWithResult(
   const target = `${options.targetUrl.protocol}//${options.targetUrl.host}`;
   if (!flags.quiet) {
     process.stderr.write(
-      `${title ?? "load-test"}: ${target}${options.path} at ${options.closedLoop ? "max rate (closed loop)" : `${options.ratePerSec} req/s`} for ${options.durationMs / 1000}s, ` +
-        `category ${options.category}, workers ${options.workers}, threads ${options.threads ?? 1}` +
+      `${title ?? "load-test"}: ${describeTargets(target, requestTargets(options))} at ${options.closedLoop ? "max rate (closed loop)" : `${options.ratePerSec} req/s`} for ${options.durationMs / 1000}s, ` +
+        `category ${requestTargets(options).category}, workers ${options.workers}, threads ${options.threads ?? 1}` +
         (options.warmupMs > 0 ? `, after a ${options.warmupMs / 1000}s unrecorded warm-up` : "") +
         "\n",
     );
@@ -396,6 +397,7 @@ function phaseOptions(
     category: (CATEGORY_CHOICES as readonly string[]).includes(phase.category)
       ? (phase.category as CategoryChoice)
       : "mixed",
+    categoryLabel: phase.category,
     weights: profile.cases ? undefined : phase.weights,
     customCases: profile.cases ? caseCorpus(profile.cases, phase.weights) : undefined,
     workers: effectiveWorkers(profile),

@@ -30,6 +30,8 @@ export interface RunOptions {
   /** The first N requests get their own percentiles (cold start); 0 for none. */
   coldstartWindow: number;
   category: CategoryChoice;
+  /** The category as a profile wrote it (a custom case category), for reports; undefined: `category`. */
+  categoryLabel?: string;
   workers: number;
   /** Worker threads sending stripes of the schedule (`--threads`); undefined = 1, this thread. */
   threads?: number;

@@ -19,6 +19,7 @@ import {
   type Verdict,
 } from "../metrics/result.js";
 import { planFor, stageWindows, type Plan } from "../plan/index.js";
+import { requestTargets } from "../scenarios/request-targets.js";
 import type { ProbeResult } from "../transport/http.js";
 import { systemClock, type Clock } from "./clock.js";
 import { localDriver, type LoadDriver } from "./driver.js";
@@ -172,8 +173,7 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
     return {
       schemaVersion: RESULTS_SCHEMA_VERSION,
       target: displayTarget(options.targetUrl),
-      path: options.path,
-      category: options.category,
+      ...requestTargets(options),
       startedAt: startedAt.toISOString(),
       endedAt: new Date(startedAt.getTime() + elapsedMs).toISOString(),
       durationSec: elapsedMs / 1000,

@@ -112,6 +112,8 @@ export interface RunResult {
   /** Base URL without credentials, query string or fragment. */
   target: string;
   path: string;
+  /** `METHOD /path` of each distinct request, when the run sends a profile's own cases. */
+  paths?: string[];
   category: string;
   startedAt: string;
   endedAt: string;

@@ -1,5 +1,6 @@
 import type { Progress } from "../engine/run.js";
 import type { LatencySummaryMs, Level, RunResult } from "../metrics/result.js";
+import { describeTargets } from "../scenarios/request-targets.js";
 import { describeConnections, describeTransportErrors } from "../transport/describe.js";
 
 const num = (value: number, digits = 2): string => String(Number(value.toFixed(digits)));
@@ -67,7 +68,7 @@ export function formatSummary(result: RunResult): string {
   const lines: string[] = [];
   const { requests, rate } = result;
   lines.push(
-    `load-test ${result.target}${result.path}  category ${result.category}  ` +
+    `load-test ${describeTargets(result.target, result)}  category ${result.category}  ` +
       `${rate.closedLoop ? `max rate (closed loop, ${result.generator.workers} in flight)` : `${num(rate.targetPerSec)} req/s`} for ${num(result.durationSec, 1)}s${result.interrupted ? "  (INTERRUPTED)" : ""}${result.aborted ? "  (ABORTED)" : ""}`,
     "",
     `Requests      ${requests.total} completed: ${requests.success} success, ${requests.blocked} blocked, ${requests.error} error` +

@@ -225,3 +225,51 @@ describe("--rps max over a profile without phases or stages", () => {
     }
   });
 });
+
+describe("a profile's own cases: the header and the results name their paths and categories", () => {
+  let gateway: RunningGateway;
+  let dir: string;
+  beforeAll(async () => {
+    gateway = await startGateway({ llmLatencyMs: { min: 5, max: 10 } });
+    dir = await mkdtemp(join(tmpdir(), "load-test-"));
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+
+  const run = async (extra: string[]): Promise<{ stdout: string; stderr: string; result: RunResult }> => {
+    const out = join(dir, `${extra.join("-") || "all"}.json`);
+    const cli = await runCli(
+      ["run", "examples/rest-api.yaml", "--target", gateway.url, "--rps", "20", "--duration", "1s", "--out", out, ...extra],
+      { timeoutMs: 30_000 },
+    ); // prettier-ignore
+    return {
+      stdout: cli.stdout,
+      stderr: cli.stderr,
+      result: JSON.parse(await readFile(out, "utf8")) as RunResult,
+    };
+  };
+
+  it("a custom category survives into the JSON, with its one path", async () => {
+    const { stdout, stderr, result } = await run(["--category", "health"]);
+    expect(result.category).toBe("health");
+    expect(result.path).toBe("/health");
+    expect(result.paths).toEqual(["GET /health"]);
+    expect(stdout.split("\n")[0]).toMatch(
+      /^load-test http:\/\/127\.0\.0\.1:\d+\/health {2}category health {2}/,
+    );
+    expect(stderr).toMatch(
+      /^rest-api: http:\/\/127\.0\.0\.1:\d+\/health at 20 req\/s for 1s, category health,/m,
+    );
+  });
+
+  it("the mix of every case: each METHOD /path in the header and in paths[]", async () => {
+    const { stdout, result } = await run([]);
+    expect(result.category).toBe("mixed");
+    expect(result.paths).toEqual(["DELETE /health", "GET /health", "GET /v2/nothing", "POST /v1/execute"]);
+    expect(stdout.split("\n")[0]).toContain(
+      " DELETE /health, GET /health, GET /v2/nothing, POST /v1/execute  category mixed",
+    );
+    expect(stdout).not.toMatch(/:\d+\/v1\/execute {2}category/); // the profile's path, which not all use
+  });
+});
