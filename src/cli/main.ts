@@ -19,6 +19,7 @@ import {
 } from "../config/options.js";
 import { randomUUID } from "node:crypto";
 import { prepareRun, type Progress } from "../engine/run.js";
+import { CAPACITY_EXPECTED } from "../evaluate/capacity.js";
 import { EXIT_CODES } from "../evaluate/exit-codes.js";
 import { RESULTS_SCHEMA_VERSION, type RunResult } from "../metrics/result.js";
 import { writeJsonFile, writeResultsFile, writeTextFile } from "../report/json.js";
@@ -106,6 +107,11 @@ function addRunOptions(command: Command, { withRate = true } = {}): Command {
       new Option("--target <url>", "base URL of the target (http:// or https://)").env("AXONFLOW_ENDPOINT"),
     )
     .option("--coldstart-window <n>", "report the first N requests' percentiles on their own", "0")
+    .option(
+      "--nodes <n>",
+      "gateway nodes serving the target: capacity (--rps max, a ladder) is judged per node",
+      "1",
+    )
     .option(
       "--category <c>",
       `test category: ${CATEGORY_CHOICES.join(", ")} (a profile may name its own)`,
@@ -394,6 +400,7 @@ function phaseOptions(
     stages: constant || phase.closedLoop ? undefined : phase.stages,
     startPerSec: phase.startPerSec,
     coldstartWindow: index === 0 ? profile.coldstartWindow : 0,
+    nodes: profile.nodes,
     category: (CATEGORY_CHOICES as readonly string[]).includes(phase.category)
       ? (phase.category as CategoryChoice)
       : "mixed",
@@ -686,12 +693,17 @@ async function executeLadder(
             .join("; ")})\n`
       : `Saturation: not reached (the highest step was within target)\n`,
   );
+  const { capacity } = outcome;
+  process.stdout.write(
+    `${capacity.message}: ${capacity.level ?? "not judged"} (${CAPACITY_EXPECTED}; --nodes ${capacity.nodes})\n`,
+  );
   if (flags.markdown) await writeTextFile(flags.markdown, `${table}\n`);
   if (flags.out) {
     await writeJsonFile(flags.out, {
       schemaVersion: RESULTS_SCHEMA_VERSION,
       kind: "ladder",
       saturatedAtPerSec: outcome.saturatedAtPerSec,
+      capacity,
       interrupted: outcome.interrupted,
       table,
       steps: outcome.steps.map((step) => ({

@@ -29,6 +29,11 @@ export interface RunOptions {
   startPerSec: number;
   /** The first N requests get their own percentiles (cold start); 0 for none. */
   coldstartWindow: number;
+  /**
+   * Gateway nodes behind the target (`--nodes`): the methodology's throughput row is a capacity
+   * per node (docs/THRESHOLDS.md); undefined = 1.
+   */
+  nodes?: number;
   category: CategoryChoice;
   /** The category as a profile wrote it (a custom case category), for reports; undefined: `category`. */
   categoryLabel?: string;
@@ -66,6 +71,7 @@ export interface RawRunOptions extends RawTransportFlags {
   stages?: string;
   startRps?: string;
   coldstartWindow?: string;
+  nodes?: string;
   category?: string;
   workers?: string;
   threads?: string;
@@ -226,6 +232,17 @@ const schema = z.object({
       }
       return value;
     }),
+  nodes: z
+    .string()
+    .default("1")
+    .transform((text, ctx) => {
+      const value = Number(text);
+      if (text.trim() === "" || !Number.isInteger(value) || value < 1) {
+        ctx.addIssue({ code: "custom", message: `must be an integer ≥ 1 (gateway nodes), got "${text}"` });
+        return z.NEVER;
+      }
+      return value;
+    }),
   category: z
     .enum(CATEGORY_CHOICES, { error: `must be one of ${CATEGORY_CHOICES.join(", ")}` })
     .default("mixed"),
@@ -298,6 +315,7 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
     path: value.path,
     ...load,
     coldstartWindow: value.coldstartWindow,
+    nodes: value.nodes,
     category: value.category,
     workers,
     threads: resolveThreads(raw.threads, workers, value.target),

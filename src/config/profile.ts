@@ -126,6 +126,8 @@ export interface Profile {
   warmupMs: number;
   /** The first N requests are reported on their own (cold start); 0 for none. */
   coldstartWindow: number;
+  /** Gateway nodes serving the target: capacity is judged per node (docs/THRESHOLDS.md). */
+  nodes: number;
   /** Custom test cases; undefined means the built-in corpora. */
   cases?: CustomCase[];
   /** The file's thresholds (and --threshold ones), before defaults are layered under them. */
@@ -487,6 +489,7 @@ function normalize(data: RawProfile, context: NormalizeContext): Profile {
     timeoutMs: toMs(data.timeout ?? DEFAULT_TIMEOUT),
     warmupMs: data.warmup === undefined ? 0 : toMs(data.warmup),
     coldstartWindow: data.coldstartWindow ?? 0,
+    nodes: data.nodes ?? 1,
     ...(context.cases === undefined ? {} : { cases: context.cases }),
     thresholds,
     defaultThresholds: data.defaultThresholds ?? true,
@@ -747,6 +750,7 @@ export interface ProfileCliFlags {
   timeout?: string;
   warmup?: string;
   coldstartWindow?: string;
+  nodes?: string;
   apiKey?: string;
   header?: string[];
   threshold?: string[];
@@ -940,6 +944,11 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
       "a number of requests ≥ 0",
     );
     if (window !== undefined) profile.coldstartWindow = window;
+  }
+
+  if (flags.nodes !== undefined) {
+    const nodes = number("--nodes", flags.nodes, (v) => Number.isInteger(v) && v >= 1, "an integer ≥ 1");
+    if (nodes !== undefined) profile.nodes = nodes;
   }
 
   if (flags.apiKey !== undefined && flags.apiKey !== "") {

@@ -1,4 +1,5 @@
 import type { RunOptions } from "../config/options.js";
+import { ladderCapacity, type LadderCapacity } from "../evaluate/capacity.js";
 import type { RunResult } from "../metrics/result.js";
 import { ladderNotes, saturationIndex, type LadderStep } from "../report/markdown.js";
 import { prepareRun, type RunHooks } from "./run.js";
@@ -21,6 +22,8 @@ export interface LadderResult {
   steps: LadderStep[];
   /** The rate from which every step was outside target (see saturationIndex); null if none. */
   saturatedAtPerSec: number | null;
+  /** The methodology's capacity per node: the highest step within target (--nodes). */
+  capacity: LadderCapacity;
   interrupted: boolean;
 }
 
@@ -63,6 +66,7 @@ export async function runLadder(options: LadderOptions, hooks: LadderHooks = {})
   return {
     steps,
     saturatedAtPerSec: saturation >= 0 ? (steps[saturation] as LadderStep).ratePerSec : null,
+    capacity: ladderCapacity(steps, options.base.nodes ?? 1),
     interrupted: results.some((result) => result.interrupted) || hooks.signal?.aborted === true,
   };
 }

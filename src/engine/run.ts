@@ -135,17 +135,20 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
     const lagJudged = rec.ownSendLag.totalCount >= MIN_SENDS_FOR_LAG_P99;
     const trustworthy =
       loopSummary.p99 <= GENERATOR_LAG_BOUND_MS && (!lagJudged || ownLag.p99 <= GENERATOR_LAG_BOUND_MS);
+    // Completed responses per second of schedule (or of wall time, when responses trail it).
+    const achievedPerSec =
+      completed / (Math.max(scheduleElapsedMs, endedAtMs !== undefined ? elapsedMs : 0) / 1000);
     const measured = {
       latencyMs: summarizeMs(rec.latency),
       serviceTimeMs: summarizeMs(rec.serviceTime),
       sendLagMs,
       rate: {
         targetPerSec: options.ratePerSec,
-        // Completed responses per second of schedule (or of wall time, when responses trail it).
-        achievedPerSec:
-          completed / (Math.max(scheduleElapsedMs, endedAtMs !== undefined ? elapsedMs : 0) / 1000),
+        achievedPerSec,
         sentPerSec: stats.sent / (scheduleElapsedMs / 1000),
         closedLoop: options.closedLoop === true,
+        nodes: options.nodes ?? 1,
+        achievedPerNodePerSec: achievedPerSec / (options.nodes ?? 1),
       },
       requests: {
         sent: stats.sent,
@@ -195,7 +198,9 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
   // spec's table; the spec's warning signs always come from evaluateRun.
   const thresholds = options.thresholds
     ? mergeThresholds(
-        options.defaultThresholds === false ? [] : defaultThresholds({ categories, expectsBlocks }),
+        options.defaultThresholds === false
+          ? []
+          : defaultThresholds({ categories, expectsBlocks, closedLoop: options.closedLoop === true }),
         options.thresholds,
       )
     : undefined;
@@ -211,6 +216,7 @@ export function prepareRun(options: RunOptions, hooks: RunHooks = {}): PreparedR
       requests: measured.requests,
       correctness: completed === 0 ? null : rec.counts.matched / completed,
       achievedPerSec: measured.rate.achievedPerSec,
+      nodes: options.nodes ?? 1,
       targetPerSec: measured.rate.targetPerSec,
       categories: Object.fromEntries(
         categories.map((name, k) => {

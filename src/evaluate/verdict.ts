@@ -1,5 +1,6 @@
 import type { Level, RunResult, Verdict, VerdictCheck } from "../metrics/result.js";
 import { authRejectionWarning } from "./auth-hint.js";
+import { capacityCheck, perNodeText } from "./capacity.js";
 
 /** What the verdict reads: the measured parts of a result (`errors` for the warning signs). */
 export type MeasuredRun = Pick<
@@ -76,6 +77,7 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
   }
 
   const askedPerSec = run.rate.targetPerSec;
+  const nodes = run.rate.nodes ?? 1;
   // A closed loop asks no rate: whatever it achieved is the result, not a shortfall.
   const ratio = askedPerSec > 0 ? run.rate.achievedPerSec / askedPerSec : 1;
   checks.push({
@@ -92,8 +94,12 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
       : `≥ ${THROUGHPUT_TARGET_RATIO * 100}% of the asked rate target, ≥ ${THROUGHPUT_CRITICAL_RATIO * 100}% degraded`,
     message: run.rate.closedLoop
       ? `Throughput: ${fmt(run.rate.achievedPerSec, 1)} req/s (closed loop, no asked rate)`
-      : `Throughput: ${fmt(run.rate.achievedPerSec, 1)} req/s of ${fmt(askedPerSec, 1)} asked (${pct(ratio)})`,
+      : `Throughput: ${fmt(run.rate.achievedPerSec, 1)} req/s of ${fmt(askedPerSec, 1)} asked (${pct(ratio)})` +
+        (nodes > 1 ? `, ${perNodeText(run.rate.achievedPerSec, nodes)}` : ""),
   });
+  // A closed loop measures the most the target serves: the methodology's capacity per node.
+  // A fixed rate only shows whether the asked rate was held, not what the nodes could serve.
+  if (run.rate.closedLoop && completed > 0) checks.push(capacityCheck(run.rate.achievedPerSec, nodes));
 
   const errorRate = completed > 0 ? run.requests.error / completed : run.requests.dropped > 0 ? 1 : 0;
   checks.push({

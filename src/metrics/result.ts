@@ -131,6 +131,10 @@ export interface RunResult {
     sentPerSec: number;
     /** `--rps max`: `workers` requests kept in flight, latency = service time, no send lag. */
     closedLoop: boolean;
+    /** Gateway nodes serving the target (`--nodes`); absent in files written before it: 1. */
+    nodes?: number;
+    /** `achievedPerSec ÷ nodes`: with `closedLoop`, the capacity per node the verdict judges. */
+    achievedPerNodePerSec?: number;
   };
   requests: {
     /** Requests sent (completed + abandoned in flight at an interrupt). */

@@ -273,3 +273,75 @@ describe("a profile's own cases: the header and the results name their paths and
     expect(stdout).not.toMatch(/:\d+\/v1\/execute {2}category/); // the profile's path, which not all use
   });
 });
+
+describe("--nodes: capacity per node", () => {
+  let gateway: RunningGateway;
+  let dir: string;
+  beforeAll(async () => {
+    gateway = await startGateway({ llmLatencyMs: { min: 5, max: 10 } });
+    dir = await mkdtemp(join(tmpdir(), "load-test-"));
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+
+  it("--rps max --nodes 2: the capacity per node is judged and written", async () => {
+    const out = join(dir, "max.json");
+    const cli = await runCli(
+      ["--target", gateway.url, "--rps", "max", "--workers", "4", "--duration", "1s", "--nodes", "2", "--category", "normal", "--out", out, "--quiet"],
+      { timeoutMs: 30_000 },
+    ); // prettier-ignore
+    const result = JSON.parse(await readFile(out, "utf8")) as RunResult;
+    expect(result.rate.nodes).toBe(2);
+    expect(result.rate.achievedPerNodePerSec).toBeCloseTo(result.rate.achievedPerSec / 2, 6);
+    const check = result.verdict.checks.find((c) => c.name === "throughput_per_node");
+    expect(check?.value).toBeCloseTo(result.rate.achievedPerSec / 2, 6);
+    const perNode = result.rate.achievedPerSec / 2;
+    expect(check?.level).toBe(perNode > 1000 ? "target" : perNode >= 500 ? "degraded" : "critical");
+    expect(cli.stdout).toMatch(
+      /Capacity: [\d.]+ req\/s per node \([\d.]+ req\/s over 2 nodes\), closed loop/,
+    );
+  });
+
+  it("a ladder reports its capacity per node: the highest step within target", async () => {
+    const out = join(dir, "ladder.json");
+    const cli = await runCli(
+      ["ladder", "--target", gateway.url, "--rates", "10,20", "--step", "1s", "--pause", "0s", "--nodes", "2", "--category", "normal", "--out", out, "--quiet"],
+      { timeoutMs: 30_000 },
+    ); // prettier-ignore
+    const ladder = JSON.parse(await readFile(out, "utf8")) as {
+      capacity: { nodes: number; level: string | null; message: string };
+      steps: Array<{ result: RunResult }>;
+    };
+    expect(ladder.capacity.nodes).toBe(2);
+    expect(ladder.steps.every((step) => step.result.rate.nodes === 2)).toBe(true);
+    // 10 and 20 req/s: far below 1,000 per node. Unless a noisy step left target, it is not judged.
+    const levels = ladder.steps.map((step) => step.result.verdict.level);
+    if (levels.every((level) => level === "target")) {
+      expect(ladder.capacity.level).toBeNull();
+      expect(ladder.capacity.message).toMatch(
+        /^Capacity: at least [\d.]+ req\/s per node \([\d.]+ req\/s over 2 nodes\)/,
+      );
+    }
+    expect(cli.stdout).toContain(
+      `${ladder.capacity.message}: ${ladder.capacity.level ?? "not judged"} (> 1,000 req/s per node target`,
+    );
+  });
+
+  it("a profile's nodes, and --nodes over it; a bad value names the flag", async () => {
+    const profile = join(dir, "nodes.yaml");
+    await writeFile(
+      profile,
+      `target: ${gateway.url}\nauth: { bearerEnv: AXONFLOW_CLIENT_ID, default: demo-org }\ncategory: normal\nrps: 10\nduration: 1s\nnodes: 3\n`,
+    );
+    const fromFile = join(dir, "file.json");
+    await runCli(["run", profile, "--out", fromFile, "--quiet"], { timeoutMs: 30_000 });
+    expect((JSON.parse(await readFile(fromFile, "utf8")) as RunResult).rate.nodes).toBe(3);
+    const fromFlag = join(dir, "flag.json");
+    await runCli(["run", profile, "--nodes", "5", "--out", fromFlag, "--quiet"], { timeoutMs: 30_000 });
+    expect((JSON.parse(await readFile(fromFlag, "utf8")) as RunResult).rate.nodes).toBe(5);
+    const bad = await runCli(["--target", gateway.url, "--rps", "1", "--duration", "1s", "--nodes", "0"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('load-test: error: --nodes: must be an integer ≥ 1 (gateway nodes), got "0"\n');
+  });
+});
