@@ -34,9 +34,10 @@ const LATENCY_BOUNDS: Array<UpperBound & { key: "p50" | "p95" | "p99" }> = [
 ];
 
 /**
- * Throughput is judged against the asked rate: the spec's table reads "> 1,000 RPS target,
- * 500-1,000 degraded, < 500 critical" for a 1,000 RPS goal, i.e. achieved ≥ asked is target and
- * below half of it is critical. We allow 5% for start/stop edges and timer granularity.
+ * A fixed rate is judged by achieved ÷ asked: it asks a rate, it does not measure a capacity
+ * (the spec's "> 1,000 RPS per node" row is judged per node where one is measured, capacity.ts).
+ * Achieved ≥ asked is target and below half of it critical; 5% is allowed for start/stop edges
+ * and timer granularity.
  */
 const THROUGHPUT_TARGET_RATIO = 0.95;
 const THROUGHPUT_CRITICAL_RATIO = 0.5;
