@@ -22,7 +22,7 @@ export type ThresholdMetric =
   | "block_rate"
   | "correctness"
   | "achieved_rate"
-  | "achieved_rate_per_node"
+  | "rate_per_node"
   | "rate_ratio";
 
 export type Aggregation = "p" | "avg" | "med" | "min" | "max" | "count" | "rate" | "value";
@@ -93,7 +93,7 @@ export const METRICS: Readonly<Record<ThresholdMetric, MetricInfo>> = {
     unit: "req/s",
     description: "completed responses per second (req/s)",
   },
-  achieved_rate_per_node: {
+  rate_per_node: {
     kind: "gauge",
     aggregations: ["value"],
     perCategory: false,
@@ -516,7 +516,7 @@ const t = (selector: string, expression: string, level: ThresholdLevel = "target
  * | P95 latency | p(95)<10 | p(95)<=20 |
  * | P99 latency | p(99)<25 | p(99)<=50 |
  * | Throughput (of the asked rate) | rate_ratio ≥ 0.95 | ≥ 0.5 |
- * | Capacity per node, closed loop only | achieved_rate_per_node > 1000 | ≥ 500 |
+ * | Capacity per node, closed loop only | rate_per_node > 1000 | ≥ 500 |
  * | Error rate "0%" | rate==0 | rate<=0.001 |
  * | Policy block rate "0% = policy inactive" | | rate>0, when the mix must be blocked |
  * | Correctness security/policy | | rate==1 |
@@ -538,8 +538,8 @@ export function defaultThresholds(context: DefaultThresholdContext): Threshold[]
   ];
   if (context.closedLoop) {
     thresholds.push(
-      t("achieved_rate_per_node", `value>${CAPACITY_TARGET_ABOVE_PER_NODE}`),
-      t("achieved_rate_per_node", `value>=${CAPACITY_CRITICAL_BELOW_PER_NODE}`, "degraded"),
+      t("rate_per_node", `value>${CAPACITY_TARGET_ABOVE_PER_NODE}`),
+      t("rate_per_node", `value>=${CAPACITY_CRITICAL_BELOW_PER_NODE}`, "degraded"),
     );
   }
   if (context.expectsBlocks) thresholds.push(t("block_rate", "rate>0", "degraded"));

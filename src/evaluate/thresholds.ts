@@ -134,7 +134,7 @@ function observe(threshold: Threshold, inputs: ThresholdInputs): Observation {
     }
     case "achieved_rate":
       return { value: inputs.achievedPerSec };
-    case "achieved_rate_per_node":
+    case "rate_per_node":
       return { value: inputs.achievedPerSec / (inputs.nodes ?? 1) };
     case "rate_ratio":
       // As evaluateRun: nothing asked means nothing missed.

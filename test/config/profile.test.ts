@@ -182,7 +182,7 @@ cases:
       'mix.securty: unknown category "securty"; categories: normal (line 15)',
       'thresholds.latency[1].level: must be target or degraded, got "critical" (line 18)',
       'thresholds.latency[0]: "p(95<10" at position 5: expected ")" after the percentile (line 18)',
-      'thresholds.latncy[0]: "latncy" at position 1: unknown metric "latncy" (did you mean latency?); metrics: latency, service_time, send_lag, error_rate, block_rate, correctness, achieved_rate, achieved_rate_per_node, rate_ratio, http_req_duration, errors, http_req_failed, blocked, throughput (line 19)',
+      'thresholds.latncy[0]: "latncy" at position 1: unknown metric "latncy" (did you mean latency?); metrics: latency, service_time, send_lag, error_rate, block_rate, correctness, achieved_rate, rate_per_node, rate_ratio, http_req_duration, errors, http_req_failed, blocked, throughput (line 19)',
       'thresholds.error_rate[0]: "avg<1": avg does not apply to error_rate (a rate metric): use rate, value, count (line 20)',
       'thresholds["correctness{category:nope}"]: unknown category "nope"; categories: normal (line 21)',
       'labels["9lives"]: not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*) (line 22)',

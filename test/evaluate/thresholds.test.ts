@@ -409,13 +409,13 @@ describe("capacity per node (--rps max): the closed-loop defaults judge like eva
       thresholdInputsFromRun(run),
     );
     expect(
-      thresholdsLevel(results.filter((result) => result.threshold.metric === "achieved_rate_per_node")),
+      thresholdsLevel(results.filter((result) => result.threshold.metric === "rate_per_node")),
     ).toBe(level);
     expect(thresholdsLevel(results)).toBe(verdict.level);
   });
 
   it("a fixed rate gets no capacity threshold: it shows whether the asked rate was held", () => {
     const thresholds = defaultThresholds({ categories: ["normal"], expectsBlocks: false });
-    expect(thresholds.some((threshold) => threshold.metric === "achieved_rate_per_node")).toBe(false);
+    expect(thresholds.some((threshold) => threshold.metric === "rate_per_node")).toBe(false);
   });
 });
