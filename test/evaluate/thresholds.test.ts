@@ -408,9 +408,9 @@ describe("capacity per node (--rps max): the closed-loop defaults judge like eva
       defaultThresholds({ categories: Object.keys(run.categories), expectsBlocks: true, closedLoop: true }),
       thresholdInputsFromRun(run),
     );
-    expect(
-      thresholdsLevel(results.filter((result) => result.threshold.metric === "rate_per_node")),
-    ).toBe(level);
+    expect(thresholdsLevel(results.filter((result) => result.threshold.metric === "rate_per_node"))).toBe(
+      level,
+    );
     expect(thresholdsLevel(results)).toBe(verdict.level);
   });
 
