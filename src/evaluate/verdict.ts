@@ -1,5 +1,5 @@
 import type { Level, RunResult, Verdict, VerdictCheck } from "../metrics/result.js";
-import { authRejectionWarning } from "./auth-hint.js";
+import { authRejectionWarning, blockedAllWarning } from "./auth-hint.js";
 import { capacityCheck, perNodeText } from "./capacity.js";
 
 /** What the verdict reads: the measured parts of a result (`errors` for the warning signs). */
@@ -140,7 +140,9 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
   }
 
   // First, because it explains the rest: a target that refused the credentials measured nothing else.
-  const authRejected = authRejectionWarning(run.errors, completed);
+  const authRejected =
+    authRejectionWarning(run.errors, completed) ??
+    blockedAllWarning(run.categories, run.requests.blocked, completed);
   if (authRejected) warnings.push(authRejected);
   // The spec's "Warning Signs".
   if (completed > 0 && run.latencyMs.p95 > 20)

@@ -111,6 +111,25 @@ describe("credentials refused by the target are never printed", () => {
     }
   });
 
+  it("a 403 storm (read as blocks) says it may be the credentials", async () => {
+    const server = await startLocalServer((_request, _body, response) =>
+      json(response, 403, { error: "forbidden" }),
+    );
+    try {
+      const cli = await runCli(
+        ["--target", server.url, "--rps", "20", "--duration", "1s", "--category", "normal", "--quiet", "--api-key", "sk-test-SECRET-403"],
+        { timeoutMs: 30_000 },
+      ); // prettier-ignore
+      expect(cli.code).toBe(3);
+      expect(cli.stdout).toContain(
+        "Most answers were blocks (20 of 20), 20 of 20 normal requests too: a target that refuses the credentials with 403 reads as a block",
+      );
+      expect(cli.stdout).not.toContain("sk-test-SECRET-403");
+    } finally {
+      await server.close();
+    }
+  });
+
   it("an Authorization header of the user's replaces the default client id", async () => {
     const server = await startLocalServer(allowEverything);
     try {
