@@ -34,6 +34,7 @@ import {
   type RawPrometheusOptions,
 } from "../report/prometheus.js";
 import { formatProgressLine, formatSummary } from "../report/terminal.js";
+import { describeTargets, requestTargets } from "../scenarios/request-targets.js";
 import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
 import { caseCorpus } from "../config/profile-cases.js";
 import { parseTransportFlags, type RawTransportFlags } from "../config/transport-options.js";
@@ -56,7 +57,6 @@ import {
 } from "../target/gateway.js";
 import { startGatewayProcess } from "./gateway-process.js";
 import { unknownCommandMessage } from "./unknown-command.js";
-import { describeTargets, requestTargets } from "../scenarios/request-targets.js";
 import { hasNodeFlags, NODE_FLAGS } from "./node-flags.js";
 
 const VERSION = "0.1.0";
@@ -131,9 +131,10 @@ function addRunOptions(command: Command, { withRate = true } = {}): Command {
     )
     .option("--path <path>", "request path appended to the target", DEFAULT_PATH)
     .addOption(
-      new Option("--api-key <key>", "sent as Authorization: Bearer <key>; never printed").env(
-        "AXONFLOW_CLIENT_ID",
-      ),
+      new Option(
+        "--api-key <key>",
+        "sent as Authorization: Bearer <key>; never printed; '' for none; default demo-org, the methodology's client id (with a profile: its auth)",
+      ).env("AXONFLOW_CLIENT_ID"),
     )
     .option(
       "--header <name:value>",
@@ -313,9 +314,10 @@ async function executeRunWithResult(
   const interrupts = interruptSignal();
   const target = `${options.targetUrl.protocol}//${options.targetUrl.host}`;
   if (!flags.quiet) {
+    const requests = requestTargets(options);
     process.stderr.write(
-      `${title ?? "load-test"}: ${describeTargets(target, requestTargets(options))} at ${options.closedLoop ? "max rate (closed loop)" : `${options.ratePerSec} req/s`} for ${options.durationMs / 1000}s, ` +
-        `category ${requestTargets(options).category}, workers ${options.workers}, threads ${options.threads ?? 1}` +
+      `${title ?? "load-test"}: ${describeTargets(target, requests)} at ${options.closedLoop ? "max rate (closed loop)" : `${options.ratePerSec} req/s`} for ${options.durationMs / 1000}s, ` +
+        `category ${requests.category}, workers ${options.workers}, threads ${options.threads ?? 1}` +
         (options.warmupMs > 0 ? `, after a ${options.warmupMs / 1000}s unrecorded warm-up` : "") +
         "\n",
     );
