@@ -103,12 +103,18 @@ export function ladderCapacity(steps: readonly JudgedStep[], nodes = 1): LadderC
   const saturated = whole.some(
     (step) => step.ratePerSec > best.ratePerSec && step.result.verdict.level !== "target",
   );
-  const measured = `${perNodeText(best.result.rate.achievedPerSec, nodes)}, the highest step within target (${fmt(best.ratePerSec)} req/s asked)`;
+  const rate = perNodeText(best.result.rate.achievedPerSec, nodes);
   if (level !== "target" && !saturated)
     return unknown(
-      `Capacity: at least ${measured}; every higher step was within target too, so add higher --rates to measure it`,
+      `Capacity: at least ${rate}: no step left target above ${fmt(best.ratePerSec)} req/s asked; add higher --rates to measure it`,
       best.ratePerSec,
       perNodePerSec,
     );
-  return { nodes, stepPerSec: best.ratePerSec, perNodePerSec, level, message: `Capacity: ${measured}` };
+  return {
+    nodes,
+    stepPerSec: best.ratePerSec,
+    perNodePerSec,
+    level,
+    message: `Capacity: ${rate} at the highest step within target (${fmt(best.ratePerSec)} req/s asked)`,
+  };
 }

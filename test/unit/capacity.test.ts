@@ -15,7 +15,7 @@ describe("a ladder's capacity per node: its highest step within target", () => {
       stepPerSec: 2000,
       perNodePerSec: 1980,
       level: "target",
-      message: "Capacity: 1980 req/s per node, the highest step within target (2000 req/s asked)",
+      message: "Capacity: 1980 req/s per node at the highest step within target (2000 req/s asked)",
     });
     expect(ladderCapacity(steps, 2)).toMatchObject({ perNodePerSec: 990, level: "degraded" });
     expect(ladderCapacity(steps, 4)).toMatchObject({ perNodePerSec: 495, level: "critical" });
@@ -26,7 +26,7 @@ describe("a ladder's capacity per node: its highest step within target", () => {
     expect(capacity.level).toBeNull();
     expect(capacity.perNodePerSec).toBeCloseTo(198, 6);
     expect(capacity.message).toMatch(
-      /^Capacity: at least 198 req\/s per node, .*add higher --rates to measure it$/,
+      /^Capacity: at least 198 req\/s per node: no step left target above 200 req\/s asked; add higher --rates to measure it$/,
     );
   });
 
