@@ -66,7 +66,7 @@ export async function runLadder(options: LadderOptions, hooks: LadderHooks = {})
   return {
     steps,
     saturatedAtPerSec: saturation >= 0 ? (steps[saturation] as LadderStep).ratePerSec : null,
-    capacity: ladderCapacity(steps, options.base.nodes ?? 1),
+    capacity: ladderCapacity(steps),
     interrupted: results.some((result) => result.interrupted) || hooks.signal?.aborted === true,
   };
 }

@@ -61,7 +61,11 @@ interface JudgedStep {
  * target (saturation): below that the target was never pushed, so a capacity under 1,000 req/s
  * per node is then a lower bound, not a verdict. Interrupted steps are left out (partial).
  */
-export function ladderCapacity(steps: readonly JudgedStep[], nodes = 1): LadderCapacity {
+export function ladderCapacity(
+  steps: readonly JudgedStep[],
+  // Read from the results (every step records --nodes), so a loaded ladder file judges the same.
+  nodes = steps[0]?.result.rate.nodes ?? 1,
+): LadderCapacity {
   const whole = steps.filter((step) => !step.result.interrupted);
   const within = whole.filter((step) => step.result.verdict.level === "target");
   const best = within.reduce<JudgedStep | undefined>(

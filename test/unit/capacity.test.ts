@@ -43,6 +43,18 @@ describe("a ladder's capacity per node: its highest step within target", () => {
     expect(ladderCapacity([step(2000, "critical")], 1).level).toBeNull();
   });
 
+  it("nodes are read from the steps' results when not given (a loaded ladder file)", () => {
+    const steps = [500, 1000].map((rate) => ({
+      ratePerSec: rate,
+      result: {
+        interrupted: false,
+        verdict: { level: (rate === 500 ? "target" : "critical") as Level },
+        rate: { achievedPerSec: rate, nodes: 2 },
+      },
+    }));
+    expect(ladderCapacity(steps)).toMatchObject({ nodes: 2, perNodePerSec: 250, level: "critical" });
+  });
+
   it("an interrupted step is left out", () => {
     const capacity = ladderCapacity([step(100, "target"), step(2000, "critical", true)], 1);
     expect(capacity.level).toBeNull();
