@@ -3,6 +3,7 @@
  * The command line: argv -> options -> run -> reports -> exit code. The only module that
  * touches process, argv, console and exit (DESIGN.md "Layout").
  */
+import { existsSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { Command, CommanderError, Option } from "commander";
 import { parseDurationMs, timerLimitProblem } from "../config/duration.js";
@@ -19,6 +20,7 @@ import {
 } from "../config/options.js";
 import { randomUUID } from "node:crypto";
 import { prepareRun, type Progress } from "../engine/run.js";
+import { CAPACITY_EXPECTED } from "../evaluate/capacity.js";
 import { EXIT_CODES } from "../evaluate/exit-codes.js";
 import { unreachableReason } from "../evaluate/reachability.js";
 import type { MetricsSnapshot, RunResult } from "../metrics/result.js";
@@ -41,6 +43,7 @@ import {
   type RawPrometheusOptions,
 } from "../report/prometheus.js";
 import { formatProgressLine, formatSummary } from "../report/terminal.js";
+import { describeTargets, requestTargets } from "../scenarios/request-targets.js";
 import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
 import { caseCorpus } from "../config/profile-cases.js";
 import { parseTransportFlags, type RawTransportFlags } from "../config/transport-options.js";
@@ -63,6 +66,7 @@ import {
   type HttpServerKind,
 } from "../target/gateway.js";
 import { startGatewayProcess } from "./gateway-process.js";
+import { unknownCommandMessage } from "./unknown-command.js";
 import { hasNodeFlags, NODE_FLAGS } from "./node-flags.js";
 import { interruptSignal, quitNow } from "./interrupts.js";
 import { onParentDeath } from "./parent-watch.js";
@@ -192,6 +196,11 @@ function addRunOptions(command: Command, { withRate = true } = {}): Command {
     )
     .option("--coldstart-window <n>", "report the first N requests' percentiles on their own", "0")
     .option(
+      "--nodes <n>",
+      "gateway nodes serving the target: capacity (--rps max, a ladder) is judged per node",
+      "1",
+    )
+    .option(
       "--category <c>",
       `test category: ${CATEGORY_CHOICES.join(", ")} (a profile may name its own)`,
       "mixed",
@@ -210,9 +219,10 @@ function addRunOptions(command: Command, { withRate = true } = {}): Command {
     )
     .option("--path <path>", "request path appended to the target", DEFAULT_PATH)
     .addOption(
-      new Option("--api-key <key>", "sent as Authorization: Bearer <key>; never printed").env(
-        "AXONFLOW_CLIENT_ID",
-      ),
+      new Option(
+        "--api-key <key>",
+        "sent as Authorization: Bearer <key>; never printed; '' for none; default demo-org, the methodology's client id (with a profile: its auth)",
+      ).env("AXONFLOW_CLIENT_ID"),
     )
     .option(
       "--header <name:value>",
@@ -384,9 +394,10 @@ async function executeRunWithResult(
   const interrupts = interruptSignal();
   const target = `${options.targetUrl.protocol}//${options.targetUrl.host}`;
   if (!flags.quiet) {
+    const requests = requestTargets(options);
     process.stderr.write(
-      `${title ?? "load-test"}: ${target}${options.path} at ${options.closedLoop ? "max rate (closed loop)" : `${options.ratePerSec} req/s`} for ${options.durationMs / 1000}s, ` +
-        `category ${options.category}, workers ${options.workers}, threads ${options.threads ?? 1}` +
+      `${title ?? "load-test"}: ${describeTargets(target, requests)} at ${options.closedLoop ? "max rate (closed loop)" : `${options.ratePerSec} req/s`} for ${options.durationMs / 1000}s, ` +
+        `category ${requests.category}, workers ${options.workers}, threads ${options.threads ?? 1}` +
         (options.warmupMs > 0 ? `, after a ${options.warmupMs / 1000}s unrecorded warm-up` : "") +
         "\n",
     );
@@ -486,14 +497,17 @@ function phaseOptions(
   return {
     targetUrl: new URL(profile.target as string),
     path: profile.path,
-    ratePerSec: phase.constantPerSec ?? plan.count / (plan.durationMs / 1000),
+    ratePerSec: phase.closedLoop ? 0 : (phase.constantPerSec ?? plan.count / (plan.durationMs / 1000)),
+    ...(phase.closedLoop ? { closedLoop: true } : {}),
     durationMs: plan.durationMs,
-    stages: constant ? undefined : phase.stages,
+    stages: constant || phase.closedLoop ? undefined : phase.stages,
     startPerSec: phase.startPerSec,
     coldstartWindow: index === 0 ? profile.coldstartWindow : 0,
+    nodes: profile.nodes,
     category: (CATEGORY_CHOICES as readonly string[]).includes(phase.category)
       ? (phase.category as CategoryChoice)
       : "mixed",
+    categoryLabel: phase.category,
     weights: profile.cases ? undefined : phase.weights,
     customCases: profile.cases ? caseCorpus(profile.cases, phase.weights) : undefined,
     workers: effectiveWorkers(profile),
@@ -759,7 +773,8 @@ function stepLine(index: number, count: number, ratePerSec: number, result: RunR
     `step ${index + 1}/${count}: ${ratePerSec} req/s -> achieved ${result.rate.achievedPerSec.toFixed(1)}, ` +
     `p50 ${result.latencyMs.p50}ms p95 ${result.latencyMs.p95}ms p99 ${result.latencyMs.p99}ms, ` +
     `errors ${errorRate}, correctness ${result.correctness === null ? "n/a" : `${Number((result.correctness * 100).toFixed(2))}%`}: ` +
-    result.verdict.level
+    result.verdict.level +
+    (result.interrupted ? ` (interrupted after ${Number(result.durationSec.toFixed(1))}s)` : "")
   );
 }
 
@@ -799,7 +814,7 @@ async function runLadderSteps(
   let running: (() => MetricsSnapshot) | undefined;
   interrupts.onQuitNow(() => {
     const live = running && done.length < count ? [quitSnapshot(running())] : [];
-    writeLadderNow(ladderOutcome(ladder.ratesPerSec, [...done, ...live], true), files);
+    writeLadderNow(ladderOutcome(ladder.ratesPerSec, ladder.stepMs, [...done, ...live], true), files);
   });
   const outcome = await runLadder(
     { base, ...ladder },
@@ -852,6 +867,10 @@ async function runLadderSteps(
             .join("; ")})\n`
         : `Saturation: not reached (the highest step was within target)\n`,
   );
+  const { capacity } = outcome;
+  process.stdout.write(
+    `${capacity.message}: ${capacity.level ?? "not judged"} (${CAPACITY_EXPECTED}; --nodes ${capacity.nodes})\n`,
+  );
   const markdownWritten = await writeOutput(outputs.markdown, (markdown) =>
     writeFileAtomic(markdown, `${table}\n`),
   );
@@ -875,6 +894,14 @@ async function runLadderSteps(
   return policyFailed || firstCritical || outcome.unreachable ? EXIT_CODES.critical : EXIT_CODES.ok;
 }
 
+/** `load-test fly`: one line suggesting the nearest command, exit 2 (cli/unknown-command.ts). */
+function refuseUnknownCommand(program: Command, argument: string): void {
+  const commands = program.commands.map((sub) => sub.name());
+  if (commands.includes(argument)) return;
+  const unknown = unknownCommandMessage(argument, commands, existsSync(argument));
+  if (unknown) fail(unknown, EXIT_CODES.invalidInput);
+}
+
 export function buildProgram(): Command {
   const program = new Command("load-test")
     .description("Policy-aware open-loop HTTP load testing (P50/P95/P99, block rate, correctness, verdict)")
@@ -888,6 +915,7 @@ export function buildProgram(): Command {
     command: Command,
   ): Promise<void> => {
     if (profilePath !== undefined) {
+      refuseUnknownCommand(program, profilePath);
       process.exitCode = await executeProfile(profilePath, command);
       return;
     }
@@ -985,6 +1013,11 @@ async function main(): Promise<void> {
   program.exitOverride();
   program.configureOutput({ writeErr: (text) => process.stderr.write(text) });
   for (const command of program.commands) command.exitOverride();
+  // Before commander, which would first refuse the mistyped command's own flags (`sevre --port 0`).
+  const first = process.argv[2];
+  // `load-test help [command]` as git and npm read it: the usage, not a profile named "help".
+  if (first === "help") process.argv.splice(2, 2, ...(process.argv[3] ? [process.argv[3]] : []), "--help");
+  else if (first !== undefined) refuseUnknownCommand(program, first);
   try {
     await program.parseAsync(process.argv);
   } catch (error) {

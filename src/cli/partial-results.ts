@@ -86,11 +86,13 @@ export function ladderDocument(outcome: LadderResult, table: string): unknown {
     schemaVersion: RESULTS_SCHEMA_VERSION,
     kind: "ladder",
     saturatedAtPerSec: outcome.saturatedAtPerSec,
+    capacity: outcome.capacity,
     interrupted: outcome.interrupted,
     unreachable: outcome.unreachable ?? null,
     table,
     steps: outcome.steps.map((step) => ({
       ratePerSec: step.ratePerSec,
+      interrupted: step.result.interrupted,
       note: step.note,
       result: step.result,
     })),

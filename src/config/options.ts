@@ -31,7 +31,14 @@ export interface RunOptions {
   startPerSec: number;
   /** The first N requests get their own percentiles (cold start); 0 for none. */
   coldstartWindow: number;
+  /**
+   * Gateway nodes behind the target (`--nodes`): the methodology's throughput row is a capacity
+   * per node (docs/THRESHOLDS.md); undefined = 1.
+   */
+  nodes?: number;
   category: CategoryChoice;
+  /** The category as a profile wrote it (a custom case category), for reports; undefined: `category`. */
+  categoryLabel?: string;
   workers: number;
   /** Worker threads sending stripes of the schedule (`--threads`); undefined = 1, this thread. */
   threads?: number;
@@ -68,6 +75,7 @@ export interface RawRunOptions extends RawTransportFlags {
   stages?: string;
   startRps?: string;
   coldstartWindow?: string;
+  nodes?: string;
   category?: string;
   workers?: string;
   threads?: string;
@@ -83,6 +91,12 @@ export interface RawRunOptions extends RawTransportFlags {
 export { InputError };
 
 export const DEFAULT_PATH = "/v1/execute";
+/**
+ * The client id sent when none is given, as the methodology's own k6 script does
+ * (`__ENV.AXONFLOW_CLIENT_ID || 'demo-org'`, docs/GATEWAY.md): without it a policy gateway
+ * answers every request 401. `--api-key ""` or an `Authorization` header replaces it.
+ */
+export const DEFAULT_CLIENT_ID = "demo-org";
 export const DEFAULT_TIMEOUT = "30s";
 /**
  * Default in-flight cap (`--workers`). Requests to the spec's LLM providers take 0.2-2 s, so a
@@ -227,6 +241,17 @@ const schema = z.object({
       }
       return value;
     }),
+  nodes: z
+    .string()
+    .default("1")
+    .transform((text, ctx) => {
+      const value = Number(text);
+      if (text.trim() === "" || !Number.isInteger(value) || value < 1) {
+        ctx.addIssue({ code: "custom", message: `must be an integer ≥ 1 (gateway nodes), got "${text}"` });
+        return z.NEVER;
+      }
+      return value;
+    }),
   category: z
     .enum(CATEGORY_CHOICES, { error: `must be one of ${CATEGORY_CHOICES.join(", ")}` })
     .default("mixed"),
@@ -317,13 +342,14 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
     path: value.path,
     ...load,
     coldstartWindow: value.coldstartWindow,
+    nodes: value.nodes,
     category: value.category,
     workers,
     threads,
     pacing: parsePacing(raw.pacing),
     timeoutMs: value.timeout,
     warmupMs: value.warmup,
-    apiKey: value.apiKey === "" ? undefined : value.apiKey,
+    apiKey: resolveApiKey(value.apiKey, value.header),
     headers: value.header,
     transport: parseTransportFlags(raw, value.target, workers),
     // --abort-on-critical alone judges by the spec's table through the threshold machinery.
@@ -333,6 +359,13 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
         : undefined,
     abortOnCritical: raw.abortOnCritical === true,
   };
+}
+
+/** `--api-key`, else the methodology's default client id unless a header carries the credentials. */
+function resolveApiKey(apiKey: string | undefined, headers: Array<[string, string]>): string | undefined {
+  if (apiKey !== undefined) return apiKey === "" ? undefined : apiKey;
+  const ownAuth = headers.some(([name]) => name.toLowerCase() === "authorization");
+  return ownAuth ? undefined : DEFAULT_CLIENT_ID;
 }
 
 /**

@@ -237,6 +237,12 @@ export const profileSchema = z
       .describe("Cap on requests in flight (default 2 s worth of the peak rate, 10..1000)"),
     timeout: positiveDuration.optional().describe("Per-request timeout from the actual send (default 30s)"),
     warmup: durationSchema.optional().describe("Unrecorded traffic before the measured run (default 0)"),
+    nodes: z
+      .number({ error: "must be an integer ≥ 1" })
+      .int({ error: "must be an integer ≥ 1" })
+      .min(1, { error: "must be an integer ≥ 1" })
+      .optional()
+      .describe("Gateway nodes serving the target: capacity is judged per node (default 1)"),
     coldstartWindow: z
       .number({ error: "must be an integer ≥ 0" })
       .int({ error: "must be an integer ≥ 0" })

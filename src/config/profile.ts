@@ -20,7 +20,13 @@ import { CATEGORIES, type Category } from "../scenarios/types.js";
 import { parseDurationMs, timerLimitProblem } from "./duration.js";
 import { parseDecimal } from "./numbers.js";
 import { InputError } from "./errors.js";
-import { DEFAULT_PATH, DEFAULT_TIMEOUT, defaultWorkers, isClosedLoopRps } from "./options.js";
+import {
+  CLOSED_LOOP_WORKERS,
+  DEFAULT_PATH,
+  DEFAULT_TIMEOUT,
+  defaultWorkers,
+  isClosedLoopRps,
+} from "./options.js";
 import {
   describeValue,
   formatFieldPath,
@@ -78,6 +84,8 @@ export interface PhaseSpec {
   startPerSec: number;
   /** Set when the phase was written as rps + duration. */
   constantPerSec?: number;
+  /** `--rps max` over a profile without phases or stages: `workers` in flight, no rate (docs/PROFILES.md). */
+  closedLoop?: boolean;
   pauseAfterMs: number;
   /** As written: "mixed", or one category. */
   category: string;
@@ -121,6 +129,8 @@ export interface Profile {
   warmupMs: number;
   /** The first N requests are reported on their own (cold start); 0 for none. */
   coldstartWindow: number;
+  /** Gateway nodes serving the target: capacity is judged per node (docs/THRESHOLDS.md). */
+  nodes: number;
   /** Custom test cases; undefined means the built-in corpora. */
   cases?: CustomCase[];
   /** The file's thresholds (and --threshold ones), before defaults are layered under them. */
@@ -490,6 +500,7 @@ function normalize(data: RawProfile, context: NormalizeContext): Profile {
     timeoutMs: toMs(data.timeout ?? DEFAULT_TIMEOUT),
     warmupMs: data.warmup === undefined ? 0 : toMs(data.warmup),
     coldstartWindow: data.coldstartWindow ?? 0,
+    nodes: data.nodes ?? 1,
     ...(context.cases === undefined ? {} : { cases: context.cases }),
     thresholds,
     defaultThresholds: data.defaultThresholds ?? true,
@@ -766,6 +777,7 @@ export interface ProfileCliFlags {
   timeout?: string;
   warmup?: string;
   coldstartWindow?: string;
+  nodes?: string;
   apiKey?: string;
   header?: string[];
   threshold?: string[];
@@ -863,8 +875,6 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
   } else if (flags.rps !== undefined || flags.duration !== undefined) {
     if (flags.startRps !== undefined) problems.push("--start-rps: only applies to --stages");
     const closedLoop = flags.rps !== undefined && isClosedLoopRps(flags.rps);
-    if (closedLoop)
-      problems.push('--rps: "max" (a closed loop) is for single runs; a profile\'s phases need a rate');
     const rps =
       flags.rps === undefined || closedLoop
         ? undefined
@@ -872,7 +882,30 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
     const durationMs =
       flags.duration === undefined ? undefined : duration("--duration", flags.duration, false);
     const only = profile.phases.length === 1 ? profile.phases[0] : undefined;
-    if (flags.rps !== undefined && flags.duration !== undefined) {
+    if (closedLoop) {
+      // A closed loop has no rate to ramp or to step through: it replaces one constant rate (or
+      // no load shape at all), never phases or stages whose rates the profile chose.
+      const shapeless = profile.phases.length === 0 || only?.constantPerSec !== undefined;
+      const loopMs = durationMs ?? (only ? (only.stages[0] as Stage).durationMs : undefined);
+      if (!shapeless)
+        problems.push(
+          `--rps: "max" (a closed loop) replaces a profile's one constant rate; this profile's load is ${profile.phases.length > 1 ? "several phases" : "k6 stages"}`,
+        );
+      else if (loopMs === undefined) {
+        if (flags.duration === undefined)
+          problems.push("--rps: --duration is required too (the profile has no load shape)");
+      } else
+        profile.phases = [
+          {
+            ...phaseSelection(profile),
+            name: "main",
+            stages: [{ durationMs: loopMs, targetPerSec: 0 }],
+            startPerSec: 0,
+            closedLoop: true,
+            pauseAfterMs: 0,
+          },
+        ];
+    } else if (flags.rps !== undefined && flags.duration !== undefined) {
       if (rps !== undefined && durationMs !== undefined)
         profile.phases = [
           {
@@ -944,6 +977,11 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
       "a number of requests ≥ 0",
     );
     if (window !== undefined) profile.coldstartWindow = window;
+  }
+
+  if (flags.nodes !== undefined) {
+    const nodes = number("--nodes", flags.nodes, (v) => Number.isInteger(v) && v >= 1, "an integer ≥ 1");
+    if (nodes !== undefined) profile.nodes = nodes;
   }
 
   if (flags.apiKey !== undefined && headerValueProblem(flags.apiKey) !== undefined) {
@@ -1074,10 +1112,12 @@ export function peakRatePerSec(profile: Profile): number {
   return Math.max(0, ...profile.phases.map((phase) => phasePlan(phase).peakPerSec));
 }
 
-/** `workers`, or 2 s worth of the peak rate (10..1000), as for --rps. */
+/** `workers`, or 2 s worth of the peak rate (10..1000), as for --rps; a closed loop's default as for --rps max. */
 export function effectiveWorkers(profile: Profile): number {
+  if (profile.workers !== undefined) return profile.workers;
+  if (profile.phases.some((phase) => phase.closedLoop)) return CLOSED_LOOP_WORKERS;
   const llm = profile.phases.some((phase) => (phase.weights.llm ?? 0) > 0);
-  return profile.workers ?? defaultWorkers(peakRatePerSec(profile), llm);
+  return defaultWorkers(peakRatePerSec(profile), llm);
 }
 
 /** Whether a phase sends cases a working policy must block (enables the "policy inactive" check). */

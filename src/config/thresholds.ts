@@ -1,5 +1,6 @@
 import { parseDurationMs } from "./duration.js";
 import { InputError } from "./errors.js";
+import { CAPACITY_CRITICAL_BELOW_PER_NODE, CAPACITY_TARGET_ABOVE_PER_NODE } from "../evaluate/capacity.js";
 
 /**
  * Thresholds in k6's grammar (`p(95)<10`, `rate<0.001`, `avg<5`…) on this tool's metrics, each
@@ -21,6 +22,7 @@ export type ThresholdMetric =
   | "block_rate"
   | "correctness"
   | "achieved_rate"
+  | "rate_per_node"
   | "rate_ratio";
 
 export type Aggregation = "p" | "avg" | "med" | "min" | "max" | "count" | "rate" | "value";
@@ -90,6 +92,13 @@ export const METRICS: Readonly<Record<ThresholdMetric, MetricInfo>> = {
     perCategory: false,
     unit: "req/s",
     description: "completed responses per second (req/s)",
+  },
+  rate_per_node: {
+    kind: "gauge",
+    aggregations: ["value"],
+    perCategory: false,
+    unit: "req/s",
+    description: "completed responses per second ÷ gateway nodes (--nodes): a capacity with --rps max",
   },
   rate_ratio: {
     kind: "gauge",
@@ -490,6 +499,8 @@ export interface DefaultThresholdContext {
   expectsBlocks: boolean;
   /** Categories whose misses are critical; default security and policy. */
   enforcingCategories?: readonly string[];
+  /** `--rps max`: the run measures capacity, judged per node (src/evaluate/capacity.ts). */
+  closedLoop?: boolean;
 }
 
 const t = (selector: string, expression: string, level: ThresholdLevel = "target"): Threshold =>
@@ -505,6 +516,7 @@ const t = (selector: string, expression: string, level: ThresholdLevel = "target
  * | P95 latency | p(95)<10 | p(95)<=20 |
  * | P99 latency | p(99)<25 | p(99)<=50 |
  * | Throughput (of the asked rate) | rate_ratio ≥ 0.95 | ≥ 0.5 |
+ * | Capacity per node, closed loop only | rate_per_node > 1000 | ≥ 500 |
  * | Error rate "0%" | rate==0 | rate<=0.001 |
  * | Policy block rate "0% = policy inactive" | | rate>0, when the mix must be blocked |
  * | Correctness security/policy | | rate==1 |
@@ -524,6 +536,12 @@ export function defaultThresholds(context: DefaultThresholdContext): Threshold[]
     t("error_rate", "rate==0"),
     t("error_rate", "rate<=0.001", "degraded"),
   ];
+  if (context.closedLoop) {
+    thresholds.push(
+      t("rate_per_node", `value>${CAPACITY_TARGET_ABOVE_PER_NODE}`),
+      t("rate_per_node", `value>=${CAPACITY_CRITICAL_BELOW_PER_NODE}`, "degraded"),
+    );
+  }
   if (context.expectsBlocks) thresholds.push(t("block_rate", "rate>0", "degraded"));
   for (const category of context.categories) {
     const selector = `correctness{category:${category}}`;

@@ -1,4 +1,5 @@
 import type { RunOptions } from "../config/options.js";
+import { ladderCapacity, type LadderCapacity } from "../evaluate/capacity.js";
 import { unreachableReason } from "../evaluate/reachability.js";
 import type { MetricsSnapshot, RunResult } from "../metrics/result.js";
 import { ladderNotes, saturationIndex, type LadderStep } from "../report/markdown.js";
@@ -24,6 +25,8 @@ export interface LadderResult {
   steps: LadderStep[];
   /** The rate from which every step was outside target (see saturationIndex); null if none. */
   saturatedAtPerSec: number | null;
+  /** The methodology's capacity per node: the highest step within target (--nodes). */
+  capacity: LadderCapacity;
   interrupted: boolean;
   /**
    * Why the target was unreachable at the last step (every request refused, timed out, …), which
@@ -67,31 +70,39 @@ export async function runLadder(options: LadderOptions, hooks: LadderHooks = {})
   }
   return ladderOutcome(
     options.ratesPerSec,
+    options.stepMs,
     results,
     results.some((result) => result.interrupted) || hooks.signal?.aborted === true,
     unreachable,
   );
 }
 
-/** The ladder's table notes and saturation point from the results of its steps so far. */
+/** The ladder's table notes, saturation point and capacity from the results of its steps so far. */
 export function ladderOutcome(
   ratesPerSec: readonly number[],
+  stepMs: number,
   results: readonly RunResult[],
   interrupted: boolean,
   unreachable?: LadderResult["unreachable"],
 ): LadderResult {
-  const notes = ladderNotes(results.map((result) => result.verdict.level));
+  // An interrupted step (Ctrl-C, the last one run) judged only its first seconds: it is marked,
+  // and left out of the notes and the saturation, which compare whole steps.
+  const whole = results.filter((result) => !result.interrupted);
+  const notes = ladderNotes(whole.map((result) => result.verdict.level));
   if (unreachable) notes[results.length - 1] = "Unreachable";
   const steps = results.map((result, index) => ({
     ratePerSec: ratesPerSec[index] as number,
     result,
-    note: notes[index] as string,
+    note: result.interrupted
+      ? `Interrupted after ${Number(result.durationSec.toFixed(1))}s of ${stepMs / 1000}s (partial step, not judged for saturation)`
+      : (notes[index] as string),
   }));
-  const saturation = saturationIndex(results.map((result) => result.verdict.level));
+  const saturation = saturationIndex(whole.map((result) => result.verdict.level));
   const neverReached = unreachable !== undefined && results.length === 1;
   return {
     steps,
     saturatedAtPerSec: saturation >= 0 && !neverReached ? (steps[saturation] as LadderStep).ratePerSec : null,
+    capacity: ladderCapacity(steps),
     interrupted,
     ...(unreachable ? { unreachable } : {}),
   };

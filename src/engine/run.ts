@@ -20,6 +20,7 @@ import {
   type Verdict,
 } from "../metrics/result.js";
 import { planFor, stageWindows, type Plan } from "../plan/index.js";
+import { requestTargets } from "../scenarios/request-targets.js";
 import type { ProbeResult } from "../transport/http.js";
 import { systemClock, type Clock } from "./clock.js";
 import { localDriver, type LoadDriver } from "./driver.js";
@@ -40,6 +41,8 @@ export interface Progress {
   achievedPerSec: number;
   correctness: number | null;
   latencyMs: { p50: number; p95: number; p99: number };
+  /** `--timeout` (s): after the schedule, requests in flight get up to this long from their send. */
+  timeoutSec: number;
 }
 
 export interface RunHooks {
@@ -139,6 +142,9 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
     const trustworthy =
       loopSummary.p99 <= GENERATOR_LAG_BOUND_MS && (!lagJudged || ownLag.p99 <= GENERATOR_LAG_BOUND_MS);
     const transport = driver.transportResult();
+    // Completed responses per second of schedule (or of wall time, when responses trail it).
+    const achievedPerSec =
+      completed / (Math.max(scheduleElapsedMs, endedAtMs !== undefined ? elapsedMs : 0) / 1000);
     const measured = {
       // First, where the results file has always had it (after `errors`).
       transport,
@@ -148,11 +154,11 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
       sendLagMs,
       rate: {
         targetPerSec: options.ratePerSec,
-        // Completed responses per second of schedule (or of wall time, when responses trail it).
-        achievedPerSec:
-          completed / (Math.max(scheduleElapsedMs, endedAtMs !== undefined ? elapsedMs : 0) / 1000),
+        achievedPerSec,
         sentPerSec: stats.sent / (scheduleElapsedMs / 1000),
         closedLoop: options.closedLoop === true,
+        nodes: options.nodes ?? 1,
+        achievedPerNodePerSec: achievedPerSec / (options.nodes ?? 1),
       },
       requests: {
         sent: stats.sent,
@@ -164,6 +170,7 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
         unexpected: completed - counts.matched,
       },
       categories: rec.categoryResults(),
+      errors: { ...rec.errors },
       timeline: rec.timelineUntil(nowMs),
       generator: {
         eventLoopDelayMs: loopSummary,
@@ -179,13 +186,13 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
     return {
       schemaVersion: RESULTS_SCHEMA_VERSION,
       target: displayTarget(options.targetUrl),
-      path: options.path,
-      category: options.category,
+      ...requestTargets(options),
       startedAt: startedAt.toISOString(),
       endedAt: new Date(startedAt.getTime() + elapsedMs).toISOString(),
       durationSec: elapsedMs / 1000,
+      // Past the schedule, the run waits for answers in flight, each up to --timeout from its send.
+      drainSec: Math.max(0, elapsedMs - scheduleElapsedMs) / 1000,
       correctness: completed === 0 ? null : counts.matched / completed,
-      errors: { ...rec.errors },
       ...measured,
       verdict: judge(measured, rec, completed),
       ...(abortedReason ? { aborted: { reason: abortedReason } } : {}),
@@ -201,7 +208,9 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
   // spec's table; the spec's warning signs always come from evaluateRun.
   const thresholds = options.thresholds
     ? mergeThresholds(
-        options.defaultThresholds === false ? [] : defaultThresholds({ categories, expectsBlocks }),
+        options.defaultThresholds === false
+          ? []
+          : defaultThresholds({ categories, expectsBlocks, closedLoop: options.closedLoop === true }),
         options.thresholds,
       )
     : undefined;
@@ -217,6 +226,7 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
       requests: measured.requests,
       correctness: completed === 0 ? null : rec.counts.matched / completed,
       achievedPerSec: measured.rate.achievedPerSec,
+      nodes: options.nodes ?? 1,
       targetPerSec: measured.rate.targetPerSec,
       categories: Object.fromEntries(
         categories.map((name, k) => {
@@ -333,7 +343,10 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
       if (hooks.signal?.aborted) onAbort();
       hooks.signal?.addEventListener("abort", onAbort, { once: true });
       progressTimer = hooks.onProgress
-        ? setInterval(() => hooks.onProgress?.(progressOf(buildResult(clock.nowMs()), driver, plan)), 1000)
+        ? setInterval(
+            () => hooks.onProgress?.(progressOf(buildResult(clock.nowMs()), driver, plan, options.timeoutMs)),
+            1000,
+          )
         : undefined;
       // Each shard ends its schedule at t0 + duration; requests in flight then get up to --timeout.
       if (!stopped) await Promise.race([driver.whenIdle(), stoppedPromise]);
@@ -381,7 +394,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-function progressOf(result: RunResult, driver: LoadDriver, plan: Plan): Progress {
+function progressOf(result: RunResult, driver: LoadDriver, plan: Plan, timeoutMs: number): Progress {
   return {
     elapsedSec: result.durationSec,
     totalSec: plan.durationMs / 1000,
@@ -394,5 +407,6 @@ function progressOf(result: RunResult, driver: LoadDriver, plan: Plan): Progress
     achievedPerSec: result.rate.achievedPerSec,
     correctness: result.correctness,
     latencyMs: { p50: result.latencyMs.p50, p95: result.latencyMs.p95, p99: result.latencyMs.p99 },
+    timeoutSec: timeoutMs / 1000,
   };
 }

@@ -40,6 +40,8 @@ export interface ThresholdInputs {
   requests: { success: number; blocked: number; error: number; dropped: number };
   correctness: number | null;
   achievedPerSec: number;
+  /** Gateway nodes serving the target (`--nodes`); undefined: 1. */
+  nodes?: number;
   /** The asked rate (for stages: the plan's mean, N(elapsed) ÷ elapsed). */
   targetPerSec: number;
   /** Keyed by category name; a category missing here was not part of the run. */
@@ -131,6 +133,8 @@ function observe(threshold: Threshold, inputs: ThresholdInputs): Observation {
     }
     case "achieved_rate":
       return { value: inputs.achievedPerSec };
+    case "rate_per_node":
+      return { value: inputs.achievedPerSec / (inputs.nodes ?? 1) };
     case "rate_ratio":
       // As evaluateRun: nothing asked means nothing missed.
       return { value: inputs.targetPerSec > 0 ? inputs.achievedPerSec / inputs.targetPerSec : 1 };
@@ -339,6 +343,7 @@ export function thresholdInputsFromRun(
     },
     correctness,
     achievedPerSec: run.rate.achievedPerSec,
+    nodes: run.rate.nodes ?? 1,
     targetPerSec: run.rate.targetPerSec,
     categories,
   };

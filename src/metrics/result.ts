@@ -112,10 +112,17 @@ export interface RunResult {
   /** Base URL without credentials, query string or fragment. */
   target: string;
   path: string;
+  /** `METHOD /path` of each distinct request, when the run sends a profile's own cases. */
+  paths?: string[];
   category: string;
   startedAt: string;
   endedAt: string;
   durationSec: number;
+  /**
+   * Wall time after the schedule's end spent waiting for answers still in flight (each gets up
+   * to `--timeout` from its send): about `--timeout` against a target that stopped answering.
+   */
+  drainSec?: number;
   interrupted: boolean;
   rate: {
     /** The asked rate; 0 in a closed loop (`--rps max`), which asks none. */
@@ -124,6 +131,10 @@ export interface RunResult {
     sentPerSec: number;
     /** `--rps max`: `workers` requests kept in flight, latency = service time, no send lag. */
     closedLoop: boolean;
+    /** Gateway nodes serving the target (`--nodes`); absent in files written before it: 1. */
+    nodes?: number;
+    /** `achievedPerSec ÷ nodes`: with `closedLoop`, the capacity per node the verdict judges. */
+    achievedPerNodePerSec?: number;
   };
   requests: {
     /** Requests sent (completed + abandoned in flight at an interrupt). */

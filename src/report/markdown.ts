@@ -29,7 +29,7 @@ export function ladderTable(steps: readonly LadderStep[]): string {
     rows.push(
       `| ${result.rate.closedLoop ? "max" : ratePerSec} | ${latency(result.latencyMs.p50)} | ${latency(result.latencyMs.p95)} | ${latency(result.latencyMs.p99)} | ` +
         `${errorRate} | ${Number(result.rate.achievedPerSec.toFixed(1))} | ` +
-        `${result.correctness === null ? "n/a" : percent(result.correctness)} | ${result.verdict.level} | ${note} |`,
+        `${result.correctness === null ? "n/a" : percent(result.correctness)} | ${result.verdict.level}${result.interrupted ? " (interrupted)" : ""} | ${note} |`,
     );
   }
   return rows.join("\n");

@@ -1,5 +1,6 @@
 import type { Progress } from "../engine/run.js";
 import type { LatencySummaryMs, Level, RunResult } from "../metrics/result.js";
+import { describeTargets } from "../scenarios/request-targets.js";
 import { describeConnections, describeTransportErrors } from "../transport/describe.js";
 
 const num = (value: number, digits = 2): string => String(Number(value.toFixed(digits)));
@@ -19,9 +20,23 @@ export function formatProgressLine(progress: Progress): string {
     `[${num(Math.min(progress.elapsedSec, progress.totalSec), 0)}s/${num(progress.totalSec, 0)}s] ` +
     `${num(progress.achievedPerSec, 1)} req/s | p50 ${num(latencyMs.p50)}ms p95 ${num(latencyMs.p95)}ms p99 ${num(latencyMs.p99)}ms | ` +
     `ok ${progress.success} blocked ${progress.blocked} err ${progress.error} | in flight ${progress.inFlight} | ` +
-    `correct ${pct(progress.correctness)}`
+    `correct ${pct(progress.correctness)}` +
+    drainNote(progress)
   );
 }
+
+/**
+ * After the schedule the run waits for the answers still in flight, each up to `--timeout` from
+ * its send: against a silent target that is the whole timeout, so the line says what it waits for.
+ */
+function drainNote(progress: Progress): string {
+  if (progress.elapsedSec <= progress.totalSec || progress.inFlight === 0) return "";
+  const leftSec = Math.max(0, progress.totalSec + progress.timeoutSec - progress.elapsedSec);
+  return ` | draining ${progress.inFlight} in flight, up to ${num(leftSec, 0)}s more (--timeout ${num(progress.timeoutSec)}s)`;
+}
+
+/** A wait after the schedule worth a line: longer than an answer of a healthy target takes. */
+const DRAIN_NOTE_FROM_SEC = 1;
 
 const LEVEL_MARK: Record<Level, string> = { target: "✅", degraded: "⚠️ ", critical: "❌" };
 const SUMMARY_KEYS: Array<keyof LatencySummaryMs> = [
@@ -58,7 +73,7 @@ export function formatSummary(result: RunResult): string {
   const lines: string[] = [];
   const { requests, rate } = result;
   lines.push(
-    `load-test ${result.target}${result.path}  category ${result.category}  ` +
+    `load-test ${describeTargets(result.target, result)}  category ${result.category}  ` +
       `${rate.closedLoop ? `max rate (closed loop, ${result.generator.workers} in flight)` : `${rateText(rate.targetPerSec)} req/s`} for ${secondsText(result.durationSec)}s${result.interrupted ? "  (INTERRUPTED)" : ""}${result.aborted ? "  (ABORTED)" : ""}`,
     "",
     `Requests      ${requests.total} completed: ${requests.success} success, ${requests.blocked} blocked, ${requests.error} error` +
@@ -122,6 +137,14 @@ export function formatSummary(result: RunResult): string {
       "",
       `Cold start    first ${cold.window} requests: p50 ${num(cold.latencyMs.p50)}ms p95 ${num(cold.latencyMs.p95)}ms ` +
         `p99 ${num(cold.latencyMs.p99)}ms max ${num(cold.latencyMs.max)}ms (${cold.requests} completed, ${cold.error} errors)`,
+    );
+  }
+  if ((result.drainSec ?? 0) >= DRAIN_NOTE_FROM_SEC) {
+    const timedOut = result.errors.timeout ?? 0;
+    lines.push(
+      "",
+      `Drain         waited ${num(result.drainSec ?? 0, 1)}s after the schedule for answers still in flight ` +
+        `(each gets up to --timeout from its send${timedOut > 0 ? `; ${timedOut} timed out` : ""})`,
     );
   }
   const errorKinds = Object.entries(result.errors).sort((a, b) => b[1] - a[1]);

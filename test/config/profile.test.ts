@@ -106,7 +106,7 @@ describe("the example profiles", () => {
       coldstartWindow: 100,
       abortOnCritical: true,
       labels: { environment: "local", client: "policy-mixed-example" },
-      outputs: { out: "policy-mixed-results.json", prometheusFile: "policy-mixed.prom" },
+      outputs: { out: "out/policy-mixed-results.json", prometheusFile: "out/policy-mixed.prom" },
     });
     const abort = profile.thresholds.find((threshold) => threshold.abortOnFail);
     expect(abort).toMatchObject({
@@ -182,7 +182,7 @@ cases:
       'mix.securty: unknown category "securty"; categories: normal (line 15)',
       'thresholds.latency[1].level: must be target or degraded, got "critical" (line 18)',
       'thresholds.latency[0]: "p(95<10" at position 5: expected ")" after the percentile (line 18)',
-      'thresholds.latncy[0]: "latncy" at position 1: unknown metric "latncy" (did you mean latency?); metrics: latency, service_time, send_lag, error_rate, block_rate, correctness, achieved_rate, rate_ratio, http_req_duration, errors, http_req_failed, blocked, throughput (line 19)',
+      'thresholds.latncy[0]: "latncy" at position 1: unknown metric "latncy" (did you mean latency?); metrics: latency, service_time, send_lag, error_rate, block_rate, correctness, achieved_rate, rate_per_node, rate_ratio, http_req_duration, errors, http_req_failed, blocked, throughput (line 19)',
       'thresholds.error_rate[0]: "avg<1": avg does not apply to error_rate (a rate metric): use rate, value, count (line 20)',
       'thresholds["correctness{category:nope}"]: unknown category "nope"; categories: normal (line 21)',
       'labels["9lives"]: not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*) (line 22)',
@@ -574,10 +574,40 @@ outputs: { out: file.json }
     ]);
   });
 
-  it("--rps max (a closed loop) is refused for a profile, with what to give instead", () => {
-    expect(() => applyCliOverrides(base, { rps: "max", duration: "10s" })).toThrow(
-      /--rps: "max" \(a closed loop\) is for single runs; a profile's phases need a rate/,
+  it("--rps max (a closed loop) replaces a profile's one constant rate", () => {
+    const [phase, ...others] = apply({ rps: "max", duration: "10s" }).phases;
+    expect(others).toEqual([]);
+    expect(phase).toMatchObject({ closedLoop: true, stages: [{ durationMs: 10_000 }], category: "normal" });
+  });
+
+  it("--rps max alone keeps the profile's duration; the default workers are --rps max's", async () => {
+    expect(apply({ rps: "max" }).phases[0]).toMatchObject({
+      closedLoop: true,
+      stages: [{ durationMs: 60_000 }],
+    });
+    const unsized = await load("target: http://127.0.0.1:8080\nrps: 100\nduration: 5s\n", {});
+    expect(effectiveWorkers(applyCliOverrides(unsized, { rps: "max" }).profile)).toBe(64);
+  });
+
+  it("--rps max with a profile without a load shape needs --duration", async () => {
+    const shapeless = await load("target: http://127.0.0.1:8080\n", {});
+    expect(applyCliOverrides(shapeless, { rps: "max", duration: "2s" }).profile.phases[0]).toMatchObject({
+      closedLoop: true,
+      stages: [{ durationMs: 2000 }],
+    });
+    expect(() => applyCliOverrides(shapeless, { rps: "max" })).toThrow(/--rps: --duration is required too/);
+  });
+
+  it("--rps max is refused for phases and stages, whose rates the profile chose", async () => {
+    const staged = await load("target: http://127.0.0.1:8080\nstages: 1s:10,1s:20\n", {});
+    expect(() => applyCliOverrides(staged, { rps: "max", duration: "10s" })).toThrow(
+      /--rps: "max" \(a closed loop\) replaces a profile's one constant rate; this profile's load is k6 stages/,
     );
+    const phased = await load(
+      "target: http://127.0.0.1:8080\nphases:\n  - { name: a, rps: 1, duration: 1s }\n  - { name: b, rps: 2, duration: 1s }\n",
+      {},
+    );
+    expect(() => applyCliOverrides(phased, { rps: "max" })).toThrow(/this profile's load is several phases/);
   });
 
   it("reports every bad flag at once", () => {

@@ -384,3 +384,38 @@ describe("DEFAULT_THRESHOLDS judge like evaluateRun (the spec's Target / Degrade
     }
   });
 });
+
+describe("capacity per node (--rps max): the closed-loop defaults judge like evaluateRun", () => {
+  const closedLoop = (achievedPerSec: number, nodes: number): MeasuredRun =>
+    measuredRun({
+      rate: { targetPerSec: 0, achievedPerSec, sentPerSec: achievedPerSec, closedLoop: true, nodes },
+    });
+
+  it.each([
+    [1500, 1, "target"],
+    [1000.1, 1, "target"],
+    [1000, 1, "degraded"],
+    [500, 1, "degraded"],
+    [499.9, 1, "critical"],
+    [2400, 2, "target"],
+    [1500, 2, "degraded"],
+    [1500, 4, "critical"],
+  ] as const)("%d req/s over %d node(s): %s", (achieved, nodes, level) => {
+    const run = closedLoop(achieved, nodes);
+    const verdict = evaluateRun(run, true);
+    expect(verdict.checks.find((check) => check.name === "throughput_per_node")?.level).toBe(level);
+    const results = evaluateThresholds(
+      defaultThresholds({ categories: Object.keys(run.categories), expectsBlocks: true, closedLoop: true }),
+      thresholdInputsFromRun(run),
+    );
+    expect(thresholdsLevel(results.filter((result) => result.threshold.metric === "rate_per_node"))).toBe(
+      level,
+    );
+    expect(thresholdsLevel(results)).toBe(verdict.level);
+  });
+
+  it("a fixed rate gets no capacity threshold: it shows whether the asked rate was held", () => {
+    const thresholds = defaultThresholds({ categories: ["normal"], expectsBlocks: false });
+    expect(thresholds.some((threshold) => threshold.metric === "rate_per_node")).toBe(false);
+  });
+});

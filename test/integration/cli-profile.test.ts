@@ -140,9 +140,11 @@ describe("load-test run profile.yaml", () => {
 describe("thresholds on the command line", () => {
   it("--abort-on-critical stops a clearly critical run early and still writes results", async () => {
     const out = join(dir, "aborted.json");
-    // Without an API key every request is a 401: error rate 100%, critical; the run would last 60 s.
+    // Without an API key (--api-key '') every request is a 401: error rate 100%, critical; the run would last 60 s.
     const cli = await runCli(
       [
+        "--api-key",
+        "",
         "--target",
         gateway.url,
         "--rps",

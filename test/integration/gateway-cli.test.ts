@@ -84,9 +84,11 @@ describe.each(HTTP_SERVER_KINDS)("%s HTTP server", (httpServer) => {
       expect(stdout).toContain("✅ Correctness (security): 100%");
     });
 
-    it("without the API key the gateway answers 401: every request is an error", async () => {
+    it("without the API key (--api-key '') the gateway answers 401: every request is an error", async () => {
       const out = join(await mkdtemp(join(tmpdir(), "load-test-")), "results.json");
       const cli = await runCli([
+        "--api-key",
+        "",
         "--target",
         gateway.url,
         "--rps",

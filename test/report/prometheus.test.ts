@@ -498,6 +498,17 @@ describe("startPrometheusExport: --prometheus-file and --metrics-listen", () => 
     expect((await readdir(dir)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 
+  it("creates the --prometheus-file's missing directories, as --out does", async () => {
+    const file = join(dir, "out", "nested", "final.prom");
+    const exp = await startPrometheusExport(
+      parsePrometheusOptions({ prometheusFile: file }),
+      RUN_ID,
+      makeSnapshot,
+    );
+    expect(await exp.finish(makeSnapshot())).toEqual({ warnings: [], fatal: false });
+    expect(await readFile(file, "utf8")).toContain("axonflow_load_test_requests_total");
+  });
+
   it("reports an unwritable --prometheus-file as a lost file (not a failed push), and finish() is idempotent", async () => {
     await writeFile(join(dir, "a-file"), "");
     const file = join(dir, "a-file", "final.prom");

@@ -231,3 +231,48 @@ describe("p50Rise: the spec's 'P50 increasing' warning sign", () => {
     expect(p50Rise({ timeline: timeline([1, 1, 5, 5]) })).toBeUndefined();
   });
 });
+
+describe("capacity per node (--nodes)", () => {
+  const closedLoop = (achievedPerSec: number, nodes?: number) =>
+    run({
+      rate: {
+        targetPerSec: 0,
+        achievedPerSec,
+        sentPerSec: achievedPerSec,
+        closedLoop: true,
+        ...(nodes === undefined ? {} : { nodes }),
+      },
+    });
+
+  it("a closed loop is judged by the methodology's throughput row, per node", () => {
+    const check = evaluateRun(closedLoop(3000, 2), true).checks.find(
+      (c) => c.name === "throughput_per_node",
+    )!;
+    expect(check).toEqual({
+      name: "throughput_per_node",
+      level: "target",
+      value: 1500,
+      expected: "> 1,000 req/s per node target, 500–1,000 degraded, < 500 critical",
+      message: "Capacity: 1500 req/s per node (3000 req/s over 2 nodes), closed loop",
+    });
+    expect(evaluateRun(closedLoop(3000, 4), true).level).toBe("degraded");
+    expect(evaluateRun(closedLoop(3000, 8), true).level).toBe("critical");
+  });
+
+  it("a results file without nodes (written before --nodes) reads as one node", () => {
+    const check = evaluateRun(closedLoop(800), true).checks.find((c) => c.name === "throughput_per_node")!;
+    expect(check.level).toBe("degraded");
+    expect(check.message).toBe("Capacity: 800 req/s per node, closed loop");
+  });
+
+  it("a fixed rate is judged by achieved ÷ asked, with the rate per node beside it", () => {
+    const verdict = evaluateRun(
+      run({ rate: { targetPerSec: 200, achievedPerSec: 200, sentPerSec: 200, closedLoop: false, nodes: 2 } }),
+      true,
+    );
+    expect(verdict.checks.some((c) => c.name === "throughput_per_node")).toBe(false);
+    expect(verdict.checks.find((c) => c.name === "throughput_ratio")?.message).toBe(
+      "Throughput: 200 req/s of 200 asked (100%), 100 req/s per node (200 req/s over 2 nodes)",
+    );
+  });
+});
