@@ -150,8 +150,8 @@ export function resolveThreads(text: string | undefined, workers: number, target
   return threads;
 }
 
-/** How the scheduler wakes up to send (docs/PACING.md). */
-export type Pacing = "precise" | "tick";
+export type { Pacing } from "../metrics/result.js";
+import type { Pacing } from "../metrics/result.js";
 export const PACINGS: readonly Pacing[] = ["precise", "tick"];
 
 /** `--pacing`: undefined leaves the scheduler's default. */
@@ -322,8 +322,18 @@ const FLAG_OF: Record<string, string> = {
   coldstartWindow: "--coldstart-window",
 };
 
+/**
+ * A load shape already validated as numbers (a ladder step's rate and length), in place of
+ * `--rps`/`--duration`/`--stages`; `rateFlag` names the flag the rate came from (`--rates`).
+ */
+export interface GivenLoad {
+  ratePerSec: number;
+  durationMs: number;
+  rateFlag: string;
+}
+
 /** Validates every flag at once; throws an InputError naming the first bad flag (one line for the CLI). */
-export function parseRunOptions(raw: RawRunOptions): RunOptions {
+export function parseRunOptions(raw: RawRunOptions, given?: GivenLoad): RunOptions {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0] as z.core.$ZodIssue;
@@ -331,12 +341,24 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
     throw new InputError(FLAG_OF[key] ?? `--${key}`, issue.message);
   }
   const value = parsed.data;
-  const load = loadShape(value.rps, value.duration, value.stages, value.startRps);
+  const load = given
+    ? {
+        ratePerSec: given.ratePerSec,
+        durationMs: given.durationMs,
+        stages: undefined,
+        startPerSec: 0,
+        peakPerSec: given.ratePerSec,
+      }
+    : loadShape(value.rps, value.duration, value.stages, value.startRps);
   const workers =
     value.workers ??
     (load.closedLoop ? CLOSED_LOOP_WORKERS : defaultWorkers(load.peakPerSec, value.category === "llm"));
   const threads = resolveThreads(raw.threads, workers, value.target);
-  checkRateBound(load.peakPerSec, threads, value.stages === undefined ? "--rps" : "--stages");
+  checkRateBound(
+    load.peakPerSec,
+    threads,
+    given ? given.rateFlag : value.stages === undefined ? "--rps" : "--stages",
+  );
   return {
     targetUrl: value.target,
     path: value.path,

@@ -11,7 +11,7 @@ import {
   type JsonExpectation,
   type StatusRange,
 } from "../scenarios/expect.js";
-import type { PreparedRequest } from "../transport/http.js";
+import type { PreparedRequest } from "../transport/request.js";
 import { headerNameSchema, headerValueSchema } from "./headers.js";
 import { CATEGORY_NAME, ENFORCING_CATEGORIES } from "./thresholds.js";
 

@@ -23,13 +23,8 @@ export interface RawTransportFlags {
   maxRequestsPerConnection?: string;
 }
 
-/**
- * How the protocol is chosen: `auto` negotiates by ALPN over TLS like a browser (h2 when offered,
- * else HTTP/1.1) and speaks HTTP/1.1 over cleartext; `http1` never offers h2; `http2` offers only
- * h2 and fails when the server does not accept it; `h2c` speaks HTTP/2 over cleartext with prior
- * knowledge (RFC 9113 §3.3).
- */
-export type ProtocolMode = "auto" | "http1" | "http2" | "h2c";
+export type { ProtocolMode } from "../metrics/result.js";
+import type { ProtocolMode } from "../metrics/result.js";
 
 export type TlsMinVersion = "TLSv1.2" | "TLSv1.3";
 

@@ -1,7 +1,7 @@
 import type { RunOptions } from "../config/options.js";
 import { ladderCapacity, type LadderCapacity } from "../evaluate/capacity.js";
 import { unreachableReason } from "../evaluate/reachability.js";
-import type { MetricsSnapshot, RunResult } from "../metrics/result.js";
+import type { RunResult } from "../metrics/result.js";
 import { ladderNotes, saturationIndex, type LadderStep } from "../report/markdown.js";
 import { prepareRun, type RunHooks } from "./run.js";
 
@@ -15,10 +15,11 @@ export interface LadderOptions {
 }
 
 export interface LadderHooks extends RunHooks {
-  onStepStart?: (index: number, ratePerSec: number) => void;
-  /** The step's live results (for an interrupt that cannot wait for its end), before it starts. */
-  onStepPrepared?: (index: number, snapshot: () => MetricsSnapshot) => void;
-  onStepEnd?: (index: number, result: RunResult) => void;
+  /**
+   * Runs one step (the CLI's run with its reporters); default: prepareRun with these hooks.
+   * Resolves with the step's final result.
+   */
+  runStep?: (options: RunOptions, index: number) => Promise<RunResult>;
 }
 
 export interface LadderResult {
@@ -47,7 +48,6 @@ export async function runLadder(options: LadderOptions, hooks: LadderHooks = {})
     if (hooks.signal?.aborted) break;
     if (index > 0 && options.pauseMs > 0) await pause(options.pauseMs, hooks.signal);
     if (hooks.signal?.aborted) break;
-    hooks.onStepStart?.(index, ratePerSec);
     const stepOptions: RunOptions = {
       ...options.base,
       ratePerSec,
@@ -56,11 +56,10 @@ export async function runLadder(options: LadderOptions, hooks: LadderHooks = {})
       // Each step warms up only if asked, and only the first: later steps follow a busy target.
       warmupMs: index === 0 ? options.base.warmupMs : 0,
     };
-    const prepared = prepareRun(stepOptions, hooks);
-    hooks.onStepPrepared?.(index, prepared.snapshot);
-    const result = await prepared.start();
+    const result = await (hooks.runStep
+      ? hooks.runStep(stepOptions, index)
+      : prepareRun(stepOptions, hooks).start());
     results.push(result);
-    hooks.onStepEnd?.(index, result);
     if (result.interrupted) break;
     const reason = unreachableReason(result);
     if (reason !== undefined) {

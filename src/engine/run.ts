@@ -1,49 +1,18 @@
-import { displayTarget, type RunOptions } from "../config/options.js";
-import { defaultThresholds, formatThreshold, mergeThresholds } from "../config/thresholds.js";
-import {
-  evaluateThresholds,
-  histogramView,
-  thresholdChecks,
-  thresholdsLevel,
-  thresholdsToAbort,
-  type ThresholdResult,
-} from "../evaluate/thresholds.js";
-import { evaluateRun, GENERATOR_LAG_BOUND_MS, type MeasuredRun } from "../evaluate/verdict.js";
-import { summarizeMs } from "../metrics/histogram.js";
-import { OutcomeTally, Recorder, type LatencyIntervalSink } from "../metrics/recorder.js";
-import { resultHistograms } from "../metrics/result-histograms.js";
-import {
-  RESULTS_SCHEMA_VERSION,
-  type MetricsSnapshot,
-  type RunResult,
-  type StageResult,
-  type Verdict,
-} from "../metrics/result.js";
-import { planFor, stageWindows, type Plan } from "../plan/index.js";
-import { requestTargets } from "../scenarios/request-targets.js";
+import type { RunOptions } from "../config/options.js";
+import { formatThreshold } from "../config/thresholds.js";
+import { thresholdsToAbort } from "../evaluate/thresholds.js";
+import type { LatencyIntervalSink } from "../metrics/recorder.js";
+import type { MetricsSnapshot, Progress, RunResult } from "../metrics/result.js";
+import { planFor, type Plan } from "../plan/index.js";
+import type { Scenario } from "../scenarios/scenario.js";
 import type { ProbeResult } from "../transport/http.js";
 import { systemClock, type Clock } from "./clock.js";
 import { localDriver, type LoadDriver } from "./driver.js";
-import { scenarioFor, Shard, type ShardEnd } from "./shard.js";
+import { ResultBuilder, type RunTimes } from "./result-builder.js";
+import { scenarioFor, Shard } from "./shard.js";
 import { ThreadedDriver } from "./threads.js";
-import { DEFAULT_PACING } from "./scheduler.js";
 
-/** Live figures for progress lines (DESIGN.md reporters), computed once a second. */
-export interface Progress {
-  elapsedSec: number;
-  totalSec: number;
-  sent: number;
-  inFlight: number;
-  completed: number;
-  success: number;
-  blocked: number;
-  error: number;
-  achievedPerSec: number;
-  correctness: number | null;
-  latencyMs: { p50: number; p95: number; p99: number };
-  /** `--timeout` (s): after the schedule, requests in flight get up to this long from their send. */
-  timeoutSec: number;
-}
+export type { Progress } from "../metrics/result.js";
 
 export interface RunHooks {
   /** Called about once a second while requests are being sent. */
@@ -75,8 +44,6 @@ export interface PreparedRun {
   snapshot(): MetricsSnapshot;
 }
 
-const MIN_SENDS_FOR_LAG_P99 = 300;
-
 /**
  * One run: plan -> scheduler -> transport -> classification -> recorder -> verdict
  * (DESIGN.md "What a run is"). Returns at once; `result` settles when the run is over.
@@ -90,12 +57,18 @@ export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
  * The run's sender: this thread (`threads` 1, or a test clock), or worker threads pacing
  * stripes of the schedule (`--threads N`, threads.ts), merged into one recorder.
  */
-function driverFor(options: RunOptions, clock: Clock, hooks: RunHooks): LoadDriver {
+function driverFor(
+  options: RunOptions,
+  clock: Clock,
+  hooks: RunHooks,
+  built: { plan: Plan; scenario: Scenario },
+): LoadDriver {
   const threads = options.threads ?? 1;
-  if (threads <= 1) return localDriver(new Shard(options, { index: 0, count: 1 }, clock));
+  if (threads <= 1) return localDriver(new Shard(options, { index: 0, count: 1 }, clock, "direct", built));
   if (hooks.clock && hooks.clock !== systemClock)
     throw new RangeError("worker threads keep real time: a test clock needs threads: 1");
-  return new ThreadedDriver(options, threads, clock, hooks.threadEntry);
+  // Each worker thread builds its own stripe's plan and scenario (objects do not cross threads).
+  return new ThreadedDriver(options, threads, clock, hooks.threadEntry, built.scenario.categories);
 }
 
 /** Builds everything a run needs without sending anything, so exporters can start first. */
@@ -103,212 +76,47 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
   // The interval log has a line per category and second: the recorders keep those seconds too.
   const options: RunOptions = hooks.intervals ? { ...runOptions, secondsByCategory: true } : runOptions;
   const clock = hooks.clock ?? systemClock;
+  // The plan and the scenario are built once here and shared with the shard that sends them.
   const plan: Plan = planFor(options);
-  const { categories, expectsBlocks } = scenarioFor(options);
-  const driver = driverFor(options, clock, hooks);
-
-  let startedAt = new Date();
-  let t0Ms = clock.nowMs();
-  let interrupted = false;
-  let endedAtMs: number | undefined;
-  let scheduleEndMs: number | undefined;
-  let end: ShardEnd | undefined;
-  let abortedReason: string | undefined;
-
-  /** `final`: the result the run resolves with, with its histograms (encoding them each second would cost the loop ms). */
-  const buildResult = (nowMs: number, final = false): RunResult => {
-    const rec = driver.recorder();
-    const stats = driver.stats();
-    // The schedule's own length: the plan's duration, unless an interrupt cut it short. (A plan
-    // can end before its duration, e.g. a ramp down to 0, and must still count its full length.)
-    const scheduleElapsedMs = Math.max(
-      1,
-      interrupted || abortedReason
-        ? Math.min(scheduleEndMs ?? nowMs, t0Ms + plan.durationMs) - t0Ms
-        : endedAtMs !== undefined
-          ? plan.durationMs // a finished run covered its whole schedule, even if the last answer came early
-          : Math.min(nowMs - t0Ms, plan.durationMs),
-    );
-    const elapsedMs = Math.max(1, nowMs - t0Ms);
-    const { counts } = rec;
-    const completed = counts.completed;
-    const loopSummary = driver.eventLoopDelayMs();
-    const sendLagMs = summarizeMs(rec.sendLag);
-    // Send lag is the generator's own for the requests the in-flight cap did not hold back (those
-    // waited for the target), and its p99 means something only with enough sends: below
-    // MIN_SENDS_FOR_LAG_P99 it is the maximum, and one timer hiccup would condemn a 20 req/s run.
-    const ownLag = summarizeMs(rec.ownSendLag);
-    const lagJudged = rec.ownSendLag.totalCount >= MIN_SENDS_FOR_LAG_P99;
-    const trustworthy =
-      loopSummary.p99 <= GENERATOR_LAG_BOUND_MS && (!lagJudged || ownLag.p99 <= GENERATOR_LAG_BOUND_MS);
-    const transport = driver.transportResult();
-    // Completed responses per second of schedule (or of wall time, when responses trail it).
-    const achievedPerSec =
-      completed / (Math.max(scheduleElapsedMs, endedAtMs !== undefined ? elapsedMs : 0) / 1000);
-    const measured = {
-      // First, where the results file has always had it (after `errors`).
-      transport,
-      latencyMs: summarizeMs(rec.latency),
-      serviceTimeMs: summarizeMs(rec.serviceTime),
-      queueTimeMs: summarizeMs(rec.queueTime),
-      sendLagMs,
-      rate: {
-        targetPerSec: options.ratePerSec,
-        achievedPerSec,
-        sentPerSec: stats.sent / (scheduleElapsedMs / 1000),
-        closedLoop: options.closedLoop === true,
-        nodes: options.nodes ?? 1,
-        achievedPerNodePerSec: achievedPerSec / (options.nodes ?? 1),
-      },
-      requests: {
-        sent: stats.sent,
-        total: completed,
-        success: counts.success,
-        blocked: counts.blocked,
-        error: counts.error,
-        dropped: end ? end.dueUnsent + end.abandoned : 0,
-        unexpected: completed - counts.matched,
-      },
-      categories: rec.categoryResults(),
-      errors: { ...rec.errors },
-      timeline: rec.timelineUntil(nowMs),
-      generator: {
-        eventLoopDelayMs: loopSummary,
-        ownSendLagMs: { p50: ownLag.p50, p99: ownLag.p99, max: ownLag.max },
-        maxInFlight: stats.peakInFlight,
-        workers: options.workers,
-        threads: driver.threads,
-        pacing: options.pacing ?? DEFAULT_PACING,
-        trustworthy,
-      },
-      interrupted,
-    };
-    return {
-      schemaVersion: RESULTS_SCHEMA_VERSION,
-      target: displayTarget(options.targetUrl),
-      ...requestTargets(options),
-      startedAt: startedAt.toISOString(),
-      endedAt: new Date(startedAt.getTime() + elapsedMs).toISOString(),
-      durationSec: elapsedMs / 1000,
-      // Past the schedule, the run waits for answers in flight, each up to --timeout from its send.
-      drainSec: Math.max(0, elapsedMs - scheduleElapsedMs) / 1000,
-      correctness: completed === 0 ? null : counts.matched / completed,
-      ...measured,
-      verdict: judge(measured, rec, completed),
-      ...(abortedReason ? { aborted: { reason: abortedReason } } : {}),
-      ...(options.stages ? { stages: stageResults(rec) } : {}),
-      ...(options.coldstartWindow > 0
-        ? { coldStart: { window: options.coldstartWindow, ...rec.coldStart.result() } }
-        : {}),
-      ...(final ? { histograms: resultHistograms(rec, categories) } : {}),
-    };
-  };
-
-  // With thresholds (--threshold, a profile), they decide the level and checks, layered over the
-  // spec's table; the spec's warning signs always come from evaluateRun.
-  const thresholds = options.thresholds
-    ? mergeThresholds(
-        options.defaultThresholds === false
-          ? []
-          : defaultThresholds({ categories, expectsBlocks, closedLoop: options.closedLoop === true }),
-        options.thresholds,
-      )
-    : undefined;
-  let lastThresholdResults: ThresholdResult[] = [];
-
-  const judge = (measured: MeasuredRun, rec: Recorder, completed: number): Verdict => {
-    const verdict = evaluateRun(measured, expectsBlocks);
-    if (!thresholds) return verdict;
-    lastThresholdResults = evaluateThresholds(thresholds, {
-      latencyMs: histogramView(rec.latency),
-      serviceTimeMs: histogramView(rec.serviceTime),
-      sendLagMs: histogramView(rec.sendLag),
-      requests: measured.requests,
-      correctness: completed === 0 ? null : rec.counts.matched / completed,
-      achievedPerSec: measured.rate.achievedPerSec,
-      nodes: options.nodes ?? 1,
-      targetPerSec: measured.rate.targetPerSec,
-      categories: Object.fromEntries(
-        categories.map((name, k) => {
-          const tally = rec.categories[k] as OutcomeTally;
-          return [
-            name,
-            {
-              latencyMs: histogramView(tally.latency),
-              success: tally.success,
-              blocked: tally.blocked,
-              error: tally.error,
-              correctness: tally.requests === 0 ? null : tally.matched / tally.requests,
-            },
-          ];
-        }),
-      ),
-    });
-    return {
-      // A run stopped by a failed threshold (k6's abortOnFail) is critical whatever its level.
-      level: abortedReason ? "critical" : thresholdsLevel(lastThresholdResults),
-      checks: thresholdChecks(lastThresholdResults),
-      warnings: verdict.warnings,
-    };
-  };
-
-  const stageResults = (rec: Recorder): StageResult[] =>
-    stageWindows(options.stages ?? [], options.startPerSec).map((window, index) => {
-      const tally = (rec.segments[index] as OutcomeTally).result();
-      const durationSec = (window.endMs - window.startMs) / 1000;
-      return {
-        index,
-        startSec: window.startMs / 1000,
-        endSec: window.endMs / 1000,
-        fromPerSec: window.fromPerSec,
-        toPerSec: window.toPerSec,
-        askedPerSec: durationSec > 0 ? (window.fromPerSec + window.toPerSec) / 2 : 0,
-        achievedPerSec: durationSec > 0 ? tally.requests / durationSec : 0,
-        ...tally,
-      };
-    });
-
-  const snapshot = (): MetricsSnapshot => {
-    const result = buildResult(endedAtMs ?? clock.nowMs());
-    const rec = driver.recorder();
-    return {
-      result,
-      latencyBucketsMs: rec.latencyBuckets.cumulative(),
-      categoryLatencyBucketsMs: rec.categoryBuckets(),
-    };
-  };
+  const scenario = scenarioFor(options);
+  const { categories } = scenario;
+  const driver = driverFor(options, clock, hooks, { plan, scenario });
+  const times: RunTimes = { startedAt: new Date(), t0Ms: clock.nowMs(), interrupted: false };
+  const results = new ResultBuilder(options, plan, scenario, driver, times);
+  const { thresholds } = results;
 
   const start = async (): Promise<RunResult> => {
     if (options.warmupMs > 0 && !hooks.signal?.aborted) {
       await driver.warmUp(hooks.signal);
-      startedAt = new Date();
+      times.startedAt = new Date();
     }
     if (hooks.signal?.aborted) {
       // Interrupted before the measured run (during the warm-up or the preflight): it never
       // starts, and the result says so with no measured request.
-      interrupted = true;
-      t0Ms = scheduleEndMs = clock.nowMs();
-      end = await driver.close();
-      endedAtMs = clock.nowMs();
-      return buildResult(endedAtMs);
+      times.interrupted = true;
+      times.t0Ms = times.scheduleEndMs = clock.nowMs();
+      times.end = await driver.close();
+      times.endedAtMs = clock.nowMs();
+      return results.build(times.endedAtMs);
     }
     let stopResolve: (() => void) | undefined;
     const stoppedPromise = new Promise<void>((resolve) => (stopResolve = resolve));
     let stopped = false;
     const stopNow = (): void => {
       stopped = true;
-      scheduleEndMs ??= clock.nowMs();
+      times.scheduleEndMs ??= clock.nowMs();
       driver.stop();
       stopResolve?.();
     };
     const onAbort = (): void => {
-      interrupted = true;
+      times.interrupted = true;
       stopNow();
     };
     let abortTimer: NodeJS.Timeout | undefined;
     let progressTimer: NodeJS.Timeout | undefined;
     try {
-      t0Ms = await driver.start();
+      times.t0Ms = await driver.start();
+      const { t0Ms } = times;
       if (hooks.intervals) {
         const sink = hooks.intervals;
         sink.runStarted(Date.now() - (clock.nowMs() - t0Ms), categories);
@@ -323,10 +131,10 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
               if (stopped) return;
               const nowMs = clock.nowMs();
               const elapsedMs = nowMs - t0Ms;
-              const live = buildResult(nowMs);
-              const failing = thresholdsToAbort(lastThresholdResults, elapsedMs);
+              const live = results.build(nowMs);
+              const failing = thresholdsToAbort(results.thresholdResults, elapsedMs);
               if (failing.length > 0) {
-                abortedReason = `threshold ${failing.map((result) => formatThreshold(result.threshold)).join(", ")} failed (abortOnFail)`;
+                times.abortedReason = `threshold ${failing.map((result) => formatThreshold(result.threshold)).join(", ")} failed (abortOnFail)`;
               } else if (
                 options.abortOnCritical &&
                 live.verdict.level === "critical" &&
@@ -335,16 +143,17 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
                 const failed = live.verdict.checks
                   .filter((check) => check.level === "critical")
                   .map((check) => check.message);
-                abortedReason = `critical after ${Math.round(elapsedMs / 1000)}s: ${failed.join("; ")}`;
+                times.abortedReason = `critical after ${Math.round(elapsedMs / 1000)}s: ${failed.join("; ")}`;
               }
-              if (abortedReason) stopNow();
+              if (times.abortedReason) stopNow();
             }, 1000)
           : undefined;
       if (hooks.signal?.aborted) onAbort();
       hooks.signal?.addEventListener("abort", onAbort, { once: true });
       progressTimer = hooks.onProgress
         ? setInterval(
-            () => hooks.onProgress?.(progressOf(buildResult(clock.nowMs()), driver, plan, options.timeoutMs)),
+            () =>
+              hooks.onProgress?.(progressOf(results.build(clock.nowMs()), driver, plan, options.timeoutMs)),
             1000,
           )
         : undefined;
@@ -358,19 +167,23 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
       if (progressTimer) clearInterval(progressTimer);
       if (abortTimer) clearInterval(abortTimer);
       hooks.signal?.removeEventListener("abort", onAbort);
-      end = await driver.close();
-      endedAtMs = clock.nowMs();
-      scheduleEndMs ??= endedAtMs;
+      times.end = await driver.close();
+      times.endedAtMs = clock.nowMs();
+      times.scheduleEndMs ??= times.endedAtMs;
     }
     const rec = driver.recorder();
     rec.closeSecondsBefore(Infinity);
-    const result = buildResult(endedAtMs, true);
+    const result = results.build(times.endedAtMs, true);
     rec.onSecondClosed(undefined);
     hooks.intervals?.runEnded(result.timeline.length - 1);
     return result;
   };
 
-  return { start, snapshot, probe: () => driver.probe() };
+  return {
+    start,
+    snapshot: () => results.snapshot(times.endedAtMs ?? clock.nowMs()),
+    probe: () => driver.probe(),
+  };
 }
 
 /** Convenience for library users and tests: run to the end and return the result. */

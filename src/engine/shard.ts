@@ -121,10 +121,12 @@ export class Shard {
     private readonly stripe: Stripe,
     private readonly clock: Clock,
     private readonly recorderMode: RecorderMode = "direct",
+    /** The run's plan and scenario when the coordinator already built them (run.ts). */
+    built?: { plan: Plan; scenario: Scenario },
   ) {
     const { index, count } = stripe;
-    this.plan = stripePlan(planFor(options), index, count);
-    this.scenario = scenarioFor(options);
+    this.plan = stripePlan(built?.plan ?? planFor(options), index, count);
+    this.scenario = built?.scenario ?? scenarioFor(options);
     this.workers = shareOf(options.workers, index, count);
     this.loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
     this.loopDelay.enable();

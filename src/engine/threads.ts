@@ -102,9 +102,10 @@ export class ThreadedDriver implements LoadDriver {
     threads: number,
     private readonly clock: Clock,
     entry: URL = threadEntry(),
+    categories: readonly string[] = scenarioFor(options).categories,
   ) {
     this.threads = threads;
-    this.layout = recorderLayoutFor(options, scenarioFor(options).categories);
+    this.layout = recorderLayoutFor(options, categories);
     this.merged = new Recorder(this.layout, clock.nowMs(), "merge");
     this.shardSeconds = new Array<number>(threads).fill(0);
     const workerOptions = toWorkerOptions(options);

@@ -1,4 +1,6 @@
-import type { Level, VerdictCheck } from "../metrics/result.js";
+import type { LadderCapacity, Level, VerdictCheck } from "../metrics/result.js";
+
+export type { LadderCapacity };
 
 /**
  * The methodology's throughput row is a capacity per node: "> 1,000 RPS per node" target,
@@ -33,18 +35,6 @@ export function capacityCheck(achievedPerSec: number, nodes: number): VerdictChe
     expected: CAPACITY_EXPECTED,
     message: `Capacity: ${perNodeText(achievedPerSec, nodes)}, closed loop`,
   };
-}
-
-/** A ladder's capacity per node (docs/THRESHOLDS.md, "Capacity per node"). */
-export interface LadderCapacity {
-  nodes: number;
-  /** Asked rate of the highest step within target; null when no step was. */
-  stepPerSec: number | null;
-  /** That step's achieved rate ÷ nodes. */
-  perNodePerSec: number | null;
-  /** Null when the ladder cannot tell: it never left target below 1,000 req/s per node, or no step was within target above 500. */
-  level: Level | null;
-  message: string;
 }
 
 interface JudgedStep {

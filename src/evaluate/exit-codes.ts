@@ -1,3 +1,5 @@
+import type { ResultsDocument } from "../metrics/result.js";
+
 /**
  * Documented, stable exit codes (README "Exit codes"). CI gates on these; never renumber.
  * Interrupted wins over the verdict because a partial run proves nothing either way; a lost
@@ -25,3 +27,49 @@ export const EXIT_CODES = {
 } as const;
 
 export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
+
+/** What decides a command's exit code (README "Exit codes"). */
+export interface CommandOutcome {
+  /** Ctrl-C, SIGTERM, the parent's death: a partial run proves nothing either way. */
+  interrupted: boolean;
+  /** A results file could not be written after the run. */
+  writeFailed: boolean;
+  /** The verdict of the run (of a phase, or the ladder's rule) is critical. */
+  critical: boolean;
+  /** `--pushgateway-fatal` and the export failed. */
+  exportFailed: boolean;
+}
+
+/** The one rule every command follows: 130 > 5 > 3 > 4 > 0. */
+export function exitCodeOf(outcome: CommandOutcome): ExitCode {
+  if (outcome.interrupted) return EXIT_CODES.interrupted;
+  if (outcome.writeFailed) return EXIT_CODES.writeFailed;
+  if (outcome.critical) return EXIT_CODES.critical;
+  return outcome.exportFailed ? EXIT_CODES.exportFailed : EXIT_CODES.ok;
+}
+
+/**
+ * Whether a command's document fails its verdict: a run or any phase critical. A ladder is meant
+ * to find saturation, so a critical top step is not a failure: it fails when even its first step
+ * is critical, when any step let a security or policy probe through, or when the target was
+ * unreachable (critical, as for a single run).
+ */
+export function documentCritical(document: ResultsDocument): boolean {
+  if (!("kind" in document)) return document.verdict.level === "critical";
+  if (document.kind === "phases")
+    return document.phases.some(({ result }) => result.verdict.level === "critical");
+  const policyFailed = document.steps.some((step) =>
+    step.result.verdict.checks.some(
+      (check) =>
+        (check.name === "correctness_security" || check.name === "correctness_policy") &&
+        check.level === "critical",
+    ),
+  );
+  const firstCritical = document.steps[0]?.result.verdict.level === "critical";
+  return policyFailed || firstCritical || document.unreachable !== null;
+}
+
+/** Interrupted: a run or phase marked so, or the ladder. */
+export function documentInterrupted(document: ResultsDocument): boolean {
+  return document.interrupted;
+}

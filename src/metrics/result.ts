@@ -1,6 +1,3 @@
-import type { Pacing } from "../config/options.js";
-import type { TransportSummary } from "../transport/http.js";
-
 /**
  * The results contract (`--out FILE`), documented in docs/RESULTS.md and checked against
  * docs/results.schema.json. Field names are stable; bump RESULTS_SCHEMA_VERSION on any
@@ -10,6 +7,87 @@ export const RESULTS_SCHEMA_VERSION = 1;
 
 export type Level = "target" | "degraded" | "critical";
 export type Outcome = "success" | "blocked" | "error";
+
+// Types the transport and the options fill in, defined here so the results import nothing.
+
+/** How the scheduler wakes up to send (docs/PACING.md). */
+export type Pacing = "precise" | "tick";
+
+/**
+ * How the protocol is chosen: `auto` negotiates by ALPN over TLS like a browser (h2 when offered,
+ * else HTTP/1.1) and speaks HTTP/1.1 over cleartext; `http1` never offers h2; `http2` offers only
+ * h2 and fails when the server does not accept it; `h2c` speaks HTTP/2 over cleartext with prior
+ * knowledge (RFC 9113 §3.3).
+ */
+export type ProtocolMode = "auto" | "http1" | "http2" | "h2c";
+
+/**
+ * Protocol a connection speaks, as reported: ALPN's names, `h2c` for HTTP/2 over cleartext, and
+ * `http/1.0` for a connection whose server answered its first response as HTTP/1.0.
+ */
+export type ConnectionProtocol = "http/1.0" | "http/1.1" | "h2" | "h2c";
+
+/** Requests sent again, by reason (`idle_close`, `goaway`): the results' `transport.retried`. */
+export interface RetriedSummary {
+  total: number;
+  byReason: Record<string, number>;
+}
+
+/** Counts of connections as the results have always shown them (RunResult.transport.connections). */
+export interface ConnectionStats {
+  opened: number;
+  byProtocol: Record<string, number>;
+  byTlsVersion: Record<string, number>;
+}
+
+export interface ConnectionsSummary extends ConnectionStats {
+  /** Connection attempts that failed before carrying a request (refused, TLS, timeout, no h2). */
+  failed: number;
+  /** TLS connections that resumed an earlier session. */
+  resumed: number;
+  connectMs: LatencySummaryMs;
+  /** All zeros over cleartext. */
+  tlsHandshakeMs: LatencySummaryMs;
+  /** Responses per connection: `mean` over every connection opened, `max` on any one. */
+  requestsPerConnection: { mean: number; max: number };
+}
+
+/** The results' `transport` object (docs/TRANSPORT.md "What is recorded"). */
+export interface TransportSummary {
+  /** What was asked: `auto` (ALPN), `http1`, `http2`, `h2c`. */
+  mode: ProtocolMode;
+  /** What the connections spoke: `http/1.1`, `http/1.0`, `h2`, `h2c`, `mixed`, or null when none opened. */
+  protocol: ConnectionProtocol | "mixed" | null;
+  /**
+   * Requests sent again on a new connection, by reason: `idle_close` (HTTP/1.1: the server closed
+   * a reused idle connection as the request was written), `goaway` and `refused_stream` (HTTP/2).
+   * Not errors (docs/TRANSPORT.md "Retries").
+   */
+  retried: RetriedSummary;
+  connections: ConnectionsSummary & {
+    /** Cap on open connections for the protocol spoken. */
+    limit: number;
+    /** HTTP/2 only: streams one connection carries at most (null over HTTP/1.1). */
+    streamsPerConnection: number | null;
+    /**
+     * HTTP/2 only: the lowest SETTINGS_MAX_CONCURRENT_STREAMS a server announced, or null (none
+     * announced, or HTTP/1.1). Below `streamsPerConnection` it, not --workers, capped the streams.
+     */
+    serverMaxStreams: number | null;
+    keepAlive: boolean;
+    maxRequestsPerConnection: number | null;
+  };
+  /** Null over cleartext. */
+  tls: {
+    minVersion: string;
+    /** False with --insecure: certificates were not checked. */
+    verified: boolean;
+    servername: string | null;
+    extraCa: boolean;
+    clientCertificate: boolean;
+  } | null;
+  warnings: string[];
+}
 
 /** Percentiles of one HDR histogram, in milliseconds (µs precision, 3 significant digits). */
 export interface LatencySummaryMs {
@@ -229,3 +307,67 @@ export interface MetricsSnapshot {
 export const LATENCY_BUCKET_BOUNDS_MS = [
   0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 25, 35, 50, 75, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
 ] as const;
+
+// The documents `--out` writes (docs/RESULTS.md): one run, a profile's phases, a ladder.
+
+/** One row of the Baseline Results table: a ladder step or a phase, with its note. */
+export interface LadderStep {
+  ratePerSec: number;
+  result: RunResult;
+  note: string;
+}
+
+/** A ladder's capacity per node (docs/THRESHOLDS.md, "Capacity per node"). */
+export interface LadderCapacity {
+  nodes: number;
+  /** Asked rate of the highest step within target; null when no step was. */
+  stepPerSec: number | null;
+  /** That step's achieved rate ÷ nodes. */
+  perNodePerSec: number | null;
+  /** Null when the ladder cannot tell: it never left target below 1,000 req/s per node, or no step was within target above 500. */
+  level: Level | null;
+  message: string;
+}
+
+/** A profile's phases, each run on its own (docs/RESULTS.md "Phases"). */
+export interface PhasesDocument {
+  schemaVersion: typeof RESULTS_SCHEMA_VERSION;
+  kind: "phases";
+  interrupted: boolean;
+  phases: Array<{ name: string; result: RunResult }>;
+}
+
+/** A ladder's steps, its saturation point and capacity (docs/RESULTS.md "Ladder"). */
+export interface LadderDocument {
+  schemaVersion: typeof RESULTS_SCHEMA_VERSION;
+  kind: "ladder";
+  /** The rate from which every step was outside target; null if none. */
+  saturatedAtPerSec: number | null;
+  capacity: LadderCapacity;
+  interrupted: boolean;
+  /** Why the target was unreachable at the last step; null when it answered. */
+  unreachable: { ratePerSec: number; reason: string } | null;
+  /** The Baseline Results table as Markdown. */
+  table: string;
+  steps: Array<{ ratePerSec: number; interrupted: boolean; note: string; result: RunResult }>;
+}
+
+/** What a command's `--out` holds: a run (no `kind`), phases or a ladder. */
+export type ResultsDocument = RunResult | PhasesDocument | LadderDocument;
+
+/** Live figures for progress lines (the reporters' `progress`), computed once a second. */
+export interface Progress {
+  elapsedSec: number;
+  totalSec: number;
+  sent: number;
+  inFlight: number;
+  completed: number;
+  success: number;
+  blocked: number;
+  error: number;
+  achievedPerSec: number;
+  correctness: number | null;
+  latencyMs: { p50: number; p95: number; p99: number };
+  /** `--timeout` (s): after the schedule, requests in flight get up to this long from their send. */
+  timeoutSec: number;
+}

@@ -1,11 +1,7 @@
 import { unreachableReason } from "../evaluate/reachability.js";
-import type { Level, RunResult } from "../metrics/result.js";
+import type { LadderStep, Level, ResultsDocument } from "../metrics/result.js";
 
-export interface LadderStep {
-  ratePerSec: number;
-  result: RunResult;
-  note: string;
-}
+export type { LadderStep };
 
 const ms = (value: number): string => `${Number(value.toFixed(2))}ms`;
 const percent = (ratio: number): string => `${Number((ratio * 100).toFixed(3))}%`;
@@ -68,4 +64,18 @@ export function ladderNotes(levels: readonly Level[]): string[] {
     const qualified = index === 0 && level !== "target" ? `${words} (${level})` : words;
     return index === saturation ? `${qualified}; saturation starts here` : qualified;
   });
+}
+
+/**
+ * The Baseline Results table of any document: a run is one row (noted with `note`), phases one
+ * row each named after the phase, a ladder its own table.
+ */
+export function documentTable(document: ResultsDocument, note = ""): string {
+  if (!("kind" in document)) {
+    return ladderTable([{ ratePerSec: document.rate.targetPerSec, result: document, note }]);
+  }
+  if (document.kind === "ladder") return document.table;
+  return ladderTable(
+    document.phases.map(({ name, result }) => ({ ratePerSec: result.rate.targetPerSec, result, note: name })),
+  );
 }

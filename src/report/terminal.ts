@@ -1,5 +1,4 @@
-import type { Progress } from "../engine/run.js";
-import type { LatencySummaryMs, Level, RunResult } from "../metrics/result.js";
+import type { LatencySummaryMs, Level, Progress, RunResult } from "../metrics/result.js";
 import { describeTargets } from "../scenarios/request-targets.js";
 import { describeConnections, describeTransportErrors } from "../transport/describe.js";
 

@@ -1,7 +1,7 @@
 import type { CustomCase } from "../config/profile-cases.js";
 import { buildCaseRequest } from "../config/profile-cases.js";
 import type { Outcome } from "../metrics/result.js";
-import type { PreparedRequest } from "../transport/http.js";
+import type { PreparedRequest } from "../transport/request.js";
 import { classifyResponse, matchesExpectation } from "./classify.js";
 import { CORPUS } from "./corpus.js";
 import { classifyCase, matchesCase } from "./expect.js";

@@ -6,26 +6,19 @@ import {
   recordMs,
   summarizeMs,
 } from "../metrics/histogram.js";
-import type { LatencySummaryMs } from "../metrics/result.js";
 
-/**
- * Protocol a connection speaks, as reported: ALPN's names, `h2c` for HTTP/2 over cleartext, and
- * `http/1.0` for a connection whose server answered its first response as HTTP/1.0.
- */
-export type ConnectionProtocol = "http/1.0" | "http/1.1" | "h2" | "h2c";
-
-/** Requests sent again, by reason (`idle_close`, `goaway`): the results' `transport.retried`. */
-export interface RetriedSummary {
-  total: number;
-  byReason: Record<string, number>;
-}
-
-/** Counts of connections as the results have always shown them (RunResult.transport.connections). */
-export interface ConnectionStats {
-  opened: number;
-  byProtocol: Record<string, number>;
-  byTlsVersion: Record<string, number>;
-}
+export type {
+  ConnectionProtocol,
+  ConnectionStats,
+  ConnectionsSummary,
+  RetriedSummary,
+} from "../metrics/result.js";
+import type {
+  ConnectionProtocol,
+  ConnectionStats,
+  ConnectionsSummary,
+  RetriedSummary,
+} from "../metrics/result.js";
 
 /** What one new connection cost and what it negotiated. */
 export interface OpenedConnection {
@@ -38,18 +31,6 @@ export interface OpenedConnection {
   tlsHandshakeMs: number | undefined;
   /** The TLS session was resumed from a ticket (RFC 8446 §2.2). */
   resumed: boolean;
-}
-
-export interface ConnectionsSummary extends ConnectionStats {
-  /** Connection attempts that failed before carrying a request (refused, TLS, timeout, no h2). */
-  failed: number;
-  /** TLS connections that resumed an earlier session. */
-  resumed: number;
-  connectMs: LatencySummaryMs;
-  /** All zeros over cleartext. */
-  tlsHandshakeMs: LatencySummaryMs;
-  /** Responses per connection: `mean` over every connection opened, `max` on any one. */
-  requestsPerConnection: { mean: number; max: number };
 }
 
 /** A ConnectionRecorder as plain data (histograms encoded), to merge the threads' connections (`--threads`). */

@@ -11,9 +11,7 @@ import {
   type ConnectionProtocol,
   type ConnectionState,
   type ConnectionStats,
-  type ConnectionsSummary,
   type OpenedConnection,
-  type RetriedSummary,
 } from "./connections.js";
 import { openConnection, type ConnectorSettings } from "./connector.js";
 import {
@@ -54,63 +52,11 @@ export interface TransportOptions {
   flags?: TransportFlags;
 }
 
-/** A request built once per test case and reused for every send (no per-request JSON encoding). */
-export interface PreparedRequest {
-  method: string;
-  path: string;
-  /** Flat [name, value, name, value…] as undici takes it. */
-  headers: string[];
-  body: Buffer | undefined;
-}
+export type { PreparedRequest, ResponseCallback } from "./request.js";
+import type { PreparedRequest, ResponseCallback } from "./request.js";
 
-/**
- * A request's end. `writtenAtMs`: clock ms when it was first written on a connection (over HTTP/2,
- * when its stream opened), NaN when it never was (its connection failed, or it timed out waiting
- * for a connection or a stream slot): service time counts from there, the wait before is queue time.
- */
-export type ResponseCallback = (
-  error: Error | null,
-  statusCode: number,
-  body: Buffer | null,
-  writtenAtMs: number,
-) => void;
-
-/** The results' `transport` object (docs/TRANSPORT.md "What is recorded"). */
-export interface TransportSummary {
-  /** What was asked: `auto` (ALPN), `http1`, `http2`, `h2c`. */
-  mode: ProtocolMode;
-  /** What the connections spoke: `http/1.1`, `http/1.0`, `h2`, `h2c`, `mixed`, or null when none opened. */
-  protocol: ConnectionProtocol | "mixed" | null;
-  /**
-   * Requests sent again on a new connection, by reason: `idle_close` (HTTP/1.1: the server closed
-   * a reused idle connection as the request was written), `goaway` and `refused_stream` (HTTP/2).
-   * Not errors (docs/TRANSPORT.md "Retries").
-   */
-  retried: RetriedSummary;
-  connections: ConnectionsSummary & {
-    /** Cap on open connections for the protocol spoken. */
-    limit: number;
-    /** HTTP/2 only: streams one connection carries at most (null over HTTP/1.1). */
-    streamsPerConnection: number | null;
-    /**
-     * HTTP/2 only: the lowest SETTINGS_MAX_CONCURRENT_STREAMS a server announced, or null (none
-     * announced, or HTTP/1.1). Below `streamsPerConnection` it, not --workers, capped the streams.
-     */
-    serverMaxStreams: number | null;
-    keepAlive: boolean;
-    maxRequestsPerConnection: number | null;
-  };
-  /** Null over cleartext. */
-  tls: {
-    minVersion: string;
-    /** False with --insecure: certificates were not checked. */
-    verified: boolean;
-    servername: string | null;
-    extraCa: boolean;
-    clientCertificate: boolean;
-  } | null;
-  warnings: string[];
-}
+export type { TransportSummary } from "../metrics/result.js";
+import type { TransportSummary } from "../metrics/result.js";
 
 function protocolOf(connections: ConnectionStats): TransportSummary["protocol"] {
   const protocols = Object.keys(connections.byProtocol) as ConnectionProtocol[];

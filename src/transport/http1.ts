@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import type { Socket } from "node:net";
 import { ConnectionClosedError, TransportClosedError, TruncatedBodyError } from "./errors.js";
-import type { PreparedRequest } from "./http.js";
+import type { PreparedRequest } from "./request.js";
 import {
   HEADERS_FAIL,
   HEADERS_OK,

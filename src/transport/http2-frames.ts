@@ -1,4 +1,4 @@
-import type { PreparedRequest } from "./http.js";
+import type { PreparedRequest } from "./request.js";
 import { encodeRequestBlock } from "./hpack.js";
 import { checkedFields, declaresLength } from "./request-fields.js";
 

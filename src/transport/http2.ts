@@ -1,5 +1,5 @@
 import { errors } from "undici";
-import type { PreparedRequest } from "./http.js";
+import type { PreparedRequest } from "./request.js";
 import type { ExchangeEvents, Http1Connect } from "./http1.js";
 import type { Http2Wire } from "./http2-frames.js";
 import { Http2Session } from "./http2-session.js";

@@ -1,6 +1,6 @@
 import { CLIENT_FRAMING_HEADERS, HEADER_VALUE, TOKEN } from "../config/headers.js";
 import { InvalidRequestError } from "./errors.js";
-import type { PreparedRequest } from "./http.js";
+import type { PreparedRequest } from "./request.js";
 
 /** A request target as undici accepts it: no spaces, controls or characters beyond Latin-1. */
 const PATH = /^[\u0021-\u00ff]+$/;

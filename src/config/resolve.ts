@@ -1,0 +1,488 @@
+/**
+ * The one way from what a user typed to what a command runs: flags (and, for `run`, an optional
+ * profile under them) become typed options for run, phases, ladder and demo. Every value is
+ * validated once, by one parser, with one message naming its flag or field (InputError, exit 2).
+ * A new run flag is declared in `addRunOptions` and read in `resolveOutputs` or `parseRunOptions`.
+ */
+import { Option, type Command } from "commander";
+import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
+import {
+  parsePrometheusOptions,
+  PrometheusOptionError,
+  type PrometheusOptions,
+  type RawPrometheusOptions,
+} from "../report/prometheus-options.js";
+import type { OutputPath } from "../report/output-file.js";
+import { parseDurationMs, timerLimitProblem } from "./duration.js";
+import { InputError } from "./errors.js";
+import { parseDecimal, parseWholeNumber } from "./numbers.js";
+import {
+  DEFAULT_PATH,
+  DEFAULT_TIMEOUT,
+  parsePacing,
+  parseRunOptions,
+  resolveThreads,
+  type RawRunOptions,
+  type RunOptions,
+} from "./options.js";
+import { caseCorpus } from "./profile-cases.js";
+import {
+  applyCliOverrides,
+  effectiveWorkers,
+  phasePlan,
+  requestHeaders,
+  type LoadedProfile,
+  type PhaseSpec,
+  type ProfileCliFlags,
+} from "./profile.js";
+import { checkRateBound } from "./rate-bound.js";
+import { parseTransportFlags, type RawTransportFlags } from "./transport-options.js";
+
+/** The run flags as commander hands them over (strings, as typed). */
+export interface CliRunFlags extends RawRunOptions, RawPrometheusOptions {
+  /** `--label k=v`, repeatable (commander names it after the flag). */
+  label?: string[];
+  out?: string;
+  hdrLog?: string;
+  markdown?: string;
+  quiet?: boolean;
+}
+
+/** Where a command's results go: each becomes a reporter (cli/reporters.ts). */
+export interface ResolvedOutputs {
+  out?: OutputPath;
+  /** The Baseline Results table of the command as Markdown. */
+  markdown?: OutputPath;
+  hdrLog?: OutputPath;
+  prometheus?: PrometheusOptions;
+  /** `prometheus.prometheusFile`, named by its flag or its profile field. */
+  prometheusFile?: OutputPath;
+  quiet: boolean;
+}
+
+/** One run: `load-test --rps …`, or a profile with one phase. */
+export interface ResolvedRun {
+  kind: "run";
+  /** What the terminal calls it: `load-test`, or the profile's name. */
+  title: string;
+  /** The Notes cell of its Markdown row: "" for flags, the title for a profile. */
+  note: string;
+  options: RunOptions;
+  outputs: ResolvedOutputs;
+}
+
+/** A profile's phases, run in order (docs/PROFILES.md "Phases"). */
+export interface ResolvedPhases {
+  kind: "phases";
+  phases: Array<{ name: string; options: RunOptions; pauseAfterMs: number }>;
+  outputs: ResolvedOutputs;
+}
+
+/** `ladder` and `demo`: one run per rate, back to back (engine/ladder.ts). */
+export interface ResolvedLadder {
+  kind: "ladder";
+  title: string;
+  /** Everything but the rate and duration, shared by every step (rate: the highest step). */
+  base: RunOptions;
+  ratesPerSec: number[];
+  stepMs: number;
+  pauseMs: number;
+  outputs: ResolvedOutputs;
+  /** The last step's summary in full before the table (`demo`). */
+  summaryOfLast: boolean;
+}
+
+export type ResolvedCommand = ResolvedRun | ResolvedPhases | ResolvedLadder;
+
+// ---------------------------------------------------------------------------------------------
+// The flags
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** The flags of run, ladder and the bare command, in one place. */
+export function addRunOptions(command: Command, { withRate = true } = {}): Command {
+  if (withRate) {
+    command
+      .option(
+        "--rps <n>",
+        'requests per second, paced evenly (open loop); "max": a closed loop with --workers in flight',
+      )
+      .option("--duration <d>", "test duration: 30s, 5m, 1h, 1m30s")
+      .option(
+        "--stages <list>",
+        "ramping rate, k6 stages: 30s:10,1m:50,2m:100,30s:0 (instead of --rps/--duration)",
+      )
+      .option("--start-rps <n>", "rate the first stage ramps from", "0");
+  }
+  return command
+    .addOption(
+      new Option("--target <url>", "base URL of the target (http:// or https://)").env("AXONFLOW_ENDPOINT"),
+    )
+    .option("--coldstart-window <n>", "report the first N requests' percentiles on their own", "0")
+    .option(
+      "--nodes <n>",
+      "gateway nodes serving the target: capacity (--rps max, a ladder) is judged per node",
+      "1",
+    )
+    .option(
+      "--category <c>",
+      `test category: ${CATEGORY_CHOICES.join(", ")} (a profile may name its own)`,
+      "mixed",
+    )
+    .option(
+      "--workers <n>",
+      "cap on requests in flight (and HTTP/1.1 connections); default 2 s worth of --rps, 10..64 (llm: 10..1000); 64 with --rps max",
+    )
+    .option(
+      "--threads <n>",
+      "worker threads, each pacing every n-th request; default one per core, minus one for a loopback target",
+    )
+    .option(
+      "--pacing <mode>",
+      "precise: each request leaves at its due time, within ~0.1 ms (default); tick: a 1 ms tick, less CPU",
+    )
+    .option("--path <path>", "request path appended to the target", DEFAULT_PATH)
+    .addOption(
+      new Option(
+        "--api-key <key>",
+        "sent as Authorization: Bearer <key>; never printed; '' for none; default demo-org, the methodology's client id (with a profile: its auth)",
+      ).env("AXONFLOW_CLIENT_ID"),
+    )
+    .option("--header <name:value>", "extra request header (repeatable)", collect)
+    .option("--timeout <d>", "per-request timeout from the actual send", DEFAULT_TIMEOUT)
+    .option("--http1", "speak HTTP/1.1 only (do not offer h2 by ALPN)")
+    .option("--http2", "require HTTP/2 (h2 by ALPN over https://); stop if the server does not offer it")
+    .option("--h2c", "HTTP/2 over cleartext with prior knowledge (http:// targets behind a TLS proxy)")
+    .option(
+      "--connections <n>",
+      "connections at most: HTTP/2 default 1 per 100 in flight (1..4), HTTP/1.1 default --workers",
+    )
+    .option("--ca <file>", "extra trusted CA certificates (PEM), added to the system ones")
+    .option("--insecure", "do not verify TLS certificates (the summary warns)")
+    .option("--servername <name>", "TLS SNI and the name the certificate is verified against")
+    .option("--cert <file>", "client certificate for mutual TLS (PEM, with --key)")
+    .option("--key <file>", "client private key for mutual TLS (PEM, unencrypted)")
+    .option("--tls-min <version>", "lowest TLS version: 1.2 (default) or 1.3")
+    .option("--no-keepalive", "a new connection for every request (measures connection set-up)")
+    .option("--max-requests-per-connection <n>", "close each connection after n requests")
+    .option("--warmup <d>", "unrecorded traffic at the same rate before the measured run", "0s")
+    .option("--out <file>", "write the results as JSON (docs/RESULTS.md)")
+    .option(
+      "--hdr-log <file>",
+      "write each second's latency histogram as an HdrHistogram interval log (docs/RESULTS.md)",
+    )
+    .option("--markdown <file>", "write the Baseline Results row(s) of the run as a Markdown table")
+    .option("--quiet", "no live progress, only the summary")
+    .option(
+      "--threshold <metric:expr>",
+      "k6-style threshold, repeatable: 'latency:p(95)<10', 'latency{category:security}:p(99)<25@degraded' (docs/THRESHOLDS.md)",
+      collect,
+    )
+    .option(
+      "--abort-on-critical",
+      "stop early once a critical threshold has clearly failed; results are still written",
+    )
+    .option("--pushgateway <url>", "push metrics to a Prometheus Pushgateway during and after the run")
+    .option("--push-interval <d>", "how often to push during the run (0: only at the end)", "10s")
+    .option("--pushgateway-job <name>", "Pushgateway grouping key: job", "load-test")
+    .option("--pushgateway-instance <name>", "Pushgateway grouping key: instance (e.g. the shard)")
+    .option("--pushgateway-delete-after", "delete the pushed group when the run ends")
+    .option("--pushgateway-fatal", "exit 4 when the Pushgateway could not be reached (CI)")
+    .option("--prometheus-file <file>", "write the final metrics in Prometheus text format")
+    .option("--metrics-listen <host:port>", "serve live /metrics during the run, e.g. 127.0.0.1:9464")
+    .option("--metric-prefix <name>", "metric name prefix", "axonflow_load_test")
+    .option("--client <id>", "Prometheus label client")
+    .option("--environment <name>", "Prometheus label environment")
+    .option("--provider <name>", "Prometheus label provider (LLM provider)")
+    .option("--label <k=v>", "extra Prometheus label (repeatable)", collect);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+/** `--out x` -> { flag: "--out", path: "x" }; undefined stays undefined. */
+export function output(flag: string, path: string | undefined): OutputPath | undefined {
+  return path === undefined ? undefined : { flag, path };
+}
+
+/** A duration flag (`--step`, `--pause`): one message for every duration the commands take. */
+export function parseDurationFlag(flag: string, text: string, allowZero: boolean): number {
+  const valueMs = parseDurationMs(text);
+  if (valueMs === undefined || valueMs < 0 || (!allowZero && valueMs === 0))
+    throw new InputError(flag, `must be a duration like 30s, 1m or 1m30s, got "${text}"`);
+  const tooLong = timerLimitProblem(valueMs);
+  if (tooLong) throw new InputError(flag, tooLong);
+  return valueMs;
+}
+
+/** `--rates 10,50,100`: the ladder's asked rates, each > 0. */
+export function parseRates(text: string): number[] {
+  const rates = text.split(",").map((item) => parseDecimal(item) ?? Number.NaN);
+  if (rates.length === 0 || rates.some((rate) => !(rate > 0)))
+    throw new InputError("--rates", `expected increasing rates like 10,50,100,200, got "${text}"`);
+  return rates;
+}
+
+/** `--llm-latency 200ms..2s`: the mock provider's latency range. */
+export function parseLatencyRange(text: string): { min: number; max: number } {
+  const [minText, maxText = minText] = text.split("..");
+  const min = parseDurationMs(minText ?? "");
+  const max = parseDurationMs(maxText ?? "");
+  if (min === undefined || max === undefined || min < 0 || max < min)
+    throw new InputError("--llm-latency", `expected MIN..MAX like 200ms..2s, got "${text}"`);
+  const tooLong = timerLimitProblem(max);
+  if (tooLong) throw new InputError("--llm-latency", tooLong);
+  return { min, max };
+}
+
+/** `--port`: 0..65535 (0: any free port). */
+export function parsePort(text: string): number {
+  const port = parseWholeNumber(text) ?? Number.NaN;
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InputError("--port", `must be 0..65535, got "${text}"`);
+  return port;
+}
+
+/** Prometheus flags; undefined when no export was asked for (labels alone are still checked). */
+export function prometheusOptions(flags: RawPrometheusOptions): PrometheusOptions | undefined {
+  const wanted = flags.pushgateway ?? flags.prometheusFile ?? flags.metricsListen;
+  const extraFlags = flags.pushgatewayDeleteAfter || flags.pushgatewayFatal;
+  if (wanted === undefined && !extraFlags) {
+    // Labels without an export are still checked, so a typo is not silently ignored.
+    if (!flags.labels?.length && !flags.client && !flags.environment && !flags.provider) return undefined;
+  }
+  try {
+    // --pushgateway-job and --push-interval have defaults: they only matter with a Pushgateway.
+    const options = parsePrometheusOptions(
+      flags.pushgateway === undefined
+        ? { ...flags, pushgatewayJob: undefined, pushInterval: undefined }
+        : flags,
+    );
+    return wanted === undefined && !extraFlags ? undefined : options;
+  } catch (error) {
+    if (error instanceof PrometheusOptionError)
+      throw new InputError(error.flag, bare(error.message, error.flag));
+    throw error;
+  }
+}
+
+const bare = (message: string, flag: string): string =>
+  message.startsWith(`${flag}: `) ? message.slice(flag.length + 2) : message;
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+/** `load-test --rps … --duration …` (or `run` without a profile). */
+export function resolveRun(flags: CliRunFlags): ResolvedRun {
+  const prometheus = prometheusOptions({ ...flags, labels: flags.label });
+  return {
+    kind: "run",
+    title: "load-test",
+    note: "",
+    options: parseRunOptions(flags),
+    outputs: {
+      out: output("--out", flags.out),
+      markdown: output("--markdown", flags.markdown),
+      hdrLog: output("--hdr-log", flags.hdrLog),
+      quiet: Boolean(flags.quiet),
+      prometheus,
+      prometheusFile: output("--prometheus-file", prometheus?.prometheusFile),
+    },
+  };
+}
+
+export interface LadderFlags extends CliRunFlags {
+  rates: string;
+  step: string;
+  pause: string;
+}
+
+/** `load-test ladder`: the steps' rates and lengths as numbers, every other flag as for a run. */
+export function resolveLadder(flags: LadderFlags): ResolvedLadder {
+  // The ladder writes --out and --markdown only; an export flag would be a file never written.
+  const exportFlag = (
+    [
+      ["--prometheus-file", flags.prometheusFile],
+      ["--pushgateway", flags.pushgateway],
+      ["--metrics-listen", flags.metricsListen],
+    ] as const
+  ).find(([, value]) => value !== undefined)?.[0];
+  if (exportFlag)
+    throw new InputError(
+      exportFlag,
+      `not supported by ladder (each step is a run of its own: use load-test --rps N ${exportFlag} …)`,
+    );
+  const ratesPerSec = parseRates(flags.rates);
+  const stepMs = parseDurationFlag("--step", flags.step, false);
+  const pauseMs = parseDurationFlag("--pause", flags.pause, true);
+  return {
+    kind: "ladder",
+    title: "ladder",
+    base: parseRunOptions(flags, {
+      ratePerSec: Math.max(...ratesPerSec),
+      durationMs: stepMs,
+      rateFlag: "--rates",
+    }),
+    ratesPerSec,
+    stepMs,
+    pauseMs,
+    outputs: {
+      out: output("--out", flags.out),
+      markdown: output("--markdown", flags.markdown),
+      hdrLog: output("--hdr-log", flags.hdrLog),
+      quiet: Boolean(flags.quiet),
+    },
+    summaryOfLast: false,
+  };
+}
+
+export interface DemoFlags {
+  rates: string;
+  step: string;
+  pause: string;
+  warmup: string;
+  out?: string;
+  markdown?: string;
+  quiet?: boolean;
+  llmLatency: string;
+  threads?: string;
+}
+
+/**
+ * `load-test demo`: a ladder against the reference gateway at `targetUrl`, mixed category, with
+ * the methodology's client id. Called once with a placeholder target to validate every flag
+ * before the gateway starts, then with the gateway's URL.
+ */
+export function resolveDemo(flags: DemoFlags, targetUrl = "http://127.0.0.1"): ResolvedLadder {
+  parseLatencyRange(flags.llmLatency);
+  const ratesPerSec = parseRates(flags.rates);
+  const stepMs = parseDurationFlag("--step", flags.step, false);
+  const pauseMs = parseDurationFlag("--pause", flags.pause, true);
+  const base = parseRunOptions(
+    {
+      target: targetUrl,
+      warmup: flags.warmup,
+      threads: flags.threads,
+      category: "mixed",
+      apiKey: "demo-org",
+    },
+    { ratePerSec: Math.max(...ratesPerSec), durationMs: stepMs, rateFlag: "--rates" },
+  );
+  return {
+    kind: "ladder",
+    title: "demo",
+    base,
+    ratesPerSec,
+    stepMs,
+    pauseMs,
+    outputs: {
+      out: output("--out", flags.out),
+      markdown: output("--markdown", flags.markdown),
+      quiet: Boolean(flags.quiet),
+    },
+    summaryOfLast: true,
+  };
+}
+
+/**
+ * `load-test run profile.yaml`: the profile with the typed flags over it (docs/PROFILES.md
+ * "Precedence"); `typed` holds only the flags the user typed, `all` every flag with its default.
+ */
+export function resolveProfile(
+  profileLoaded: LoadedProfile,
+  typed: ProfileCliFlags,
+  all: CliRunFlags,
+): ResolvedRun | ResolvedPhases {
+  const loaded = applyCliOverrides(profileLoaded, typed);
+  const { profile } = loaded;
+  const labels = Object.entries(profile.labels);
+  const pick = (name: string): string | undefined => profile.labels[name];
+  const prometheus = prometheusOptions({
+    ...(all as RawPrometheusOptions),
+    pushgateway: profile.outputs.pushgateway,
+    prometheusFile: profile.outputs.prometheusFile,
+    client: pick("client"),
+    environment: pick("environment"),
+    provider: pick("provider"),
+    labels: labels
+      .filter(([name]) => !["client", "environment", "provider"].includes(name))
+      .map(([k, v]) => `${k}=${v}`),
+  });
+  // A path typed on the command line is named by its flag, one from the profile by its field.
+  const outputOf = (
+    key: "out" | "markdown" | "prometheusFile" | "hdrLog",
+    flag: string,
+  ): OutputPath | undefined =>
+    output(typed[key] !== undefined ? flag : `outputs.${key}`, profile.outputs[key]);
+  const outputs: ResolvedOutputs = {
+    out: outputOf("out", "--out"),
+    markdown: outputOf("markdown", "--markdown"),
+    hdrLog: outputOf("hdrLog", "--hdr-log"),
+    quiet: Boolean(all.quiet),
+    ...(prometheus ? { prometheus, prometheusFile: outputOf("prometheusFile", "--prometheus-file") } : {}),
+  };
+  const runs = profile.phases.map((phase, index) => phaseOptions(loaded, phase, index, all));
+  if (profile.phases.length === 1) {
+    const title = profile.name ?? "load-test";
+    return { kind: "run", title, note: title, options: runs[0] as RunOptions, outputs };
+  }
+  return {
+    kind: "phases",
+    phases: profile.phases.map((phase, index) => ({
+      name: phase.name,
+      options: runs[index] as RunOptions,
+      pauseAfterMs: phase.pauseAfterMs,
+    })),
+    outputs,
+  };
+}
+
+/** The run options of one profile phase (docs/PROFILES.md "Phases"). */
+function phaseOptions(
+  loaded: LoadedProfile,
+  phase: PhaseSpec,
+  index: number,
+  transportFlags: RawTransportFlags & { threads?: string; pacing?: string },
+): RunOptions {
+  const { profile } = loaded;
+  const plan = phasePlan(phase);
+  const tooLong = timerLimitProblem(plan.durationMs);
+  if (tooLong) throw new InputError(`phase "${phase.name}"`, `its stages in total ${tooLong}`);
+  const constant = phase.constantPerSec !== undefined;
+  const targetUrl = new URL(profile.target as string);
+  const workers = effectiveWorkers(profile);
+  const threads = resolveThreads(transportFlags.threads, workers, targetUrl);
+  const field = `${profile.phases.length > 1 ? `phases[${index}].` : ""}${constant ? "rps" : "stages"}`;
+  checkRateBound(plan.peakPerSec, threads, field);
+  return {
+    targetUrl,
+    path: profile.path,
+    ratePerSec: phase.closedLoop ? 0 : (phase.constantPerSec ?? plan.count / (plan.durationMs / 1000)),
+    ...(phase.closedLoop ? { closedLoop: true } : {}),
+    durationMs: plan.durationMs,
+    stages: constant || phase.closedLoop ? undefined : phase.stages,
+    startPerSec: phase.startPerSec,
+    coldstartWindow: index === 0 ? profile.coldstartWindow : 0,
+    nodes: profile.nodes,
+    category: (CATEGORY_CHOICES as readonly string[]).includes(phase.category)
+      ? (phase.category as CategoryChoice)
+      : "mixed",
+    categoryLabel: phase.category,
+    weights: profile.cases ? undefined : phase.weights,
+    customCases: profile.cases ? caseCorpus(profile.cases, phase.weights) : undefined,
+    workers,
+    threads,
+    pacing: parsePacing(transportFlags.pacing),
+    timeoutMs: profile.timeoutMs,
+    warmupMs: index === 0 ? profile.warmupMs : 0,
+    apiKey: undefined,
+    headers: requestHeaders(loaded),
+    thresholds: profile.thresholds,
+    defaultThresholds: profile.defaultThresholds,
+    abortOnCritical: profile.abortOnCritical,
+    // TLS and protocol flags come from the command line only (docs/TRANSPORT.md).
+    transport: parseTransportFlags(transportFlags, targetUrl, workers),
+  };
+}
