@@ -13,7 +13,8 @@ import {
 } from "../scenarios/expect.js";
 import type { PreparedRequest } from "../transport/request.js";
 import { headerNameSchema, headerValueSchema } from "./headers.js";
-import { CATEGORY_NAME, ENFORCING_CATEGORIES } from "./thresholds.js";
+import { ENFORCING_CATEGORIES } from "../evaluate/methodology.js";
+import { CATEGORY_NAME } from "./thresholds.js";
 
 export const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] as const;
 const STATUS_TEXT = /^([1-5])xx$|^([1-5]\d\d)-([1-5]\d\d)$/;

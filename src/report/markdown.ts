@@ -1,3 +1,4 @@
+import { saturationIndex } from "../evaluate/methodology.js";
 import { unreachableReason } from "../evaluate/reachability.js";
 import type { LadderStep, Level, ResultsDocument } from "../metrics/result.js";
 
@@ -31,16 +32,7 @@ export function ladderTable(steps: readonly LadderStep[]): string {
   return rows.join("\n");
 }
 
-/**
- * Where the target saturated: the first step of the trailing run of steps not within target. A
- * lone noisy step between healthy ones (a 10 req/s step has only a handful of samples above its
- * p99) is not saturation; saturation is the rate from which the target stays unhealthy.
- */
-export function saturationIndex(levels: readonly Level[]): number {
-  let index = levels.length;
-  while (index > 0 && levels[index - 1] !== "target") index--;
-  return index < levels.length ? index : -1;
-}
+export { saturationIndex };
 
 /**
  * Notes in the spec's words, from each step's verdict: the first step is the warm-up; steps
