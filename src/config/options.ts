@@ -56,9 +56,9 @@ export interface RunOptions {
   weights?: Record<string, number>;
   /** A profile's own test cases, already mixed (caseCorpus), instead of the built-in corpora. */
   customCases?: { corpus: Record<string, CustomCase[]>; weights: Record<string, number> };
-  /** Thresholds judging the run (the spec's table under them); undefined: the spec's table alone. */
+  /** Thresholds judging the run (the methodology's table under them); undefined: the methodology's table alone. */
   thresholds?: Threshold[];
-  /** False drops the spec's table from under `thresholds` (a profile's `defaultThresholds: false`). */
+  /** False drops the methodology's table from under `thresholds` (a profile's `defaultThresholds: false`). */
   defaultThresholds?: boolean;
   /** Stop early once a critical threshold has clearly failed (k6's abortOnFail). */
   abortOnCritical?: boolean;
@@ -77,6 +77,8 @@ export interface RawRunOptions extends RawTransportFlags {
   coldstartWindow?: string;
   nodes?: string;
   category?: string;
+  /** `--max-in-flight`, or its alias `--workers` (the methodology's name). */
+  maxInFlight?: string;
   workers?: string;
   threads?: string;
   pacing?: string;
@@ -98,15 +100,6 @@ export const DEFAULT_PATH = "/v1/execute";
  */
 export const DEFAULT_CLIENT_ID = "demo-org";
 export const DEFAULT_TIMEOUT = "30s";
-/**
- * Default in-flight cap (`--workers`). Requests to the spec's LLM providers take 0.2-2 s, so a
- * mix with `llm` cases gets 2 s worth of the asked rate (10..1000). Policy-only requests take
- * milliseconds: 64 slots cover 64 ms of latency at 1,000 req/s. A larger default hurts: measured
- * here (bench/results), a 5,000 req/s run with 1,000 slots opened ~600 connections during its
- * first hiccup and its send lag p99 went from 2.5 ms (50 slots) to 13 ms; at 10,000 req/s it
- * collapsed to 57% of the asked rate, against 100% with 50 slots. Past the cap, requests queue
- * in order and their wait counts in their latency; the summary says when the cap was the limit.
- */
 /** `--rps max` (any case, spaces around): a closed loop instead of a rate. */
 export function isClosedLoopRps(text: string): boolean {
   return text.trim().toLowerCase() === "max";
@@ -115,6 +108,15 @@ export function isClosedLoopRps(text: string): boolean {
 /** `--workers` of `--rps max` when none is given: the top of the open-loop default. */
 export const CLOSED_LOOP_WORKERS = 64;
 
+/**
+ * Default in-flight cap (`--workers`). Requests to the methodology's LLM providers take 0.2-2 s, so a
+ * mix with `llm` cases gets 2 s worth of the asked rate (10..1000). Policy-only requests take
+ * milliseconds: 64 slots cover 64 ms of latency at 1,000 req/s. A larger default hurts: measured
+ * here (bench/results), a 5,000 req/s run with 1,000 slots opened ~600 connections during its
+ * first hiccup and its send lag p99 went from 2.5 ms (50 slots) to 13 ms; at 10,000 req/s it
+ * collapsed to 57% of the asked rate, against 100% with 50 slots. Past the cap, requests queue
+ * in order and their wait counts in their latency; the summary says when the cap was the limit.
+ */
 export function defaultWorkers(ratePerSec: number, slowCases = false): number {
   const twoSecondsWorth = Math.ceil(ratePerSec * 2);
   return Math.max(10, Math.min(slowCases ? 1000 : 64, twoSecondsWorth));
@@ -334,11 +336,13 @@ export interface GivenLoad {
 
 /** Validates every flag at once; throws an InputError naming the first bad flag (one line for the CLI). */
 export function parseRunOptions(raw: RawRunOptions, given?: GivenLoad): RunOptions {
-  const parsed = schema.safeParse(raw);
+  const inFlight = inFlightCap(raw);
+  const parsed = schema.safeParse({ ...raw, workers: inFlight?.text });
   if (!parsed.success) {
     const issue = parsed.error.issues[0] as z.core.$ZodIssue;
     const key = String(issue.path[0] ?? "options");
-    throw new InputError(FLAG_OF[key] ?? `--${key}`, issue.message);
+    const flag = key === "workers" && inFlight ? inFlight.flag : (FLAG_OF[key] ?? `--${key}`);
+    throw new InputError(flag, issue.message);
   }
   const value = parsed.data;
   const load = given
@@ -374,13 +378,30 @@ export function parseRunOptions(raw: RawRunOptions, given?: GivenLoad): RunOptio
     apiKey: resolveApiKey(value.apiKey, value.header),
     headers: value.header,
     transport: parseTransportFlags(raw, value.target, workers),
-    // --abort-on-critical alone judges by the spec's table through the threshold machinery.
+    // --abort-on-critical alone judges by the methodology's table through the threshold machinery.
     thresholds:
       raw.threshold?.length || raw.abortOnCritical
         ? (raw.threshold ?? []).map((text) => parseCliThreshold(text))
         : undefined,
     abortOnCritical: raw.abortOnCritical === true,
   };
+}
+
+/**
+ * The in-flight cap as typed: `--max-in-flight`, or `--workers`, the methodology's name for it
+ * (not to be confused with `--threads`, the worker threads); both at once is ambiguous.
+ */
+export function inFlightCap(flags: {
+  maxInFlight?: string;
+  workers?: string;
+}): { flag: string; text: string } | undefined {
+  if (flags.maxInFlight !== undefined && flags.workers !== undefined)
+    throw new InputError(
+      "--max-in-flight",
+      "and --workers are one setting (--workers is its alias): give one",
+    );
+  if (flags.maxInFlight !== undefined) return { flag: "--max-in-flight", text: flags.maxInFlight };
+  return flags.workers === undefined ? undefined : { flag: "--workers", text: flags.workers };
 }
 
 /** `--api-key`, else the methodology's default client id unless a header carries the credentials. */

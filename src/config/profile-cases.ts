@@ -121,7 +121,7 @@ function statusRanges(value: number | string | Array<number | string>): StatusRa
 }
 
 /**
- * The expectation of a case. Without `expect`, the spec's categories decide: security and
+ * The expectation of a case. Without `expect`, the methodology's categories decide: security and
  * policy cases must be blocked; every other case must answer 2xx without a block. With
  * `expect`, an absent `status` means 2xx unless `blocked: true` (a block may be a 403 or a 2xx).
  */

@@ -5,8 +5,7 @@
  * docs/profile.schema.json.
  *
  * Loading validates everything up front and reports every problem at once, each with its field
- * path and line (DESIGN.md: "validate the whole profile up front and report every problem at
- * once, with the field's name"). Secrets (auth, `{env: NAME}` headers) are read from the
+ * path and line (docs/PROFILES.md). Secrets (auth, `{env: NAME}` headers) are read from the
  * environment at load time and kept apart from the serializable profile.
  */
 import { readFile } from "node:fs/promises";
@@ -25,6 +24,7 @@ import {
   DEFAULT_PATH,
   DEFAULT_TIMEOUT,
   defaultWorkers,
+  inFlightCap,
   isClosedLoopRps,
 } from "./options.js";
 import {
@@ -135,7 +135,7 @@ export interface Profile {
   cases?: CustomCase[];
   /** The file's thresholds (and --threshold ones), before defaults are layered under them. */
   thresholds: Threshold[];
-  /** Whether the spec's table (DEFAULT_THRESHOLDS) stays under `thresholds`. */
+  /** Whether the methodology's table (DEFAULT_THRESHOLDS) stays under `thresholds`. */
   defaultThresholds: boolean;
   labels: Record<string, string>;
   outputs: ProfileOutputs;
@@ -414,7 +414,7 @@ function checkTarget(text: string, path: Path, context: NormalizeContext, from: 
 function normalize(data: RawProfile, context: NormalizeContext): Profile {
   const { problems } = context;
 
-  // Target: the file, else $AXONFLOW_ENDPOINT (the spec's variable), else --target later.
+  // Target: the file, else $AXONFLOW_ENDPOINT (the methodology's variable), else --target later.
   let target: string | undefined;
   if (typeof data.target === "string") target = checkTarget(data.target, ["target"], context, "target");
   else if (data.target !== undefined) {
@@ -773,6 +773,7 @@ export interface ProfileCliFlags {
   stages?: string;
   startRps?: string;
   category?: string;
+  maxInFlight?: string;
   workers?: string;
   timeout?: string;
   warmup?: string;
@@ -809,6 +810,17 @@ export interface ProfileCliFlags {
  *
  * Throws a ProfileError with every problem (bad flags, no target, no load shape, unset env).
  */
+/** `--max-in-flight` or `--workers` (config/options.ts `inFlightCap`); a conflict is one more problem. */
+function inFlightOf(flags: ProfileCliFlags, problems: string[]): { flag: string; text: string } | undefined {
+  try {
+    return inFlightCap(flags);
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    problems.push(error.message);
+    return undefined;
+  }
+}
+
 export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags): LoadedProfile {
   const problems: string[] = [];
   const profile: Profile = structuredClone(loaded.profile);
@@ -952,10 +964,11 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
     }
   }
 
-  if (flags.workers !== undefined) {
+  const inFlight = inFlightOf(flags, problems);
+  if (inFlight !== undefined) {
     const workers = number(
-      "--workers",
-      flags.workers,
+      inFlight.flag,
+      inFlight.text,
       (v) => Number.isInteger(v) && v >= 1,
       "an integer ≥ 1",
     );
@@ -1143,7 +1156,7 @@ export function phaseCategories(phase: PhaseSpec): string[] {
 }
 
 /**
- * The thresholds a phase (or the whole run) is judged by: the spec's table for the categories
+ * The thresholds a phase (or the whole run) is judged by: the methodology's table for the categories
  * it sends (unless `defaultThresholds: false`), with the profile's and the CLI's layered over it
  * by metric selector (mergeThresholds).
  */

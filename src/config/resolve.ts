@@ -132,9 +132,10 @@ export function addRunOptions(command: Command, { withRate = true } = {}): Comma
       "mixed",
     )
     .option(
-      "--workers <n>",
+      "--max-in-flight <n>",
       "cap on requests in flight (and HTTP/1.1 connections); default 2 s worth of --rps, 10..64 (llm: 10..1000); 64 with --rps max",
     )
+    .option("--workers <n>", "the methodology's name for --max-in-flight (an alias)")
     .option(
       "--threads <n>",
       "worker threads, each pacing every n-th request; default one per core, minus one for a loopback target",

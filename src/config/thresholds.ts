@@ -4,7 +4,7 @@ import { ENFORCING_CATEGORIES, TARGET_TABLE } from "../evaluate/methodology.js";
 
 /**
  * Thresholds in k6's grammar (`p(95)<10`, `rate<0.001`, `avg<5`…) on this tool's metrics, each
- * with a level so the spec's three-level "Target Metrics" table is expressible:
+ * with a level so the methodology's three-level "Target Metrics" table is expressible:
  *
  * - a failed `target` threshold makes the run **degraded**;
  * - a failed `degraded` threshold (the bound of the degraded zone) makes it **critical**.
@@ -506,10 +506,10 @@ const t = (selector: string, expression: string, level: ThresholdLevel = "target
   parseThreshold(selector, expression, { level }, "default threshold");
 
 /**
- * The spec's "Target Metrics" table as thresholds, with the same levels as evaluateRun in
+ * The methodology's "Target Metrics" table as thresholds, with the same levels as evaluateRun in
  * src/evaluate/verdict.ts (tested side by side in test/evaluate/thresholds.test.ts):
  *
- * | spec row | target | degraded bound (beyond is critical) |
+ * | methodology row | target | degraded bound (beyond is critical) |
  * |---|---|---|
  * | P50 latency | p(50)<3 | p(50)<=5 |
  * | P95 latency | p(95)<10 | p(95)<=20 |

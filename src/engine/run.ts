@@ -47,7 +47,7 @@ export interface PreparedRun {
 
 /**
  * One run: plan -> scheduler -> transport -> classification -> recorder -> verdict
- * (DESIGN.md "What a run is"). Returns at once; `result` settles when the run is over.
+ * (docs/ARCHITECTURE.md). Returns at once; `result` settles when the run is over.
  */
 export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
   const prepared = prepareRun(options, hooks);

@@ -13,7 +13,7 @@ export const EXIT_CODES = {
   internalError: 1,
   /** Invalid input: a flag, a value or a file was wrong; nothing was sent. */
   invalidInput: 2,
-  /** The run completed and its verdict is critical (a threshold of the spec's table failed). */
+  /** The run completed and its verdict is critical (a threshold of the methodology's table failed). */
   critical: 3,
   /** `--pushgateway-fatal`: the run was fine but its metrics could not be exported. */
   exportFailed: 4,

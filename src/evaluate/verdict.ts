@@ -52,7 +52,7 @@ function latencyCheck(row: LatencyRow, valueMs: number): VerdictCheck {
 }
 
 /**
- * The spec's Target / Degraded / Critical table plus correctness, and its "Warning Signs".
+ * The methodology's Target / Degraded / Critical table plus correctness, and its "Warning Signs".
  * The run's level is the worst of its checks.
  */
 export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
@@ -128,7 +128,7 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
     authRejectionWarning(run.errors, completed) ??
     blockedAllWarning(run.categories, run.requests.blocked, completed);
   if (authRejected) warnings.push(authRejected);
-  // The spec's "Warning Signs".
+  // The methodology's "Warning Signs".
   if (completed > 0 && run.latencyMs.p95 > WARNING_SIGNS.p95AboveMs)
     warnings.push(
       `P95 > ${WARNING_SIGNS.p95AboveMs}ms (${fmt(run.latencyMs.p95)}ms): investigate latency issues`,
@@ -183,7 +183,7 @@ function droppedWarning(run: MeasuredRun): string {
 }
 
 /**
- * "P50 increasing" (spec, Warning Signs): the median of the per-second P50s of the last third of
+ * "P50 increasing" (docs/METHODOLOGY.md, Warning Signs): the median of the per-second P50s of the last third of
  * the run against the first third, ignoring the first second (warm-up). Needs ≥ 6 seconds with
  * traffic; the rise must be both relative (× 1.5) and absolute (> 1 ms) so jitter on a
  * sub-millisecond baseline does not trigger it.

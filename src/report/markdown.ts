@@ -8,7 +8,7 @@ const ms = (value: number): string => `${Number(value.toFixed(2))}ms`;
 const percent = (ratio: number): string => `${Number((ratio * 100).toFixed(3))}%`;
 
 /**
- * The spec's "Baseline Results" table: | RPS | P50 | P95 | P99 | Error Rate | Notes |, plus the
+ * The methodology's "Baseline Results" table: | RPS | P50 | P95 | P99 | Error Rate | Notes |, plus the
  * columns a baseline needs to be trusted (achieved rate, correctness, verdict).
  */
 export function ladderTable(steps: readonly LadderStep[]): string {
@@ -35,7 +35,7 @@ export function ladderTable(steps: readonly LadderStep[]): string {
 export { saturationIndex };
 
 /**
- * Notes in the spec's words, from each step's verdict: the first step is the warm-up; steps
+ * Notes in the methodology's words, from each step's verdict: the first step is the warm-up; steps
  * within target are normal load, the highest of them the target load; a degraded step is the
  * stress test; a critical one is near (or past) saturation.
  */
