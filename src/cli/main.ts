@@ -38,13 +38,13 @@ import { JsonReporter } from "../report/reporters/json.js";
 import { MarkdownReporter } from "../report/reporters/markdown.js";
 import { PrometheusReporter } from "../report/reporters/prometheus.js";
 import { TerminalReporter } from "../report/reporters/terminal.js";
-import { formatPolicyTable } from "../target/policies.js";
+import { formatPolicyTable } from "../gateway/policies.js";
 import {
   DEFAULT_HTTP_SERVER,
   HTTP_SERVER_KINDS,
   startGateway,
   type HttpServerKind,
-} from "../target/gateway.js";
+} from "../gateway/gateway.js";
 import { startGatewayProcess } from "./gateway-process.js";
 import { unknownCommandMessage } from "./unknown-command.js";
 import { hasNodeFlags, NODE_FLAGS } from "./node-flags.js";
