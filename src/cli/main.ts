@@ -38,13 +38,13 @@ import { JsonReporter } from "../report/reporters/json.js";
 import { MarkdownReporter } from "../report/reporters/markdown.js";
 import { PrometheusReporter } from "../report/reporters/prometheus.js";
 import { TerminalReporter } from "../report/reporters/terminal.js";
-import { formatPolicyTable } from "../target/policies.js";
+import { formatPolicyTable } from "../gateway/policies.js";
 import {
   DEFAULT_HTTP_SERVER,
   HTTP_SERVER_KINDS,
   startGateway,
   type HttpServerKind,
-} from "../target/gateway.js";
+} from "../gateway/gateway.js";
 import { startGatewayProcess } from "./gateway-process.js";
 import { unknownCommandMessage } from "./unknown-command.js";
 import { hasNodeFlags, NODE_FLAGS } from "./node-flags.js";
@@ -409,7 +409,9 @@ export function buildProgram(): Command {
   addRunOptions(
     program
       .command("ladder")
-      .description("run the spec's 'Start small' steps back to back and print its Baseline Results table"),
+      .description(
+        "run the methodology's 'Start small' steps back to back and print its Baseline Results table",
+      ),
     { withRate: false },
   )
     .option("--rates <list>", "asked rates, one step each", "10,50,100,200,500")
@@ -436,7 +438,7 @@ export function buildProgram(): Command {
   program
     .command("demo")
     .description(
-      "start the reference gateway on a loopback port and run the spec's 'Start small' steps against it (mixed category)",
+      "start the reference gateway on a loopback port and run the methodology's 'Start small' steps against it (mixed category)",
     )
     .option("--rates <list>", "asked rates, one step each", "10,50,100,200")
     .option("--step <d>", "duration of each step", "8s")

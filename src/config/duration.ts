@@ -1,5 +1,5 @@
 /**
- * Durations as the spec's parameter table writes them (`30s`, `5m`, `1h`) and as k6 stages do
+ * Durations as the methodology's parameter table writes them (`30s`, `5m`, `1h`) and as k6 stages do
  * (`1m30s`), plus `ms` for per-request timeouts. A bare number is seconds.
  */
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

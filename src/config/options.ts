@@ -2,11 +2,19 @@ import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
 import { stagesPlan, parseStages, type Stage } from "../plan/ramping.js";
-import { parseDurationMs, timerLimitProblem } from "./duration.js";
-import { parseDecimal, parseWholeNumber } from "./numbers.js";
+import { timerLimitProblem } from "./duration.js";
+import { parseWholeNumber } from "./numbers.js";
 import { InputError } from "./errors.js";
+import {
+  apiKeyValue,
+  countValue,
+  durationValue,
+  headerValue,
+  isClosedLoopRps,
+  rateValue,
+  startRateValue,
+} from "./flag-values.js";
 import { checkRateBound } from "./rate-bound.js";
-import { headerNameProblem, headerValueProblem, NOT_A_HEADER_NAME } from "./headers.js";
 import { parseTransportFlags, type RawTransportFlags, type TransportFlags } from "./transport-options.js";
 import type { CustomCase } from "./profile-cases.js";
 import { parseCliThreshold, type Threshold } from "./thresholds.js";
@@ -56,9 +64,9 @@ export interface RunOptions {
   weights?: Record<string, number>;
   /** A profile's own test cases, already mixed (caseCorpus), instead of the built-in corpora. */
   customCases?: { corpus: Record<string, CustomCase[]>; weights: Record<string, number> };
-  /** Thresholds judging the run (the spec's table under them); undefined: the spec's table alone. */
+  /** Thresholds judging the run (the methodology's table under them); undefined: the methodology's table alone. */
   thresholds?: Threshold[];
-  /** False drops the spec's table from under `thresholds` (a profile's `defaultThresholds: false`). */
+  /** False drops the methodology's table from under `thresholds` (a profile's `defaultThresholds: false`). */
   defaultThresholds?: boolean;
   /** Stop early once a critical threshold has clearly failed (k6's abortOnFail). */
   abortOnCritical?: boolean;
@@ -77,6 +85,8 @@ export interface RawRunOptions extends RawTransportFlags {
   coldstartWindow?: string;
   nodes?: string;
   category?: string;
+  /** `--max-in-flight`, or its alias `--workers` (the methodology's name). */
+  maxInFlight?: string;
   workers?: string;
   threads?: string;
   pacing?: string;
@@ -98,8 +108,13 @@ export const DEFAULT_PATH = "/v1/execute";
  */
 export const DEFAULT_CLIENT_ID = "demo-org";
 export const DEFAULT_TIMEOUT = "30s";
+export { isClosedLoopRps };
+
+/** `--workers` of `--rps max` when none is given: the top of the open-loop default. */
+export const CLOSED_LOOP_WORKERS = 64;
+
 /**
- * Default in-flight cap (`--workers`). Requests to the spec's LLM providers take 0.2-2 s, so a
+ * Default in-flight cap (`--workers`). Requests to the methodology's LLM providers take 0.2-2 s, so a
  * mix with `llm` cases gets 2 s worth of the asked rate (10..1000). Policy-only requests take
  * milliseconds: 64 slots cover 64 ms of latency at 1,000 req/s. A larger default hurts: measured
  * here (bench/results), a 5,000 req/s run with 1,000 slots opened ~600 connections during its
@@ -107,14 +122,6 @@ export const DEFAULT_TIMEOUT = "30s";
  * collapsed to 57% of the asked rate, against 100% with 50 slots. Past the cap, requests queue
  * in order and their wait counts in their latency; the summary says when the cap was the limit.
  */
-/** `--rps max` (any case, spaces around): a closed loop instead of a rate. */
-export function isClosedLoopRps(text: string): boolean {
-  return text.trim().toLowerCase() === "max";
-}
-
-/** `--workers` of `--rps max` when none is given: the top of the open-loop default. */
-export const CLOSED_LOOP_WORKERS = 64;
-
 export function defaultWorkers(ratePerSec: number, slowCases = false): number {
   const twoSecondsWorth = Math.ceil(ratePerSec * 2);
   return Math.max(10, Math.min(slowCases ? 1000 : 64, twoSecondsWorth));
@@ -162,23 +169,22 @@ export function parsePacing(text: string | undefined): Pacing | undefined {
   return text as Pacing;
 }
 
-const duration = (flag: string) =>
-  z.string({ error: `${flag} is required` }).transform((text, ctx) => {
-    const valueMs = parseDurationMs(text);
-    if (valueMs === undefined || !(valueMs > 0)) {
-      ctx.addIssue({
-        code: "custom",
-        message: `must be a duration like 30s, 5m, 1h or 1m30s, got "${text}"`,
-      });
+/** A zod transform through one of flag-values.ts' parsers: its message, bare, as the issue. */
+function via<In, T>(parse: (text: In) => T) {
+  return (text: In, ctx: z.RefinementCtx): T => {
+    try {
+      return parse(text);
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      ctx.addIssue({ code: "custom", message: bare(error) });
       return z.NEVER;
     }
-    const tooLong = timerLimitProblem(valueMs);
-    if (tooLong) {
-      ctx.addIssue({ code: "custom", message: tooLong });
-      return z.NEVER;
-    }
-    return valueMs;
-  });
+  };
+}
+
+/** Strips the `field: ` an InputError puts in front of its message. */
+const bare = (error: InputError): string =>
+  error.message.startsWith(`${error.field}: `) ? error.message.slice(error.field.length + 2) : error.message;
 
 const schema = z.object({
   target: z.string({ error: "is required (or set AXONFLOW_ENDPOINT)" }).transform((text, ctx) => {
@@ -207,113 +213,48 @@ const schema = z.object({
     .refine((path) => path.startsWith("/"), { message: 'must start with "/"' }),
   rps: z
     .string()
-    .transform((text, ctx): number | "max" => {
-      if (isClosedLoopRps(text)) return "max";
-      const value = parseDecimal(text);
-      if (value === undefined || value <= 0) {
-        ctx.addIssue({ code: "custom", message: `must be a number > 0 or "max", got "${text}"` });
-        return z.NEVER;
-      }
-      return value;
-    })
+    .transform(via((text) => rateValue("--rps", text)))
     .optional(),
-  duration: duration("--duration").optional(),
+  duration: z
+    .string()
+    .transform(via((text) => durationValue("--duration", text, false)))
+    .optional(),
   stages: z.string().optional(),
   startRps: z
     .string()
     .default("0")
-    .transform((text, ctx) => {
-      const value = parseDecimal(text);
-      if (value === undefined) {
-        ctx.addIssue({ code: "custom", message: `must be a rate ≥ 0, got "${text}"` });
-        return z.NEVER;
-      }
-      return value;
-    }),
+    .transform(via((text) => startRateValue("--start-rps", text))),
   coldstartWindow: z
     .string()
     .default("0")
-    .transform((text, ctx) => {
-      const value = parseWholeNumber(text);
-      if (value === undefined) {
-        ctx.addIssue({ code: "custom", message: `must be a number of requests ≥ 0, got "${text}"` });
-        return z.NEVER;
-      }
-      return value;
-    }),
+    .transform(via((text) => countValue("--coldstart-window", text, 0, "a number of requests ≥ 0"))),
   nodes: z
     .string()
     .default("1")
-    .transform((text, ctx) => {
-      const value = Number(text);
-      if (text.trim() === "" || !Number.isInteger(value) || value < 1) {
-        ctx.addIssue({ code: "custom", message: `must be an integer ≥ 1 (gateway nodes), got "${text}"` });
-        return z.NEVER;
-      }
-      return value;
-    }),
+    .transform(via((text) => countValue("--nodes", text, 1, "an integer ≥ 1 (gateway nodes)"))),
   category: z
     .enum(CATEGORY_CHOICES, { error: `must be one of ${CATEGORY_CHOICES.join(", ")}` })
     .default("mixed"),
   workers: z
     .string()
-    .optional()
-    .transform((text, ctx) => {
-      if (text === undefined) return undefined;
-      const value = parseWholeNumber(text);
-      if (value === undefined || value < 1) {
-        ctx.addIssue({ code: "custom", message: `must be an integer ≥ 1, got "${text}"` });
-        return z.NEVER;
-      }
-      return value;
-    }),
-  timeout: duration("--timeout").prefault(DEFAULT_TIMEOUT),
+    .transform(via((text) => countValue("--workers", text, 1, "an integer ≥ 1")))
+    .optional(),
+  timeout: z
+    .string()
+    .default(DEFAULT_TIMEOUT)
+    .transform(via((text) => durationValue("--timeout", text, false))),
   warmup: z
     .string()
     .default("0s")
-    .transform((text, ctx) => {
-      const valueMs = parseDurationMs(text);
-      if (valueMs === undefined) {
-        ctx.addIssue({ code: "custom", message: `must be a duration like 2s, or 0 for none, got "${text}"` });
-        return z.NEVER;
-      }
-      const tooLong = timerLimitProblem(valueMs);
-      if (tooLong) {
-        ctx.addIssue({ code: "custom", message: tooLong });
-        return z.NEVER;
-      }
-      return valueMs;
-    }),
+    .transform(via((text) => durationValue("--warmup", text, true))),
   apiKey: z
     .string()
-    .refine((key) => headerValueProblem(key) === undefined, {
-      error: "may hold only visible characters (no CR, LF or other control characters)",
-    })
+    .transform(via((text) => apiKeyValue("--api-key", text)))
     .optional(),
   header: z
     .array(z.string())
     .default([])
-    .transform((items, ctx) => {
-      const headers: Array<[string, string]> = [];
-      for (const item of items) {
-        const colon = item.indexOf(":");
-        const name = colon > 0 ? item.slice(0, colon).trim() : "";
-        const problem = headerNameProblem(name);
-        if (problem) {
-          const message = problem === NOT_A_HEADER_NAME ? `expected "Name: value", got "${item}"` : problem;
-          ctx.addIssue({ code: "custom", message });
-          return z.NEVER;
-        }
-        const value = item.slice(colon + 1).trim();
-        const valueProblem = headerValueProblem(value);
-        if (valueProblem) {
-          ctx.addIssue({ code: "custom", message: `${name}: ${valueProblem}` });
-          return z.NEVER;
-        }
-        headers.push([name, value]);
-      }
-      return headers;
-    }),
+    .transform(via((items: string[]) => items.map((item) => headerValue("--header", item)))),
 });
 
 const FLAG_OF: Record<string, string> = {
@@ -334,11 +275,13 @@ export interface GivenLoad {
 
 /** Validates every flag at once; throws an InputError naming the first bad flag (one line for the CLI). */
 export function parseRunOptions(raw: RawRunOptions, given?: GivenLoad): RunOptions {
-  const parsed = schema.safeParse(raw);
+  const inFlight = inFlightCap(raw);
+  const parsed = schema.safeParse({ ...raw, workers: inFlight?.text });
   if (!parsed.success) {
     const issue = parsed.error.issues[0] as z.core.$ZodIssue;
     const key = String(issue.path[0] ?? "options");
-    throw new InputError(FLAG_OF[key] ?? `--${key}`, issue.message);
+    const flag = key === "workers" && inFlight ? inFlight.flag : (FLAG_OF[key] ?? `--${key}`);
+    throw new InputError(flag, issue.message);
   }
   const value = parsed.data;
   const load = given
@@ -374,13 +317,30 @@ export function parseRunOptions(raw: RawRunOptions, given?: GivenLoad): RunOptio
     apiKey: resolveApiKey(value.apiKey, value.header),
     headers: value.header,
     transport: parseTransportFlags(raw, value.target, workers),
-    // --abort-on-critical alone judges by the spec's table through the threshold machinery.
+    // --abort-on-critical alone judges by the methodology's table through the threshold machinery.
     thresholds:
       raw.threshold?.length || raw.abortOnCritical
         ? (raw.threshold ?? []).map((text) => parseCliThreshold(text))
         : undefined,
     abortOnCritical: raw.abortOnCritical === true,
   };
+}
+
+/**
+ * The in-flight cap as typed: `--max-in-flight`, or `--workers`, the methodology's name for it
+ * (not to be confused with `--threads`, the worker threads); both at once is ambiguous.
+ */
+export function inFlightCap(flags: {
+  maxInFlight?: string;
+  workers?: string;
+}): { flag: string; text: string } | undefined {
+  if (flags.maxInFlight !== undefined && flags.workers !== undefined)
+    throw new InputError(
+      "--max-in-flight",
+      "and --workers are one setting (--workers is its alias): give one",
+    );
+  if (flags.maxInFlight !== undefined) return { flag: "--max-in-flight", text: flags.maxInFlight };
+  return flags.workers === undefined ? undefined : { flag: "--workers", text: flags.workers };
 }
 
 /** `--api-key`, else the methodology's default client id unless a header carries the credentials. */

@@ -13,7 +13,8 @@ import {
 } from "../scenarios/expect.js";
 import type { PreparedRequest } from "../transport/request.js";
 import { headerNameSchema, headerValueSchema } from "./headers.js";
-import { CATEGORY_NAME, ENFORCING_CATEGORIES } from "./thresholds.js";
+import { ENFORCING_CATEGORIES } from "../evaluate/methodology.js";
+import { CATEGORY_NAME } from "./thresholds.js";
 
 export const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] as const;
 const STATUS_TEXT = /^([1-5])xx$|^([1-5]\d\d)-([1-5]\d\d)$/;
@@ -120,7 +121,7 @@ function statusRanges(value: number | string | Array<number | string>): StatusRa
 }
 
 /**
- * The expectation of a case. Without `expect`, the spec's categories decide: security and
+ * The expectation of a case. Without `expect`, the methodology's categories decide: security and
  * policy cases must be blocked; every other case must answer 2xx without a block. With
  * `expect`, an absent `status` means 2xx unless `blocked: true` (a block may be a 403 or a 2xx).
  */

@@ -5,8 +5,7 @@
  * docs/profile.schema.json.
  *
  * Loading validates everything up front and reports every problem at once, each with its field
- * path and line (DESIGN.md: "validate the whole profile up front and report every problem at
- * once, with the field's name"). Secrets (auth, `{env: NAME}` headers) are read from the
+ * path and line (docs/PROFILES.md). Secrets (auth, `{env: NAME}` headers) are read from the
  * environment at load time and kept apart from the serializable profile.
  */
 import { readFile } from "node:fs/promises";
@@ -17,16 +16,23 @@ import { parseStages, stagesPlan, type RampingPlan, type Stage } from "../plan/r
 import { CORPUS } from "../scenarios/corpus.js";
 import { MIXED_WEIGHTS } from "../scenarios/mix.js";
 import { CATEGORIES, type Category } from "../scenarios/types.js";
-import { parseDurationMs, timerLimitProblem } from "./duration.js";
-import { parseDecimal } from "./numbers.js";
+import { parseDurationMs } from "./duration.js";
 import { InputError } from "./errors.js";
 import {
   CLOSED_LOOP_WORKERS,
   DEFAULT_PATH,
   DEFAULT_TIMEOUT,
   defaultWorkers,
-  isClosedLoopRps,
+  inFlightCap,
 } from "./options.js";
+import {
+  apiKeyValue,
+  countValue,
+  durationValue,
+  headerValue,
+  rateValue,
+  startRateValue,
+} from "./flag-values.js";
 import {
   describeValue,
   formatFieldPath,
@@ -45,7 +51,7 @@ import {
   type CaseRecord,
   type CustomCase,
 } from "./profile-cases.js";
-import { headerNameProblem, headerValueProblem, NOT_A_HEADER_NAME } from "./headers.js";
+import { headerValueProblem } from "./headers.js";
 import { ENV_NAME, LABEL_NAME, profileSchema, type RawPhase, type RawProfile } from "./profile-schema.js";
 import {
   CATEGORY_NAME,
@@ -135,7 +141,7 @@ export interface Profile {
   cases?: CustomCase[];
   /** The file's thresholds (and --threshold ones), before defaults are layered under them. */
   thresholds: Threshold[];
-  /** Whether the spec's table (DEFAULT_THRESHOLDS) stays under `thresholds`. */
+  /** Whether the methodology's table (DEFAULT_THRESHOLDS) stays under `thresholds`. */
   defaultThresholds: boolean;
   labels: Record<string, string>;
   outputs: ProfileOutputs;
@@ -414,7 +420,7 @@ function checkTarget(text: string, path: Path, context: NormalizeContext, from: 
 function normalize(data: RawProfile, context: NormalizeContext): Profile {
   const { problems } = context;
 
-  // Target: the file, else $AXONFLOW_ENDPOINT (the spec's variable), else --target later.
+  // Target: the file, else $AXONFLOW_ENDPOINT (the methodology's variable), else --target later.
   let target: string | undefined;
   if (typeof data.target === "string") target = checkTarget(data.target, ["target"], context, "target");
   else if (data.target !== undefined) {
@@ -773,6 +779,7 @@ export interface ProfileCliFlags {
   stages?: string;
   startRps?: string;
   category?: string;
+  maxInFlight?: string;
   workers?: string;
   timeout?: string;
   warmup?: string;
@@ -809,6 +816,17 @@ export interface ProfileCliFlags {
  *
  * Throws a ProfileError with every problem (bad flags, no target, no load shape, unset env).
  */
+/** `--max-in-flight` or `--workers` (config/options.ts `inFlightCap`); a conflict is one more problem. */
+function inFlightOf(flags: ProfileCliFlags, problems: string[]): { flag: string; text: string } | undefined {
+  try {
+    return inFlightCap(flags);
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    problems.push(error.message);
+    return undefined;
+  }
+}
+
 export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags): LoadedProfile {
   const problems: string[] = [];
   const profile: Profile = structuredClone(loaded.profile);
@@ -832,32 +850,20 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
     else problems.push('--path: must start with "/"');
   }
 
-  const number = (
-    flag: string,
-    text: string,
-    check: (value: number) => boolean,
-    what: string,
-  ): number | undefined => {
-    const value = parseDecimal(text);
-    if (value !== undefined && check(value)) return value;
-    problems.push(`${flag}: must be ${what}, got "${text}"`);
-    return undefined;
-  };
-  const duration = (flag: string, text: string, allowZero: boolean): number | undefined => {
-    const valueMs = parseDurationMs(text);
-    const tooLong = valueMs === undefined ? undefined : timerLimitProblem(valueMs);
-    if (tooLong) {
-      problems.push(`${flag}: ${tooLong}`);
+  /** One value through its parser (flag-values.ts); a bad one is one more problem. */
+  const value = <T>(parse: () => T): T | undefined => {
+    try {
+      return parse();
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      problems.push(error.message);
       return undefined;
     }
-    if (valueMs !== undefined && (allowZero || valueMs > 0)) return valueMs;
-    problems.push(`${flag}: must be a duration like 30s, 5m, 1h or 1m30s, got "${text}"`);
-    return undefined;
   };
 
   // Load shape.
-  const startPerSec =
-    flags.startRps === undefined ? 0 : number("--start-rps", flags.startRps, (v) => v >= 0, "a rate ≥ 0");
+  const startRps = flags.startRps;
+  const startPerSec = startRps === undefined ? 0 : value(() => startRateValue("--start-rps", startRps));
   if (flags.stages !== undefined) {
     if (flags.rps !== undefined)
       problems.push("--stages: cannot be combined with --rps (the stages set the rate)");
@@ -874,13 +880,13 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
     }
   } else if (flags.rps !== undefined || flags.duration !== undefined) {
     if (flags.startRps !== undefined) problems.push("--start-rps: only applies to --stages");
-    const closedLoop = flags.rps !== undefined && isClosedLoopRps(flags.rps);
-    const rps =
-      flags.rps === undefined || closedLoop
-        ? undefined
-        : number("--rps", flags.rps, (v) => v > 0, "a number > 0");
+    const rpsText = flags.rps;
+    const durationText = flags.duration;
+    const rate = rpsText === undefined ? undefined : value(() => rateValue("--rps", rpsText));
+    const closedLoop = rate === "max";
+    const rps = rate === "max" ? undefined : rate;
     const durationMs =
-      flags.duration === undefined ? undefined : duration("--duration", flags.duration, false);
+      durationText === undefined ? undefined : value(() => durationValue("--duration", durationText, false));
     const only = profile.phases.length === 1 ? profile.phases[0] : undefined;
     if (closedLoop) {
       // A closed loop has no rate to ramp or to step through: it replaces one constant rate (or
@@ -952,65 +958,42 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
     }
   }
 
-  if (flags.workers !== undefined) {
-    const workers = number(
-      "--workers",
-      flags.workers,
-      (v) => Number.isInteger(v) && v >= 1,
-      "an integer ≥ 1",
-    );
+  const inFlight = inFlightOf(flags, problems);
+  if (inFlight !== undefined) {
+    const workers = value(() => countValue(inFlight.flag, inFlight.text, 1, "an integer ≥ 1"));
     if (workers !== undefined) profile.workers = workers;
   }
-  if (flags.timeout !== undefined) {
-    const timeoutMs = duration("--timeout", flags.timeout, false);
+  const { timeout, warmup, coldstartWindow, nodes, apiKey } = flags;
+  if (timeout !== undefined) {
+    const timeoutMs = value(() => durationValue("--timeout", timeout, false));
     if (timeoutMs !== undefined) profile.timeoutMs = timeoutMs;
   }
-  if (flags.warmup !== undefined) {
-    const warmupMs = duration("--warmup", flags.warmup, true);
+  if (warmup !== undefined) {
+    const warmupMs = value(() => durationValue("--warmup", warmup, true));
     if (warmupMs !== undefined) profile.warmupMs = warmupMs;
   }
-  if (flags.coldstartWindow !== undefined) {
-    const window = number(
-      "--coldstart-window",
-      flags.coldstartWindow,
-      (v) => Number.isInteger(v) && v >= 0,
-      "a number of requests ≥ 0",
+  if (coldstartWindow !== undefined) {
+    const window = value(() =>
+      countValue("--coldstart-window", coldstartWindow, 0, "a number of requests ≥ 0"),
     );
     if (window !== undefined) profile.coldstartWindow = window;
   }
-
-  if (flags.nodes !== undefined) {
-    const nodes = number("--nodes", flags.nodes, (v) => Number.isInteger(v) && v >= 1, "an integer ≥ 1");
-    if (nodes !== undefined) profile.nodes = nodes;
+  if (nodes !== undefined) {
+    const count = value(() => countValue("--nodes", nodes, 1, "an integer ≥ 1 (gateway nodes)"));
+    if (count !== undefined) profile.nodes = count;
   }
 
-  if (flags.apiKey !== undefined && headerValueProblem(flags.apiKey) !== undefined) {
-    problems.push("--api-key: may hold only visible characters (no CR, LF or other control characters)");
-  } else if (flags.apiKey !== undefined && flags.apiKey !== "") {
-    secrets.bearerToken = flags.apiKey;
+  if (apiKey !== undefined && value(() => apiKeyValue("--api-key", apiKey)) !== undefined && apiKey !== "") {
+    secrets.bearerToken = apiKey;
     profile.auth = { scheme: "bearer", from: "--api-key" };
     settle("auth.bearerEnv");
   }
   for (const item of flags.header ?? []) {
-    const colon = item.indexOf(":");
-    const name = colon > 0 ? item.slice(0, colon).trim() : "";
-    const problem = headerNameProblem(name);
-    if (problem) {
-      problems.push(
-        problem === NOT_A_HEADER_NAME
-          ? `--header: expected "Name: value", got "${item}"`
-          : `--header: ${problem}`,
-      );
-      continue;
-    }
-    const value = item.slice(colon + 1).trim();
-    const valueProblem = headerValueProblem(value);
-    if (valueProblem) {
-      problems.push(`--header: ${name}: ${valueProblem}`);
-      continue;
-    }
+    const header = value(() => headerValue("--header", item));
+    if (header === undefined) continue;
+    const [name] = header;
     const same = (other: string): boolean => other.toLowerCase() === name.toLowerCase();
-    secrets.headers = [...secrets.headers.filter(([other]) => !same(other)), [name, value]];
+    secrets.headers = [...secrets.headers.filter(([other]) => !same(other)), header];
     profile.headers = [...profile.headers.filter((header) => !same(header.name)), { name, from: "--header" }];
     unresolvedEnv = unresolvedEnv.filter(
       (entry) => !(entry.field.startsWith("headers") && same(headerOfField(entry.field))),
@@ -1143,7 +1126,7 @@ export function phaseCategories(phase: PhaseSpec): string[] {
 }
 
 /**
- * The thresholds a phase (or the whole run) is judged by: the spec's table for the categories
+ * The thresholds a phase (or the whole run) is judged by: the methodology's table for the categories
  * it sends (unless `defaultThresholds: false`), with the profile's and the CLI's layered over it
  * by metric selector (mergeThresholds).
  */

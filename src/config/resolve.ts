@@ -14,6 +14,7 @@ import {
 } from "../report/prometheus-options.js";
 import type { OutputPath } from "../report/output-file.js";
 import { parseDurationMs, timerLimitProblem } from "./duration.js";
+import { durationValue } from "./flag-values.js";
 import { InputError } from "./errors.js";
 import { parseDecimal, parseWholeNumber } from "./numbers.js";
 import {
@@ -132,9 +133,10 @@ export function addRunOptions(command: Command, { withRate = true } = {}): Comma
       "mixed",
     )
     .option(
-      "--workers <n>",
+      "--max-in-flight <n>",
       "cap on requests in flight (and HTTP/1.1 connections); default 2 s worth of --rps, 10..64 (llm: 10..1000); 64 with --rps max",
     )
+    .option("--workers <n>", "the methodology's name for --max-in-flight (an alias)")
     .option(
       "--threads <n>",
       "worker threads, each pacing every n-th request; default one per core, minus one for a loopback target",
@@ -207,14 +209,9 @@ export function output(flag: string, path: string | undefined): OutputPath | und
   return path === undefined ? undefined : { flag, path };
 }
 
-/** A duration flag (`--step`, `--pause`): one message for every duration the commands take. */
+/** A duration flag (`--step`, `--pause`): one parser and message for every duration (flag-values.ts). */
 export function parseDurationFlag(flag: string, text: string, allowZero: boolean): number {
-  const valueMs = parseDurationMs(text);
-  if (valueMs === undefined || valueMs < 0 || (!allowZero && valueMs === 0))
-    throw new InputError(flag, `must be a duration like 30s, 1m or 1m30s, got "${text}"`);
-  const tooLong = timerLimitProblem(valueMs);
-  if (tooLong) throw new InputError(flag, tooLong);
-  return valueMs;
+  return durationValue(flag, text, allowZero);
 }
 
 /** `--rates 10,50,100`: the ladder's asked rates, each > 0. */

@@ -1,10 +1,10 @@
 import { parseDurationMs } from "./duration.js";
 import { InputError } from "./errors.js";
-import { CAPACITY_CRITICAL_BELOW_PER_NODE, CAPACITY_TARGET_ABOVE_PER_NODE } from "../evaluate/capacity.js";
+import { ENFORCING_CATEGORIES, TARGET_TABLE } from "../evaluate/methodology.js";
 
 /**
  * Thresholds in k6's grammar (`p(95)<10`, `rate<0.001`, `avg<5`…) on this tool's metrics, each
- * with a level so the spec's three-level "Target Metrics" table is expressible:
+ * with a level so the methodology's three-level "Target Metrics" table is expressible:
  *
  * - a failed `target` threshold makes the run **degraded**;
  * - a failed `degraded` threshold (the bound of the degraded zone) makes it **critical**.
@@ -489,8 +489,7 @@ export function mergeThresholds(base: readonly Threshold[], overrides: readonly 
   return [...base.filter((threshold) => !replaced.has(selectorOf(threshold))), ...overrides];
 }
 
-/** Categories a working policy engine must block (spec "Test Categories" 2 and 3). */
-export const ENFORCING_CATEGORIES: readonly string[] = ["security", "policy"];
+export { ENFORCING_CATEGORIES };
 
 export interface DefaultThresholdContext {
   /** Categories the run can send (absent ones are skipped at evaluation anyway). */
@@ -507,10 +506,10 @@ const t = (selector: string, expression: string, level: ThresholdLevel = "target
   parseThreshold(selector, expression, { level }, "default threshold");
 
 /**
- * The spec's "Target Metrics" table as thresholds, with the same levels as evaluateRun in
+ * The methodology's "Target Metrics" table as thresholds, with the same levels as evaluateRun in
  * src/evaluate/verdict.ts (tested side by side in test/evaluate/thresholds.test.ts):
  *
- * | spec row | target | degraded bound (beyond is critical) |
+ * | methodology row | target | degraded bound (beyond is critical) |
  * |---|---|---|
  * | P50 latency | p(50)<3 | p(50)<=5 |
  * | P95 latency | p(95)<10 | p(95)<=20 |
@@ -524,34 +523,34 @@ const t = (selector: string, expression: string, level: ThresholdLevel = "target
  */
 export function defaultThresholds(context: DefaultThresholdContext): Threshold[] {
   const enforcing = context.enforcingCategories ?? ENFORCING_CATEGORIES;
-  const thresholds: Threshold[] = [
-    t("latency", "p(50)<3"),
-    t("latency", "p(50)<=5", "degraded"),
-    t("latency", "p(95)<10"),
-    t("latency", "p(95)<=20", "degraded"),
-    t("latency", "p(99)<25"),
-    t("latency", "p(99)<=50", "degraded"),
-    t("rate_ratio", "value>=0.95"),
-    t("rate_ratio", "value>=0.5", "degraded"),
-    t("error_rate", "rate==0"),
-    t("error_rate", "rate<=0.001", "degraded"),
-  ];
+  const table = TARGET_TABLE;
+  const thresholds: Threshold[] = table.latencyMs.flatMap((row) => [
+    t("latency", `p(${row.percentile})<${row.targetBelowMs}`),
+    t("latency", `p(${row.percentile})<=${row.degradedUpToMs}`, "degraded"),
+  ]);
+  thresholds.push(
+    t("rate_ratio", `value>=${table.rateRatio.targetAtLeast}`),
+    t("rate_ratio", `value>=${table.rateRatio.degradedAtLeast}`, "degraded"),
+    t("error_rate", table.errorRate.targetAtMost === 0 ? "rate==0" : `rate<=${table.errorRate.targetAtMost}`),
+    t("error_rate", `rate<=${table.errorRate.degradedAtMost}`, "degraded"),
+  );
   if (context.closedLoop) {
     thresholds.push(
-      t("rate_per_node", `value>${CAPACITY_TARGET_ABOVE_PER_NODE}`),
-      t("rate_per_node", `value>=${CAPACITY_CRITICAL_BELOW_PER_NODE}`, "degraded"),
+      t("rate_per_node", `value>${table.capacityPerNodePerSec.targetAbove}`),
+      t("rate_per_node", `value>=${table.capacityPerNodePerSec.degradedAtLeast}`, "degraded"),
     );
   }
-  if (context.expectsBlocks) thresholds.push(t("block_rate", "rate>0", "degraded"));
+  if (context.expectsBlocks)
+    thresholds.push(t("block_rate", `rate>${table.blockRate.targetAbove}`, "degraded"));
+  const { targetAtLeast, degradedAtLeast } = table.correctness;
   for (const category of context.categories) {
     const selector = `correctness{category:${category}}`;
-    if (enforcing.includes(category)) {
-      // A missed block under load is a policy failure: any miss is critical.
-      thresholds.push(t(selector, "rate==1", "degraded"));
-    } else {
-      // A false positive hurts users but leaks nothing: degraded up to 5% of the category.
-      thresholds.push(t(selector, "rate==1"), t(selector, "rate>=0.95", "degraded"));
-    }
+    // Enforcing categories: any miss is critical. Others: degraded down to `degradedAtLeast`.
+    thresholds.push(
+      ...(enforcing.includes(category)
+        ? [t(selector, `rate==${targetAtLeast}`, "degraded")]
+        : [t(selector, `rate==${targetAtLeast}`), t(selector, `rate>=${degradedAtLeast}`, "degraded")]),
+    );
   }
   return thresholds;
 }

@@ -1,8 +1,7 @@
 import { performance } from "node:perf_hooks";
 
 /**
- * The scheduler's only view of time, injectable so timing tests are deterministic
- * (DESIGN.md: "an injectable clock for the scheduler").
+ * The scheduler's only view of time, injectable so timing tests are deterministic.
  */
 export interface Clock {
   /** Monotonic milliseconds with sub-millisecond resolution. */

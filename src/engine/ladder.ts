@@ -38,7 +38,7 @@ export interface LadderResult {
 }
 
 /**
- * The spec's "Best Practices: Start Small" as a command: one open-loop run per rate, back to
+ * The methodology's "Best Practices: Start Small" as a command: one open-loop run per rate, back to
  * back, each with its own verdict; the table then shows where the target stops being healthy.
  */
 export async function runLadder(options: LadderOptions, hooks: LadderHooks = {}): Promise<LadderResult> {

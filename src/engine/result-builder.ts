@@ -7,7 +7,8 @@ import {
   thresholdsLevel,
   type ThresholdResult,
 } from "../evaluate/thresholds.js";
-import { evaluateRun, GENERATOR_LAG_BOUND_MS, type MeasuredRun } from "../evaluate/verdict.js";
+import { GENERATOR_LAG_BOUND_MS } from "../evaluate/methodology.js";
+import { evaluateRun, type MeasuredRun } from "../evaluate/verdict.js";
 import { summarizeMs } from "../metrics/histogram.js";
 import type { OutcomeTally, Recorder } from "../metrics/recorder.js";
 import { resultHistograms } from "../metrics/result-histograms.js";

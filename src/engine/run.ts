@@ -1,5 +1,6 @@
 import type { RunOptions } from "../config/options.js";
 import { formatThreshold } from "../config/thresholds.js";
+import { EARLY_ABORT, isPolicyFailure } from "../evaluate/methodology.js";
 import { thresholdsToAbort } from "../evaluate/thresholds.js";
 import type { LatencyIntervalSink } from "../metrics/recorder.js";
 import type { MetricsSnapshot, Progress, RunResult } from "../metrics/result.js";
@@ -46,7 +47,7 @@ export interface PreparedRun {
 
 /**
  * One run: plan -> scheduler -> transport -> classification -> recorder -> verdict
- * (DESIGN.md "What a run is"). Returns at once; `result` settles when the run is over.
+ * (docs/ARCHITECTURE.md). Returns at once; `result` settles when the run is over.
  */
 export function startRun(options: RunOptions, hooks: RunHooks = {}): RunHandle {
   const prepared = prepareRun(options, hooks);
@@ -191,16 +192,12 @@ export function run(options: RunOptions, hooks: RunHooks = {}): Promise<RunResul
   return startRun(options, hooks).result;
 }
 
-/**
- * "Clearly failed" for --abort-on-critical: a critical correctness check on security or policy
- * cases is a policy failure at once; anything else waits for 5 s and 50 completed requests, so
- * a cold start's first outliers do not end a run.
- */
+/** "Clearly failed" for --abort-on-critical (evaluate/methodology.ts `EARLY_ABORT`). */
 function clearlyFailed(result: RunResult, elapsedMs: number): boolean {
-  const policyMiss = result.verdict.checks.some(
-    (check) => check.level === "critical" && /correctness.*(security|policy)/.test(check.name),
+  const policyMiss = result.verdict.checks.some(isPolicyFailure);
+  return (
+    policyMiss || (elapsedMs >= EARLY_ABORT.afterMs && result.requests.total >= EARLY_ABORT.completedAtLeast)
   );
-  return policyMiss || (elapsedMs >= 5000 && result.requests.total >= 50);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -42,7 +42,7 @@ export const MAX_SENDS_PER_WAKEUP = 4096;
 export type SendFn = (index: number, intendedAtMs: number, sentAtMs: number, heldBack: boolean) => void;
 
 /**
- * Open-loop scheduler (DESIGN.md "Measurement rules"): request i is due at t0 + plan.intendedAtMs(i)
+ * Open-loop scheduler (docs/ARCHITECTURE.md "Measurement rules"): request i is due at t0 + plan.intendedAtMs(i)
  * whatever the target does. When `maxInFlight` requests are outstanding, due requests wait in
  * order and leave as soon as a slot frees, keeping their intended time so their wait counts in
  * their latency (no coordinated omission).

@@ -82,7 +82,7 @@ export function transportFor(options: RunOptions, stripe: Stripe, clock: Clock):
 }
 
 /**
- * One thread's share of a run (DESIGN.md "What a run is": plan -> scheduler -> transport ->
+ * One thread's share of a run (docs/ARCHITECTURE.md: plan -> scheduler -> transport ->
  * classification -> recorder): its stripe of the plan, its share of the in-flight slots and
  * connections, its own transport and recorder. A single-threaded run is one shard of one stripe;
  * with `--threads N` each worker thread runs one and ships its recorder's drains to the main thread.

@@ -30,7 +30,7 @@ export function authRejectionWarning(
 const ALLOWED_CATEGORIES = ["normal", "llm"] as const;
 
 /**
- * A 403 counts as a block (the spec's policy answer), so a target that refuses the credentials
+ * A 403 counts as a block (the methodology's policy answer), so a target that refuses the credentials
  * with 403 reads as a policy blocking everything. When most answers were blocks, benign requests
  * too, the summary says that this may be the credentials.
  */

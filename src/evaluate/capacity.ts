@@ -1,21 +1,22 @@
 import type { LadderCapacity, Level, VerdictCheck } from "../metrics/result.js";
+import { capacityLevel, TARGET_TABLE } from "./methodology.js";
 
 export type { LadderCapacity };
 
 /**
- * The methodology's throughput row is a capacity per node: "> 1,000 RPS per node" target,
- * "500-1,000 RPS" degraded, "< 500 RPS" critical (docs/THRESHOLDS.md, "Capacity per node"). It
- * is judged where a run measures capacity: `--rps max`, and a ladder's highest step within target.
+ * The methodology's throughput row is a capacity per node (docs/THRESHOLDS.md, "Capacity per
+ * node"; the bounds are TARGET_TABLE.capacityPerNodePerSec). It is judged where a run measures
+ * capacity: `--rps max`, and a ladder's highest step within target.
  */
-export const CAPACITY_TARGET_ABOVE_PER_NODE = 1000;
-export const CAPACITY_CRITICAL_BELOW_PER_NODE = 500;
+const { targetAbove: CAPACITY_TARGET_ABOVE_PER_NODE, degradedAtLeast: CAPACITY_CRITICAL_BELOW_PER_NODE } =
+  TARGET_TABLE.capacityPerNodePerSec;
+export { capacityLevel, CAPACITY_CRITICAL_BELOW_PER_NODE, CAPACITY_TARGET_ABOVE_PER_NODE };
 
-export const CAPACITY_EXPECTED = "> 1,000 req/s per node target, 500–1,000 degraded, < 500 critical";
-
-export function capacityLevel(perNodePerSec: number): Level {
-  if (perNodePerSec > CAPACITY_TARGET_ABOVE_PER_NODE) return "target";
-  return perNodePerSec >= CAPACITY_CRITICAL_BELOW_PER_NODE ? "degraded" : "critical";
-}
+const thousands = (value: number): string => value.toLocaleString("en-US");
+export const CAPACITY_EXPECTED =
+  `> ${thousands(CAPACITY_TARGET_ABOVE_PER_NODE)} req/s per node target, ` +
+  `${thousands(CAPACITY_CRITICAL_BELOW_PER_NODE)}–${thousands(CAPACITY_TARGET_ABOVE_PER_NODE)} degraded, ` +
+  `< ${thousands(CAPACITY_CRITICAL_BELOW_PER_NODE)} critical`;
 
 const fmt = (value: number): string => String(Number(value.toFixed(1)));
 

@@ -1,4 +1,5 @@
 import type { ResultsDocument } from "../metrics/result.js";
+import { ladderFailed } from "./methodology.js";
 
 /**
  * Documented, stable exit codes (README "Exit codes"). CI gates on these; never renumber.
@@ -12,7 +13,7 @@ export const EXIT_CODES = {
   internalError: 1,
   /** Invalid input: a flag, a value or a file was wrong; nothing was sent. */
   invalidInput: 2,
-  /** The run completed and its verdict is critical (a threshold of the spec's table failed). */
+  /** The run completed and its verdict is critical (a threshold of the methodology's table failed). */
   critical: 3,
   /** `--pushgateway-fatal`: the run was fine but its metrics could not be exported. */
   exportFailed: 4,
@@ -49,27 +50,15 @@ export function exitCodeOf(outcome: CommandOutcome): ExitCode {
 }
 
 /**
- * Whether a command's document fails its verdict: a run or any phase critical. A ladder is meant
- * to find saturation, so a critical top step is not a failure: it fails when even its first step
- * is critical, when any step let a security or policy probe through, or when the target was
- * unreachable (critical, as for a single run).
+ * Whether a command's document fails its verdict: a run or any phase critical; a ladder by its
+ * own rule (methodology.ts `ladderFailed`).
  */
 export function documentCritical(document: ResultsDocument): boolean {
   if (!("kind" in document)) return document.verdict.level === "critical";
   if (document.kind === "phases")
     return document.phases.some(({ result }) => result.verdict.level === "critical");
-  const policyFailed = document.steps.some((step) =>
-    step.result.verdict.checks.some(
-      (check) =>
-        (check.name === "correctness_security" || check.name === "correctness_policy") &&
-        check.level === "critical",
-    ),
+  return ladderFailed(
+    document.steps.map((step) => step.result),
+    document.unreachable !== null,
   );
-  const firstCritical = document.steps[0]?.result.verdict.level === "critical";
-  return policyFailed || firstCritical || document.unreachable !== null;
-}
-
-/** Interrupted: a run or phase marked so, or the ladder. */
-export function documentInterrupted(document: ResultsDocument): boolean {
-  return document.interrupted;
 }

@@ -1,6 +1,20 @@
 import type { Level, RunResult, Verdict, VerdictCheck } from "../metrics/result.js";
 import { authRejectionWarning, blockedAllWarning } from "./auth-hint.js";
 import { capacityCheck, perNodeText } from "./capacity.js";
+import {
+  blockRateLevel,
+  correctnessCheckName,
+  correctnessLevel,
+  errorRateLevel,
+  GENERATOR_LAG_BOUND_MS,
+  isEnforcing,
+  latencyLevel,
+  rateRatioLevel,
+  TARGET_TABLE,
+  type LatencyRow,
+} from "./methodology.js";
+
+export { GENERATOR_LAG_BOUND_MS };
 
 /** What the verdict reads: the measured parts of a result (`errors` for the warning signs). */
 export type MeasuredRun = Pick<
@@ -19,34 +33,7 @@ export function worstLevel(levels: Iterable<Level>): Level {
   return worst;
 }
 
-/** A "lower is better" bound from the spec's "Target Metrics" table. */
-interface UpperBound {
-  name: string;
-  label: string;
-  unit: string;
-  targetBelow: number;
-  degradedUpTo: number;
-}
-
-// The spec's "Target Metrics" table: P50 < 3 / 3-5 / > 5 ms, P95 < 10 / 10-20 / > 20 ms, P99 < 25 / 25-50 / > 50 ms.
-const LATENCY_BOUNDS: Array<UpperBound & { key: "p50" | "p95" | "p99" }> = [
-  { key: "p50", name: "latency_p50_ms", label: "P50", unit: "ms", targetBelow: 3, degradedUpTo: 5 },
-  { key: "p95", name: "latency_p95_ms", label: "P95", unit: "ms", targetBelow: 10, degradedUpTo: 20 },
-  { key: "p99", name: "latency_p99_ms", label: "P99", unit: "ms", targetBelow: 25, degradedUpTo: 50 },
-];
-
-/**
- * A fixed rate is judged by achieved ÷ asked: it asks a rate, it does not measure a capacity
- * (the spec's "> 1,000 RPS per node" row is judged per node where one is measured, capacity.ts).
- * Achieved ≥ asked is target and below half of it critical; 5% is allowed for start/stop edges
- * and timer granularity.
- */
-const THROUGHPUT_TARGET_RATIO = 0.95;
-const THROUGHPUT_CRITICAL_RATIO = 0.5;
-/** The spec's error-rate row: 0% target, < 0.1% degraded, > 0.1% critical. */
-const ERROR_RATE_DEGRADED_MAX = 0.001;
-/** Send lag or event-loop delay above this means the generator, not the target, set the latency. */
-export const GENERATOR_LAG_BOUND_MS = 5;
+const { rateRatio, errorRate: ERROR_RATE, warnings: WARNING_SIGNS } = TARGET_TABLE;
 
 const fmt = (value: number, digits = 2): string => String(Number(value.toFixed(digits)));
 const pct = (ratio: number): string => `${fmt(ratio * 100, 3)}%`;
@@ -54,23 +41,18 @@ const pct = (ratio: number): string => `${fmt(ratio * 100, 3)}%`;
 const fmtRate = (ratePerSec: number): string =>
   ratePerSec > 0 && ratePerSec < 1 ? String(Number(ratePerSec.toPrecision(2))) : fmt(ratePerSec, 1);
 
-function upperBoundCheck(bound: UpperBound, value: number): VerdictCheck {
-  const level: Level =
-    value < bound.targetBelow ? "target" : value <= bound.degradedUpTo ? "degraded" : "critical";
+function latencyCheck(row: LatencyRow, valueMs: number): VerdictCheck {
   return {
-    name: bound.name,
-    level,
-    value,
-    expected: `< ${bound.targetBelow} ${bound.unit} target, ${bound.targetBelow}-${bound.degradedUpTo} ${bound.unit} degraded`,
-    message: `${bound.label}: ${fmt(value)}${bound.unit}`,
+    name: `latency_${row.key}_ms`,
+    level: latencyLevel(row, valueMs),
+    value: valueMs,
+    expected: `< ${row.targetBelowMs} ms target, ${row.targetBelowMs}-${row.degradedUpToMs} ms degraded`,
+    message: `${row.key.toUpperCase()}: ${fmt(valueMs)}ms`,
   };
 }
 
-/** Categories whose cases a working policy engine must block (spec "Test Categories" 2 and 3). */
-const ENFORCEMENT_CATEGORIES = new Set(["security", "policy"]);
-
 /**
- * The spec's Target / Degraded / Critical table plus correctness, and its "Warning Signs".
+ * The methodology's Target / Degraded / Critical table plus correctness, and its "Warning Signs".
  * The run's level is the worst of its checks.
  */
 export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
@@ -79,7 +61,7 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
   const completed = run.requests.success + run.requests.blocked + run.requests.error;
 
   if (completed > 0) {
-    for (const bound of LATENCY_BOUNDS) checks.push(upperBoundCheck(bound, run.latencyMs[bound.key]));
+    for (const row of TARGET_TABLE.latencyMs) checks.push(latencyCheck(row, run.latencyMs[row.key]));
   }
 
   const askedPerSec = run.rate.targetPerSec;
@@ -88,16 +70,11 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
   const ratio = askedPerSec > 0 ? run.rate.achievedPerSec / askedPerSec : 1;
   checks.push({
     name: "throughput_ratio",
-    level:
-      ratio >= THROUGHPUT_TARGET_RATIO
-        ? "target"
-        : ratio >= THROUGHPUT_CRITICAL_RATIO
-          ? "degraded"
-          : "critical",
+    level: rateRatioLevel(ratio),
     value: ratio,
     expected: run.rate.closedLoop
       ? "none: a closed loop measures the most the target serves"
-      : `≥ ${THROUGHPUT_TARGET_RATIO * 100}% of the asked rate target, ≥ ${THROUGHPUT_CRITICAL_RATIO * 100}% degraded`,
+      : `≥ ${rateRatio.targetAtLeast * 100}% of the asked rate target, ≥ ${rateRatio.degradedAtLeast * 100}% degraded`,
     message: run.rate.closedLoop
       ? `Throughput: ${fmt(run.rate.achievedPerSec, 1)} req/s (closed loop, no asked rate)`
       : `Throughput: ${fmtRate(run.rate.achievedPerSec)} req/s of ${fmtRate(askedPerSec)} asked (${pct(ratio)})` +
@@ -112,18 +89,9 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
   const errorRate = completed > 0 ? run.requests.error / completed : 0;
   checks.push({
     name: "error_rate",
-    level:
-      completed === 0
-        ? run.requests.dropped > 0
-          ? "critical"
-          : "target"
-        : errorRate === 0
-          ? "target"
-          : errorRate <= ERROR_RATE_DEGRADED_MAX
-            ? "degraded"
-            : "critical",
+    level: completed === 0 ? (run.requests.dropped > 0 ? "critical" : "target") : errorRateLevel(errorRate),
     value: completed > 0 ? errorRate : null,
-    expected: "0% target, ≤ 0.1% degraded",
+    expected: `${pct(ERROR_RATE.targetAtMost)} target, ≤ ${pct(ERROR_RATE.degradedAtMost)} degraded`,
     message:
       completed > 0
         ? `Error Rate: ${pct(errorRate)}`
@@ -134,7 +102,7 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
   if (expectsBlocks && completed > 0) {
     checks.push({
       name: "blocked_rate",
-      level: blockedRate > 0 ? "target" : "critical",
+      level: blockRateLevel(blockedRate),
       value: blockedRate,
       expected: "> 0% when the mix holds cases a policy must block (0% means the policy engine is inactive)",
       message: `Blocked Rate: ${pct(blockedRate)}`,
@@ -143,17 +111,14 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
 
   for (const [category, result] of Object.entries(run.categories)) {
     if (result.correctness === null) continue;
-    const enforcing = ENFORCEMENT_CATEGORIES.has(category);
-    // A missed block on a security or policy case is a policy failure under load: always critical.
-    // A wrongly blocked benign request (false positive) hurts users but leaks nothing: degraded
-    // up to 5% of the category, critical beyond.
-    const level: Level =
-      result.correctness === 1 ? "target" : enforcing || result.correctness < 0.95 ? "critical" : "degraded";
+    const enforcing = isEnforcing(category);
     checks.push({
-      name: `correctness_${category}`,
-      level,
+      name: correctnessCheckName(category),
+      level: correctnessLevel(category, result.correctness),
       value: result.correctness,
-      expected: enforcing ? "100% (every probe blocked)" : "100% target, ≥ 95% degraded",
+      expected: enforcing
+        ? `${pct(TARGET_TABLE.correctness.targetAtLeast)} (every probe blocked)`
+        : `${pct(TARGET_TABLE.correctness.targetAtLeast)} target, ≥ ${pct(TARGET_TABLE.correctness.degradedAtLeast)} degraded`,
       message: `Correctness (${category}): ${pct(result.correctness)} of ${result.requests}`,
     });
   }
@@ -163,11 +128,13 @@ export function evaluateRun(run: MeasuredRun, expectsBlocks: boolean): Verdict {
     authRejectionWarning(run.errors, completed) ??
     blockedAllWarning(run.categories, run.requests.blocked, completed);
   if (authRejected) warnings.push(authRejected);
-  // The spec's "Warning Signs".
-  if (completed > 0 && run.latencyMs.p95 > 20)
-    warnings.push(`P95 > 20ms (${fmt(run.latencyMs.p95)}ms): investigate latency issues`);
-  if (errorRate > ERROR_RATE_DEGRADED_MAX)
-    warnings.push(`Error Rate > 0.1% (${pct(errorRate)}): check system logs`);
+  // The methodology's "Warning Signs".
+  if (completed > 0 && run.latencyMs.p95 > WARNING_SIGNS.p95AboveMs)
+    warnings.push(
+      `P95 > ${WARNING_SIGNS.p95AboveMs}ms (${fmt(run.latencyMs.p95)}ms): investigate latency issues`,
+    );
+  if (errorRate > WARNING_SIGNS.errorRateAbove)
+    warnings.push(`Error Rate > ${pct(WARNING_SIGNS.errorRateAbove)} (${pct(errorRate)}): check system logs`);
   if (expectsBlocks && completed > 0 && blockedRate === 0)
     warnings.push("Blocked Rate 0%: policy might not be active");
   const rising = p50Rise(run);
@@ -216,7 +183,7 @@ function droppedWarning(run: MeasuredRun): string {
 }
 
 /**
- * "P50 increasing" (spec, Warning Signs): the median of the per-second P50s of the last third of
+ * "P50 increasing" (docs/METHODOLOGY.md, Warning Signs): the median of the per-second P50s of the last third of
  * the run against the first third, ignoring the first second (warm-up). Needs ≥ 6 seconds with
  * traffic; the rise must be both relative (× 1.5) and absolute (> 1 ms) so jitter on a
  * sub-millisecond baseline does not trigger it.

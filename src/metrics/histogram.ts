@@ -4,11 +4,11 @@ import type { LatencyBucket, LatencySummaryMs } from "./result.js";
 /** One hour in µs: anything slower is clamped (and the run's timeout is far below it). */
 const HIGHEST_TRACKABLE_US = 3_600_000_000;
 
-/** Every latency histogram keeps 3 significant digits: each value within 0.1% (DESIGN.md). */
+/** Every latency histogram keeps 3 significant digits: each value within 0.1% (docs/ARCHITECTURE.md "HDR histograms"). */
 export const LATENCY_SIGNIFICANT_DIGITS = 3;
 
 /**
- * A latency histogram in µs with 3 significant digits (DESIGN.md: HDR, never sorted samples):
+ * A latency histogram in µs with 3 significant digits (HDR, never sorted samples: docs/ARCHITECTURE.md):
  * its memory is fixed by the range, not by the number of requests.
  */
 export function createLatencyHistogram(): hdr.Histogram {

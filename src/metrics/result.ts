@@ -303,7 +303,7 @@ export interface MetricsSnapshot {
   categoryLatencyBucketsMs: Record<string, LatencyBucket[]>;
 }
 
-/** Bucket bounds (ms) used for the exported latency histogram: fine below 25 ms (the spec's P99 target), coarse above. */
+/** Bucket bounds (ms) used for the exported latency histogram: fine below 25 ms (the methodology's P99 target), coarse above. */
 export const LATENCY_BUCKET_BOUNDS_MS = [
   0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 25, 35, 50, 75, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
 ] as const;

@@ -1,6 +1,6 @@
 /**
  * A plan is the pure schedule of a run: when request i should leave, relative to the start.
- * No clock here (DESIGN.md "pure plan"); the scheduler turns it into sends.
+ * No clock here (a pure plan); the scheduler turns it into sends.
  */
 export interface Plan {
   /** Number of requests the plan contains. */
@@ -19,7 +19,7 @@ export interface Plan {
 }
 
 /**
- * Constant arrival rate: request i is due at i / rate (the spec's "ticker": evenly spaced,
+ * Constant arrival rate: request i is due at i / rate (the methodology's "ticker": evenly spaced,
  * never per-second bursts). The run holds every i with i / rate < duration, so it sends
  * ceil(rate × duration) requests.
  */

@@ -32,7 +32,7 @@ const COUNT_TOLERANCE = 1e-9;
 
 /**
  * The ramping arrival rate of k6's `ramping-arrival-rate` executor (and of the `stages` of the
- * spec's example script): the rate is piecewise linear, each stage moving from the previous
+ * methodology's example script): the rate is piecewise linear, each stage moving from the previous
  * target to its own. The number of requests asked for by time t is the area under the rate,
  * N(t) = ∫₀ᵗ r(u) du, and the schedule is its exact inverse (no time slicing):
  *
@@ -45,7 +45,7 @@ const COUNT_TOLERANCE = 1e-9;
  *   comes one request interval after the start, and when N(end) is an integer its last one falls
  *   exactly at the end. We count from 0 instead, so every intended time is < durationMs (the
  *   Plan contract) and a single constant stage reproduces the constant plan. Both send the same
- *   number of requests when N(end) is an integer (12,450 for the spec's four stages): our
+ *   number of requests when N(end) is an integer (12,450 for the methodology's four stages): our
  *   request i leaves where k6's iteration i did, one slot earlier.
  *
  * count = ceil(N(end)): request i belongs to the run when tᵢ < durationMs, i.e. when i < N(end).

@@ -1,3 +1,4 @@
+import { saturationIndex } from "../evaluate/methodology.js";
 import { unreachableReason } from "../evaluate/reachability.js";
 import type { LadderStep, Level, ResultsDocument } from "../metrics/result.js";
 
@@ -7,7 +8,7 @@ const ms = (value: number): string => `${Number(value.toFixed(2))}ms`;
 const percent = (ratio: number): string => `${Number((ratio * 100).toFixed(3))}%`;
 
 /**
- * The spec's "Baseline Results" table: | RPS | P50 | P95 | P99 | Error Rate | Notes |, plus the
+ * The methodology's "Baseline Results" table: | RPS | P50 | P95 | P99 | Error Rate | Notes |, plus the
  * columns a baseline needs to be trusted (achieved rate, correctness, verdict).
  */
 export function ladderTable(steps: readonly LadderStep[]): string {
@@ -31,19 +32,10 @@ export function ladderTable(steps: readonly LadderStep[]): string {
   return rows.join("\n");
 }
 
-/**
- * Where the target saturated: the first step of the trailing run of steps not within target. A
- * lone noisy step between healthy ones (a 10 req/s step has only a handful of samples above its
- * p99) is not saturation; saturation is the rate from which the target stays unhealthy.
- */
-export function saturationIndex(levels: readonly Level[]): number {
-  let index = levels.length;
-  while (index > 0 && levels[index - 1] !== "target") index--;
-  return index < levels.length ? index : -1;
-}
+export { saturationIndex };
 
 /**
- * Notes in the spec's words, from each step's verdict: the first step is the warm-up; steps
+ * Notes in the methodology's words, from each step's verdict: the first step is the warm-up; steps
  * within target are normal load, the highest of them the target load; a degraded step is the
  * stress test; a critical one is near (or past) saturation.
  */

@@ -17,7 +17,7 @@ export class PrometheusOptionError extends Error {
   }
 }
 
-/** The spec's metric names ("Metrics Collection"): `axonflow_load_test_latency_ms`, `axonflow_load_test_requests_total`. */
+/** The methodology's metric names ("Metrics Collection"): `axonflow_load_test_latency_ms`, `axonflow_load_test_requests_total`. */
 export const DEFAULT_METRIC_PREFIX = "axonflow_load_test";
 export const DEFAULT_PUSHGATEWAY_JOB = "load-test";
 export const DEFAULT_PUSH_INTERVAL_MS = 10_000;
@@ -27,7 +27,7 @@ export const DEFAULT_PUSH_INTERVAL_MS = 10_000;
  * use them: a clash would silently overwrite one of the two values.
  */
 export const RESERVED_LABEL_NAMES: ReadonlySet<string> = new Set([
-  // spec labels, each with its own flag
+  // the methodology's labels, each with its own flag
   "client",
   "test_type",
   "environment",

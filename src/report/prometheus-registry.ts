@@ -2,8 +2,8 @@
  * The run's results as Prometheus metric families, in a fresh prom-client Registry (never the global
  * one). prom-client writes the exposition format; this module only decides names, labels and values.
  *
- * Names (spec "Metrics Collection", prefix `axonflow_load_test` by default, `--metric-prefix`):
- * - `<prefix>_latency_ms` TYPE summary: the spec's `{quantile="0.5|0.95|0.99"}` lines, exact HDR values,
+ * Names (docs/METHODOLOGY.md "Metrics Collection", prefix `axonflow_load_test` by default, `--metric-prefix`):
+ * - `<prefix>_latency_ms` TYPE summary: the methodology's `{quantile="0.5|0.95|0.99"}` lines, exact HDR values,
  *   plus `_sum`/`_count`. Quantiles cannot be averaged or summed across generators, so beside it:
  * - `<prefix>_request_latency_ms` TYPE histogram: `_bucket{le}`/`_sum`/`_count`, aggregatable in PromQL.
  *   It cannot share the name `<prefix>_latency_ms`: one family has one TYPE, and a summary and a
@@ -19,7 +19,7 @@ import {
 } from "../metrics/result.js";
 import { redactUrl, type PrometheusOptions } from "./prometheus-options.js";
 
-/** The spec's quantiles ("axonflow_load_test_latency_ms{quantile=...}"). */
+/** The methodology's quantiles ("axonflow_load_test_latency_ms{quantile=...}"). */
 export const EXPORTED_QUANTILES = [
   ["0.5", "p50"],
   ["0.95", "p95"],
@@ -27,7 +27,7 @@ export const EXPORTED_QUANTILES = [
 ] as const satisfies readonly (readonly [string, keyof LatencySummaryMs])[];
 
 /**
- * Categories whose requests never reach an LLM (spec "Test Categories": normal, security and policy are
+ * Categories whose requests never reach an LLM (docs/METHODOLOGY.md "Test Categories": normal, security and policy are
  * answered by the policy engine; "llm" involves LLM providers). Series of every other test_type (llm, a
  * mixed run, custom categories) carry the `provider` label when `--provider` is given.
  */

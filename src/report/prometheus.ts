@@ -1,5 +1,5 @@
 /**
- * Prometheus export (spec "Metrics Collection"): exposition format, Pushgateway push, live scrape
+ * Prometheus export (docs/METHODOLOGY.md "Metrics Collection"): exposition format, Pushgateway push, live scrape
  * endpoint, text file. The CLI maps flags to {@link parsePrometheusOptions} and runs
  * {@link startPrometheusExport} beside the engine. See docs/PROMETHEUS.md.
  */

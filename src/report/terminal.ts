@@ -67,7 +67,7 @@ function judged(slice: { correctness: number | null; latencyMs: LatencySummaryMs
   ];
 }
 
-/** The final summary: figures, then the spec's "Results Interpretation" with ✅ / ⚠️ lines. */
+/** The final summary: figures, then the methodology's "Results Interpretation" with ✅ / ⚠️ lines. */
 export function formatSummary(result: RunResult): string {
   const lines: string[] = [];
   const { requests, rate } = result;

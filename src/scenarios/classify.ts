@@ -32,7 +32,7 @@ export function classifyResponse(statusCode: number, body: Buffer | null): Class
   return { outcome: "error", errorKind: `http_${statusCode}` };
 }
 
-/** The spec's test categories: normal and llm expect success, security and policy a rejection. */
+/** The methodology's test categories: normal and llm expect success, security and policy a rejection. */
 export function matchesExpectation(outcome: Outcome, expected: ExpectedOutcome): boolean {
   return expected === "allow" ? outcome === "success" : outcome === "blocked";
 }

@@ -1,5 +1,5 @@
 /**
- * The built-in test corpora: the requests the load generator sends for each of the spec's test
+ * The built-in test corpora: the requests the load generator sends for each of the methodology's test
  * categories ("Test Categories": normal -> 200, security -> 403, policy -> blocked, llm -> 200).
  *
  * The normal category deliberately carries near misses: benign prompts that share words or digit
@@ -20,7 +20,7 @@ function cases(category: Category, expect: TestCase["expect"], mode: TestCase["m
 }
 
 const NORMAL = cases("normal", "allow", "chat", [
-  { id: "arithmetic", prompt: "What is 2+2?", note: "The spec's k6 example prompt." },
+  { id: "arithmetic", prompt: "What is 2+2?", note: "The methodology's k6 example prompt." },
   {
     id: "capital-of-france",
     prompt: "What is the capital of France?",

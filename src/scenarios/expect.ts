@@ -91,7 +91,7 @@ export function checkCase(statusCode: number, body: Buffer | null, expectation: 
   return { matched: true };
 }
 
-/** True when the response meets the case's expectation (correctness, DESIGN.md). */
+/** True when the response meets the case's expectation (its correctness, docs/RESULTS.md). */
 export function matchesCase(statusCode: number, body: Buffer | null, expectation: CaseExpectation): boolean {
   return checkCase(statusCode, body, expectation).matched;
 }

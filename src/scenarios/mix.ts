@@ -1,6 +1,6 @@
 import type { Category, CategoryChoice, TestCase } from "./types.js";
 
-/** The default blend: ~80% normal, 10% security, 10% policy, the spec's ~20% block rate. */
+/** The default blend: ~80% normal, 10% security, 10% policy, the methodology's ~20% block rate. */
 export const MIXED_WEIGHTS: Readonly<Record<Category, number>> = {
   normal: 8,
   security: 1,

@@ -58,7 +58,7 @@ function mixedScenario<T>(
   };
 }
 
-/** The built-in corpora of the spec's categories, sent as `{"prompt", "mode"}` to `--path`. */
+/** The built-in corpora of the methodology's categories, sent as `{"prompt", "mode"}` to `--path`. */
 export function builtInScenario(
   weights: Readonly<Record<string, number | undefined>>,
   base: RequestBase,

@@ -1,4 +1,4 @@
-/** The categories of the spec's "Test Categories" section, plus the default blend. */
+/** The categories of the methodology's "Test Categories" section, plus the default blend. */
 export const CATEGORIES = ["normal", "security", "policy", "llm"] as const;
 export type Category = (typeof CATEGORIES)[number];
 export const CATEGORY_CHOICES = [...CATEGORIES, "mixed"] as const;

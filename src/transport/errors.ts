@@ -1,6 +1,6 @@
 /**
  * Maps transport failures to the small, stable set of error kinds the report shows
- * (DESIGN.md "Stable error kinds"): our clients' LOAD_TEST_* errors (below), Node's errno/TLS
+ * (docs/TRANSPORT.md): our clients' LOAD_TEST_* errors (below), Node's errno/TLS
  * codes, and undici's UND_ERR_* codes where undici still carries a connection (ALPN discovery).
  * HTTP statuses become `http_<status>` in the classifier, not here.
  *

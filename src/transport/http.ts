@@ -146,11 +146,77 @@ class Connection {
   responsesOnSocket = 0;
   /** TLS version of the current socket (`none` over cleartext). */
   tlsVersion = "none";
-  client!: Client | Http1Connection | Http2Connection;
+  client!: ProtocolConnection;
 
   constructor(capacity: number) {
     this.capacity = capacity;
   }
+}
+
+/**
+ * One connection as the transport drives it, whatever protocol it speaks (as undici drives its
+ * HTTP/1.1 and HTTP/2 contexts): a protocol is one adapter below, and `HttpTransport` never asks
+ * which one it holds.
+ */
+interface ProtocolConnection {
+  /** Sends one request; `last`: the connection carries no more after it. */
+  send(request: PreparedRequest, last: boolean, handler: ExchangeHandler): void;
+  /** How many requests it may carry at once (1 over HTTP/1.1, the stream share over HTTP/2). */
+  setCapacity(capacity: number): void;
+  /** HTTP/1.1: idle past half its reuse limit, so better replaced before the next burst. */
+  wantsRefresh(): boolean;
+  /** No more requests: ends after those in flight. */
+  close(): Promise<void>;
+  /** Ends every request now. */
+  destroy(): Promise<void>;
+}
+
+/** Our HTTP/1.1 client: the case's bytes, built once per case (and once more for `Connection: close`). */
+function http1Protocol(client: Http1Connection, encoder: Http1RequestEncoder): ProtocolConnection {
+  return {
+    send: (request, last, handler) => client.send(request, encoder.encode(request, last), last, handler),
+    setCapacity: (capacity) => void (client.pipelining = capacity),
+    wantsRefresh: () => client.wantsRefresh(),
+    close: () => client.close(),
+    destroy: () => client.destroy(),
+  };
+}
+
+/** Our HTTP/2 client: the case's frames, built once per case. */
+function http2Protocol(client: Http2Connection, encoder: Http2RequestEncoder): ProtocolConnection {
+  return {
+    send: (request, last, handler) => client.send(request, encoder.encode(request), last, handler),
+    setCapacity: (capacity) => void (client.pipelining = capacity),
+    wantsRefresh: () => false,
+    close: () => client.close(),
+    destroy: () => client.destroy(),
+  };
+}
+
+/** undici's Client, for the first connection of an ALPN negotiation without a probe. */
+function undiciProtocol(client: Client): ProtocolConnection {
+  return {
+    send: (request, last, handler) =>
+      void client.dispatch(
+        {
+          path: request.path,
+          method: request.method as Dispatcher.HttpMethod,
+          headers: request.headers,
+          body: request.body,
+          // Lets undici put a POST on an HTTP/2 connection that already has streams open; it
+          // never pipelines over HTTP/1.1 here, because those clients keep `pipelining: 1`.
+          idempotent: true,
+          reset: last,
+        },
+        handler,
+      ),
+    setCapacity: (capacity) => {
+      if (client.pipelining !== capacity) client.pipelining = capacity;
+    },
+    wantsRefresh: () => false,
+    close: () => client.close(),
+    destroy: () => client.destroy(),
+  };
 }
 
 /** What a handler needs of a request's controller (undici's, or an `Http1Exchange`). */
@@ -276,7 +342,7 @@ export class HttpTransport {
   private readonly active: Connection[] = [];
   /** HTTP/1.1 connections with a free slot, most recently freed last (hot connections stay hot). */
   private readonly free: Connection[] = [];
-  private readonly retiring = new Set<Client | Http1Connection | Http2Connection>();
+  private readonly retiring = new Set<ProtocolConnection>();
   private roundRobin = 0;
   private closed = false;
   /** The first connection of an `auto` TLS run is being opened; `pending` waits for its ALPN answer. */
@@ -386,27 +452,8 @@ export class HttpTransport {
     connection.inFlight++;
     // The last request a connection may carry says so (`Connection: close` over HTTP/1.1).
     const last = this.maxPerConnection !== 0 && ++connection.dispatched >= this.maxPerConnection;
-    const client = connection.client;
     try {
-      if (client instanceof Http1Connection) {
-        client.send(request, this.encoder.encode(request, last), last, handler);
-      } else if (client instanceof Http2Connection) {
-        client.send(request, this.h2Encoder.encode(request), last, handler);
-      } else {
-        client.dispatch(
-          {
-            path: request.path,
-            method: request.method as Dispatcher.HttpMethod,
-            headers: request.headers,
-            body: request.body,
-            // Lets undici put a POST on an HTTP/2 connection that already has streams open; it
-            // never pipelines over HTTP/1.1 here, because those clients keep `pipelining: 1`.
-            idempotent: true,
-            reset: last,
-          },
-          handler,
-        );
-      }
+      connection.client.send(request, last, handler);
     } catch (error) {
       handler.onResponseError(undefined, error as Error);
     }
@@ -612,12 +659,7 @@ export class HttpTransport {
       // alive; at a low one those past their limit are left for the next burst, as before.
       while (free.length > 0 && (free[0] as Connection).retired) free.shift();
       const oldest = free[0];
-      if (
-        oldest !== undefined &&
-        free.length > 1 &&
-        oldest.client instanceof Http1Connection &&
-        oldest.client.wantsRefresh()
-      ) {
+      if (oldest !== undefined && free.length > 1 && oldest.client.wantsRefresh()) {
         free.shift();
         return oldest;
       }
@@ -648,23 +690,28 @@ export class HttpTransport {
     const connect = (callback: (error: Error | null, socket: Socket | null) => void): void =>
       this.connect(connection, callback);
     if (this.family === "h1") {
-      connection.client = new Http1Connection(connect, this.h1Context);
+      connection.client = http1Protocol(new Http1Connection(connect, this.h1Context), this.encoder);
     } else if (this.family === "h2") {
-      connection.client = new Http2Connection(connect, this.streamsPerConnection, this.noteServerStreams);
+      connection.client = http2Protocol(
+        new Http2Connection(connect, this.streamsPerConnection, this.noteServerStreams),
+        this.h2Encoder,
+      );
     } else {
       // ALPN not answered yet (no probe ran): undici's Client speaks whichever protocol the
       // server picks for this first connection; the later ones use our own clients.
-      connection.client = new Client(this.origin, {
-        // One in flight until the connection says HTTP/2 (then `connected` raises it), so an
-        // HTTP/1.1 connection never pipelines.
-        pipelining: 1,
-        maxConcurrentStreams: Math.max(100, this.streamsPerConnection),
-        // --timeout is enforced by the sweep over all requests; no undici timer per request.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        connect: (_connectOptions, callback) =>
-          connect(callback as (error: Error | null, socket: Socket | null) => void),
-      });
+      connection.client = undiciProtocol(
+        new Client(this.origin, {
+          // One in flight until the connection says HTTP/2 (then `connected` raises it), so an
+          // HTTP/1.1 connection never pipelines.
+          pipelining: 1,
+          maxConcurrentStreams: Math.max(100, this.streamsPerConnection),
+          // --timeout is enforced by the sweep over all requests; no undici timer per request.
+          headersTimeout: 0,
+          bodyTimeout: 0,
+          connect: (_connectOptions, callback) =>
+            connect(callback as (error: Error | null, socket: Socket | null) => void),
+        }),
+      );
     }
     connection.index = this.active.length;
     this.active.push(connection);
@@ -742,7 +789,7 @@ export class HttpTransport {
     const capacity = h2 ? this.streamsPerConnection : 1;
     if (connection.capacity !== capacity) {
       connection.capacity = capacity;
-      if (connection.client.pipelining !== capacity) connection.client.pipelining = capacity;
+      connection.client.setCapacity(capacity);
       if (!h2 && this.family === "h1" && connection.inFlight < capacity && !connection.retired) {
         this.free.push(connection);
       }

@@ -18,7 +18,7 @@ import {
   parseJsonPath,
   type CaseExpectation,
 } from "../../src/scenarios/expect.js";
-import { startGateway, type RunningGateway } from "../../src/target/gateway.js";
+import { startGateway, type RunningGateway } from "../../src/gateway/gateway.js";
 
 const body = (value: unknown): Buffer =>
   Buffer.from(typeof value === "string" ? value : JSON.stringify(value));

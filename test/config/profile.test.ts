@@ -630,7 +630,7 @@ outputs: { out: file.json }
     expect(problems).toEqual([
       '--target: not an http:// or https:// URL: "localhost:8080"',
       "--start-rps: only applies to --stages",
-      '--rps: must be a number > 0, got "fast"',
+      '--rps: must be a number > 0 or "max", got "fast"',
       '--category: unknown category "bogus"; categories: mixed, normal, security, policy, llm',
       '--workers: must be an integer ≥ 1, got "0"',
       '--timeout: must be a duration like 30s, 5m, 1h or 1m30s, got "0s"',

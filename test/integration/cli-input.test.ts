@@ -22,6 +22,16 @@ describe("bad input: one clear line naming the flag, exit code 2, no stack trace
     ["unknown category", ["--target", "http://127.0.0.1:9", ...valid, "--category", "chaos"], "--category"],
     ["zero workers", ["--target", "http://127.0.0.1:9", ...valid, "--workers", "0"], "--workers"],
     ["fractional workers", ["--target", "http://127.0.0.1:9", ...valid, "--workers", "2.5"], "--workers"],
+    [
+      "zero --max-in-flight",
+      ["--target", "http://127.0.0.1:9", ...valid, "--max-in-flight", "0"],
+      "--max-in-flight",
+    ],
+    [
+      "--max-in-flight and its alias --workers",
+      ["--target", "http://127.0.0.1:9", ...valid, "--max-in-flight", "8", "--workers", "8"],
+      "--max-in-flight",
+    ],
     ["bad header", ["--target", "http://127.0.0.1:9", ...valid, "--header", "no-colon"], "--header"],
     ["bad timeout", ["--target", "http://127.0.0.1:9", ...valid, "--timeout", "soon"], "--timeout"],
     ["bad path", ["--target", "http://127.0.0.1:9", ...valid, "--path", "v1/execute"], "--path"],

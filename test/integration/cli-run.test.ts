@@ -182,13 +182,15 @@ describe("load-test against real local servers", () => {
       "3s",
       "--category",
       "normal",
-      "--workers",
+      "--max-in-flight",
       "1",
       "--out",
       out,
       "--quiet",
     ]);
     const result = await readResult(out);
+    // --max-in-flight is the cap's documented name; --workers (its alias) is what the results call it.
+    expect(result.generator.workers).toBe(1);
     expect(result.requests.total).toBe(300);
     // About 60 requests were due during the stall: far more than 1% of 300, so p99 carries the stall.
     expect(result.latencyMs.p99).toBeGreaterThan(300);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunResult } from "../../src/metrics/result.js";
 import { runCli } from "../helpers/cli.js";
 import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
-import { startServer, type TestServer } from "../transport/servers.js";
+import { startServer, type TestServer } from "../helpers/servers.js";
 
 let pki: TestPki;
 let otherPki: TestPki;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as hdr from "hdr-histogram-js";
 import type { RunResult } from "../../src/metrics/result.js";
 import { decodeRuns, loadResultsFile } from "../../src/metrics/results-file.js";
-import { HTTP_SERVER_KINDS, startGateway, type RunningGateway } from "../../src/target/gateway.js";
+import { HTTP_SERVER_KINDS, startGateway, type RunningGateway } from "../../src/gateway/gateway.js";
 import { afterStderr, runCli } from "../helpers/cli.js";
 
 // Against both HTTP servers the gateway can sit on (node:http and the lean one).

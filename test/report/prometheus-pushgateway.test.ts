@@ -19,7 +19,7 @@ import {
   type PushgatewayOptions,
   type RawPrometheusOptions,
 } from "../../src/report/prometheus.js";
-import { startGateway, type RunningGateway } from "../../src/target/gateway.js";
+import { startGateway, type RunningGateway } from "../../src/gateway/gateway.js";
 import {
   category,
   find,

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CORPUS } from "../../src/scenarios/corpus.js";
 import { CATEGORIES, type Category, type TestCase } from "../../src/scenarios/types.js";
-import { startGateway, type RunningGateway } from "../../src/target/gateway.js";
-import { evaluatePolicies, POLICIES } from "../../src/target/policies.js";
+import { startGateway, type RunningGateway } from "../../src/gateway/gateway.js";
+import { evaluatePolicies, POLICIES } from "../../src/gateway/policies.js";
 
 const ALL: TestCase[] = CATEGORIES.flatMap((c) => [...CORPUS[c]]);
 

@@ -5,7 +5,7 @@ import { parseTransportFlags, type RawTransportFlags } from "../../src/config/tr
 import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport } from "../../src/transport/http.js";
 import { closedPort, json, startLocalServer, type Responder } from "../helpers/servers.js";
-import { sendMany, transportFor, type Outcome } from "./servers.js";
+import { sendMany, transportFor, type Outcome } from "../helpers/servers.js";
 
 /**
  * Failures keep stable kinds and say where they happened: the timeout phase, refused, reset,

@@ -14,7 +14,7 @@ import {
 } from "../../src/transport/http.js";
 import { Http1Connection, Http1RequestEncoder, standaloneHttp1Context } from "../../src/transport/http1.js";
 import { allowEverything, startLocalServer, type Responder } from "../helpers/servers.js";
-import { POST, sendMany, transportFor } from "./servers.js";
+import { POST, sendMany, transportFor } from "../helpers/servers.js";
 
 /**
  * The hand-written HTTP/1.1 client (src/transport/http1.ts) through `HttpTransport`, against real

@@ -21,8 +21,8 @@ import {
   statusBlock,
   u32,
   type RawConnection,
-} from "./h2-raw-server.js";
-import { transportFor } from "./servers.js";
+} from "../helpers/h2-raw-server.js";
+import { transportFor } from "../helpers/servers.js";
 
 /**
  * Frame-level fuzzing of our HTTP/2 client (src/transport/http2-session.ts) and HPACK decoder:

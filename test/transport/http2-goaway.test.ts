@@ -4,14 +4,14 @@ import { parseTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport } from "../../src/transport/http.js";
 import { MAX_RETRIES } from "../../src/transport/http2.js";
-import { MAX_STREAM_ID, startRawH2Server, type RawServerOptions } from "./h2-raw-server.js";
-import { sendMany, transportFor, type Outcome } from "./servers.js";
+import { MAX_STREAM_ID, startRawH2Server, type RawServerOptions } from "../helpers/h2-raw-server.js";
+import { sendMany, transportFor, type Outcome } from "../helpers/servers.js";
 
 /**
  * Connection recycling over HTTP/2 (RFC 9113 §6.8, §8.7; docs/TRANSPORT.md "Retries"): a
  * graceful GOAWAY is normal server behaviour, so the streams it did not process are sent again
  * on a new connection, a bounded number of times, within their timeout; what a server really
- * refused stays an error. The server is a raw one (test/transport/h2-raw-server.ts) so the test
+ * refused stays an error. The server is a raw one (test/helpers/h2-raw-server.ts) so the test
  * chooses the last stream id and the moment of each GOAWAY.
  */
 const cleanups: Array<() => Promise<void>> = [];

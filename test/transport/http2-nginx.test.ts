@@ -4,7 +4,7 @@ import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport } from "../../src/transport/http.js";
 import { startNginx, type NginxOptions, type NginxProcess } from "../helpers/nginx.js";
 import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
-import { sendMany, transportFor } from "./servers.js";
+import { sendMany, transportFor } from "../helpers/servers.js";
 
 /**
  * Our HTTP/2 client against a real nginx that recycles its connections: after

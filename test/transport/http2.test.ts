@@ -12,7 +12,7 @@ import { parseTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError, describeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport, PreparedRequest } from "../../src/transport/http.js";
 import { describeConnections } from "../../src/transport/describe.js";
-import { POST as POST_REQUEST, sendMany, transportFor, type Outcome } from "./servers.js";
+import { POST as POST_REQUEST, sendMany, transportFor, type Outcome } from "../helpers/servers.js";
 
 /**
  * load-test's own HTTP/2 client (src/transport/http2.ts) against node:http2 servers, which

@@ -6,7 +6,7 @@ import type { HttpTransport, TransportSummary } from "../../src/transport/http.j
 import { startNginx, type NginxAccess, type NginxOptions, type NginxProcess } from "../helpers/nginx.js";
 import { allowEverything, startLocalServer } from "../helpers/servers.js";
 import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
-import { POST, sendMany, startServer, transportFor, type Outcome } from "./servers.js";
+import { POST, sendMany, startServer, transportFor, type Outcome } from "../helpers/servers.js";
 
 /**
  * Interop: our HTTP/1.1 and HTTP/2 clients against servers we did not write (Debian's nginx over

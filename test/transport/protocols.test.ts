@@ -4,7 +4,7 @@ import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport } from "../../src/transport/http.js";
 import { allowEverything, startLocalServer } from "../helpers/servers.js";
 import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
-import { sendMany, startServer, transportFor, type TestServer } from "./servers.js";
+import { sendMany, startServer, transportFor, type TestServer } from "../helpers/servers.js";
 
 /**
  * Protocol negotiation and connection control against real loopback servers: ALPN (h2, or

@@ -3,7 +3,13 @@ import { parseTransportFlags, type RawTransportFlags } from "../../src/config/tr
 import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport } from "../../src/transport/http.js";
 import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
-import { sendMany, startServer, transportFor, type TestServer, type TlsServerOptions } from "./servers.js";
+import {
+  sendMany,
+  startServer,
+  transportFor,
+  type TestServer,
+  type TlsServerOptions,
+} from "../helpers/servers.js";
 
 /**
  * TLS flags and TLS failures against loopback servers with certificates made for this file:

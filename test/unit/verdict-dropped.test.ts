@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { evaluateRun, type MeasuredRun } from "../../src/evaluate/verdict.js";
 import type { LatencySummaryMs, RunResult } from "../../src/metrics/result.js";
+import { measuredRun } from "../helpers/measured-run.js";
 
 /**
  * The warning that names what held a run back (issues 16 and 17): --workers only when the
@@ -19,22 +20,14 @@ function run(
     serverMaxStreams: extra.serverMaxStreams ?? null,
   };
   return {
-    latencyMs: latency,
-    sendLagMs: latency,
-    rate: { targetPerSec: 100, achievedPerSec: 100, sentPerSec: 100, closedLoop: false },
-    requests: { sent: 1000, total: 1000, success: 1000, blocked: 0, error: 0, dropped, unexpected: 0 },
-    categories: {},
-    timeline: [],
-    generator: {
-      eventLoopDelayMs: { p50: 0.1, p99: 0.5, max: 1 },
-      ownSendLagMs: { p50: 0.5, p99: 1.2, max: 3 },
-      maxInFlight,
-      workers: 64,
-      threads: 1,
-      pacing: "precise",
-      trustworthy: true,
-    },
-    interrupted: extra.interrupted ?? false,
+    ...measuredRun({
+      latencyMs: latency,
+      sendLagMs: latency,
+      requests: { sent: 1000, total: 1000, success: 1000, blocked: 0, error: 0, dropped, unexpected: 0 },
+      categories: {},
+      interrupted: extra.interrupted ?? false,
+    }),
+    generator: { ...measuredRun().generator, maxInFlight, workers: 64 },
     // Only the fields the warning reads.
     transport: { connections } as unknown as RunResult["transport"],
   };

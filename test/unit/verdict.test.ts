@@ -1,64 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { evaluateRun, p50Rise, type MeasuredRun } from "../../src/evaluate/verdict.js";
-import type { LatencySummaryMs, TimelineEntry } from "../../src/metrics/result.js";
+import { evaluateRun, p50Rise } from "../../src/evaluate/verdict.js";
+import type { TimelineEntry } from "../../src/metrics/result.js";
+import { latency, measuredRun } from "../helpers/measured-run.js";
 
-const latency = (p50: number, p95: number, p99: number): LatencySummaryMs => ({
-  min: p50 / 2,
-  mean: p50,
-  p50,
-  p90: p95,
-  p95,
-  p99,
-  p999: p99,
-  max: p99,
-});
-
-function run(overrides: Partial<MeasuredRun> = {}): MeasuredRun {
-  return {
-    latencyMs: latency(1, 4, 8),
-    sendLagMs: latency(0.1, 0.5, 1),
-    rate: { targetPerSec: 100, achievedPerSec: 100, sentPerSec: 100, closedLoop: false },
-    requests: { sent: 1000, total: 1000, success: 800, blocked: 200, error: 0, dropped: 0, unexpected: 0 },
-    categories: {
-      normal: {
-        requests: 800,
-        success: 800,
-        blocked: 0,
-        error: 0,
-        correctness: 1,
-        latencyMs: latency(1, 4, 8),
-      },
-      security: {
-        requests: 100,
-        success: 0,
-        blocked: 100,
-        error: 0,
-        correctness: 1,
-        latencyMs: latency(1, 4, 8),
-      },
-      policy: {
-        requests: 100,
-        success: 0,
-        blocked: 100,
-        error: 0,
-        correctness: 1,
-        latencyMs: latency(1, 4, 8),
-      },
-    },
-    timeline: [],
-    generator: {
-      eventLoopDelayMs: { p50: 0.1, p99: 0.5, max: 1 },
-      ownSendLagMs: { p50: 0.5, p99: 1.2, max: 3 },
-      maxInFlight: 3,
-      workers: 200,
-      threads: 1,
-      pacing: "precise",
-      trustworthy: true,
-    },
-    interrupted: false,
-    ...overrides,
-  };
-}
+const run = measuredRun;
 
 const levelOf = (verdict: ReturnType<typeof evaluateRun>, name: string) =>
   verdict.checks.find((c) => c.name === name)?.level;

@@ -6,8 +6,8 @@ import {
   startGateway as startAnyGateway,
   type GatewayOptions,
   type RunningGateway,
-} from "../../src/target/gateway.js";
-import { POLICIES } from "../../src/target/policies.js";
+} from "../../src/gateway/gateway.js";
+import { POLICIES } from "../../src/gateway/policies.js";
 
 const AUTH = { authorization: "Bearer demo-org" };
 

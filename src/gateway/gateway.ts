@@ -1,5 +1,5 @@
 /**
- * The reference policy gateway: the spec's "Agent", small enough to read in one sitting and fast
+ * The reference policy gateway: the methodology's "Agent", small enough to read in one sitting and fast
  * enough (>= 10,000 req/s on one core for policy-only requests) that a load test against it
  * measures the load generator, not the target.
  *
@@ -356,7 +356,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
         processing_time_ms: processingMs,
         logged_policies: verdict.logged,
       };
-      // Policies run before the provider is called (spec: the Agent checks every prompt first).
+      // Policies run before the provider is called (docs/METHODOLOGY.md: the Agent checks every prompt first).
       provider.complete(prompt).then(
         (completion) => {
           metrics.llmCompleted(completion.latencyMs / 1000);

@@ -1,7 +1,7 @@
 import { connect, type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { HTTP_SERVER_KINDS, startGateway, type RunningGateway } from "../../src/target/gateway.js";
-import { createLeanServer, type LeanServer } from "../../src/target/lean-http.js";
+import { HTTP_SERVER_KINDS, startGateway, type RunningGateway } from "../../src/gateway/gateway.js";
+import { createLeanServer, type LeanServer } from "../../src/gateway/lean-http.js";
 
 /**
  * The wire protocol of the gateway's two HTTP servers, byte for byte over raw sockets: what both

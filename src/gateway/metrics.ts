@@ -36,9 +36,9 @@ export interface GatewayStats {
 }
 
 /**
- * Bucket bounds in seconds. They include the spec's latency levels ("Target Metrics": 3, 5, 10,
+ * Bucket bounds in seconds. They include the methodology's latency levels ("Target Metrics": 3, 5, 10,
  * 20, 25 and 50 ms) so the target/degraded/critical split can be read off the histogram exactly,
- * sub-millisecond buckets for policy-only requests, and the spec's 200 ms to 2 s LLM range.
+ * sub-millisecond buckets for policy-only requests, and the methodology's 200 ms to 2 s LLM range.
  */
 export const DURATION_BUCKETS_SECONDS = Object.freeze([
   0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 2.5, 5,

@@ -9,7 +9,7 @@ import {
   POLICIES,
   type Policy,
   warmUpPolicies,
-} from "../../src/target/policies.js";
+} from "../../src/gateway/policies.js";
 
 function policy(id: string): Policy {
   const p = POLICIES.find((x) => x.id === id);

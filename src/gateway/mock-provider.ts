@@ -1,5 +1,5 @@
 /**
- * The built-in `mock` LLM provider. The spec ("Baseline Results") notes that end-to-end latency
+ * The built-in `mock` LLM provider. The methodology (docs/METHODOLOGY.md "Baseline results") notes that end-to-end latency
  * with an LLM is dominated by the provider, typically 200 ms to 2 s; the mock reproduces that
  * shape (a uniform random wait) without any network call, so `llm` category runs stay local.
  */

@@ -5,7 +5,7 @@ import {
   GatewayMetrics,
   METRIC_NAMES,
   REQUEST_OUTCOMES,
-} from "../../src/target/metrics.js";
+} from "../../src/gateway/metrics.js";
 
 /** The lines of one metric family in Prometheus text, HELP and TYPE included. */
 function family(text: string, name: string): string[] {

@@ -5,7 +5,7 @@ import {
   isCardNumber,
   isValidIban,
   luhnValid,
-} from "../../src/target/policies.js";
+} from "../../src/gateway/policies.js";
 
 describe("luhnValid", () => {
   it.each([

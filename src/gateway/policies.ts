@@ -1,6 +1,6 @@
 /**
  * The reference gateway's static policies: one ordered table, evaluated top to bottom for every
- * prompt before any LLM is called (spec, "Test Categories": security violations must be rejected
+ * prompt before any LLM is called (docs/METHODOLOGY.md, "Test Categories": security violations must be rejected
  * with 403, governance violations blocked). The first `block` policy that matches ends the
  * evaluation; `log` policies record a match and let the request through.
  *

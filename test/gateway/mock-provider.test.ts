@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
-import { createMockProvider } from "../../src/target/mock-provider.js";
+import { createMockProvider } from "../../src/gateway/mock-provider.js";
 
 /** Keeps this thread busy, as a gateway callback that parsed and judged a request has been. */
 function busyMs(ms: number): void {
