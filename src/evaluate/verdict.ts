@@ -20,7 +20,7 @@ export function worstLevel(levels: Iterable<Level>): Level {
 }
 
 /** A "lower is better" bound from the spec's "Target Metrics" table. */
-interface UpperBound {
+export interface UpperBound {
   name: string;
   label: string;
   unit: string;
@@ -29,7 +29,7 @@ interface UpperBound {
 }
 
 // The spec's "Target Metrics" table: P50 < 3 / 3-5 / > 5 ms, P95 < 10 / 10-20 / > 20 ms, P99 < 25 / 25-50 / > 50 ms.
-const LATENCY_BOUNDS: Array<UpperBound & { key: "p50" | "p95" | "p99" }> = [
+export const LATENCY_BOUNDS: ReadonlyArray<UpperBound & { key: "p50" | "p95" | "p99" }> = [
   { key: "p50", name: "latency_p50_ms", label: "P50", unit: "ms", targetBelow: 3, degradedUpTo: 5 },
   { key: "p95", name: "latency_p95_ms", label: "P95", unit: "ms", targetBelow: 10, degradedUpTo: 20 },
   { key: "p99", name: "latency_p99_ms", label: "P99", unit: "ms", targetBelow: 25, degradedUpTo: 50 },
