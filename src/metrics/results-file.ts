@@ -62,6 +62,14 @@ export function parseResults(text: string, source: string): LoadedResults {
   } catch (error) {
     throw new ResultsFileError(source, `not JSON (${(error as Error).message})`);
   }
+  return resultsFromData(data, source);
+}
+
+/**
+ * A parsed results document (a file's JSON, or the document a command just built for its
+ * reporters) in the loaded form; `source` names it in errors.
+ */
+export function resultsFromData(data: unknown, source: string): LoadedResults {
   if (!isObject(data)) throw new ResultsFileError(source, "not a results file (not a JSON object)");
   const { schemaVersion } = data;
   if (typeof schemaVersion !== "number" || !Number.isInteger(schemaVersion) || schemaVersion < 1)
