@@ -34,6 +34,11 @@ import type { ResultsDocument, RunResult } from "../metrics/result.js";
 import { ladderTable } from "../report/markdown.js";
 import { Reporters, type Reporter, type RunStart, type Streams } from "../report/reporter.js";
 import { HdrLogReporter } from "../report/reporters/hdr-log.js";
+import { HtmlReporter } from "../report/reporters/html.js";
+import { defaultReportPath, writeReportFile } from "../report/html/report-file.js";
+import { checkOutputPaths, OutputWriteError } from "../report/output-file.js";
+import { ResultsFileError } from "../metrics/results-file.js";
+import { InvalidHistogramError } from "../metrics/result-histograms.js";
 import { JsonReporter } from "../report/reporters/json.js";
 import { MarkdownReporter } from "../report/reporters/markdown.js";
 import { PrometheusReporter } from "../report/reporters/prometheus.js";
@@ -100,6 +105,7 @@ function reportersFor(command: ResolvedCommand): Reporters {
   if (outputs.out) list.push(new JsonReporter(outputs.out, STREAMS));
   if (outputs.markdown)
     list.push(new MarkdownReporter(outputs.markdown, command.kind === "run" ? command.note : ""));
+  if (outputs.html) list.push(new HtmlReporter(outputs.html, STREAMS, outputs.labels));
   return new Reporters(list, STREAMS);
 }
 
@@ -451,11 +457,42 @@ export function buildProgram(): Command {
       "worker threads sending requests; default one per core minus one for the gateway",
     )
     .option("--out <file>", "write the results as JSON (the ladder form, see docs/RESULTS.md)")
+    .option("--html <file>", "write a self-contained HTML report with charts (docs/REPORTS.md)")
     .option("--quiet", "no live progress, only the summary")
     .action(async (flags: DemoFlags) => {
       process.exitCode = await demoCommand(flags);
     });
+  program
+    .command("report")
+    .description(
+      "turn a results file (--out: a run, a profile's phases or a ladder) into a self-contained HTML report",
+    )
+    .argument("<results>", "a results file written by --out (docs/RESULTS.md)")
+    .option("-o, --output <file>", "where to write the report (default: the results file's name with .html)")
+    .action(async (resultsPath: string, flags: { output?: string }) => {
+      process.exitCode = await reportCommand(resultsPath, flags.output);
+    });
   return program;
+}
+
+/** `load-test report RESULTS.json [-o report.html]` (docs/REPORTS.md). */
+async function reportCommand(resultsPath: string, outputPath: string | undefined): Promise<number> {
+  const target = { flag: "--output", path: outputPath ?? defaultReportPath(resultsPath) };
+  try {
+    await checkOutputPaths([target]);
+    await writeReportFile(resultsPath, target);
+  } catch (error) {
+    if (
+      error instanceof InputError ||
+      error instanceof ResultsFileError ||
+      error instanceof InvalidHistogramError
+    )
+      fail(error.message, EXIT_CODES.invalidInput);
+    if (error instanceof OutputWriteError) fail(error.message, EXIT_CODES.writeFailed);
+    throw error;
+  }
+  process.stderr.write(`HTML report written to ${target.path}\n`);
+  return EXIT_CODES.ok;
 }
 
 async function main(): Promise<void> {

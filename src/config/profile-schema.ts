@@ -199,6 +199,11 @@ export const outputsSchema = z
       .min(1)
       .optional()
       .describe("HdrHistogram interval log: each second's latency histogram (docs/RESULTS.md)"),
+    html: z
+      .string({ error: "must be a file path" })
+      .min(1)
+      .optional()
+      .describe("Self-contained HTML report with charts (docs/REPORTS.md)"),
   })
   .describe("Where results go; paths are relative to the working directory, as the CLI flags");
 

@@ -113,6 +113,8 @@ export interface ProfileOutputs {
   markdown?: string;
   /** HdrHistogram interval log of the per-second latency histograms (`--hdr-log`). */
   hdrLog?: string;
+  /** Self-contained HTML report (`--html`, docs/REPORTS.md). */
+  html?: string;
 }
 
 /** A validated profile: units in names, no secret values, JSON-serializable. */
@@ -794,6 +796,7 @@ export interface ProfileCliFlags {
   pushgateway?: string;
   markdown?: string;
   hdrLog?: string;
+  html?: string;
   abortOnCritical?: boolean;
 }
 
@@ -1025,7 +1028,7 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
       problems.push(`--label: expected name=value with a Prometheus label name, got "${item}"`);
     else profile.labels[name] = value;
   }
-  for (const key of ["out", "prometheusFile", "pushgateway", "markdown", "hdrLog"] as const) {
+  for (const key of ["out", "prometheusFile", "pushgateway", "markdown", "hdrLog", "html"] as const) {
     const value = flags[key];
     if (value !== undefined) profile.outputs[key] = value;
   }

@@ -46,6 +46,7 @@ export interface CliRunFlags extends RawRunOptions, RawPrometheusOptions {
   out?: string;
   hdrLog?: string;
   markdown?: string;
+  html?: string;
   quiet?: boolean;
 }
 
@@ -55,6 +56,10 @@ export interface ResolvedOutputs {
   /** The Baseline Results table of the command as Markdown. */
   markdown?: OutputPath;
   hdrLog?: OutputPath;
+  /** `--html`: the self-contained HTML report (docs/REPORTS.md). */
+  html?: OutputPath;
+  /** Labels the HTML report shows in its header (`--label`, `--client`…, a profile's labels). */
+  labels?: Record<string, string>;
   prometheus?: PrometheusOptions;
   /** `prometheus.prometheusFile`, named by its flag or its profile field. */
   prometheusFile?: OutputPath;
@@ -176,6 +181,7 @@ export function addRunOptions(command: Command, { withRate = true } = {}): Comma
       "write each second's latency histogram as an HdrHistogram interval log (docs/RESULTS.md)",
     )
     .option("--markdown <file>", "write the Baseline Results row(s) of the run as a Markdown table")
+    .option("--html <file>", "write a self-contained HTML report with charts (docs/REPORTS.md)")
     .option("--quiet", "no live progress, only the summary")
     .option(
       "--threshold <metric:expr>",
@@ -271,6 +277,20 @@ const bare = (message: string, flag: string): string =>
 // ---------------------------------------------------------------------------------------------
 // Commands
 
+/** `--label k=v`, `--client`, `--environment`, `--provider` as the HTML report's header labels. */
+function cliLabels(flags: CliRunFlags): Record<string, string> | undefined {
+  const labels: Record<string, string> = {};
+  for (const name of ["client", "environment", "provider"] as const) {
+    const value = flags[name];
+    if (typeof value === "string") labels[name] = value;
+  }
+  for (const item of flags.label ?? []) {
+    const eq = item.indexOf("=");
+    if (eq > 0) labels[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
+  }
+  return Object.keys(labels).length > 0 ? labels : undefined;
+}
+
 /** `load-test --rps … --duration …` (or `run` without a profile). */
 export function resolveRun(flags: CliRunFlags): ResolvedRun {
   const prometheus = prometheusOptions({ ...flags, labels: flags.label });
@@ -283,6 +303,8 @@ export function resolveRun(flags: CliRunFlags): ResolvedRun {
       out: output("--out", flags.out),
       markdown: output("--markdown", flags.markdown),
       hdrLog: output("--hdr-log", flags.hdrLog),
+      html: output("--html", flags.html),
+      labels: cliLabels(flags),
       quiet: Boolean(flags.quiet),
       prometheus,
       prometheusFile: output("--prometheus-file", prometheus?.prometheusFile),
@@ -329,6 +351,8 @@ export function resolveLadder(flags: LadderFlags): ResolvedLadder {
       out: output("--out", flags.out),
       markdown: output("--markdown", flags.markdown),
       hdrLog: output("--hdr-log", flags.hdrLog),
+      html: output("--html", flags.html),
+      labels: cliLabels(flags),
       quiet: Boolean(flags.quiet),
     },
     summaryOfLast: false,
@@ -342,6 +366,7 @@ export interface DemoFlags {
   warmup: string;
   out?: string;
   markdown?: string;
+  html?: string;
   quiet?: boolean;
   llmLatency: string;
   threads?: string;
@@ -377,6 +402,7 @@ export function resolveDemo(flags: DemoFlags, targetUrl = "http://127.0.0.1"): R
     outputs: {
       out: output("--out", flags.out),
       markdown: output("--markdown", flags.markdown),
+      html: output("--html", flags.html),
       quiet: Boolean(flags.quiet),
     },
     summaryOfLast: true,
@@ -409,7 +435,7 @@ export function resolveProfile(
   });
   // A path typed on the command line is named by its flag, one from the profile by its field.
   const outputOf = (
-    key: "out" | "markdown" | "prometheusFile" | "hdrLog",
+    key: "out" | "markdown" | "prometheusFile" | "hdrLog" | "html",
     flag: string,
   ): OutputPath | undefined =>
     output(typed[key] !== undefined ? flag : `outputs.${key}`, profile.outputs[key]);
@@ -417,6 +443,8 @@ export function resolveProfile(
     out: outputOf("out", "--out"),
     markdown: outputOf("markdown", "--markdown"),
     hdrLog: outputOf("hdrLog", "--hdr-log"),
+    html: outputOf("html", "--html"),
+    labels: { ...profile.labels },
     quiet: Boolean(all.quiet),
     ...(prometheus ? { prometheus, prometheusFile: outputOf("prometheusFile", "--prometheus-file") } : {}),
   };

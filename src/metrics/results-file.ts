@@ -14,6 +14,10 @@ export type ResultsFileKind = "run" | "ladder" | "phases";
 export interface LoadedRun {
   label: string;
   result: RunResult;
+  /** A ladder step's asked rate and note (docs/RESULTS.md "Ladder"); a phase's name. */
+  ratePerSec?: number;
+  note?: string;
+  name?: string;
 }
 
 export interface LoadedResults {
@@ -23,6 +27,8 @@ export interface LoadedResults {
   schemaVersion: number;
   interrupted: boolean;
   runs: LoadedRun[];
+  /** A ladder's saturation point as the file records it (null: not reached). */
+  saturatedAtPerSec?: number | null;
 }
 
 /** A file that is not a results file this version can read; the message names the file and why. */
@@ -56,6 +62,14 @@ export function parseResults(text: string, source: string): LoadedResults {
   } catch (error) {
     throw new ResultsFileError(source, `not JSON (${(error as Error).message})`);
   }
+  return resultsFromData(data, source);
+}
+
+/**
+ * A parsed results document (a file's JSON, or the document a command just built for its
+ * reporters) in the loaded form; `source` names it in errors.
+ */
+export function resultsFromData(data: unknown, source: string): LoadedResults {
   if (!isObject(data)) throw new ResultsFileError(source, "not a results file (not a JSON object)");
   const { schemaVersion } = data;
   if (typeof schemaVersion !== "number" || !Number.isInteger(schemaVersion) || schemaVersion < 1)
@@ -77,9 +91,16 @@ export function parseResults(text: string, source: string): LoadedResults {
         data.kind === "ladder"
           ? `step ${index + 1} (${String(entry.ratePerSec)} req/s)`
           : `phase ${JSON.stringify(entry.name)}`;
-      return { label, result: asRunResult(entry.result, source, `${where}.result`) };
+      const run: LoadedRun = { label, result: asRunResult(entry.result, source, `${where}.result`) };
+      if (typeof entry.ratePerSec === "number") run.ratePerSec = entry.ratePerSec;
+      if (typeof entry.note === "string") run.note = entry.note;
+      if (typeof entry.name === "string") run.name = entry.name;
+      return run;
     });
-    return { source, kind: data.kind, schemaVersion, interrupted, runs };
+    const loaded: LoadedResults = { source, kind: data.kind, schemaVersion, interrupted, runs };
+    if (data.kind === "ladder")
+      loaded.saturatedAtPerSec = typeof data.saturatedAtPerSec === "number" ? data.saturatedAtPerSec : null;
+    return loaded;
   }
   return {
     source,
