@@ -20,7 +20,7 @@ DEPS=(
 )
 
 # Where the test helpers look, in their order: $VAR, the Debian path, then PATH. The Debian paths
-# are under $ENSURE_TEST_DEPS_ROOT when set (its own test, test/integration/ensure-test-deps.test.ts).
+# are under $ENSURE_TEST_DEPS_ROOT when set (its own test, test/cli/ensure-test-deps.test.ts).
 found() {
   local name=$1 var=$2 path=${ENSURE_TEST_DEPS_ROOT:-}$3
   local override=${!var:-}

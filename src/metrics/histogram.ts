@@ -92,7 +92,7 @@ export function summarizeMs(histogram: hdr.Histogram): LatencySummaryMs {
 /**
  * The five percentiles and the mean in one pass over the buckets up to the maximum, with the
  * library's own arithmetic, so the figures are identical to `getValueAtPercentile` and `mean`
- * (test/unit/histogram.test.ts compares them). Those scan up to all ~45k buckets once per
+ * (test/metrics/histogram.test.ts compares them). Those scan up to all ~45k buckets once per
  * figure, through an iterator for the mean: about 3 ms per summary when compiled and over 10 ms
  * cold, on the event loop, once a second for the timeline and again for every progress line.
  * At 10k req/s that stall alone put over 1% of sends more than 10 ms late.
