@@ -216,6 +216,8 @@ describe("HTTP/2 client: requests", () => {
       { settings: { maxConcurrentStreams: 2 } },
     );
     const client = transport(target.url, 16);
+    // The connection is open first, so no request's queue time holds the connect and SETTINGS.
+    expect((await sendMany(client, 1, 1)).map(keyOf)).toEqual([200]);
     const times = await new Promise<Array<{ queueMs: number; serviceMs: number }>>((resolve) => {
       const done: Array<{ queueMs: number; serviceMs: number }> = [];
       for (let i = 0; i < 16; i++) {
@@ -232,7 +234,8 @@ describe("HTTP/2 client: requests", () => {
     const queues = times.map((time) => time.queueMs).sort((a, b) => a - b);
     const services = times.map((time) => time.serviceMs).sort((a, b) => a - b);
     expect(queues[15]).toBeGreaterThanOrEqual(60);
-    expect(queues[0]).toBeLessThan(5);
+    // The first pair took free slots: no wait but the event loop's (generous for a busy machine).
+    expect(queues[0]).toBeLessThan(20);
     // Service time is one stream's answer, whatever the wait before it.
     expect(services[0]).toBeGreaterThanOrEqual(9);
     expect(services[7]).toBeLessThan(queues[15] as number);
