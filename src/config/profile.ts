@@ -24,6 +24,7 @@ import {
   DEFAULT_TIMEOUT,
   defaultWorkers,
   inFlightCap,
+  type RawRunOptions,
 } from "./options.js";
 import {
   apiKeyValue,
@@ -773,23 +774,26 @@ export async function loadProfile(
 // Command line over the file
 
 /** The run flags as the CLI received them: only flags the user typed (see docs/PROFILES.md "Precedence"). */
-export interface ProfileCliFlags {
-  target?: string;
-  path?: string;
-  rps?: string;
-  duration?: string;
-  stages?: string;
-  startRps?: string;
-  category?: string;
-  maxInFlight?: string;
-  workers?: string;
-  timeout?: string;
-  warmup?: string;
-  coldstartWindow?: string;
-  nodes?: string;
-  apiKey?: string;
-  header?: string[];
-  threshold?: string[];
+export interface ProfileCliFlags extends Pick<
+  RawRunOptions,
+  | "target"
+  | "path"
+  | "rps"
+  | "duration"
+  | "stages"
+  | "startRps"
+  | "category"
+  | "maxInFlight"
+  | "workers"
+  | "timeout"
+  | "warmup"
+  | "coldstartWindow"
+  | "nodes"
+  | "apiKey"
+  | "header"
+  | "threshold"
+  | "abortOnCritical"
+> {
   label?: string[];
   out?: string;
   prometheusFile?: string;
@@ -797,7 +801,6 @@ export interface ProfileCliFlags {
   markdown?: string;
   hdrLog?: string;
   html?: string;
-  abortOnCritical?: boolean;
 }
 
 /**

@@ -300,12 +300,9 @@ export function resolveRun(flags: CliRunFlags): ResolvedRun {
     note: "",
     options: parseRunOptions(flags),
     outputs: {
-      out: output("--out", flags.out),
-      markdown: output("--markdown", flags.markdown),
+      ...fileOutputs(flags),
       hdrLog: output("--hdr-log", flags.hdrLog),
-      html: output("--html", flags.html),
       labels: cliLabels(flags),
-      quiet: Boolean(flags.quiet),
       prometheus,
       prometheusFile: output("--prometheus-file", prometheus?.prometheusFile),
     },
@@ -333,29 +330,40 @@ export function resolveLadder(flags: LadderFlags): ResolvedLadder {
       exportFlag,
       `not supported by ladder (each step is a run of its own: use load-test --rps N ${exportFlag} …)`,
     );
+  const steps = ladderSteps(flags);
+  return {
+    kind: "ladder",
+    title: "ladder",
+    base: parseRunOptions(flags, steps.given),
+    ...steps.shape,
+    outputs: { ...fileOutputs(flags), hdrLog: output("--hdr-log", flags.hdrLog), labels: cliLabels(flags) },
+    summaryOfLast: false,
+  };
+}
+
+/** `--rates`, `--step` and `--pause` as numbers, and the highest step as the load to validate. */
+function ladderSteps(flags: { rates: string; step: string; pause: string }) {
   const ratesPerSec = parseRates(flags.rates);
   const stepMs = parseDurationFlag("--step", flags.step, false);
   const pauseMs = parseDurationFlag("--pause", flags.pause, true);
   return {
-    kind: "ladder",
-    title: "ladder",
-    base: parseRunOptions(flags, {
-      ratePerSec: Math.max(...ratesPerSec),
-      durationMs: stepMs,
-      rateFlag: "--rates",
-    }),
-    ratesPerSec,
-    stepMs,
-    pauseMs,
-    outputs: {
-      out: output("--out", flags.out),
-      markdown: output("--markdown", flags.markdown),
-      hdrLog: output("--hdr-log", flags.hdrLog),
-      html: output("--html", flags.html),
-      labels: cliLabels(flags),
-      quiet: Boolean(flags.quiet),
-    },
-    summaryOfLast: false,
+    shape: { ratesPerSec, stepMs, pauseMs },
+    given: { ratePerSec: Math.max(...ratesPerSec), durationMs: stepMs, rateFlag: "--rates" },
+  };
+}
+
+/** `--out`, `--markdown`, `--html` and `--quiet`, which every command takes. */
+function fileOutputs(flags: {
+  out?: string;
+  markdown?: string;
+  html?: string;
+  quiet?: boolean;
+}): ResolvedOutputs {
+  return {
+    out: output("--out", flags.out),
+    markdown: output("--markdown", flags.markdown),
+    html: output("--html", flags.html),
+    quiet: Boolean(flags.quiet),
   };
 }
 
@@ -379,9 +387,7 @@ export interface DemoFlags {
  */
 export function resolveDemo(flags: DemoFlags, targetUrl = "http://127.0.0.1"): ResolvedLadder {
   parseLatencyRange(flags.llmLatency);
-  const ratesPerSec = parseRates(flags.rates);
-  const stepMs = parseDurationFlag("--step", flags.step, false);
-  const pauseMs = parseDurationFlag("--pause", flags.pause, true);
+  const steps = ladderSteps(flags);
   const base = parseRunOptions(
     {
       target: targetUrl,
@@ -390,21 +396,14 @@ export function resolveDemo(flags: DemoFlags, targetUrl = "http://127.0.0.1"): R
       category: "mixed",
       apiKey: "demo-org",
     },
-    { ratePerSec: Math.max(...ratesPerSec), durationMs: stepMs, rateFlag: "--rates" },
+    steps.given,
   );
   return {
     kind: "ladder",
     title: "demo",
     base,
-    ratesPerSec,
-    stepMs,
-    pauseMs,
-    outputs: {
-      out: output("--out", flags.out),
-      markdown: output("--markdown", flags.markdown),
-      html: output("--html", flags.html),
-      quiet: Boolean(flags.quiet),
-    },
+    ...steps.shape,
+    outputs: fileOutputs(flags),
     summaryOfLast: true,
   };
 }

@@ -112,7 +112,7 @@ export interface CategoryResult {
 }
 
 /** One k6 stage of a ramping run (`--stages`), by intended send time. */
-export interface StageResult {
+export interface StageResult extends CategoryResult {
   index: number;
   startSec: number;
   endSec: number;
@@ -123,23 +123,11 @@ export interface StageResult {
   askedPerSec: number;
   /** Completed requests scheduled in the stage ÷ its duration. */
   achievedPerSec: number;
-  requests: number;
-  success: number;
-  blocked: number;
-  error: number;
-  correctness: number | null;
-  latencyMs: LatencySummaryMs;
 }
 
 /** The first `window` requests on their own (`--coldstart-window`): cold connections, JIT, caches. */
-export interface ColdStartResult {
+export interface ColdStartResult extends CategoryResult {
   window: number;
-  requests: number;
-  success: number;
-  blocked: number;
-  error: number;
-  correctness: number | null;
-  latencyMs: LatencySummaryMs;
 }
 
 export interface TimelineEntry {

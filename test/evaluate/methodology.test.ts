@@ -44,5 +44,15 @@ describe("the methodology's table, once (evaluate/methodology.ts)", () => {
         false,
       ),
     ).toBe(true);
+    // Judged by --threshold, the same probe getting through is named by its threshold.
+    expect(
+      ladderFailed(
+        [
+          step("target"),
+          step("degraded", [{ name: "threshold correctness{category:security} rate==1", level: "critical" }]),
+        ],
+        false,
+      ),
+    ).toBe(true);
   });
 });
