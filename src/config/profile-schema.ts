@@ -103,7 +103,9 @@ const mixSchema = z
       .int({ error: "must be an integer weight ≥ 0" })
       .min(0, { error: "must be an integer weight ≥ 0" }),
   )
-  .describe("Category weights, e.g. {normal: 8, security: 1, policy: 1} (the spec's ~20% block rate)");
+  .describe(
+    "Category weights, e.g. {normal: 8, security: 1, policy: 1} (the methodology's ~20% block rate, docs/METHODOLOGY.md)",
+  );
 
 const categoryChoice = categoryName.describe(
   "One category (normal, security, policy, llm or a custom case category), or mixed",
@@ -171,7 +173,7 @@ export const authSchema = z
     bearerEnv: envName.describe("Sent as Authorization: Bearer <value of this variable>"),
     default: z.string({ error: "must be a string" }).optional().describe("Used when the variable is not set"),
   })
-  .describe("Bearer authentication read from the environment (the spec's AXONFLOW_CLIENT_ID)");
+  .describe("Bearer authentication read from the environment (the methodology's AXONFLOW_CLIENT_ID)");
 
 const url = (what: string) =>
   z.string({ error: `must be ${what}` }).regex(/^https?:\/\/\S+$/i, { error: `must be ${what}` });
@@ -193,7 +195,7 @@ export const outputsSchema = z
       .string({ error: "must be a file path" })
       .min(1)
       .optional()
-      .describe("Markdown summary table (the spec's baseline table)"),
+      .describe("Markdown summary table (the methodology's Baseline Results table)"),
     hdrLog: z
       .string({ error: "must be a file path" })
       .min(1)
@@ -269,7 +271,7 @@ export const profileSchema = z
     defaultThresholds: z
       .boolean({ error: "must be true or false" })
       .optional()
-      .describe("Keep the spec's Target Metrics table under the thresholds given (default true)"),
+      .describe("Keep the methodology's Target Metrics table under the thresholds given (default true)"),
     labels: z
       .record(
         z.string().regex(LABEL_NAME, { error: "not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)" }),

@@ -7,19 +7,23 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readFile, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 
 const SCRIPT = fileURLToPath(new URL("../../scripts/ensure-test-deps.sh", import.meta.url));
 const BASH = "/bin/bash";
 const BINARY_VARIABLES = ["PUSHGATEWAY_BIN", "PROMETHEUS_BIN", "PROMTOOL_BIN", "NGINX_BIN", "CHROMIUM_BIN"];
 
 /** A root with no package installed, a PATH with only what the script needs, and a stand-in apt-get. */
+const roots: string[] = [];
+afterAll(() => Promise.all(roots.map((root) => rm(root, { recursive: true, force: true }))));
+
 async function freshMachine(aptGet: "installs" | "installs nothing" | "absent") {
   const root = await mkdtemp(join(tmpdir(), "ensure-test-deps-"));
+  roots.push(root);
   const bin = join(root, "path-bin");
   await mkdir(bin);
   for (const tool of ["sort", "id", "env"]) await symlink(`/usr/bin/${tool}`, join(bin, tool));

@@ -36,7 +36,7 @@ function histogramsOf(
 const ms = (value: number): string => `${Number(value.toFixed(3))}`;
 const percent = (ratio: number): string => `${Number((ratio * 100).toFixed(3))}%`;
 
-/** The spec's Baseline Results table (report/markdown.ts ladderTable) as HTML. */
+/** The methodology's Baseline Results table (report/markdown.ts ladderTable) as HTML. */
 function baselineTable(rows: Array<{ ratePerSec: number; result: RunResult; note: string }>): string {
   const head = [
     "RPS",
