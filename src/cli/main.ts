@@ -35,6 +35,7 @@ import { ladderTable } from "../report/markdown.js";
 import { Reporters, type Reporter, type RunStart, type Streams } from "../report/reporter.js";
 import { HdrLogReporter } from "../report/reporters/hdr-log.js";
 import { HtmlReporter } from "../report/reporters/html.js";
+import { DashboardReporter } from "../report/reporters/dashboard.js";
 import { defaultReportPath, writeReportFile } from "../report/html/report-file.js";
 import { checkOutputPaths, OutputWriteError } from "../report/output-file.js";
 import { ResultsFileError } from "../metrics/results-file.js";
@@ -106,6 +107,7 @@ function reportersFor(command: ResolvedCommand): Reporters {
   if (outputs.markdown)
     list.push(new MarkdownReporter(outputs.markdown, command.kind === "run" ? command.note : ""));
   if (outputs.html) list.push(new HtmlReporter(outputs.html, STREAMS, outputs.labels));
+  if (outputs.dashboard) list.push(new DashboardReporter(outputs.dashboard, STREAMS, outputs.labels));
   return new Reporters(list, STREAMS);
 }
 
@@ -458,6 +460,10 @@ export function buildProgram(): Command {
     )
     .option("--out <file>", "write the results as JSON (the ladder form, see docs/RESULTS.md)")
     .option("--html <file>", "write a self-contained HTML report with charts (docs/REPORTS.md)")
+    .option(
+      "--dashboard [host:port]",
+      "serve the report live during the demo (default 127.0.0.1:5665; the URL is printed at start)",
+    )
     .option("--quiet", "no live progress, only the summary")
     .action(async (flags: DemoFlags) => {
       process.exitCode = await demoCommand(flags);
