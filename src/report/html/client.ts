@@ -107,6 +107,8 @@ export const CLIENT_SCRIPT = String.raw`(function () {
       bandLegend(chart, figure);
     });
     document.body.setAttribute("data-charts-drawn", String(plots.length));
+    // When the page was drawn, from the start of its navigation (bench/html-report.mjs reads it).
+    document.body.setAttribute("data-drawn-at-ms", performance.now().toFixed(1));
   }
   function resizeAll(width) {
     plots.forEach(function (plot) { plot.setSize({ width: width || plotWidth(plot.loadTestEl), height: 240 }); });
