@@ -13,7 +13,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL, fileURLToPath } from "node:url";
+import { performance } from "node:perf_hooks";
+import { URL, pathToFileURL, fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const args = process.argv.slice(2);
@@ -24,7 +25,7 @@ const option = (name, fallback) => {
 const minutes = Number(option("--minutes", "60"));
 const dir = option("--keep", mkdtempSync(join(tmpdir(), "load-test-html-bench-")));
 
-const { startGateway } = await import(`${root}dist/target/gateway.js`);
+const { startGateway } = await import(`${root}dist/gateway/gateway.js`);
 const { parseResults } = await import(`${root}dist/metrics/results-file.js`);
 const { htmlReport } = await import(`${root}dist/report/html/report.js`);
 const { chromium } = await import("playwright-core");
@@ -33,7 +34,18 @@ const gateway = await startGateway({ host: "127.0.0.1", port: 0, llmLatencyMs: {
 const out = join(dir, "short.json");
 const run = spawnSync(
   process.execPath,
-  [`${root}dist/cli/bin.js`, "--target", gateway.url, "--rps", "200", "--duration", "10s", "--out", out, "--quiet"],
+  [
+    `${root}dist/cli/bin.js`,
+    "--target",
+    gateway.url,
+    "--rps",
+    "200",
+    "--duration",
+    "10s",
+    "--out",
+    out,
+    "--quiet",
+  ],
   { encoding: "utf8" },
 );
 await gateway.close();

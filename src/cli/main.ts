@@ -236,9 +236,10 @@ async function executePhases(command: ResolvedPhases): Promise<number> {
 }
 
 /** `load-test ladder` and `demo`: the methodology's "Start small" steps, then the Baseline Results table. */
-async function executeLadder(command: ResolvedLadder): Promise<number> {
-  const reporters = reportersFor(command);
-  await openReporters(reporters);
+/** `opened`: reporters already checked and opened (demo opens them before its gateway starts). */
+async function executeLadder(command: ResolvedLadder, opened?: Reporters): Promise<number> {
+  const reporters = opened ?? reportersFor(command);
+  if (!opened) await openReporters(reporters);
   tuneHeapForLoad();
   const interrupts = interruptSignal();
   const { ratesPerSec, stepMs } = command;
@@ -306,12 +307,14 @@ function warnIfMemoryReducerOn(runMs: number): void {
  */
 async function demoCommand(flags: DemoFlags): Promise<number> {
   // Every flag is validated, and every output path checked, before the gateway starts.
-  await openReporters(reportersFor(resolved(() => resolveDemo(flags))));
+  // The reporters depend on the outputs only, not on the target: opened once (a dashboard binds its port once).
+  const reporters = reportersFor(resolved(() => resolveDemo(flags)));
+  await openReporters(reporters);
   const gateway = await startGatewayProcess(flags.llmLatency);
   try {
     const command = resolved(() => resolveDemo(flags, gateway.url));
     process.stderr.write(`demo: reference gateway (pid ${gateway.pid}) listening on ${gateway.url}\n`);
-    return await executeLadder(command);
+    return await executeLadder(command, reporters);
   } finally {
     await gateway.stop();
   }

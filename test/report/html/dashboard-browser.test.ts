@@ -128,6 +128,31 @@ describe("--dashboard", () => {
     for (const open of sockets) open.destroy();
   }, 60_000);
 
+  it("demo binds its dashboard once (it checks its outputs before the gateway starts)", async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const { port } = probe.address() as import("node:net").AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const cli = await runCli(
+      [
+        "demo",
+        "--rates",
+        "10",
+        "--step",
+        "1s",
+        "--warmup",
+        "0s",
+        "--quiet",
+        "--dashboard",
+        `127.0.0.1:${port}`,
+      ],
+      { timeoutMs: 60_000 },
+    );
+    expect([0, 3], cli.stderr).toContain(cli.code);
+    expect(cli.stderr.match(/live dashboard on /g)).toHaveLength(1);
+    expect(cli.stderr).toContain(`live dashboard on http://127.0.0.1:${port}/`);
+  }, 60_000);
+
   it("refuses an address in use with one line naming --dashboard, exit 2", async () => {
     const busy = createServer();
     await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));

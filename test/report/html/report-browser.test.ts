@@ -193,7 +193,8 @@ describe("HTML report of a ladder", () => {
       ],
       { timeoutMs: 60_000 },
     );
-    expect(cli.code, cli.stderr).toBe(0);
+    // 3 when a busy machine made even the first step critical (README "Exit codes").
+    expect([0, 3], cli.stderr).toContain(cli.code);
     const ladder = JSON.parse(await readFile(resultsFile, "utf8")) as {
       saturatedAtPerSec: number | null;
       steps: Array<{ ratePerSec: number; result: RunResult }>;
