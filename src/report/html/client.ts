@@ -73,9 +73,12 @@ export const CLIENT_SCRIPT = String.raw`(function () {
       { label: chart.x.label, values: chart.x.kind === "percentile"
         ? function (u, splits) { return splits.map(function (v) { return isPowerOf10(v) ? percentOf(v) : ""; }); }
         : undefined },
-      { label: chart.y.label, scale: "y" },
+      { label: chart.y.label, scale: "y", size: 60 },
     ];
-    if (chart.y2) axes.push({ label: chart.y2.label, scale: "y2", side: 1, grid: { show: false } });
+    if (chart.y2) axes.push({ label: chart.y2.label, scale: "y2", side: 1, size: 60, grid: { show: false } });
+    // Charts on one time axis keep the same plot width: a blank right gutter where there is no y2.
+    else if (chart.x.kind === "seconds")
+      axes.push({ scale: "y", side: 1, size: 60, label: " ", grid: { show: false }, ticks: { show: false }, values: function () { return []; } });
     return {
       width: width, height: 240, scales: scales, series: series, axes: axes,
       cursor: chart.sync ? { sync: { key: chart.sync } } : {},

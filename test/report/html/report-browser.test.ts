@@ -115,6 +115,17 @@ describe("HTML report of a run (--html, load-test report)", () => {
     const charts = await expectChartsDrawn(page);
     // rate, latency, outcomes, in flight; spectrum and per-category spectrum.
     expect(charts).toBe(6);
+    // The four charts over time share one time axis: their plot areas line up exactly.
+    const plots = await page.evaluate(() =>
+      [...document.querySelectorAll('figure.chart[id^="run-chart-"]:not([id*="spectrum"]) .u-over')].map(
+        (over) => {
+          const box = over.getBoundingClientRect();
+          return `${Math.round(box.left)}+${Math.round(box.width)}`;
+        },
+      ),
+    );
+    expect(plots).toHaveLength(4);
+    expect(new Set(plots).size, plots.join(", ")).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, "report-run.png"), fullPage: true });
     await page.close();
   });
