@@ -35,6 +35,7 @@ import { ladderTable } from "../report/markdown.js";
 import { Reporters, type Reporter, type RunStart, type Streams } from "../report/reporter.js";
 import { HdrLogReporter } from "../report/reporters/hdr-log.js";
 import { HtmlReporter } from "../report/reporters/html.js";
+import { DashboardReporter } from "../report/reporters/dashboard.js";
 import { defaultReportPath, writeReportFile } from "../report/html/report-file.js";
 import { checkOutputPaths, OutputWriteError } from "../report/output-file.js";
 import { ResultsFileError } from "../metrics/results-file.js";
@@ -106,6 +107,7 @@ function reportersFor(command: ResolvedCommand): Reporters {
   if (outputs.markdown)
     list.push(new MarkdownReporter(outputs.markdown, command.kind === "run" ? command.note : ""));
   if (outputs.html) list.push(new HtmlReporter(outputs.html, STREAMS, outputs.labels));
+  if (outputs.dashboard) list.push(new DashboardReporter(outputs.dashboard, STREAMS, outputs.labels));
   return new Reporters(list, STREAMS);
 }
 
@@ -234,9 +236,10 @@ async function executePhases(command: ResolvedPhases): Promise<number> {
 }
 
 /** `load-test ladder` and `demo`: the methodology's "Start small" steps, then the Baseline Results table. */
-async function executeLadder(command: ResolvedLadder): Promise<number> {
-  const reporters = reportersFor(command);
-  await openReporters(reporters);
+/** `opened`: reporters already checked and opened (demo opens them before its gateway starts). */
+async function executeLadder(command: ResolvedLadder, opened?: Reporters): Promise<number> {
+  const reporters = opened ?? reportersFor(command);
+  if (!opened) await openReporters(reporters);
   tuneHeapForLoad();
   const interrupts = interruptSignal();
   const { ratesPerSec, stepMs } = command;
@@ -304,12 +307,14 @@ function warnIfMemoryReducerOn(runMs: number): void {
  */
 async function demoCommand(flags: DemoFlags): Promise<number> {
   // Every flag is validated, and every output path checked, before the gateway starts.
-  await openReporters(reportersFor(resolved(() => resolveDemo(flags))));
+  // The reporters depend on the outputs only, not on the target: opened once (a dashboard binds its port once).
+  const reporters = reportersFor(resolved(() => resolveDemo(flags)));
+  await openReporters(reporters);
   const gateway = await startGatewayProcess(flags.llmLatency);
   try {
     const command = resolved(() => resolveDemo(flags, gateway.url));
     process.stderr.write(`demo: reference gateway (pid ${gateway.pid}) listening on ${gateway.url}\n`);
-    return await executeLadder(command);
+    return await executeLadder(command, reporters);
   } finally {
     await gateway.stop();
   }
@@ -458,6 +463,10 @@ export function buildProgram(): Command {
     )
     .option("--out <file>", "write the results as JSON (the ladder form, see docs/RESULTS.md)")
     .option("--html <file>", "write a self-contained HTML report with charts (docs/REPORTS.md)")
+    .option(
+      "--dashboard [host:port]",
+      "serve the report live during the demo (default 127.0.0.1:5665; the URL is printed at start)",
+    )
     .option("--quiet", "no live progress, only the summary")
     .action(async (flags: DemoFlags) => {
       process.exitCode = await demoCommand(flags);

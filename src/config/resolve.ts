@@ -7,12 +7,14 @@
 import { Option, type Command } from "commander";
 import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
 import {
+  parseListenAddress,
   parsePrometheusOptions,
   PrometheusOptionError,
   type PrometheusOptions,
   type RawPrometheusOptions,
 } from "../report/prometheus-options.js";
 import type { OutputPath } from "../report/output-file.js";
+import { DEFAULT_DASHBOARD, type ListenAt } from "../report/html/dashboard.js";
 import { parseDurationMs, timerLimitProblem } from "./duration.js";
 import { durationValue } from "./flag-values.js";
 import { InputError } from "./errors.js";
@@ -47,6 +49,8 @@ export interface CliRunFlags extends RawRunOptions, RawPrometheusOptions {
   hdrLog?: string;
   markdown?: string;
   html?: string;
+  /** `--dashboard` alone (true) or with HOST:PORT. */
+  dashboard?: string | boolean;
   quiet?: boolean;
 }
 
@@ -60,6 +64,8 @@ export interface ResolvedOutputs {
   html?: OutputPath;
   /** Labels the HTML report shows in its header (`--label`, `--client`…, a profile's labels). */
   labels?: Record<string, string>;
+  /** `--dashboard`: where the live page listens. */
+  dashboard?: ListenAt;
   prometheus?: PrometheusOptions;
   /** `prometheus.prometheusFile`, named by its flag or its profile field. */
   prometheusFile?: OutputPath;
@@ -182,6 +188,10 @@ export function addRunOptions(command: Command, { withRate = true } = {}): Comma
     )
     .option("--markdown <file>", "write the Baseline Results row(s) of the run as a Markdown table")
     .option("--html <file>", "write a self-contained HTML report with charts (docs/REPORTS.md)")
+    .option(
+      "--dashboard [host:port]",
+      "serve the report live during the run (default 127.0.0.1:5665; the URL is printed at start)",
+    )
     .option("--quiet", "no live progress, only the summary")
     .option(
       "--threshold <metric:expr>",
@@ -277,6 +287,20 @@ const bare = (message: string, flag: string): string =>
 // ---------------------------------------------------------------------------------------------
 // Commands
 
+/** `--dashboard` (true: the default address) or `--dashboard HOST:PORT`; loopback unless a host is given. */
+export function parseDashboard(value: string | boolean | undefined): ListenAt | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return DEFAULT_DASHBOARD;
+  return parseListenAddress(
+    value,
+    (flag, message) => {
+      throw new InputError(flag, message);
+    },
+    "--dashboard",
+    DEFAULT_DASHBOARD.port,
+  );
+}
+
 /** `--label k=v`, `--client`, `--environment`, `--provider` as the HTML report's header labels. */
 function cliLabels(flags: CliRunFlags): Record<string, string> | undefined {
   const labels: Record<string, string> = {};
@@ -352,17 +376,19 @@ function ladderSteps(flags: { rates: string; step: string; pause: string }) {
   };
 }
 
-/** `--out`, `--markdown`, `--html` and `--quiet`, which every command takes. */
+/** `--out`, `--markdown`, `--html`, `--dashboard` and `--quiet`, which every command takes. */
 function fileOutputs(flags: {
   out?: string;
   markdown?: string;
   html?: string;
+  dashboard?: string | boolean;
   quiet?: boolean;
 }): ResolvedOutputs {
   return {
     out: output("--out", flags.out),
     markdown: output("--markdown", flags.markdown),
     html: output("--html", flags.html),
+    dashboard: parseDashboard(flags.dashboard),
     quiet: Boolean(flags.quiet),
   };
 }
@@ -375,6 +401,7 @@ export interface DemoFlags {
   out?: string;
   markdown?: string;
   html?: string;
+  dashboard?: string | boolean;
   quiet?: boolean;
   llmLatency: string;
   threads?: string;
@@ -444,6 +471,7 @@ export function resolveProfile(
     hdrLog: outputOf("hdrLog", "--hdr-log"),
     html: outputOf("html", "--html"),
     labels: { ...profile.labels },
+    dashboard: parseDashboard(all.dashboard),
     quiet: Boolean(all.quiet),
     ...(prometheus ? { prometheus, prometheusFile: outputOf("prometheusFile", "--prometheus-file") } : {}),
   };

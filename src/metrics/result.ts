@@ -139,6 +139,11 @@ export interface TimelineEntry {
   blocked: number;
   error: number;
   latencyMs: { p50: number; p95: number; p99: number };
+  /**
+   * The largest send lag (actual minus intended send time, ms) of the requests sent in that
+   * second: when the generator fell behind. Absent in files written before it was kept.
+   */
+  sendLagMaxMs?: number;
 }
 
 export interface VerdictCheck {

@@ -289,17 +289,23 @@ function parsePushgatewayUrl(text: string, fail: Fail): string | undefined {
 
 const LISTEN = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]*)):(\d{1,5})$/;
 
-function parseListenAddress(text: string, fail: Fail): ListenAddress | undefined {
+/** `host:port`, `[v6]:port` or `:port` (all interfaces) for `flag` (`--metrics-listen`, `--dashboard`). */
+export function parseListenAddress(
+  text: string,
+  fail: Fail,
+  flag = "--metrics-listen",
+  examplePort = 9464,
+): ListenAddress | undefined {
   const match = LISTEN.exec(text.trim());
   const portText = match?.[3];
   if (match === null || portText === undefined) {
     return fail(
-      "--metrics-listen",
-      `${JSON.stringify(text)}: expected host:port, e.g. 127.0.0.1:9464 ([::1]:9464, :9464 for all interfaces)`,
+      flag,
+      `${JSON.stringify(text)}: expected host:port, e.g. 127.0.0.1:${examplePort} ([::1]:${examplePort}, :${examplePort} for all interfaces)`,
     );
   }
   const port = Number(portText);
-  if (port > 65_535) return fail("--metrics-listen", `port ${port} is out of range (0-65535)`);
+  if (port > 65_535) return fail(flag, `port ${port} is out of range (0-65535)`);
   const host = match[1] ?? (match[2] === "" || match[2] === undefined ? "0.0.0.0" : match[2]);
   return { host, port };
 }

@@ -183,3 +183,16 @@ describe("Recorder drain/absorb (--threads merge)", () => {
     expect(before.categories.security?.blocked).toBe(1);
   });
 });
+
+describe("timeline send lag", () => {
+  it("keeps each second's largest send lag, by send time, in µs", () => {
+    const t0Ms = 1000;
+    const recorder = new Recorder({ categoryNames: ["normal"] }, t0Ms);
+    recorder.recordSend(t0Ms + 10, t0Ms + 10.25);
+    recorder.recordSend(t0Ms + 500, t0Ms + 503.1234);
+    recorder.recordSend(t0Ms + 990, t0Ms + 1001.5); // sent in second 1
+    recorder.recordSend(t0Ms + 1500, t0Ms + 1500.1);
+    const timeline = recorder.timelineUntil(t0Ms + 2500);
+    expect(timeline.map((entry) => entry.sendLagMaxMs)).toEqual([3.123, 11.5, 0]);
+  });
+});

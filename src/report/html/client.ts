@@ -73,9 +73,12 @@ export const CLIENT_SCRIPT = String.raw`(function () {
       { label: chart.x.label, values: chart.x.kind === "percentile"
         ? function (u, splits) { return splits.map(function (v) { return isPowerOf10(v) ? percentOf(v) : ""; }); }
         : undefined },
-      { label: chart.y.label, scale: "y" },
+      { label: chart.y.label, scale: "y", size: 60 },
     ];
-    if (chart.y2) axes.push({ label: chart.y2.label, scale: "y2", side: 1, grid: { show: false } });
+    if (chart.y2) axes.push({ label: chart.y2.label, scale: "y2", side: 1, size: 60, grid: { show: false } });
+    // Charts on one time axis keep the same plot width: a blank right gutter where there is no y2.
+    else if (chart.x.kind === "seconds")
+      axes.push({ scale: "y", side: 1, size: 60, label: " ", grid: { show: false }, ticks: { show: false }, values: function () { return []; } });
     return {
       width: width, height: 240, scales: scales, series: series, axes: axes,
       cursor: chart.sync ? { sync: { key: chart.sync } } : {},
@@ -107,6 +110,8 @@ export const CLIENT_SCRIPT = String.raw`(function () {
       bandLegend(chart, figure);
     });
     document.body.setAttribute("data-charts-drawn", String(plots.length));
+    // When the page was drawn, from the start of its navigation (bench/html-report.mjs reads it).
+    document.body.setAttribute("data-drawn-at-ms", performance.now().toFixed(1));
   }
   function resizeAll(width) {
     plots.forEach(function (plot) { plot.setSize({ width: width || plotWidth(plot.loadTestEl), height: 240 }); });
