@@ -89,7 +89,6 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
   const start = async (): Promise<RunResult> => {
     if (options.warmupMs > 0 && !hooks.signal?.aborted) {
       await driver.warmUp(hooks.signal);
-      times.startedAt = new Date();
     }
     if (hooks.signal?.aborted) {
       // Interrupted before the measured run (during the warm-up or the preflight): it never
@@ -118,9 +117,12 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
     try {
       times.t0Ms = await driver.start();
       const { t0Ms } = times;
+      // The results' start is t0 itself, not the moment the run was prepared: threads, the
+      // preflight and the warm-up come before it, and endedAt and the interval log count from it.
+      times.startedAt = new Date(Date.now() - (clock.nowMs() - t0Ms));
       if (hooks.intervals) {
         const sink = hooks.intervals;
-        sink.runStarted(Date.now() - (clock.nowMs() - t0Ms), categories);
+        sink.runStarted(times.startedAt.getTime(), categories);
         driver
           .recorder()
           .onSecondClosed((second, latency, byCategory) => sink.interval(second, latency, byCategory));
