@@ -5,12 +5,16 @@
  */
 import { existsSync } from "node:fs";
 import { randomUUID } from "node:crypto";
+import { shardFromEnvironment } from "../distributed/flags.js";
+import { MergeError } from "../distributed/merge.js";
+import { mergeFiles } from "../distributed/merge-files.js";
 import { setFlagsFromString } from "node:v8";
 import { Command, CommanderError } from "commander";
 import { InputError, type RunOptions } from "../config/options.js";
 import { loadProfile } from "../config/profile.js";
 import {
   addRunOptions,
+  output,
   parseLatencyRange,
   parsePort,
   resolveDemo,
@@ -36,9 +40,12 @@ import { Reporters, type Reporter, type RunStart, type Streams } from "../report
 import { HdrLogReporter } from "../report/reporters/hdr-log.js";
 import { HtmlReporter } from "../report/reporters/html.js";
 import { defaultReportPath, writeReportFile } from "../report/html/report-file.js";
-import { checkOutputPaths, OutputWriteError } from "../report/output-file.js";
+import { checkOutputPaths, OutputWriteError, writeFileAtomic } from "../report/output-file.js";
 import { ResultsFileError } from "../metrics/results-file.js";
-import { InvalidHistogramError } from "../metrics/result-histograms.js";
+import { InvalidHistogramError, MissingHistogramsError } from "../metrics/result-histograms.js";
+import { writeJsonFile } from "../report/json.js";
+import { htmlReport, loadedRun } from "../report/html/report.js";
+import { formatSummary } from "../report/terminal.js";
 import { JsonReporter } from "../report/reporters/json.js";
 import { MarkdownReporter } from "../report/reporters/markdown.js";
 import { PrometheusReporter } from "../report/reporters/prometheus.js";
@@ -84,6 +91,13 @@ const STREAMS: Streams = {
     return process.stderr.isTTY === true;
   },
 };
+
+/** `--shard`, or a Kubernetes Indexed Job's JOB_COMPLETION_INDEX with LOAD_TEST_SHARDS. */
+function withShardFromEnv<T extends CliRunFlags>(flags: T): T {
+  if (flags.shard !== undefined) return flags;
+  const shard = shardFromEnvironment(process.env);
+  return shard === undefined ? flags : { ...flags, shard };
+}
 
 /** Short, unique per run: the Pushgateway grouping key and the `run_id` label. */
 function newRunId(): string {
@@ -152,7 +166,7 @@ async function runOnce(
     index: slot.index,
     count: slot.count,
     options,
-    runId: newRunId(),
+    runId: options.runId ?? newRunId(),
     snapshot: prepared.snapshot,
   };
   interrupts.onQuitNow(() => reporters.quitNow(slot.documentWith(quitSnapshot(prepared.snapshot()))));
@@ -334,7 +348,11 @@ async function executeProfile(path: string, command: Command): Promise<number> {
     throw error;
   }
   const loaded = profile;
-  return execute(resolved(() => resolveProfile(loaded, typedFlags(command), command.opts<CliRunFlags>())));
+  return execute(
+    resolved(() =>
+      resolveProfile(loaded, typedFlags(command), withShardFromEnv(command.opts<CliRunFlags>())),
+    ),
+  );
 }
 
 async function serveCommand(flags: {
@@ -401,7 +419,7 @@ export function buildProgram(): Command {
       process.exitCode = await executeProfile(profilePath, command);
       return;
     }
-    process.exitCode = await execute(resolved(() => resolveRun(flags)));
+    process.exitCode = await execute(resolved(() => resolveRun(withShardFromEnv(flags))));
   };
   addRunOptions(
     program.argument("[profile]", "a profile file (.yaml, .yml, .json): docs/PROFILES.md"),
@@ -472,7 +490,63 @@ export function buildProgram(): Command {
     .action(async (resultsPath: string, flags: { output?: string }) => {
       process.exitCode = await reportCommand(resultsPath, flags.output);
     });
+  program
+    .command("merge")
+    .description("merge the results files of the shards of one run exactly (docs/DISTRIBUTED.md)")
+    .argument("<shards...>", "the shards' results files (--out of each --shard K/N run)")
+    .option("--out <file>", "write the merged results as JSON (docs/RESULTS.md)")
+    .option("--html <file>", "write the merged run as a self-contained HTML report")
+    .option("--allow-partial", "merge even when shards are missing; the result is marked partial")
+    .action(async (paths: string[], flags: { out?: string; html?: string; allowPartial?: boolean }) => {
+      process.exitCode = await mergeCommand(paths, flags);
+    });
   return program;
+}
+
+/** `load-test merge SHARD.json… [--out FILE] [--html FILE] [--allow-partial]`. */
+async function mergeCommand(
+  paths: string[],
+  flags: { out?: string; html?: string; allowPartial?: boolean },
+): Promise<number> {
+  const out = output("--out", flags.out);
+  const html = output("--html", flags.html);
+  let merged: RunResult;
+  try {
+    await checkOutputPaths([out, html].filter((item) => item !== undefined));
+    merged = await mergeFiles(paths, flags.allowPartial === true);
+  } catch (error) {
+    if (
+      error instanceof InputError ||
+      error instanceof MergeError ||
+      error instanceof ResultsFileError ||
+      error instanceof InvalidHistogramError ||
+      error instanceof MissingHistogramsError
+    )
+      fail((error as Error).message, EXIT_CODES.invalidInput);
+    throw error;
+  }
+  process.stdout.write(`${formatSummary(merged)}\n`);
+  let writeFailed = false;
+  try {
+    if (out) {
+      await writeJsonFile(out, merged);
+      process.stderr.write(`results written to ${out.path}\n`);
+    }
+    if (html) {
+      await writeFileAtomic(html, htmlReport(loadedRun(merged, out?.path ?? "merged")));
+      process.stderr.write(`HTML report written to ${html.path}\n`);
+    }
+  } catch (error) {
+    if (!(error instanceof OutputWriteError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    writeFailed = true;
+  }
+  return exitCodeOf({
+    interrupted: false,
+    writeFailed,
+    critical: merged.verdict.level === "critical",
+    exportFailed: false,
+  });
 }
 
 /** `load-test report RESULTS.json [-o report.html]` (docs/REPORTS.md). */

@@ -16,6 +16,11 @@ import type { OutputPath } from "../report/output-file.js";
 import { parseDurationMs, timerLimitProblem } from "./duration.js";
 import { durationValue } from "./flag-values.js";
 import { InputError } from "./errors.js";
+import {
+  parseDistributedFlags,
+  type DistributedFlags,
+  type DistributedOptions,
+} from "../distributed/flags.js";
 import { parseDecimal, parseWholeNumber } from "./numbers.js";
 import {
   DEFAULT_PATH,
@@ -40,7 +45,7 @@ import { checkRateBound } from "./rate-bound.js";
 import { parseTransportFlags, type RawTransportFlags } from "./transport-options.js";
 
 /** The run flags as commander hands them over (strings, as typed). */
-export interface CliRunFlags extends RawRunOptions, RawPrometheusOptions {
+export interface CliRunFlags extends RawRunOptions, RawPrometheusOptions, DistributedFlags {
   /** `--label k=v`, repeatable (commander names it after the flag). */
   label?: string[];
   out?: string;
@@ -184,6 +189,18 @@ export function addRunOptions(command: Command, { withRate = true } = {}): Comma
     .option("--html <file>", "write a self-contained HTML report with charts (docs/REPORTS.md)")
     .option("--quiet", "no live progress, only the summary")
     .option(
+      "--shard <K/N>",
+      "send stripe K of N of the plan (requests i ≡ K mod N) with 1/N of --workers; env JOB_COMPLETION_INDEX + LOAD_TEST_SHARDS (docs/DISTRIBUTED.md)",
+    )
+    .option(
+      "--start-at <time>",
+      "start the measured schedule at this instant: RFC 3339 or +10s (after the warm-up)",
+    )
+    .option(
+      "--run-id <id>",
+      "the run id (results, Pushgateway grouping key, run_id label); shared by all shards",
+    )
+    .option(
       "--threshold <metric:expr>",
       "k6-style threshold, repeatable: 'latency:p(95)<10', 'latency{category:security}:p(99)<25@degraded' (docs/THRESHOLDS.md)",
       collect,
@@ -298,7 +315,7 @@ export function resolveRun(flags: CliRunFlags): ResolvedRun {
     kind: "run",
     title: "load-test",
     note: "",
-    options: parseRunOptions(flags),
+    options: { ...parseRunOptions(flags), ...parseDistributedFlags(flags, Date.now()) },
     outputs: {
       out: output("--out", flags.out),
       markdown: output("--markdown", flags.markdown),
@@ -328,6 +345,13 @@ export function resolveLadder(flags: LadderFlags): ResolvedLadder {
       ["--metrics-listen", flags.metricsListen],
     ] as const
   ).find(([, value]) => value !== undefined)?.[0];
+  const shardFlag = (
+    [
+      ["--shard", flags.shard],
+      ["--start-at", flags.startAt],
+    ] as const
+  ).find(([, value]) => value !== undefined)?.[0];
+  if (shardFlag) throw new InputError(shardFlag, "not supported by ladder (shard a run: load-test --rps N)");
   if (exportFlag)
     throw new InputError(
       exportFlag,
@@ -448,7 +472,13 @@ export function resolveProfile(
     quiet: Boolean(all.quiet),
     ...(prometheus ? { prometheus, prometheusFile: outputOf("prometheusFile", "--prometheus-file") } : {}),
   };
-  const runs = profile.phases.map((phase, index) => phaseOptions(loaded, phase, index, all));
+  const distributed: DistributedOptions = parseDistributedFlags(all, Date.now());
+  const runs = profile.phases.map((phase, index) => ({
+    ...phaseOptions(loaded, phase, index, all),
+    ...distributed,
+    // The shared start is the first phase's; the phases after it follow on.
+    ...(index > 0 ? { startAtEpochMs: undefined } : {}),
+  }));
   if (profile.phases.length === 1) {
     const title = profile.name ?? "load-test";
     return { kind: "run", title, note: title, options: runs[0] as RunOptions, outputs };
