@@ -5,7 +5,12 @@
  */
 import { existsSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { shardFromEnvironment } from "../distributed/flags.js";
+import { parseRunId, shardFromEnvironment } from "../distributed/flags.js";
+import { k8sManifests } from "../distributed/k8s.js";
+import { basename } from "node:path";
+import { readFileSync } from "node:fs";
+import { stringify as stringifyYaml } from "yaml";
+import { parseWholeNumber } from "../config/numbers.js";
 import { MergeError } from "../distributed/merge.js";
 import { mergeFiles } from "../distributed/merge-files.js";
 import { setFlagsFromString } from "node:v8";
@@ -15,6 +20,7 @@ import { loadProfile } from "../config/profile.js";
 import {
   addRunOptions,
   output,
+  parseDurationFlag,
   parseLatencyRange,
   parsePort,
   resolveDemo,
@@ -500,7 +506,65 @@ export function buildProgram(): Command {
     .action(async (paths: string[], flags: { out?: string; html?: string; allowPartial?: boolean }) => {
       process.exitCode = await mergeCommand(paths, flags);
     });
+  program
+    .command("k8s")
+    .description("print Kubernetes manifests for a sharded run of a profile (docs/DISTRIBUTED.md)")
+    .argument("<profile>", "the profile every shard runs (.yaml, .yml, .json): docs/PROFILES.md")
+    .requiredOption("--shards <n>", "shard pods (an Indexed Job, one pod per shard)")
+    .option("--image <image>", "the load-test image (Dockerfile)", "load-test:latest")
+    .option("--namespace <ns>", "namespace of the ConfigMap and the Job", "default")
+    .option("--run-id <id>", "the run id shared by every shard (default: a new one)")
+    .option("--start-in <d>", "the shared start: this long after now (pods must be running by then)", "3m")
+    .option("--cpu <quantity>", "CPU request and limit per shard pod", "1")
+    .option("--memory <quantity>", "memory request and limit per shard pod", "512Mi")
+    .option(
+      "--pushgateway <url>",
+      "every shard pushes to this Pushgateway (grouping key job, run_id, instance)",
+    )
+    .action(async (profilePath: string, flags: K8sFlags) => {
+      process.exitCode = await k8sCommand(profilePath, flags);
+    });
   return program;
+}
+
+interface K8sFlags {
+  shards: string;
+  image: string;
+  namespace: string;
+  runId?: string;
+  startIn: string;
+  cpu: string;
+  memory: string;
+  pushgateway?: string;
+}
+
+/** `load-test k8s PROFILE --shards N`: the manifests as YAML documents on stdout. */
+async function k8sCommand(profilePath: string, flags: K8sFlags): Promise<number> {
+  let manifests;
+  try {
+    const shards = parseWholeNumber(flags.shards);
+    if (shards === undefined || shards < 1)
+      throw new InputError("--shards", `expected a whole number >= 1, got "${flags.shards}"`);
+    const startInMs = parseDurationFlag("--start-in", flags.startIn, false);
+    const runId = parseRunId(flags.runId ?? newRunId().toLowerCase());
+    await loadProfile(profilePath);
+    manifests = k8sManifests({
+      shards,
+      profile: { name: basename(profilePath), text: readFileSync(profilePath, "utf8") },
+      image: flags.image,
+      namespace: flags.namespace,
+      runId,
+      startAt: new Date(Date.now() + startInMs).toISOString(),
+      cpu: flags.cpu,
+      memory: flags.memory,
+      ...(flags.pushgateway ? { pushgateway: flags.pushgateway } : {}),
+    });
+  } catch (error) {
+    if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
+    throw error;
+  }
+  process.stdout.write(manifests.map((manifest) => stringifyYaml(manifest)).join("---\n"));
+  return EXIT_CODES.ok;
 }
 
 /** `load-test merge SHARD.json… [--out FILE] [--html FILE] [--allow-partial]`. */
