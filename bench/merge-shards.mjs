@@ -6,11 +6,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as hdr from "hdr-histogram-js";
 
 const SHARDS = Number(process.argv[2] ?? 100);
 const SECONDS = Number(process.argv[3] ?? 3600);
-const BIN = new URL("../dist/cli/bin.js", import.meta.url).pathname;
+const BIN = fileURLToPath(import.meta.resolve("../dist/cli/bin.js"));
 const dir = mkdtempSync(join(tmpdir(), "merge-bench-"));
 
 const server = createServer((_req, res) => res.end('{"ok":true}'));
@@ -52,7 +53,7 @@ const histogramOf = (count, scaleUs) => {
 const files = [];
 const start = Date.parse("2026-12-04T17:00:00Z");
 for (let k = 0; k < SHARDS; k++) {
-  const shard = structuredClone(template);
+  const shard = JSON.parse(JSON.stringify(template));
   shard.shard = { index: k, count: SHARDS };
   shard.runId = "bench";
   shard.startedAt = new Date(start).toISOString();
