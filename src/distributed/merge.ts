@@ -1,4 +1,11 @@
 import type * as hdr from "hdr-histogram-js";
+import { parseCliThreshold, type Threshold } from "../config/thresholds.js";
+import {
+  evaluateThresholds,
+  histogramView,
+  thresholdChecks,
+  thresholdsLevel,
+} from "../evaluate/thresholds.js";
 import { evaluateRun, worstLevel } from "../evaluate/verdict.js";
 import { createLatencyHistogram, LATENCY_SIGNIFICANT_DIGITS, summarizeMs } from "../metrics/histogram.js";
 import type { DecodedHistograms } from "../metrics/result-histograms.js";
@@ -262,8 +269,6 @@ export function mergeShards(inputs: readonly ShardInput[], allowPartial = false)
   };
   const expectsBlocks = results.some((r) => r.verdict.checks.some((check) => check.name === "blocked_rate"));
   const judged = evaluateRun(measured, expectsBlocks);
-  // Shards judged by thresholds carry them in their checks: the merged level is never better
-  // than the methodology's on the merged run (docs/DISTRIBUTED.md "Verdict").
   const late = results.filter((r) => (r.startAt?.lateMs ?? 0) > 0);
   const warnings = [
     ...judged.warnings,
@@ -272,6 +277,40 @@ export function mergeShards(inputs: readonly ShardInput[], allowPartial = false)
     ),
     ...(present.length < count ? [`Partial: ${present.length} of ${count} shards merged`] : []),
   ];
+  // Shards judged by thresholds: the same thresholds judged again on the merged histograms.
+  const thresholds = thresholdsOf(first);
+  const aborted = results.find((r) => r.aborted)?.aborted;
+  let verdict = { level: worstLevel(judged.checks.map((c) => c.level)), checks: judged.checks, warnings };
+  if (thresholds.length > 0) {
+    const thresholdResults = evaluateThresholds(thresholds, {
+      latencyMs: histogramView(latency),
+      serviceTimeMs: histogramView(serviceTime),
+      sendLagMs: histogramView(sendLag),
+      requests,
+      correctness: completed === 0 ? null : Math.round(matched) / completed,
+      achievedPerSec,
+      ...(nodes !== undefined ? { nodes } : {}),
+      targetPerSec,
+      categories: Object.fromEntries(
+        Object.entries(categories).map(([name, c]) => [
+          name,
+          {
+            latencyMs: histogramView(latencyByCategory[name] ?? createLatencyHistogram()),
+            success: c.success,
+            blocked: c.blocked,
+            error: c.error,
+            correctness: c.correctness,
+          },
+        ]),
+      ),
+    });
+    verdict = {
+      // A shard stopped by a failed threshold (abortOnFail) makes the run critical, as in one process.
+      level: aborted ? "critical" : thresholdsLevel(thresholdResults),
+      checks: thresholdChecks(thresholdResults),
+      warnings,
+    };
+  }
   const histograms: ResultHistograms = {
     unit: "us",
     significantDigits: LATENCY_SIGNIFICANT_DIGITS,
@@ -281,7 +320,6 @@ export function mergeShards(inputs: readonly ShardInput[], allowPartial = false)
     ownSendLag: encode(ownSendLag),
     latencyByCategory: Object.fromEntries(Object.entries(latencyByCategory).map(([k, h]) => [k, encode(h)])),
   };
-  const aborted = results.find((r) => r.aborted)?.aborted;
   return {
     schemaVersion: first.schemaVersion,
     target: first.target,
@@ -299,8 +337,27 @@ export function mergeShards(inputs: readonly ShardInput[], allowPartial = false)
     drainSec: Math.max(...results.map((r) => r.drainSec ?? 0)),
     correctness: completed === 0 ? null : Math.round(matched) / completed,
     ...measured,
-    verdict: { level: worstLevel(judged.checks.map((c) => c.level)), checks: judged.checks, warnings },
+    verdict,
     ...(aborted ? { aborted } : {}),
     histograms,
   };
+}
+
+/**
+ * The thresholds a shard was judged by, read back from its checks: each is named
+ * `threshold SELECTOR EXPRESSION` and expects `EXPRESSION (LEVEL)` (evaluate/thresholds.ts
+ * `thresholdChecks`), which is `formatThreshold`'s text, so parseCliThreshold reads it again.
+ */
+export function thresholdsOf(result: RunResult): Threshold[] {
+  const thresholds: Threshold[] = [];
+  for (const check of result.verdict.checks) {
+    if (!check.name.startsWith("threshold ")) continue;
+    const rest = check.name.slice("threshold ".length);
+    const space = rest.lastIndexOf(" ");
+    const level = /\((degraded|target)\)$/.exec(check.expected)?.[1];
+    if (space < 0 || level === undefined) continue;
+    const text = `${rest.slice(0, space)}:${rest.slice(space + 1)}${level === "degraded" ? "@degraded" : ""}`;
+    thresholds.push(parseCliThreshold(text));
+  }
+  return thresholds;
 }

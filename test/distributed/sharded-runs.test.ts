@@ -65,6 +65,8 @@ describe("sharded runs as processes against one local target", () => {
             startAt,
             "--run-id",
             "shard-test",
+            "--threshold",
+            "latency:p(99)<5000",
           ],
           {
             entry: BIN_PATH,
@@ -132,6 +134,9 @@ describe("sharded runs as processes against one local target", () => {
     expect(merged.latencyMs).toEqual(summarizeMs(union));
     expect(decodeResultHistograms(merged, out).latency.totalCount).toBe(PLANNED);
     // The per-second timeline, aligned by wall-clock second, adds up to the run.
+    // The shards' threshold, judged again on the merged histograms.
+    const check = merged.verdict.checks.find((item) => item.name === "threshold latency p(99)<5000");
+    expect(check?.value).toBe(merged.latencyMs.p99);
     expect(merged.timeline.reduce((sum, second) => sum + second.completed, 0)).toBe(PLANNED);
   });
 
