@@ -288,6 +288,19 @@ export function prometheusOptions(flags: RawPrometheusOptions): PrometheusOption
   }
 }
 
+/**
+ * Shards share one run id: without an `instance` their pushes would replace each other in one
+ * Pushgateway group, so a shard pushes as `shard-K` unless `--pushgateway-instance` names it.
+ */
+function withShardInstance(
+  prometheus: PrometheusOptions | undefined,
+  distributed: DistributedOptions,
+): PrometheusOptions | undefined {
+  const { shard } = distributed;
+  if (!prometheus?.pushgateway || !shard || prometheus.pushgateway.instance !== undefined) return prometheus;
+  return { ...prometheus, pushgateway: { ...prometheus.pushgateway, instance: `shard-${shard.index}` } };
+}
+
 const bare = (message: string, flag: string): string =>
   message.startsWith(`${flag}: `) ? message.slice(flag.length + 2) : message;
 
@@ -310,12 +323,13 @@ function cliLabels(flags: CliRunFlags): Record<string, string> | undefined {
 
 /** `load-test --rps … --duration …` (or `run` without a profile). */
 export function resolveRun(flags: CliRunFlags): ResolvedRun {
-  const prometheus = prometheusOptions({ ...flags, labels: flags.label });
+  const distributed = parseDistributedFlags(flags, Date.now());
+  const prometheus = withShardInstance(prometheusOptions({ ...flags, labels: flags.label }), distributed);
   return {
     kind: "run",
     title: "load-test",
     note: "",
-    options: { ...parseRunOptions(flags), ...parseDistributedFlags(flags, Date.now()) },
+    options: { ...parseRunOptions(flags), ...distributed },
     outputs: {
       out: output("--out", flags.out),
       markdown: output("--markdown", flags.markdown),
@@ -446,7 +460,8 @@ export function resolveProfile(
   const { profile } = loaded;
   const labels = Object.entries(profile.labels);
   const pick = (name: string): string | undefined => profile.labels[name];
-  const prometheus = prometheusOptions({
+  const distributed: DistributedOptions = parseDistributedFlags(all, Date.now());
+  const prometheusAsked = prometheusOptions({
     ...(all as RawPrometheusOptions),
     pushgateway: profile.outputs.pushgateway,
     prometheusFile: profile.outputs.prometheusFile,
@@ -457,6 +472,7 @@ export function resolveProfile(
       .filter(([name]) => !["client", "environment", "provider"].includes(name))
       .map(([k, v]) => `${k}=${v}`),
   });
+  const prometheus = withShardInstance(prometheusAsked, distributed);
   // A path typed on the command line is named by its flag, one from the profile by its field.
   const outputOf = (
     key: "out" | "markdown" | "prometheusFile" | "hdrLog" | "html",
@@ -472,7 +488,6 @@ export function resolveProfile(
     quiet: Boolean(all.quiet),
     ...(prometheus ? { prometheus, prometheusFile: outputOf("prometheusFile", "--prometheus-file") } : {}),
   };
-  const distributed: DistributedOptions = parseDistributedFlags(all, Date.now());
   const runs = profile.phases.map((phase, index) => ({
     ...phaseOptions(loaded, phase, index, all),
     ...distributed,
