@@ -5,12 +5,22 @@
  */
 import { existsSync } from "node:fs";
 import { randomUUID } from "node:crypto";
+import { parseRunId, shardFromEnvironment } from "../distributed/flags.js";
+import { k8sManifests } from "../distributed/k8s.js";
+import { basename } from "node:path";
+import { readFileSync } from "node:fs";
+import { stringify as stringifyYaml } from "yaml";
+import { parseWholeNumber } from "../config/numbers.js";
+import { MergeError } from "../distributed/merge.js";
+import { mergeFiles } from "../distributed/merge-files.js";
 import { setFlagsFromString } from "node:v8";
 import { Command, CommanderError } from "commander";
 import { InputError, type RunOptions } from "../config/options.js";
 import { loadProfile } from "../config/profile.js";
 import {
   addRunOptions,
+  output,
+  parseDurationFlag,
   parseLatencyRange,
   parsePort,
   resolveDemo,
@@ -37,9 +47,12 @@ import { HdrLogReporter } from "../report/reporters/hdr-log.js";
 import { HtmlReporter } from "../report/reporters/html.js";
 import { DashboardReporter } from "../report/reporters/dashboard.js";
 import { defaultReportPath, writeReportFile } from "../report/html/report-file.js";
-import { checkOutputPaths, OutputWriteError } from "../report/output-file.js";
+import { checkOutputPaths, OutputWriteError, writeFileAtomic } from "../report/output-file.js";
 import { ResultsFileError } from "../metrics/results-file.js";
-import { InvalidHistogramError } from "../metrics/result-histograms.js";
+import { InvalidHistogramError, MissingHistogramsError } from "../metrics/result-histograms.js";
+import { writeJsonFile } from "../report/json.js";
+import { htmlReport, loadedRun } from "../report/html/report.js";
+import { formatSummary } from "../report/terminal.js";
 import { JsonReporter } from "../report/reporters/json.js";
 import { MarkdownReporter } from "../report/reporters/markdown.js";
 import { PrometheusReporter } from "../report/reporters/prometheus.js";
@@ -85,6 +98,13 @@ const STREAMS: Streams = {
     return process.stderr.isTTY === true;
   },
 };
+
+/** `--shard`, or a Kubernetes Indexed Job's JOB_COMPLETION_INDEX with LOAD_TEST_SHARDS. */
+function withShardFromEnv<T extends CliRunFlags>(flags: T): T {
+  if (flags.shard !== undefined) return flags;
+  const shard = shardFromEnvironment(process.env);
+  return shard === undefined ? flags : { ...flags, shard };
+}
 
 /** Short, unique per run: the Pushgateway grouping key and the `run_id` label. */
 function newRunId(): string {
@@ -154,7 +174,7 @@ async function runOnce(
     index: slot.index,
     count: slot.count,
     options,
-    runId: newRunId(),
+    runId: options.runId ?? newRunId(),
     snapshot: prepared.snapshot,
   };
   interrupts.onQuitNow(() => reporters.quitNow(slot.documentWith(quitSnapshot(prepared.snapshot()))));
@@ -339,7 +359,11 @@ async function executeProfile(path: string, command: Command): Promise<number> {
     throw error;
   }
   const loaded = profile;
-  return execute(resolved(() => resolveProfile(loaded, typedFlags(command), command.opts<CliRunFlags>())));
+  return execute(
+    resolved(() =>
+      resolveProfile(loaded, typedFlags(command), withShardFromEnv(command.opts<CliRunFlags>())),
+    ),
+  );
 }
 
 async function serveCommand(flags: {
@@ -406,7 +430,7 @@ export function buildProgram(): Command {
       process.exitCode = await executeProfile(profilePath, command);
       return;
     }
-    process.exitCode = await execute(resolved(() => resolveRun(flags)));
+    process.exitCode = await execute(resolved(() => resolveRun(withShardFromEnv(flags))));
   };
   addRunOptions(
     program.argument("[profile]", "a profile file (.yaml, .yml, .json): docs/PROFILES.md"),
@@ -481,7 +505,121 @@ export function buildProgram(): Command {
     .action(async (resultsPath: string, flags: { output?: string }) => {
       process.exitCode = await reportCommand(resultsPath, flags.output);
     });
+  program
+    .command("merge")
+    .description("merge the results files of the shards of one run exactly (docs/DISTRIBUTED.md)")
+    .argument("<shards...>", "the shards' results files (--out of each --shard K/N run)")
+    .option("--out <file>", "write the merged results as JSON (docs/RESULTS.md)")
+    .option("--html <file>", "write the merged run as a self-contained HTML report")
+    .option("--allow-partial", "merge even when shards are missing; the result is marked partial")
+    .action(async (paths: string[], flags: { out?: string; html?: string; allowPartial?: boolean }) => {
+      process.exitCode = await mergeCommand(paths, flags);
+    });
+  program
+    .command("k8s")
+    .description("print Kubernetes manifests for a sharded run of a profile (docs/DISTRIBUTED.md)")
+    .argument("<profile>", "the profile every shard runs (.yaml, .yml, .json): docs/PROFILES.md")
+    .requiredOption("--shards <n>", "shard pods (an Indexed Job, one pod per shard)")
+    .option("--image <image>", "the load-test image (Dockerfile)", "load-test:latest")
+    .option("--namespace <ns>", "namespace of the ConfigMap and the Job", "default")
+    .option("--run-id <id>", "the run id shared by every shard (default: a new one)")
+    .option("--start-in <d>", "the shared start: this long after now (pods must be running by then)", "3m")
+    .option("--cpu <quantity>", "CPU request and limit per shard pod", "1")
+    .option("--memory <quantity>", "memory request and limit per shard pod", "512Mi")
+    .option(
+      "--pushgateway <url>",
+      "every shard pushes to this Pushgateway (grouping key job, run_id, instance)",
+    )
+    .action(async (profilePath: string, flags: K8sFlags) => {
+      process.exitCode = await k8sCommand(profilePath, flags);
+    });
   return program;
+}
+
+interface K8sFlags {
+  shards: string;
+  image: string;
+  namespace: string;
+  runId?: string;
+  startIn: string;
+  cpu: string;
+  memory: string;
+  pushgateway?: string;
+}
+
+/** `load-test k8s PROFILE --shards N`: the manifests as YAML documents on stdout. */
+async function k8sCommand(profilePath: string, flags: K8sFlags): Promise<number> {
+  let manifests;
+  try {
+    const shards = parseWholeNumber(flags.shards);
+    if (shards === undefined || shards < 1)
+      throw new InputError("--shards", `expected a whole number >= 1, got "${flags.shards}"`);
+    const startInMs = parseDurationFlag("--start-in", flags.startIn, false);
+    const runId = parseRunId(flags.runId ?? newRunId().toLowerCase());
+    await loadProfile(profilePath);
+    manifests = k8sManifests({
+      shards,
+      profile: { name: basename(profilePath), text: readFileSync(profilePath, "utf8") },
+      image: flags.image,
+      namespace: flags.namespace,
+      runId,
+      startAt: new Date(Date.now() + startInMs).toISOString(),
+      cpu: flags.cpu,
+      memory: flags.memory,
+      ...(flags.pushgateway ? { pushgateway: flags.pushgateway } : {}),
+    });
+  } catch (error) {
+    if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
+    throw error;
+  }
+  process.stdout.write(manifests.map((manifest) => stringifyYaml(manifest)).join("---\n"));
+  return EXIT_CODES.ok;
+}
+
+/** `load-test merge SHARD.json… [--out FILE] [--html FILE] [--allow-partial]`. */
+async function mergeCommand(
+  paths: string[],
+  flags: { out?: string; html?: string; allowPartial?: boolean },
+): Promise<number> {
+  const out = output("--out", flags.out);
+  const html = output("--html", flags.html);
+  let merged: RunResult;
+  try {
+    await checkOutputPaths([out, html].filter((item) => item !== undefined));
+    merged = await mergeFiles(paths, flags.allowPartial === true);
+  } catch (error) {
+    if (
+      error instanceof InputError ||
+      error instanceof MergeError ||
+      error instanceof ResultsFileError ||
+      error instanceof InvalidHistogramError ||
+      error instanceof MissingHistogramsError
+    )
+      fail((error as Error).message, EXIT_CODES.invalidInput);
+    throw error;
+  }
+  process.stdout.write(`${formatSummary(merged)}\n`);
+  let writeFailed = false;
+  try {
+    if (out) {
+      await writeJsonFile(out, merged);
+      process.stderr.write(`results written to ${out.path}\n`);
+    }
+    if (html) {
+      await writeFileAtomic(html, htmlReport(loadedRun(merged, out?.path ?? "merged")));
+      process.stderr.write(`HTML report written to ${html.path}\n`);
+    }
+  } catch (error) {
+    if (!(error instanceof OutputWriteError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    writeFailed = true;
+  }
+  return exitCodeOf({
+    interrupted: false,
+    writeFailed,
+    critical: merged.verdict.level === "critical",
+    exportFailed: false,
+  });
 }
 
 /** `load-test report RESULTS.json [-o report.html]` (docs/REPORTS.md). */

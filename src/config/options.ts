@@ -1,3 +1,4 @@
+import type { ShardSpec } from "../distributed/flags.js";
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { CATEGORY_CHOICES, type CategoryChoice } from "../scenarios/types.js";
@@ -72,6 +73,12 @@ export interface RunOptions {
   abortOnCritical?: boolean;
   /** Keep each second's latency per category (set by engine/run.ts for `--hdr-log`'s tagged lines). */
   secondsByCategory?: boolean;
+  /** `--shard K/N`: this process sends stripe K of N of the plan (docs/DISTRIBUTED.md). */
+  shard?: ShardSpec;
+  /** `--start-at`: wall-clock instant (epoch ms) the measured schedule starts at. */
+  startAtEpochMs?: number;
+  /** `--run-id`: the id shared by every shard of one run. */
+  runId?: string;
 }
 
 /** The raw strings a user gave, named by the flag they came from. */

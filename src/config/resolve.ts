@@ -18,6 +18,11 @@ import { DEFAULT_DASHBOARD, type ListenAt } from "../report/html/dashboard.js";
 import { parseDurationMs, timerLimitProblem } from "./duration.js";
 import { durationValue } from "./flag-values.js";
 import { InputError } from "./errors.js";
+import {
+  parseDistributedFlags,
+  type DistributedFlags,
+  type DistributedOptions,
+} from "../distributed/flags.js";
 import { parseDecimal, parseWholeNumber } from "./numbers.js";
 import {
   DEFAULT_PATH,
@@ -42,7 +47,7 @@ import { checkRateBound } from "./rate-bound.js";
 import { parseTransportFlags, type RawTransportFlags } from "./transport-options.js";
 
 /** The run flags as commander hands them over (strings, as typed). */
-export interface CliRunFlags extends RawRunOptions, RawPrometheusOptions {
+export interface CliRunFlags extends RawRunOptions, RawPrometheusOptions, DistributedFlags {
   /** `--label k=v`, repeatable (commander names it after the flag). */
   label?: string[];
   out?: string;
@@ -194,6 +199,18 @@ export function addRunOptions(command: Command, { withRate = true } = {}): Comma
     )
     .option("--quiet", "no live progress, only the summary")
     .option(
+      "--shard <K/N>",
+      "send stripe K of N of the plan (requests i ≡ K mod N) with 1/N of --workers; env JOB_COMPLETION_INDEX + LOAD_TEST_SHARDS (docs/DISTRIBUTED.md)",
+    )
+    .option(
+      "--start-at <time>",
+      "start the measured schedule at this instant: RFC 3339 or +10s (after the warm-up)",
+    )
+    .option(
+      "--run-id <id>",
+      "the run id (results, Pushgateway grouping key, run_id label); shared by all shards",
+    )
+    .option(
       "--threshold <metric:expr>",
       "k6-style threshold, repeatable: 'latency:p(95)<10', 'latency{category:security}:p(99)<25@degraded' (docs/THRESHOLDS.md)",
       collect,
@@ -281,6 +298,19 @@ export function prometheusOptions(flags: RawPrometheusOptions): PrometheusOption
   }
 }
 
+/**
+ * Shards share one run id: without an `instance` their pushes would replace each other in one
+ * Pushgateway group, so a shard pushes as `shard-K` unless `--pushgateway-instance` names it.
+ */
+function withShardInstance(
+  prometheus: PrometheusOptions | undefined,
+  distributed: DistributedOptions,
+): PrometheusOptions | undefined {
+  const { shard } = distributed;
+  if (!prometheus?.pushgateway || !shard || prometheus.pushgateway.instance !== undefined) return prometheus;
+  return { ...prometheus, pushgateway: { ...prometheus.pushgateway, instance: `shard-${shard.index}` } };
+}
+
 const bare = (message: string, flag: string): string =>
   message.startsWith(`${flag}: `) ? message.slice(flag.length + 2) : message;
 
@@ -317,12 +347,13 @@ function cliLabels(flags: CliRunFlags): Record<string, string> | undefined {
 
 /** `load-test --rps … --duration …` (or `run` without a profile). */
 export function resolveRun(flags: CliRunFlags): ResolvedRun {
-  const prometheus = prometheusOptions({ ...flags, labels: flags.label });
+  const distributed = parseDistributedFlags(flags, Date.now());
+  const prometheus = withShardInstance(prometheusOptions({ ...flags, labels: flags.label }), distributed);
   return {
     kind: "run",
     title: "load-test",
     note: "",
-    options: parseRunOptions(flags),
+    options: { ...parseRunOptions(flags), ...distributed },
     outputs: {
       ...fileOutputs(flags),
       hdrLog: output("--hdr-log", flags.hdrLog),
@@ -349,6 +380,13 @@ export function resolveLadder(flags: LadderFlags): ResolvedLadder {
       ["--metrics-listen", flags.metricsListen],
     ] as const
   ).find(([, value]) => value !== undefined)?.[0];
+  const shardFlag = (
+    [
+      ["--shard", flags.shard],
+      ["--start-at", flags.startAt],
+    ] as const
+  ).find(([, value]) => value !== undefined)?.[0];
+  if (shardFlag) throw new InputError(shardFlag, "not supported by ladder (shard a run: load-test --rps N)");
   if (exportFlag)
     throw new InputError(
       exportFlag,
@@ -448,7 +486,8 @@ export function resolveProfile(
   const { profile } = loaded;
   const labels = Object.entries(profile.labels);
   const pick = (name: string): string | undefined => profile.labels[name];
-  const prometheus = prometheusOptions({
+  const distributed: DistributedOptions = parseDistributedFlags(all, Date.now());
+  const prometheusAsked = prometheusOptions({
     ...(all as RawPrometheusOptions),
     pushgateway: profile.outputs.pushgateway,
     prometheusFile: profile.outputs.prometheusFile,
@@ -459,6 +498,7 @@ export function resolveProfile(
       .filter(([name]) => !["client", "environment", "provider"].includes(name))
       .map(([k, v]) => `${k}=${v}`),
   });
+  const prometheus = withShardInstance(prometheusAsked, distributed);
   // A path typed on the command line is named by its flag, one from the profile by its field.
   const outputOf = (
     key: "out" | "markdown" | "prometheusFile" | "hdrLog" | "html",
@@ -475,7 +515,12 @@ export function resolveProfile(
     quiet: Boolean(all.quiet),
     ...(prometheus ? { prometheus, prometheusFile: outputOf("prometheusFile", "--prometheus-file") } : {}),
   };
-  const runs = profile.phases.map((phase, index) => phaseOptions(loaded, phase, index, all));
+  const runs = profile.phases.map((phase, index) => ({
+    ...phaseOptions(loaded, phase, index, all),
+    ...distributed,
+    // The shared start is the first phase's; the phases after it follow on.
+    ...(index > 0 ? { startAtEpochMs: undefined } : {}),
+  }));
   if (profile.phases.length === 1) {
     const title = profile.name ?? "load-test";
     return { kind: "run", title, note: title, options: runs[0] as RunOptions, outputs };

@@ -14,8 +14,11 @@ export interface LoadDriver {
   recorder(): Recorder;
   probe(): Promise<ProbeResult>;
   warmUp(signal?: AbortSignal): Promise<void>;
-  /** Starts the measured schedule; resolves with t0 (clock ms) once every thread has it. */
-  start(): Promise<number>;
+  /**
+   * Starts the measured schedule at `t0Ms` (clock ms; default: as soon as every thread can);
+   * resolves with t0 once every thread has it.
+   */
+  start(t0Ms?: number): Promise<number>;
   /** Resolves when every schedule is over (or stopped) and nothing is in flight. */
   whenIdle(): Promise<void>;
   /** Interrupt: nothing more leaves. */
@@ -30,12 +33,13 @@ export interface LoadDriver {
 
 /** A single-threaded run: the shard of the whole schedule, recording in this thread. */
 export function localDriver(shard: Shard): LoadDriver {
+  // A single-threaded run is one shard of one stripe, or stripe K of a --shard K/N process.
   return {
     threads: 1,
     recorder: () => shard.recorder,
     probe: () => shard.probe(),
     warmUp: (signal) => shard.warmUp(signal),
-    start: () => Promise.resolve(shard.start()),
+    start: (t0Ms) => Promise.resolve(shard.start(t0Ms)),
     whenIdle: () => shard.whenIdle(),
     stop: () => shard.stop(),
     stats: () => shard.stats(),

@@ -41,6 +41,8 @@ export interface RunTimes {
   end?: ShardEnd;
   /** Why a threshold or --abort-on-critical stopped the run early. */
   abortedReason?: string;
+  /** How late (ms) the schedule started after `--start-at`, when it could not start on time. */
+  lateStartMs?: number;
 }
 
 /** What a run's requests are, as the results need it: built once per run (shard.ts `scenarioFor`). */
@@ -158,6 +160,16 @@ export class ResultBuilder {
       schemaVersion: RESULTS_SCHEMA_VERSION,
       target: displayTarget(options.targetUrl),
       ...requestTargets(options),
+      ...(options.runId ? { runId: options.runId } : {}),
+      ...(options.shard ? { shard: { ...options.shard } } : {}),
+      ...(options.startAtEpochMs !== undefined
+        ? {
+            startAt: {
+              at: new Date(options.startAtEpochMs).toISOString(),
+              lateMs: Math.round(times.lateStartMs ?? 0),
+            },
+          }
+        : {}),
       startedAt: startedAt.toISOString(),
       endedAt: new Date(startedAt.getTime() + elapsedMs).toISOString(),
       durationSec: elapsedMs / 1000,
@@ -188,7 +200,8 @@ export class ResultBuilder {
 
   /** The methodology's verdict; with thresholds, they decide the level and checks (the warning signs stay). */
   private judge(measured: MeasuredRun, rec: Recorder, completed: number): Verdict {
-    const verdict = evaluateRun(measured, this.scenario.expectsBlocks);
+    const judged = evaluateRun(measured, this.scenario.expectsBlocks);
+    const verdict = { ...judged, warnings: withLateStart(judged.warnings, this.times.lateStartMs) };
     const { thresholds, options } = this;
     if (!thresholds) return verdict;
     this.lastThresholdResults = evaluateThresholds(thresholds, {
@@ -240,4 +253,13 @@ export class ResultBuilder {
       };
     });
   }
+}
+
+/** A shard that missed `--start-at` says so in its summary and results (docs/DISTRIBUTED.md "Clocks"). */
+function withLateStart(warnings: string[], lateStartMs: number | undefined): string[] {
+  if (lateStartMs === undefined || lateStartMs <= 0) return warnings;
+  return [
+    ...warnings,
+    `Started ${Math.round(lateStartMs)} ms after --start-at: this shard's schedule is shifted against the others`,
+  ];
 }

@@ -8,6 +8,7 @@ import { planFor, type Plan } from "../plan/index.js";
 import type { Scenario } from "../scenarios/scenario.js";
 import type { ProbeResult } from "../transport/http.js";
 import { systemClock, type Clock } from "./clock.js";
+import { composeStripe } from "../distributed/flags.js";
 import { localDriver, type LoadDriver } from "./driver.js";
 import { ResultBuilder, type RunTimes } from "./result-builder.js";
 import { scenarioFor, Shard } from "./shard.js";
@@ -65,7 +66,10 @@ function driverFor(
   built: { plan: Plan; scenario: Scenario },
 ): LoadDriver {
   const threads = options.threads ?? 1;
-  if (threads <= 1) return localDriver(new Shard(options, { index: 0, count: 1 }, clock, "direct", built));
+  if (threads <= 1)
+    return localDriver(
+      new Shard(options, composeStripe(options.shard, { index: 0, count: 1 }), clock, "direct", built),
+    );
   if (hooks.clock && hooks.clock !== systemClock)
     throw new RangeError("worker threads keep real time: a test clock needs threads: 1");
   // Each worker thread builds its own stripe's plan and scenario (objects do not cross threads).
@@ -115,7 +119,7 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
     let abortTimer: NodeJS.Timeout | undefined;
     let progressTimer: NodeJS.Timeout | undefined;
     try {
-      times.t0Ms = await driver.start();
+      times.t0Ms = await driver.start(await untilStartAt(options, clock, times, hooks.signal));
       const { t0Ms } = times;
       // The results' start is t0 itself, not the moment the run was prepared: threads, the
       // preflight and the warm-up come before it, and endedAt and the interval log count from it.
@@ -200,6 +204,44 @@ function clearlyFailed(result: RunResult, elapsedMs: number): boolean {
   return (
     policyMiss || (elapsedMs >= EARLY_ABORT.afterMs && result.requests.total >= EARLY_ABORT.completedAtLeast)
   );
+}
+
+/**
+ * `--start-at` (docs/DISTRIBUTED.md "Clocks"): waits until shortly before the shared instant and
+ * returns it as clock ms, so every shard's schedule starts at one wall-clock moment. A shard
+ * past the instant (a long warm-up, a late pod) starts now and records how late it was.
+ */
+async function untilStartAt(
+  options: RunOptions,
+  clock: Clock,
+  times: RunTimes,
+  signal: AbortSignal | undefined,
+): Promise<number | undefined> {
+  const atEpochMs = options.startAtEpochMs;
+  if (atEpochMs === undefined) return undefined;
+  const waitMs = atEpochMs - Date.now();
+  if (waitMs <= 0) {
+    times.lateStartMs = -waitMs;
+    times.startedAt = new Date();
+    return undefined;
+  }
+  // Wake a little early: the scheduler then waits out the rest at its own precision.
+  const earlyMs = 30;
+  if (waitMs > earlyMs) await sleepUnlessAborted(waitMs - earlyMs, signal);
+  times.startedAt = new Date(atEpochMs);
+  return clock.nowMs() + (atEpochMs - Date.now());
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -59,7 +59,8 @@ export function recorderLayoutFor(options: RunOptions, categoryNames: readonly s
 /** The transport of one stripe: its share of the in-flight slots and of `--connections`. */
 export function transportFor(options: RunOptions, stripe: Stripe, clock: Clock): HttpTransport {
   const { index, count } = stripe;
-  const workers = shareOf(options.workers, index, count);
+  // At least one slot: a --shard of --threads may split a small --workers finer than one each.
+  const workers = Math.max(1, shareOf(options.workers, index, count));
   const flags = options.transport;
   return new HttpTransport(
     {
@@ -72,7 +73,9 @@ export function transportFor(options: RunOptions, stripe: Stripe, clock: Clock):
             flags: {
               ...flags,
               connections:
-                flags.connections === undefined ? undefined : shareOf(flags.connections, index, count),
+                flags.connections === undefined
+                  ? undefined
+                  : Math.max(1, shareOf(flags.connections, index, count)),
             },
           }
         : {}),
@@ -127,7 +130,7 @@ export class Shard {
     const { index, count } = stripe;
     this.plan = stripePlan(built?.plan ?? planFor(options), index, count);
     this.scenario = built?.scenario ?? scenarioFor(options);
-    this.workers = shareOf(options.workers, index, count);
+    this.workers = Math.max(1, shareOf(options.workers, index, count));
     this.loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
     this.loopDelay.enable();
     this.transport = transportFor(options, stripe, clock);

@@ -4,6 +4,7 @@ import type { RunOptions } from "../config/options.js";
 import { Recorder } from "../metrics/recorder.js";
 import type { LagSummaryMs, TransportResult } from "../metrics/result.js";
 import { mergeTransportSummaries, type ProbeResult, type TransportSummary } from "../transport/http.js";
+import { composeStripe } from "../distributed/flags.js";
 import type { Clock } from "./clock.js";
 import type { LoadDriver } from "./driver.js";
 import { recorderLayoutFor, scenarioFor, transportFor, type ShardEnd, type ShardStats } from "./shard.js";
@@ -112,8 +113,11 @@ export class ThreadedDriver implements LoadDriver {
     this.handles = Array.from(
       { length: threads },
       (_, index) =>
-        new ThreadHandle(entry, { options: workerOptions, stripe: { index, count: threads } }, (report) =>
-          this.absorb(index, report),
+        new ThreadHandle(
+          entry,
+          // With --shard K/N, thread t sends stripe t of this process's stripe of the plan.
+          { options: workerOptions, stripe: composeStripe(options.shard, { index, count: threads }) },
+          (report) => this.absorb(index, report),
         ),
     );
   }
@@ -153,9 +157,9 @@ export class ThreadedDriver implements LoadDriver {
     }
   }
 
-  async start(): Promise<number> {
+  async start(at?: number): Promise<number> {
     await this.whenReady();
-    const t0Ms = this.clock.nowMs() + START_AHEAD_MS;
+    const t0Ms = Math.max(at ?? 0, this.clock.nowMs() + START_AHEAD_MS);
     this.merged = new Recorder(this.layout, t0Ms, "merge");
     this.shardSeconds.fill(0);
     this.started = true;

@@ -186,6 +186,14 @@ export interface RunResult {
   /** `METHOD /path` of each distinct request, when the run sends a profile's own cases. */
   paths?: string[];
   category: string;
+  /** `--run-id`: the id every shard of one run shares (docs/DISTRIBUTED.md). */
+  runId?: string;
+  /** `--shard K/N`: which stripe of the plan this result holds; absent for an unsharded run. */
+  shard?: { index: number; count: number };
+  /** `load-test merge`: the shards merged into this result, and whether some were missing. */
+  merged?: { shards: number[]; count: number; partial: boolean };
+  /** `--start-at`: the asked start, and how late (ms) this process started its schedule (0: on time). */
+  startAt?: { at: string; lateMs: number };
   startedAt: string;
   endedAt: string;
   durationSec: number;
