@@ -119,11 +119,13 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
     let abortTimer: NodeJS.Timeout | undefined;
     let progressTimer: NodeJS.Timeout | undefined;
     try {
-      times.t0Ms = await driver.start(await untilStartAt(options, clock, times, hooks.signal));
+      const sharedStartMs = await untilStartAt(options, clock, times, hooks.signal);
+      times.t0Ms = await driver.start(sharedStartMs);
       const { t0Ms } = times;
       // The results' start is t0 itself, not the moment the run was prepared: threads, the
       // preflight and the warm-up come before it, and endedAt and the interval log count from it.
-      times.startedAt = new Date(Date.now() - (clock.nowMs() - t0Ms));
+      // A shared --start-at instant is t0 already, exactly (untilStartAt).
+      if (sharedStartMs === undefined) times.startedAt = new Date(Date.now() - (clock.nowMs() - t0Ms));
       if (hooks.intervals) {
         const sink = hooks.intervals;
         sink.runStarted(times.startedAt.getTime(), categories);
