@@ -2,6 +2,10 @@ import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { DEFAULT_COMPARE_OPTIONS } from "../compare/compare.js";
+import { latencyNoiseFloorMs } from "../compare/noise.js";
+import { decodeHistogram } from "../metrics/histogram.js";
+import { hasHistograms } from "../metrics/result-histograms.js";
 import type { RunResult } from "../metrics/result.js";
 import { parseResults, type ResultsFileKind } from "../metrics/results-file.js";
 
@@ -30,8 +34,8 @@ export interface ArchivedRunSummary {
   p50Ms: number;
   p95Ms: number;
   p99Ms: number;
-  /** The generator's own lateness (worst of event-loop delay p99 and own send lag p99): the noise floor. */
-  generatorLatenessMs: number;
+  /** The smallest P50 / P95 change this run can resolve (compare/noise.ts, docs/COMPARE.md). */
+  noiseFloorMs: { p50: number; p95: number };
   verdict: string;
 }
 
@@ -62,7 +66,12 @@ export interface ArchiveMeta {
 /** The git commit of `cwd`, or undefined when it is not a repository (or git is missing). */
 export function gitCommitOf(cwd: string): { commit: string; dirty: boolean } | undefined {
   const git = (args: string[]): string =>
-    execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 5000 }).trim();
+    execFileSync("git", args, {
+      cwd,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      timeout: 5000,
+    }).trim();
   try {
     const commit = git(["rev-parse", "HEAD"]);
     if (!/^[0-9a-f]{40,64}$/.test(commit)) return undefined;
@@ -83,6 +92,20 @@ function hostOf(target: string): string {
   }
 }
 
+/** From the own send lag histogram; a file without histograms falls back to its p99 (conservative). */
+function noiseFloorsOf(result: RunResult): { p50: number; p95: number } {
+  if (!hasHistograms(result)) {
+    const floorMs = Math.max(DEFAULT_COMPARE_OPTIONS.minChangeMs, 2 * result.generator.ownSendLagMs.p99);
+    return { p50: floorMs, p95: floorMs };
+  }
+  const ownSendLag = decodeHistogram(result.histograms.ownSendLag);
+  const { minChangeMs } = DEFAULT_COMPARE_OPTIONS;
+  return {
+    p50: latencyNoiseFloorMs([ownSendLag], 50, minChangeMs),
+    p95: latencyNoiseFloorMs([ownSendLag], 95, minChangeMs),
+  };
+}
+
 function summaryOf(label: string, result: RunResult): ArchivedRunSummary {
   return {
     label,
@@ -95,7 +118,7 @@ function summaryOf(label: string, result: RunResult): ArchivedRunSummary {
     p50Ms: result.latencyMs.p50,
     p95Ms: result.latencyMs.p95,
     p99Ms: result.latencyMs.p99,
-    generatorLatenessMs: Math.max(result.generator.eventLoopDelayMs.p99, result.generator.ownSendLagMs.p99),
+    noiseFloorMs: noiseFloorsOf(result),
     verdict: result.verdict.level,
   };
 }

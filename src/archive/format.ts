@@ -6,14 +6,41 @@ const percent = (count: number, total: number): string =>
   total === 0 ? "n/a" : `${Number(((count / total) * 100).toFixed(2))}%`;
 
 function table(rows: readonly string[][]): string {
-  const widths = (rows[0] as string[]).map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length)));
-  return rows.map((row) => row.map((text, column) => text.padEnd(widths[column] as number)).join("  ").trimEnd()).join("\n");
+  const widths = (rows[0] as string[]).map((_, column) =>
+    Math.max(...rows.map((row) => (row[column] ?? "").length)),
+  );
+  return rows
+    .map((row) =>
+      row
+        .map((text, column) => text.padEnd(widths[column] as number))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
-export function formatHistory(entries: readonly ArchiveEntry[], trends: readonly Trend[], lastRuns: number): string {
+export function formatHistory(
+  entries: readonly ArchiveEntry[],
+  trends: readonly Trend[],
+  lastRuns: number,
+): string {
   if (entries.length === 0) return "No archived runs (run with --archive DIR to keep them).";
   const rows = [
-    ["run id", "started", "test", "labels", "commit", "rate/s", "p50 ms", "p95 ms", "p99 ms", "errors", "blocked", "correct", "verdict"],
+    [
+      "run id",
+      "started",
+      "test",
+      "labels",
+      "commit",
+      "rate/s",
+      "p50 ms",
+      "p95 ms",
+      "p99 ms",
+      "errors",
+      "blocked",
+      "correct",
+      "verdict",
+    ],
   ];
   for (const { meta } of entries) {
     // A ladder or a profile's phases: its last step or phase, the heaviest.

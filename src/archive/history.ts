@@ -75,13 +75,18 @@ export async function readArchive(dir: string): Promise<ArchiveReading> {
       else entries.push({ dir: entryDir, meta });
     }),
   );
-  entries.sort((a, b) => b.meta.startedAt.localeCompare(a.meta.startedAt) || b.meta.runId.localeCompare(a.meta.runId));
+  entries.sort(
+    (a, b) => b.meta.startedAt.localeCompare(a.meta.startedAt) || b.meta.runId.localeCompare(a.meta.runId),
+  );
   skipped.sort();
   return { entries, skipped };
 }
 
 /** `--label k=v` filters: every given label must match. */
-export function filterByLabels(entries: readonly ArchiveEntry[], labels: Record<string, string>): ArchiveEntry[] {
+export function filterByLabels(
+  entries: readonly ArchiveEntry[],
+  labels: Record<string, string>,
+): ArchiveEntry[] {
   return entries.filter((entry) => Object.entries(labels).every(([k, v]) => entry.meta.labels[k] === v));
 }
 
@@ -140,7 +145,11 @@ function percentileTrend(
   const values = window.map((run) => run[key]);
   const first = values[0] as number;
   const last = values[values.length - 1] as number;
-  const floorMs = Math.max(options.minChangeMs, ...window.map((run) => run.generatorLatenessMs));
+  // The median run's noise floor: one disturbed run among several must not hide every trend.
+  const lateness = window
+    .map((run) => (key === "p50Ms" ? run.noiseFloorMs.p50 : run.noiseFloorMs.p95))
+    .sort((a, b) => a - b);
+  const floorMs = Math.max(options.minChangeMs, lateness[Math.floor((lateness.length - 1) / 2)] ?? 0);
   const tau = kendallTau(values);
   if (tau < RISING_TAU || last - first <= floorMs || (first > 0 && (last - first) / first <= options.maxRise))
     return undefined;
@@ -156,7 +165,12 @@ function percentileTrend(
 const percent = (ratio: number): string => `${Number((ratio * 100).toFixed(2))}%`;
 
 /** Trends of one run label across a window of runs of one test, oldest first. */
-function trendsOf(test: string, label: string, window: readonly ArchivedRunSummary[], options: TrendOptions): Trend[] {
+function trendsOf(
+  test: string,
+  label: string,
+  window: readonly ArchivedRunSummary[],
+  options: TrendOptions,
+): Trend[] {
   const trends: Trend[] = [];
   if (window.length >= 3) {
     for (const key of ["p50Ms", "p95Ms"] as const) {
@@ -194,7 +208,10 @@ function trendsOf(test: string, label: string, window: readonly ArchivedRunSumma
  * Trends per test over its last `lastRuns` finished runs (interrupted ones are shown by `history`
  * but cover only part of a test, so they are left out here). `entries` newest first.
  */
-export function archiveTrends(entries: readonly ArchiveEntry[], options: TrendOptions = DEFAULT_TREND_OPTIONS): Trend[] {
+export function archiveTrends(
+  entries: readonly ArchiveEntry[],
+  options: TrendOptions = DEFAULT_TREND_OPTIONS,
+): Trend[] {
   const groups = new Map<string, ArchiveEntry[]>();
   for (const entry of entries) {
     if (entry.meta.interrupted) continue;

@@ -68,7 +68,10 @@ export function parseMinChange(text: string | undefined): number {
   if (text === undefined) return DEFAULT_COMPARE_OPTIONS.minChangeMs;
   const valueMs = /[a-z]$/i.test(text.trim()) ? parseDurationMs(text) : undefined;
   if (valueMs === undefined || valueMs < 0 || valueMs > 3_600_000)
-    fail(`--min-change: expected a duration with its unit like 0.5ms or 2ms, got "${text}"`, EXIT_CODES.invalidInput);
+    fail(
+      `--min-change: expected a duration with its unit like 0.5ms or 2ms, got "${text}"`,
+      EXIT_CODES.invalidInput,
+    );
   return valueMs;
 }
 
@@ -95,7 +98,11 @@ export async function compareCommand(files: string[], flags: CompareFlags): Prom
   const options = compareOptions(flags);
   const loaded = await loadForComparison(files);
   try {
-    const comparison = compareResults(loaded.slice(0, -1), loaded[loaded.length - 1] as LoadedResults, options);
+    const comparison = compareResults(
+      loaded.slice(0, -1),
+      loaded[loaded.length - 1] as LoadedResults,
+      options,
+    );
     process.stdout.write(`${formatComparison(comparison)}\n`);
     return comparison.regressions.length > 0 ? EXIT_CODES.critical : EXIT_CODES.ok;
   } catch (error) {
@@ -191,7 +198,9 @@ export async function prepareArchive(
         process.stderr.write(`archived to ${entry}\n`);
         return true;
       } catch (error) {
-        process.stderr.write(`load-test: error: ${flag} ${dir}: cannot archive the run (${(error as Error).message})\n`);
+        process.stderr.write(
+          `load-test: error: ${flag} ${dir}: cannot archive the run (${(error as Error).message})\n`,
+        );
         return false;
       }
     },

@@ -2,6 +2,7 @@ import type * as hdr from "hdr-histogram-js";
 import type { RunResult } from "../metrics/result.js";
 import { decodeRuns, type LoadedResults, type RunWithHistograms } from "../metrics/results-file.js";
 import { pooled, quantileEstimate, type QuantileEstimate } from "./quantile.js";
+import { latencyNoiseFloorMs } from "./noise.js";
 import { proportionChange } from "./proportion.js";
 
 /**
@@ -79,7 +80,9 @@ function checkCompatible(base: LoadedResults, candidate: LoadedResults): void {
   if (base.schemaVersion !== candidate.schemaVersion)
     fail(`different schemaVersion (${base.schemaVersion} vs ${candidate.schemaVersion})`);
   if (base.runs.length !== candidate.runs.length)
-    fail(`different number of ${base.kind === "ladder" ? "steps" : "phases"} (${base.runs.length} vs ${candidate.runs.length})`);
+    fail(
+      `different number of ${base.kind === "ladder" ? "steps" : "phases"} (${base.runs.length} vs ${candidate.runs.length})`,
+    );
   base.runs.forEach((run, index) => {
     const other = candidate.runs[index] as { label: string; result: RunResult };
     const where = base.kind === "run" ? "" : `${run.label}: `;
@@ -115,7 +118,10 @@ function latencyRow(
     unit: "ms",
     base: base.count > 0 ? base.valueMs : null,
     candidate: cand.count > 0 ? cand.valueMs : null,
-    change: base.count > 0 && cand.count > 0 && base.valueMs > 0 ? (cand.valueMs - base.valueMs) / base.valueMs : null,
+    change:
+      base.count > 0 && cand.count > 0 && base.valueMs > 0
+        ? (cand.valueMs - base.valueMs) / base.valueMs
+        : null,
     judgement: "same",
     reason: "",
   };
@@ -145,7 +151,8 @@ function judgeLatency(
   const rising = deltaMs > 0;
   const separated = rising ? cand.lowMs > base.highMs : cand.highMs < base.lowMs;
   if (!separated) return `within noise (${interval} overlap)`;
-  if (Math.abs(deltaMs) <= floorMs) return `within noise (|Δ| ${formatMs(Math.abs(deltaMs))} ms ≤ floor ${formatMs(floorMs)} ms)`;
+  if (Math.abs(deltaMs) <= floorMs)
+    return `within noise (|Δ| ${formatMs(Math.abs(deltaMs))} ms ≤ floor ${formatMs(floorMs)} ms)`;
   if (relative <= options.maxRegression)
     return `within tolerance (${(relative * 100).toFixed(1)}% ≤ ${(options.maxRegression * 100).toFixed(0)}%)`;
   if (range) {
@@ -156,22 +163,6 @@ function judgeLatency(
   }
   set(rising ? "worse" : "better");
   return `${interval} apart, beyond floor and tolerance`;
-}
-
-/**
- * The smallest latency change judged: the generator's own lateness (event-loop delay and own send
- * lag, p99, the worst of all runs compared) or `minChangeMs`, whichever is larger. A machine
- * whose generator stalled that long stalls every process on it, a loopback target included, and
- * such stalls come in bursts that the percentile's interval (which assumes independent requests)
- * does not see (docs/COMPARE.md "How noise is judged").
- */
-function noiseFloorMs(runs: readonly RunWithHistograms[], options: CompareOptions): number {
-  return Math.max(
-    options.minChangeMs,
-    ...runs.map((run) =>
-      Math.max(run.result.generator.ownSendLagMs.p99, run.result.generator.eventLoopDelayMs.p99),
-    ),
-  );
 }
 
 interface Counts {
@@ -231,7 +222,8 @@ function proportionRows(scope: string, bases: readonly Counts[], cand: Counts): 
       unit: "ratio",
       base: baseRate,
       candidate: candRate,
-      change: baseRate !== null && candRate !== null && baseRate > 0 ? (candRate - baseRate) / baseRate : null,
+      change:
+        baseRate !== null && candRate !== null && baseRate > 0 ? (candRate - baseRate) / baseRate : null,
       judgement: "same",
       reason: "",
     };
@@ -261,7 +253,12 @@ function proportionRows(scope: string, bases: readonly Counts[], cand: Counts): 
     }
     rows.push(row);
   };
-  add("error rate", (c) => c.error, "lower", (b, c) => (b === 0 && c > 0 ? `errors appeared (${c})` : undefined));
+  add(
+    "error rate",
+    (c) => c.error,
+    "lower",
+    (b, c) => (b === 0 && c > 0 ? `errors appeared (${c})` : undefined),
+  );
   add("block rate", (c) => c.blocked, "higher");
   const blockRow = rows[rows.length - 1] as CompareRow;
   if (blockRow.judgement === "better") {
@@ -269,18 +266,24 @@ function proportionRows(scope: string, bases: readonly Counts[], cand: Counts): 
     blockRow.judgement = "same";
     blockRow.reason = `rose (${blockRow.reason}); judged by correctness`;
   }
-  add("correctness", (c) => c.matched, "higher", (b, c) => {
-    const baseWrong = base.completed - b;
-    const candWrong = cand.completed - c;
-    return baseWrong === 0 && candWrong > 0 ? `unexpected outcomes appeared (${candWrong})` : undefined;
-  });
+  add(
+    "correctness",
+    (c) => c.matched,
+    "higher",
+    (b, c) => {
+      const baseWrong = base.completed - b;
+      const candWrong = cand.completed - c;
+      return baseWrong === 0 && candWrong > 0 ? `unexpected outcomes appeared (${candWrong})` : undefined;
+    },
+  );
   return rows;
 }
 
 function throughputRow(bases: readonly RunResult[], cand: RunResult, options: CompareOptions): CompareRow {
   // Open loop: achieved ÷ asked, so runs at different rates compare; a closed loop has no asked rate.
   const closed = cand.rate.closedLoop;
-  const measure = (r: RunResult): number => (closed ? r.rate.achievedPerSec : r.rate.achievedPerSec / r.rate.targetPerSec);
+  const measure = (r: RunResult): number =>
+    closed ? r.rate.achievedPerSec : r.rate.achievedPerSec / r.rate.targetPerSec;
   const singles = bases.map(measure);
   const baseValue = singles.reduce((a, b) => a + b, 0) / singles.length;
   const candValue = measure(cand);
@@ -313,7 +316,7 @@ function compareRun(
 ): CompareSection {
   const rows: CompareRow[] = [];
   const scopes = ["all", ...Object.keys(cand.result.categories)];
-  const floorMs = noiseFloorMs([...bases, cand], options);
+  const ownSendLags = [...bases, cand].map((run) => run.histograms.ownSendLag);
   for (const scope of scopes) {
     for (const [metric, percentile] of PERCENTILES) {
       const histogramOf = (run: RunWithHistograms): hdr.Histogram | undefined =>
@@ -321,13 +324,21 @@ function compareRun(
       const candHistogram = histogramOf(cand);
       const baseHistograms = bases.map(histogramOf).filter((h): h is hdr.Histogram => h !== undefined);
       if (!candHistogram || baseHistograms.length === 0) continue;
-      rows.push(
-        latencyRow(scope, metric, percentile, baseHistograms, candHistogram, floorMs, options),
-      );
+      const floorMs = latencyNoiseFloorMs(ownSendLags, percentile, options.minChangeMs);
+      rows.push(latencyRow(scope, metric, percentile, baseHistograms, candHistogram, floorMs, options));
     }
-    if (scope === "all") rows.push(throughputRow(bases.map((b) => b.result), cand.result, options));
+    if (scope === "all")
+      rows.push(
+        throughputRow(
+          bases.map((b) => b.result),
+          cand.result,
+          options,
+        ),
+      );
     const candCounts = countsOf(cand.result, scope);
-    const baseCounts = bases.map((b) => countsOf(b.result, scope)).filter((c): c is Counts => c !== undefined);
+    const baseCounts = bases
+      .map((b) => countsOf(b.result, scope))
+      .filter((c): c is Counts => c !== undefined);
     if (candCounts && baseCounts.length > 0) rows.push(...proportionRows(scope, baseCounts, candCounts));
   }
   return { label, rows };
@@ -338,7 +349,13 @@ const percent = (ratio: number): string => `${Number((ratio * 100).toFixed(1))}%
 function regressionSentence(section: CompareSection, row: CompareRow, kind: LoadedResults["kind"]): string {
   const where = `${kind === "run" ? "" : `${section.label}: `}${row.scope === "all" ? "" : `${row.scope} `}${row.metric}`;
   const show = (value: number | null): string =>
-    value === null ? "n/a" : row.unit === "ratio" ? percent(value) : row.unit === "ms" ? `${value} ms` : `${value} req/s`;
+    value === null
+      ? "n/a"
+      : row.unit === "ratio"
+        ? percent(value)
+        : row.unit === "ms"
+          ? `${value} ms`
+          : `${value} req/s`;
   const change = row.change === null ? "" : ` (${row.change > 0 ? "+" : ""}${percent(row.change)})`;
   return `${where}: ${show(row.base)} -> ${show(row.candidate)}${change}, ${row.reason}`;
 }
@@ -377,7 +394,9 @@ export function compareResults(
     return compareRun(cand.label, runBases, cand, options);
   });
   const regressions = sections.flatMap((section) =>
-    section.rows.filter((row) => row.judgement === "worse").map((row) => regressionSentence(section, row, candidate.kind)),
+    section.rows
+      .filter((row) => row.judgement === "worse")
+      .map((row) => regressionSentence(section, row, candidate.kind)),
   );
   return {
     baseSources: bases.map((b) => b.source),

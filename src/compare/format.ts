@@ -26,7 +26,9 @@ function changeCell(row: CompareRow): string {
 }
 
 function table(rows: readonly string[][]): string {
-  const widths = (rows[0] as string[]).map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length)));
+  const widths = (rows[0] as string[]).map((_, column) =>
+    Math.max(...rows.map((row) => (row[column] ?? "").length)),
+  );
   return rows
     .map((row) =>
       row
@@ -49,7 +51,15 @@ export function formatComparison(comparison: Comparison): string {
     if (comparison.sections.length > 1) lines.push(section.label);
     const rows = [["scope", "metric", "base", "candidate", "change", "judgement", "why"]];
     for (const row of section.rows) {
-      rows.push([row.scope, row.metric, baseCell(row), cell(row, row.candidate), changeCell(row), row.judgement, row.reason]);
+      rows.push([
+        row.scope,
+        row.metric,
+        baseCell(row),
+        cell(row, row.candidate),
+        changeCell(row),
+        row.judgement,
+        row.reason,
+      ]);
     }
     lines.push(table(rows));
   }

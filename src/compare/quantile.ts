@@ -25,9 +25,17 @@ export const CONFIDENCE = 0.95;
 
 /** Standard normal quantile by Acklam's rational approximation (relative error < 1.2e-9). */
 function normalQuantile(probability: number): number {
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const a = [
+    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716,
+    2.506628277459239,
+  ];
+  const b = [
+    -54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572,
+  ];
+  const c = [
+    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+    2.938163982698783,
+  ];
   const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
   const low = 0.02425;
   const poly = (k: number[], x: number): number => k.reduce((sum, coefficient) => sum * x + coefficient, 0);
@@ -87,7 +95,11 @@ function binomialQuantileBelow(n: number, p: number, target: number): number {
 }
 
 /** Ranks (1-based) of the order statistics bounding the p-quantile of n samples at CONFIDENCE. */
-export function quantileRankBounds(n: number, p: number, confidence = CONFIDENCE): { lower: number; upper: number } {
+export function quantileRankBounds(
+  n: number,
+  p: number,
+  confidence = CONFIDENCE,
+): { lower: number; upper: number } {
   const tail = (1 - confidence) / 2;
   // X_(l) <= q_p with probability P(B >= l), X_(u) >= q_p with probability P(B <= u-1), B ~ Bin(n, p).
   const lower = binomialQuantile(n, p, tail);
@@ -153,7 +165,12 @@ export function quantileEstimate(histogram: hdr.Histogram, percentile: number): 
     { rank: lower, edge: "low" },
     { rank: upper, edge: "high" },
   ]) as [number, number, number];
-  return { count: n, valueMs: usToMs(valueUs), lowMs: usToMs(lowUs), highMs: highUs === Infinity ? Infinity : usToMs(highUs) };
+  return {
+    count: n,
+    valueMs: usToMs(valueUs),
+    lowMs: usToMs(lowUs),
+    highMs: highUs === Infinity ? Infinity : usToMs(highUs),
+  };
 }
 
 /** Histograms added bucket by bucket (exact): several baseline runs as one sample. */
