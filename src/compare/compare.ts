@@ -3,6 +3,9 @@ import type { RunResult } from "../metrics/result.js";
 import { decodeRuns, type LoadedResults, type RunWithHistograms } from "../metrics/results-file.js";
 import { pooled, quantileEstimate, type QuantileEstimate } from "./quantile.js";
 import { latencyNoiseFloorMs } from "./noise.js";
+import { DEFAULT_COMPARE_OPTIONS, type CompareOptions } from "./options.js";
+
+export { DEFAULT_COMPARE_OPTIONS, type CompareOptions };
 import { proportionChange } from "./proportion.js";
 
 /**
@@ -12,15 +15,6 @@ import { proportionChange } from "./proportion.js";
  */
 
 export type Judgement = "better" | "same" | "worse";
-
-export interface CompareOptions {
-  /** Relative change a latency or throughput row may make before it is judged (0.1 = 10%). */
-  maxRegression: number;
-  /** Smallest latency change (ms) ever judged: below it, timers and scheduling are the noise. */
-  minChangeMs: number;
-}
-
-export const DEFAULT_COMPARE_OPTIONS: CompareOptions = { maxRegression: 0.1, minChangeMs: 0.5 };
 
 export interface CompareRow {
   /** "all" or a category name. */
