@@ -96,4 +96,3 @@ describe("archiveTrends", () => {
     expect(archiveTrends(runs, { ...options, lastRuns: 5 })).toEqual([]);
   });
 });
-});
