@@ -219,6 +219,67 @@ describe("load-test compare on real runs", () => {
   }, 40_000);
 });
 
+describe("ladders: --archive with the interval log, --compare-to checked before anything is sent", () => {
+  it("archives a ladder with its log, compares two ladders step by step, refuses a run as baseline", async () => {
+    const server = await startLocalServer(policyTarget(true));
+    servers.push(server);
+    const archive = file("ladder-archive");
+    const ladder = (out: string, extra: string[] = []) =>
+      runCli(
+        [
+          ...["ladder", "--target", server.url, "--api-key", "k", "--rates", "100,200", "--step", "2s"],
+          ...["--pause", "0s", "--quiet", "--out", out, ...extra],
+        ],
+        { timeoutMs: 30_000 },
+      );
+    // A ladder exits 3 when its first step is critical (a busy machine): the verdict's code, read back.
+    const verdictCode = async (path: string): Promise<number> =>
+      JSON.parse(await readFile(path, "utf8")).steps[0].result.verdict.level === "critical" ? 3 : 0;
+    const first = await ladder(file("ladder1.json"), [
+      "--archive",
+      archive,
+      "--hdr-log",
+      file("ladder1.hlog"),
+    ]);
+    expect(first.code, first.stderr).toBe(await verdictCode(file("ladder1.json")));
+    expect(first.stderr).toContain("archived to");
+    const [id] = await readdir(archive);
+    const meta = JSON.parse(await readFile(join(archive, id as string, "meta.json"), "utf8"));
+    expect(meta).toMatchObject({
+      kind: "ladder",
+      files: { results: "results.json", hdrLog: "latency.hlog" },
+    });
+    expect(meta.runs.map((run: { label: string }) => run.label)).toEqual([
+      "step 1 (100 req/s)",
+      "step 2 (200 req/s)",
+    ]);
+    // The copy is the closed log, byte for byte.
+    expect(await readFile(join(archive, id as string, "latency.hlog"), "utf8")).toBe(
+      await readFile(file("ladder1.hlog"), "utf8"),
+    );
+
+    const second = await ladder(file("ladder2.json"), ["--compare-to", file("ladder1.json")]);
+    expect(second.code, second.stdout).toBe(await verdictCode(file("ladder2.json")));
+    expect(second.stdout).toContain("step 1 (100 req/s)");
+    expect(second.stdout).toContain("step 2 (200 req/s)");
+    expect(second.stdout).toContain("Result: no regression");
+
+    // A run's results are no baseline for a ladder: exit 2, one line, and nothing is sent.
+    const before = server.arrivalsMs.length;
+    const refused = await ladder(file("ladder3.json"), ["--compare-to", file("base1.json")]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split("\n")).toEqual([
+      `load-test: error: --compare-to: ${file("base1.json")} and this run cannot be compared: different kinds of results (run vs ladder)`,
+    ]);
+    const category = await run(server.url, file("never2.json"), [
+      ...["--category", "security", "--compare-to", file("base1.json")],
+    ]);
+    expect(category.code).toBe(2);
+    expect(category.stderr).toContain("different categories (mixed vs security)");
+    expect(server.arrivalsMs.length).toBe(before);
+  }, 60_000);
+});
+
 describe("--archive and load-test history on archives built by real runs", () => {
   it("keeps every run with its metadata, interrupted ones marked, and shows the trends", async () => {
     const archive = file("archive");
