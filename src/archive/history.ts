@@ -29,6 +29,25 @@ export class ArchiveDirError extends Error {
   }
 }
 
+const isNumber = (value: unknown): boolean => typeof value === "number" && Number.isFinite(value);
+
+/** The run summaries trends read: every figure a number (an edited or older file is skipped). */
+function isRunSummary(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const run = value as Record<string, unknown>;
+  const floors = run.noiseFloorMs as Record<string, unknown> | undefined;
+  return (
+    typeof run.label === "string" &&
+    ["ratePerSec", "completed", "errors", "blocked", "unexpected", "p50Ms", "p95Ms", "p99Ms"].every((key) =>
+      isNumber(run[key]),
+    ) &&
+    typeof floors === "object" &&
+    floors !== null &&
+    isNumber(floors.p50) &&
+    isNumber(floors.p95)
+  );
+}
+
 function isMeta(value: unknown): value is ArchiveMeta {
   if (typeof value !== "object" || value === null) return false;
   const meta = value as Partial<ArchiveMeta>;
@@ -37,7 +56,10 @@ function isMeta(value: unknown): value is ArchiveMeta {
     typeof meta.runId === "string" &&
     typeof meta.startedAt === "string" &&
     typeof meta.test === "object" &&
-    Array.isArray(meta.runs)
+    typeof meta.labels === "object" &&
+    Array.isArray(meta.runs) &&
+    meta.runs.length > 0 &&
+    meta.runs.every(isRunSummary)
   );
 }
 

@@ -1,6 +1,9 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ArchiveMeta, ArchivedRunSummary } from "../../src/archive/archive.js";
-import { archiveTrends, kendallTau, type ArchiveEntry } from "../../src/archive/history.js";
+import { archiveTrends, kendallTau, readArchive, type ArchiveEntry } from "../../src/archive/history.js";
 
 /**
  * The trend rules of `load-test history` (docs/COMPARE.md "History and trends") on series whose
@@ -94,5 +97,36 @@ describe("archiveTrends", () => {
     const options = { lastRuns: 3, maxRise: 0.1, minChangeMs: 0.5 };
     expect(archiveTrends(runs, options).map((trend) => trend.kind)).toEqual(["errors appearing"]);
     expect(archiveTrends(runs, { ...options, lastRuns: 5 })).toEqual([]);
+  });
+});
+
+describe("readArchive", () => {
+  it("skips what is not an entry (a meta.json of another shape, not JSON, missing) with a reason", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "load-test-history-"));
+    try {
+      const good = entry(1, {});
+      await mkdir(join(dir, "good"));
+      await writeFile(join(dir, "good", "meta.json"), JSON.stringify(good.meta));
+      await mkdir(join(dir, "old-shape"));
+      // A summary without noiseFloorMs: trends would read undefined figures.
+      const { noiseFloorMs: _dropped, ...withoutFloors } = good.meta.runs[0] as ArchivedRunSummary;
+      await writeFile(
+        join(dir, "old-shape", "meta.json"),
+        JSON.stringify({ ...good.meta, runs: [withoutFloors] }),
+      );
+      await mkdir(join(dir, "broken"));
+      await writeFile(join(dir, "broken", "meta.json"), "{");
+      await mkdir(join(dir, "empty"));
+      const reading = await readArchive(dir);
+      expect(reading.entries.map((e) => e.meta.runId)).toEqual(["run-1"]);
+      expect(reading.skipped).toEqual([
+        `${join(dir, "broken")}/meta.json: not JSON`,
+        `${join(dir, "empty")}: no meta.json (not an archive entry, or still being written)`,
+        `${join(dir, "old-shape")}/meta.json: not archive metadata`,
+      ]);
+      expect(archiveTrends(reading.entries)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
