@@ -63,7 +63,8 @@ export function formatComparison(comparison: Comparison): string {
     }
     lines.push(table(rows));
   }
-  for (const note of comparison.notes) lines.push(`\nnote: ${note}`);
+  if (comparison.notes.length > 0) lines.push("");
+  for (const note of comparison.notes) lines.push(`note: ${note}`);
   lines.push("");
   if (comparison.regressions.length === 0) lines.push("Result: no regression (same or better within noise)");
   else {
