@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { evaluatePolicies } from "../../src/target/policies.js";
+import { evaluatePolicies } from "../../src/gateway/policies.js";
 import { afterStderr, runCli } from "../helpers/cli.js";
 import { delayed, json, startLocalServer, type LocalServer, type Responder } from "../helpers/servers.js";
 
