@@ -463,6 +463,10 @@ export function buildProgram(): Command {
       "smallest latency change ever judged (the noise floor's least value)",
       "0.5ms",
     )
+    .option(
+      "--html <file>",
+      "also write the comparison as a self-contained HTML page (spectra and time series overlaid)",
+    )
     .action(async (files: string[], flags: CompareFlags) => {
       process.exitCode = await compareCommand(files, flags);
     });
@@ -472,6 +476,10 @@ export function buildProgram(): Command {
     .argument("<dir>", "the archive directory")
     .option("--label <k=v>", "only runs with this label (repeatable: all must match)", collect)
     .option("--last <n>", "runs of each test read for trends", "5")
+    .option(
+      "--html <file>",
+      "also write the history as a self-contained HTML page with a trend chart per test",
+    )
     .action(async (dir: string, flags: HistoryFlags) => {
       process.exitCode = await historyCommand(dir, flags);
     });

@@ -17,6 +17,14 @@ import { parseCompareOptions, type CompareOptions } from "../compare/options.js"
 import { InputError } from "../config/errors.js";
 import { parseWholeNumber } from "../config/numbers.js";
 import { EXIT_CODES } from "../evaluate/exit-codes.js";
+import { comparePage, historyPage } from "../report/html/compare-view.js";
+import { renderPage, type PageSpec } from "../report/html/page.js";
+import {
+  checkOutputPaths,
+  OutputWriteError,
+  writeFileAtomic,
+  type OutputPath,
+} from "../report/output-file.js";
 import { InvalidHistogramError, MissingHistogramsError } from "../metrics/result-histograms.js";
 import {
   decodeRuns,
@@ -43,6 +51,33 @@ function isInputProblem(error: unknown): error is Error {
 export interface CompareFlags {
   maxRegression?: string;
   minChange?: string;
+  html?: string;
+}
+
+/** `--html FILE`: checked before any work (exit 2 naming the flag), written atomically after. */
+async function checkHtml(path: string | undefined): Promise<OutputPath | undefined> {
+  if (path === undefined) return undefined;
+  const target = { flag: "--html", path };
+  try {
+    await checkOutputPaths([target]);
+  } catch (error) {
+    if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
+    throw error;
+  }
+  return target;
+}
+
+async function writeHtml(target: OutputPath | undefined, page: PageSpec): Promise<boolean> {
+  if (!target) return true;
+  try {
+    await writeFileAtomic(target, renderPage(page));
+    process.stderr.write(`HTML report written to ${target.path}\n`);
+    return true;
+  } catch (error) {
+    if (!(error instanceof OutputWriteError)) throw error;
+    process.stderr.write(`load-test: error: ${error.message}\n`);
+    return false;
+  }
 }
 
 /** Reads results files for a comparison, histograms checked now: exit 2 with one line otherwise. */
@@ -68,14 +103,15 @@ export async function compareCommand(files: string[], flags: CompareFlags): Prom
     if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
     throw error;
   }
+  const html = await checkHtml(flags.html);
   const loaded = await loadForComparison(files);
   try {
-    const comparison = compareResults(
-      loaded.slice(0, -1),
-      loaded[loaded.length - 1] as LoadedResults,
-      options,
-    );
+    const bases = loaded.slice(0, -1);
+    const candidate = loaded[loaded.length - 1] as LoadedResults;
+    const comparison = compareResults(bases, candidate, options);
     process.stdout.write(`${formatComparison(comparison)}\n`);
+    const page = html ? comparePage(comparison, bases.map(decodeRuns), decodeRuns(candidate)) : undefined;
+    if (page && !(await writeHtml(html, page))) return EXIT_CODES.writeFailed;
     return comparison.regressions.length > 0 ? EXIT_CODES.critical : EXIT_CODES.ok;
   } catch (error) {
     if (isInputProblem(error)) fail(error.message, EXIT_CODES.invalidInput);
@@ -86,6 +122,7 @@ export async function compareCommand(files: string[], flags: CompareFlags): Prom
 export interface HistoryFlags {
   label?: string[];
   last?: string;
+  html?: string;
 }
 
 /** `load-test history DIR`: the runs newest first and the trends; exit 0, or 2 for a bad DIR. */
@@ -99,6 +136,7 @@ export async function historyCommand(dir: string, flags: HistoryFlags): Promise<
   const lastRuns = flags.last === undefined ? DEFAULT_TREND_OPTIONS.lastRuns : parseWholeNumber(flags.last);
   if (lastRuns === undefined || lastRuns < 2 || lastRuns > 1000)
     fail(`--last: expected a number of runs 2..1000, got "${flags.last}"`, EXIT_CODES.invalidInput);
+  const html = await checkHtml(flags.html);
   let reading;
   try {
     reading = await readArchive(dir);
@@ -110,5 +148,6 @@ export async function historyCommand(dir: string, flags: HistoryFlags): Promise<
   const entries = filterByLabels(reading.entries, labels);
   const trends = archiveTrends(entries, { ...DEFAULT_TREND_OPTIONS, lastRuns });
   process.stdout.write(`${formatHistory(entries, trends, lastRuns)}\n`);
+  if (!(await writeHtml(html, historyPage(entries, trends, lastRuns)))) return EXIT_CODES.writeFailed;
   return EXIT_CODES.ok;
 }
