@@ -7,7 +7,7 @@ import { archiveTrends, kendallTau, readArchive, type ArchiveEntry } from "../..
 
 /**
  * The trend rules of `load-test history` (docs/COMPARE.md "History and trends") on series whose
- * shape is the point of each case; test/integration/cli-compare.test.ts builds archives from
+ * shape is the point of each case; test/cli/cli-compare.test.ts builds archives from
  * real runs.
  */
 

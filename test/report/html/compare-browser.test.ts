@@ -73,7 +73,7 @@ const run = (url: string, out: string, extra: string[] = []) =>
 describe("compare --html and history --html in Chromium", () => {
   it("overlays both runs' spectra and time series; the slowed P50 row reads worse", async () => {
     const fast = await startLocalServer(allowEverything);
-    // 20 ms: this test is about the page; test/integration/cli-compare.test.ts catches 5 ms.
+    // 20 ms: this test is about the page; test/cli/cli-compare.test.ts catches 5 ms.
     const slow = await startLocalServer(delayed(() => 20));
     servers.push(fast, slow);
     await run(fast.url, join(dir, "base.json"));
