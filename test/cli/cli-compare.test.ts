@@ -281,6 +281,37 @@ describe("ladders: --archive with the interval log, --compare-to checked before 
   }, 60_000);
 });
 
+describe("--archive when the run must quit at once", () => {
+  it("a second Ctrl-C still archives what was measured, marked interrupted", async () => {
+    // Answers after 10 s from the 20th request on: the first Ctrl-C waits for them, the second quits.
+    const server = await startLocalServer(delayed((index) => (index < 20 ? 0 : 10_000)));
+    servers.push(server);
+    const archive = file("quit-archive");
+    const cli = await runCli(
+      [
+        ...["--target", server.url, "--api-key", "k", "--rps", "50", "--duration", "30s", "--timeout", "20s"],
+        ...["--archive", archive],
+      ],
+      {
+        timeoutMs: 30_000,
+        onSpawn: (child) => {
+          afterStderr(child, "req/s for", () => setTimeout(() => child.kill("SIGINT"), 1000));
+          afterStderr(child, "Ctrl-C again", () => child.kill("SIGINT"));
+        },
+      },
+    );
+    expect(cli.code).toBe(130);
+    expect(cli.stderr).toContain("interrupted again");
+    expect(cli.stderr).toMatch(/archived to /);
+    const [id] = await readdir(archive);
+    const meta = JSON.parse(await readFile(join(archive, id as string, "meta.json"), "utf8"));
+    expect(meta.interrupted).toBe(true);
+    const results = JSON.parse(await readFile(join(archive, id as string, "results.json"), "utf8"));
+    expect(results.interrupted).toBe(true);
+    expect(results.requests.total).toBeGreaterThanOrEqual(20);
+  }, 40_000);
+});
+
 describe("--archive and load-test history on archives built by real runs", () => {
   it("keeps every run with its metadata, interrupted ones marked, and shows the trends", async () => {
     const archive = file("archive");
