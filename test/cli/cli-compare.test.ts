@@ -289,7 +289,14 @@ describe("--archive when the run must quit at once", () => {
     const archive = file("quit-archive");
     const cli = await runCli(
       [
-        ...["--target", server.url, "--api-key", "k", "--rps", "50", "--duration", "30s", "--timeout", "20s"],
+        // Credentials in the URL and a key: neither may reach the archive.
+        ...[
+          "--target",
+          server.url.replace("http://", "http://user:s3cret-pass@"),
+          "--api-key",
+          "sk-never-shown",
+        ],
+        ...["--rps", "50", "--duration", "30s", "--timeout", "20s"],
         ...["--archive", archive],
       ],
       {
@@ -309,6 +316,12 @@ describe("--archive when the run must quit at once", () => {
     const results = JSON.parse(await readFile(join(archive, id as string, "results.json"), "utf8"));
     expect(results.interrupted).toBe(true);
     expect(results.requests.total).toBeGreaterThanOrEqual(20);
+    expect(meta.test.target).toBe(server.url);
+    for (const name of await readdir(join(archive, id as string))) {
+      const text = await readFile(join(archive, id as string, name), "utf8");
+      expect(text).not.toContain("s3cret-pass");
+      expect(text).not.toContain("sk-never-shown");
+    }
   }, 40_000);
 });
 
