@@ -265,6 +265,11 @@ describe("ladders: --archive with the interval log, --compare-to checked before 
     expect(second.stdout).toContain("step 2 (200 req/s)");
     expect(second.stdout).toContain("Result: no regression");
 
+    const kinds = await runCli(["compare", file("base1.json"), file("ladder1.json")]);
+    expect(kinds.code).toBe(2);
+    expect(kinds.stderr.trim()).toBe(
+      `load-test: error: ${file("base1.json")} and ${file("ladder1.json")} cannot be compared: different kinds of results (run vs ladder)`,
+    );
     // A run's results are no baseline for a ladder: exit 2, one line, and nothing is sent.
     const before = server.arrivalsMs.length;
     const refused = await ladder(file("ladder3.json"), ["--compare-to", file("base1.json")]);
