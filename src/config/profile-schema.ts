@@ -284,7 +284,9 @@ export const profileSchema = z
       .string({ error: "must be a directory path" })
       .min(1, { error: "must be a directory path" })
       .optional()
-      .describe("Directory that keeps every run's results with metadata, for compare and history (docs/COMPARE.md)"),
+      .describe(
+        "Directory that keeps every run's results with metadata, for compare and history (docs/COMPARE.md)",
+      ),
     abortOnCritical: z
       .boolean({ error: "must be true or false" })
       .optional()
