@@ -452,38 +452,6 @@ export function buildProgram(): Command {
       process.exitCode = await execute(resolved(() => resolveLadder(flags)));
     });
   program
-    .command("compare")
-    .description(
-      "compare a candidate results file with one or more baselines: exit 0 same or better, 3 regression, 2 cannot compare",
-    )
-    .argument("<files...>", "BASE.json… CANDIDATE.json (the last file is the candidate)")
-    .option("--max-regression <pct>", "tolerated change before a latency or throughput row is judged", "10%")
-    .option(
-      "--min-change <d>",
-      "smallest latency change ever judged (the noise floor's least value)",
-      "0.5ms",
-    )
-    .option(
-      "--html <file>",
-      "also write the comparison as a self-contained HTML page (spectra and time series overlaid)",
-    )
-    .action(async (files: string[], flags: CompareFlags) => {
-      process.exitCode = await compareCommand(files, flags);
-    });
-  program
-    .command("history")
-    .description("the runs an --archive DIR holds, newest first, and trends across runs of the same test")
-    .argument("<dir>", "the archive directory")
-    .option("--label <k=v>", "only runs with this label (repeatable: all must match)", collect)
-    .option("--last <n>", "runs of each test read for trends", "5")
-    .option(
-      "--html <file>",
-      "also write the history as a self-contained HTML page with a trend chart per test",
-    )
-    .action(async (dir: string, flags: HistoryFlags) => {
-      process.exitCode = await historyCommand(dir, flags);
-    });
-  program
     .command("serve")
     .description("start the reference policy gateway (POST /v1/execute, /health, /metrics)")
     .option("--port <port>", "port to listen on (0 = any free port)", "8080")
@@ -532,6 +500,38 @@ export function buildProgram(): Command {
     .option("-o, --output <file>", "where to write the report (default: the results file's name with .html)")
     .action(async (resultsPath: string, flags: { output?: string }) => {
       process.exitCode = await reportCommand(resultsPath, flags.output);
+    });
+  program
+    .command("compare")
+    .description(
+      "compare a candidate results file with one or more baselines: exit 0 same or better, 3 regression, 2 cannot compare",
+    )
+    .argument("<files...>", "BASE.json… CANDIDATE.json (the last file is the candidate)")
+    .option("--max-regression <pct>", "tolerated change before a latency or throughput row is judged", "10%")
+    .option(
+      "--min-change <d>",
+      "smallest latency change ever judged (the noise floor's least value)",
+      "0.5ms",
+    )
+    .option(
+      "--html <file>",
+      "also write the comparison as a self-contained HTML page (spectra and time series overlaid)",
+    )
+    .action(async (files: string[], flags: CompareFlags) => {
+      process.exitCode = await compareCommand(files, flags);
+    });
+  program
+    .command("history")
+    .description("the runs an --archive DIR holds, newest first, and trends across runs of the same test")
+    .argument("<dir>", "the archive directory")
+    .option("--label <k=v>", "only runs with this label (repeatable: all must match)", collect)
+    .option("--last <n>", "runs of each test read for trends", "5")
+    .option(
+      "--html <file>",
+      "also write the history as a self-contained HTML page with a trend chart per test",
+    )
+    .action(async (dir: string, flags: HistoryFlags) => {
+      process.exitCode = await historyCommand(dir, flags);
     });
   return program;
 }
