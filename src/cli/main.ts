@@ -58,6 +58,9 @@ import { MarkdownReporter } from "../report/reporters/markdown.js";
 import { PrometheusReporter } from "../report/reporters/prometheus.js";
 import { TerminalReporter } from "../report/reporters/terminal.js";
 import { formatPolicyTable } from "../gateway/policies.js";
+import { ArchiveReporter } from "../report/reporters/archive.js";
+import { CompareReporter } from "../report/reporters/compare.js";
+import { compareCommand, historyCommand, type CompareFlags, type HistoryFlags } from "./workflow.js";
 import {
   DEFAULT_HTTP_SERVER,
   HTTP_SERVER_KINDS,
@@ -128,6 +131,16 @@ function reportersFor(command: ResolvedCommand): Reporters {
     list.push(new MarkdownReporter(outputs.markdown, command.kind === "run" ? command.note : ""));
   if (outputs.html) list.push(new HtmlReporter(outputs.html, STREAMS, outputs.labels));
   if (outputs.dashboard) list.push(new DashboardReporter(outputs.dashboard, STREAMS, outputs.labels));
+  // After the interval log's reporter: the archive copies the log once it is closed.
+  if (outputs.archive)
+    list.push(
+      new ArchiveReporter(
+        { ...outputs.archive, cwd: process.cwd(), toolVersion: VERSION, hdrLogPath: outputs.hdrLog?.path },
+        STREAMS,
+      ),
+    );
+  if (outputs.compareTo)
+    list.push(new CompareReporter(outputs.compareTo.paths, outputs.compareTo.options, STREAMS));
   return new Reporters(list, STREAMS);
 }
 
@@ -200,10 +213,13 @@ async function runOnce(
 async function finishCommand(reporters: Reporters, document: ResultsDocument): Promise<number> {
   await reporters.finish(document);
   await reporters.close();
+  const { writeFailed, exportFailed, regression } = reporters.failures;
   return exitCodeOf({
     interrupted: document.interrupted,
-    critical: documentCritical(document),
-    ...reporters.failures,
+    // `--compare-to`: a regression fails as a critical verdict does ("deploy only if passing").
+    critical: documentCritical(document) || regression,
+    writeFailed,
+    exportFailed,
   });
 }
 
@@ -413,6 +429,10 @@ function refuseUnknownCommand(program: Command, argument: string): void {
   if (unknown) fail(unknown, EXIT_CODES.invalidInput);
 }
 
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 export function buildProgram(): Command {
   const program = new Command("load-test")
     .description("Policy-aware open-loop HTTP load testing (P50/P95/P99, block rate, correctness, verdict)")
@@ -532,6 +552,38 @@ export function buildProgram(): Command {
     )
     .action(async (profilePath: string, flags: K8sFlags) => {
       process.exitCode = await k8sCommand(profilePath, flags);
+    });
+  program
+    .command("compare")
+    .description(
+      "compare a candidate results file with one or more baselines: exit 0 same or better, 3 regression, 2 cannot compare",
+    )
+    .argument("<files...>", "BASE.json… CANDIDATE.json (the last file is the candidate)")
+    .option("--max-regression <pct>", "tolerated change before a latency or throughput row is judged", "10%")
+    .option(
+      "--min-change <d>",
+      "smallest latency change ever judged (the noise floor's least value)",
+      "0.5ms",
+    )
+    .option(
+      "--html <file>",
+      "also write the comparison as a self-contained HTML page (spectra and time series overlaid)",
+    )
+    .action(async (files: string[], flags: CompareFlags) => {
+      process.exitCode = await compareCommand(files, flags);
+    });
+  program
+    .command("history")
+    .description("the runs an --archive DIR holds, newest first, and trends across runs of the same test")
+    .argument("<dir>", "the archive directory")
+    .option("--label <k=v>", "only runs with this label (repeatable: all must match)", collect)
+    .option("--last <n>", "runs of each test read for trends", "5")
+    .option(
+      "--html <file>",
+      "also write the history as a self-contained HTML page with a trend chart per test",
+    )
+    .action(async (dir: string, flags: HistoryFlags) => {
+      process.exitCode = await historyCommand(dir, flags);
     });
   return program;
 }

@@ -280,6 +280,13 @@ export const profileSchema = z
       .optional()
       .describe("Prometheus labels (client, environment, provider and your own)"),
     outputs: outputsSchema.optional(),
+    archive: z
+      .string({ error: "must be a directory path" })
+      .min(1, { error: "must be a directory path" })
+      .optional()
+      .describe(
+        "Directory that keeps every run's results with metadata, for compare and history (docs/COMPARE.md)",
+      ),
     abortOnCritical: z
       .boolean({ error: "must be true or false" })
       .optional()

@@ -148,6 +148,8 @@ export interface Profile {
   defaultThresholds: boolean;
   labels: Record<string, string>;
   outputs: ProfileOutputs;
+  /** `archive:` (or `--archive`): the directory that keeps every run (docs/COMPARE.md). */
+  archive?: string;
   abortOnCritical: boolean;
 }
 
@@ -515,6 +517,7 @@ function normalize(data: RawProfile, context: NormalizeContext): Profile {
     defaultThresholds: data.defaultThresholds ?? true,
     labels,
     outputs: { ...(data.outputs ?? {}) },
+    ...(data.archive === undefined ? {} : { archive: data.archive }),
     abortOnCritical: data.abortOnCritical ?? false,
   };
 }
@@ -801,6 +804,7 @@ export interface ProfileCliFlags extends Pick<
   markdown?: string;
   hdrLog?: string;
   html?: string;
+  archive?: string;
 }
 
 /**
@@ -1036,6 +1040,7 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
     if (value !== undefined) profile.outputs[key] = value;
   }
   if (flags.abortOnCritical !== undefined) profile.abortOnCritical = flags.abortOnCritical;
+  if (flags.archive !== undefined) profile.archive = flags.archive;
 
   // Runnable?
   if (profile.target === undefined && !unresolvedEnv.some((entry) => entry.field === "target"))

@@ -44,6 +44,7 @@ import {
   type ProfileCliFlags,
 } from "./profile.js";
 import { checkRateBound } from "./rate-bound.js";
+import { parseCompareOptions, type CompareOptions } from "../compare/options.js";
 import { parseTransportFlags, type RawTransportFlags } from "./transport-options.js";
 
 /** The run flags as commander hands them over (strings, as typed). */
@@ -57,6 +58,29 @@ export interface CliRunFlags extends RawRunOptions, RawPrometheusOptions, Distri
   /** `--dashboard` alone (true) or with HOST:PORT. */
   dashboard?: string | boolean;
   quiet?: boolean;
+  /** `--archive DIR` (docs/COMPARE.md). */
+  archive?: string;
+  /** `--compare-to FILE`, repeatable: the baselines. */
+  compareTo?: string[];
+  maxRegression?: string;
+  minChange?: string;
+}
+
+/** `--archive DIR` (a profile's `archive:`): where every run is kept, with what names it. */
+export interface ArchiveOutput {
+  dir: string;
+  /** The flag or profile field that named it, for messages. */
+  flag: string;
+  /** `--label`, `--client`, `--environment`, `--provider`, or the profile's labels. */
+  labels: Record<string, string>;
+  /** The profile's name. */
+  name?: string;
+}
+
+/** `--compare-to` (docs/COMPARE.md): the baselines and how to judge. */
+export interface CompareToOutput {
+  paths: string[];
+  options: CompareOptions;
 }
 
 /** Where a command's results go: each becomes a reporter (cli/reporters.ts). */
@@ -75,6 +99,8 @@ export interface ResolvedOutputs {
   /** `prometheus.prometheusFile`, named by its flag or its profile field. */
   prometheusFile?: OutputPath;
   quiet: boolean;
+  archive?: ArchiveOutput;
+  compareTo?: CompareToOutput;
 }
 
 /** One run: `load-test --rps …`, or a profile with one phase. */
@@ -231,8 +257,48 @@ export function addRunOptions(command: Command, { withRate = true } = {}): Comma
     .option("--client <id>", "Prometheus label client")
     .option("--environment <name>", "Prometheus label environment")
     .option("--provider <name>", "Prometheus label provider (LLM provider)")
-    .option("--label <k=v>", "extra Prometheus label (repeatable)", collect);
+    .option("--label <k=v>", "extra Prometheus label, also kept by --archive (repeatable)", collect)
+    .option("--archive <dir>", "keep the results with metadata under DIR/<run id>/ (docs/COMPARE.md)")
+    .option(
+      "--compare-to <file>",
+      "compare the results with this baseline results file (repeatable); a regression exits 3",
+      collect,
+    )
+    .option("--max-regression <pct>", "with --compare-to: tolerated change before a row is judged", "10%")
+    .option("--min-change <d>", "with --compare-to: smallest latency change ever judged", "0.5ms");
 }
+
+/** `--label k=v` and the label flags, as the archive keeps them. */
+function labelsOf(flags: CliRunFlags): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (flags.client !== undefined) labels.client = flags.client;
+  if (flags.environment !== undefined) labels.environment = flags.environment;
+  if (flags.provider !== undefined) labels.provider = flags.provider;
+  for (const item of flags.label ?? []) {
+    const eq = item.indexOf("=");
+    if (eq <= 0 || eq === item.length - 1)
+      throw new InputError("--label", `expected name=value, got "${item}"`);
+    labels[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
+  }
+  return labels;
+}
+
+/** `--archive` and `--compare-to` of a command; `archive` names the directory and its labels. */
+function workflowOutputs(
+  flags: CliRunFlags,
+  archive: ArchiveOutput | undefined,
+): Pick<ResolvedOutputs, "archive" | "compareTo"> {
+  const options = parseCompareOptions(flags);
+  return {
+    ...(archive ? { archive } : {}),
+    ...(flags.compareTo?.length ? { compareTo: { paths: flags.compareTo, options } } : {}),
+  };
+}
+
+const flagArchive = (flags: CliRunFlags): ArchiveOutput | undefined =>
+  flags.archive === undefined
+    ? undefined
+    : { dir: flags.archive, flag: "--archive", labels: labelsOf(flags) };
 
 // ---------------------------------------------------------------------------------------------
 // Values
@@ -360,6 +426,7 @@ export function resolveRun(flags: CliRunFlags): ResolvedRun {
       labels: cliLabels(flags),
       prometheus,
       prometheusFile: output("--prometheus-file", prometheus?.prometheusFile),
+      ...workflowOutputs(flags, flagArchive(flags)),
     },
   };
 }
@@ -398,7 +465,12 @@ export function resolveLadder(flags: LadderFlags): ResolvedLadder {
     title: "ladder",
     base: parseRunOptions(flags, steps.given),
     ...steps.shape,
-    outputs: { ...fileOutputs(flags), hdrLog: output("--hdr-log", flags.hdrLog), labels: cliLabels(flags) },
+    outputs: {
+      ...fileOutputs(flags),
+      hdrLog: output("--hdr-log", flags.hdrLog),
+      labels: cliLabels(flags),
+      ...workflowOutputs(flags, flagArchive(flags)),
+    },
     summaryOfLast: false,
   };
 }
@@ -514,6 +586,17 @@ export function resolveProfile(
     dashboard: parseDashboard(all.dashboard),
     quiet: Boolean(all.quiet),
     ...(prometheus ? { prometheus, prometheusFile: outputOf("prometheusFile", "--prometheus-file") } : {}),
+    ...workflowOutputs(
+      all,
+      profile.archive === undefined
+        ? undefined
+        : {
+            dir: profile.archive,
+            flag: typed.archive !== undefined ? "--archive" : "archive",
+            labels: { ...profile.labels },
+            ...(profile.name === undefined ? {} : { name: profile.name }),
+          },
+    ),
   };
   const runs = profile.phases.map((phase, index) => ({
     ...phaseOptions(loaded, phase, index, all),

@@ -46,6 +46,8 @@ export interface ReportOutcome {
   writeFailed?: boolean;
   /** `--pushgateway-fatal` and the export failed: exit 4. */
   exportFailed?: boolean;
+  /** `--compare-to`: the results regressed from the baseline: exit 3, as a critical verdict. */
+  regression?: boolean;
 }
 
 export interface Reporter {
@@ -78,6 +80,7 @@ export interface Reporter {
 export class Reporters {
   private writeFailed = false;
   private exportFailed = false;
+  private regression = false;
 
   constructor(
     readonly list: readonly Reporter[],
@@ -135,8 +138,8 @@ export class Reporters {
   }
 
   /** What the reporters add to the exit code (evaluate/exit-codes.ts `exitCodeOf`). */
-  get failures(): { writeFailed: boolean; exportFailed: boolean } {
-    return { writeFailed: this.writeFailed, exportFailed: this.exportFailed };
+  get failures(): { writeFailed: boolean; exportFailed: boolean; regression: boolean } {
+    return { writeFailed: this.writeFailed, exportFailed: this.exportFailed, regression: this.regression };
   }
 
   private note(outcome: ReportOutcome | void): void {
@@ -144,5 +147,6 @@ export class Reporters {
     for (const error of outcome.errors ?? []) this.streams.err(`load-test: error: ${error}\n`);
     this.writeFailed ||= outcome.writeFailed === true;
     this.exportFailed ||= outcome.exportFailed === true;
+    this.regression ||= outcome.regression === true;
   }
 }

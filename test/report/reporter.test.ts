@@ -59,7 +59,7 @@ describe("Reporters", () => {
     await reporters.finish(phasesDocument([], false));
     expect(calls).toEqual(["failing", "exporting"]);
     expect(streams.text().err).toBe("load-test: error: --out x: could not write the file\n");
-    expect(reporters.failures).toEqual({ writeFailed: true, exportFailed: true });
+    expect(reporters.failures).toEqual({ writeFailed: true, exportFailed: true, regression: false });
   });
 
   it("--out and --markdown write any document, and the same again synchronously on a forced quit", async () => {
