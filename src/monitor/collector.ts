@@ -55,7 +55,8 @@ export class Collector {
     this.timeoutMs = options.timeoutMs ?? Math.min(Math.max(options.intervalMs, 250), MAX_TIMEOUT_MS);
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     for (const url of options.scrapeUrls) this.addScrape(url);
-    for (const query of options.prometheus?.queries ?? []) this.addQuery(options.prometheus?.url as string, query);
+    for (const query of options.prometheus?.queries ?? [])
+      this.addQuery(options.prometheus?.url as string, query);
     const logPattern = new RegExp(options.logPattern);
     for (const file of options.logFiles) this.addLog(file, logPattern);
   }
@@ -129,7 +130,8 @@ export class Collector {
   /** The target's own process before the machine it runs on (node_exporter). */
   private cpuSource(): Source | undefined {
     const withCpu = this.sources.filter(
-      (source) => source.info.kind === "scrape" && this.store.latest("cpu", { source: source.info.name }) !== undefined,
+      (source) =>
+        source.info.kind === "scrape" && this.store.latest("cpu", { source: source.info.name }) !== undefined,
     );
     return withCpu.find((source) => source.info.detected !== "node_exporter") ?? withCpu[0];
   }
@@ -163,13 +165,27 @@ export class Collector {
 
   private addQuery(base: string, query: { name: string; query: string }): void {
     const source: Source = {
-      info: { kind: "prometheus", name: `${displayUrl(base)} ${query.name}`, attempts: 0, failures: 0, series: 0, detected: "prometheus" },
+      info: {
+        kind: "prometheus",
+        name: `${displayUrl(base)} ${query.name}`,
+        attempts: 0,
+        failures: 0,
+        series: 0,
+        detected: "prometheus",
+      },
       busy: false,
       poll: async (atMs) => {
-        const answer = await instantQuery(base, query.query, atMs, { timeoutMs: this.timeoutMs, maxBytes: this.maxBytes });
+        const answer = await instantQuery(base, query.query, atMs, {
+          timeoutMs: this.timeoutMs,
+          maxBytes: this.maxBytes,
+        });
         for (const series of answer) {
           const point = series.points[series.points.length - 1];
-          if (point) this.store.add({ name: query.name, unit: "", labels: series.labels, value: point.value, counter: false }, atMs);
+          if (point)
+            this.store.add(
+              { name: query.name, unit: "", labels: series.labels, value: point.value, counter: false },
+              atMs,
+            );
         }
         source.info.series = answer.length;
       },
@@ -188,7 +204,13 @@ export class Collector {
         const lines = await follower.poll();
         if (lastMs !== undefined && atMs > lastMs)
           this.store.add(
-            { name: "log_lines", unit: "lines_per_sec", labels: { file }, value: (lines * 1000) / (atMs - lastMs), counter: false },
+            {
+              name: "log_lines",
+              unit: "lines_per_sec",
+              labels: { file },
+              value: (lines * 1000) / (atMs - lastMs),
+              counter: false,
+            },
             atMs,
           );
         lastMs = atMs;
@@ -201,7 +223,9 @@ export class Collector {
   private async queryRanges(base: string, window: Window): Promise<void> {
     await Promise.all(
       (this.options.prometheus?.queries ?? []).map(async (query) => {
-        const source = this.sources.find((candidate) => candidate.info.name === `${displayUrl(base)} ${query.name}`);
+        const source = this.sources.find(
+          (candidate) => candidate.info.name === `${displayUrl(base)} ${query.name}`,
+        );
         try {
           const answer = await rangeQuery(
             base,
@@ -209,9 +233,11 @@ export class Collector {
             { fromMs: window.fromMs, toMs: window.toMs, stepMs: this.options.intervalMs },
             { timeoutMs: MAX_TIMEOUT_MS, maxBytes: this.maxBytes },
           );
-          for (const series of answer) this.store.replace({ name: query.name, unit: "", labels: series.labels }, series.points);
+          for (const series of answer)
+            this.store.replace({ name: query.name, unit: "", labels: series.labels }, series.points);
         } catch (error) {
-          if (source) source.info.lastError = `query_range: ${error instanceof Error ? error.message : String(error)}`;
+          if (source)
+            source.info.lastError = `query_range: ${error instanceof Error ? error.message : String(error)}`;
         }
       }),
     );

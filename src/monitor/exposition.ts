@@ -44,7 +44,9 @@ export function parsePage(text: string): ParsedFamily[] {
   try {
     families = parsePrometheusTextFormat(text);
   } catch (error) {
-    throw new NotPrometheusError(`not Prometheus text (${error instanceof Error ? error.message : String(error)})`);
+    throw new NotPrometheusError(
+      `not Prometheus text (${error instanceof Error ? error.message : String(error)})`,
+    );
   }
   for (const family of families) {
     for (const sample of family.metrics) {
@@ -68,7 +70,13 @@ function isCounter(family: ParsedFamily): boolean {
 export function readPage(families: ParsedFamily[], patterns: MetricPattern[]): PageReading {
   const byName = new Map(families.map((family) => [family.name, family]));
   const readings: Reading[] = [];
-  const push = (name: string, unit: string, value: number | undefined, counter = false, labels = {}): void => {
+  const push = (
+    name: string,
+    unit: string,
+    value: number | undefined,
+    counter = false,
+    labels = {},
+  ): void => {
     if (value !== undefined && Number.isFinite(value)) readings.push({ name, unit, labels, value, counter });
   };
   const nodeCpu = byName.get("node_cpu_seconds_total");
@@ -86,7 +94,11 @@ export function readPage(families: ParsedFamily[], patterns: MetricPattern[]): P
     push("cpu", "cores", busySec, true);
     const total = gaugeValue(byName, "node_memory_MemTotal_bytes");
     const available = gaugeValue(byName, "node_memory_MemAvailable_bytes");
-    push("memory_used", "bytes", total !== undefined && available !== undefined ? total - available : undefined);
+    push(
+      "memory_used",
+      "bytes",
+      total !== undefined && available !== undefined ? total - available : undefined,
+    );
   } else {
     if (byName.has("nodejs_heap_size_used_bytes") || byName.has("nodejs_eventloop_lag_p99_seconds")) {
       detected = "node";
@@ -108,7 +120,13 @@ export function readPage(families: ParsedFamily[], patterns: MetricPattern[]): P
   return { readings, detected, ...(limitCores !== undefined ? { limitCores } : {}) };
 }
 
-type Push = (name: string, unit: string, value: number | undefined, counter?: boolean, labels?: Record<string, string>) => void;
+type Push = (
+  name: string,
+  unit: string,
+  value: number | undefined,
+  counter?: boolean,
+  labels?: Record<string, string>,
+) => void;
 
 /** A pool is a gauge pair `X_in_use` and `X_limit` (or `_max`) with the same labels (docs/MONITOR.md "Pools"). */
 function readPools(byName: Map<string, ParsedFamily>, push: Push): void {
@@ -143,7 +161,12 @@ function readPatterns(families: ParsedFamily[], patterns: MetricPattern[], push:
         ["_sum", sample.sum],
       ] as const) {
         const name = family.name + suffix;
-        if (patterns.some((pattern) => matchesPattern(pattern, name, labels) || matchesPattern(pattern, family.name, labels)))
+        if (
+          patterns.some(
+            (pattern) =>
+              matchesPattern(pattern, name, labels) || matchesPattern(pattern, family.name, labels),
+          )
+        )
           push(name, "per_sec", number(text), true, labels);
       }
     }

@@ -38,7 +38,10 @@ function authorization(url: URL): Record<string, string> {
   return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` };
 }
 
-export async function fetchBounded(url: string, options: FetchOptions): Promise<{ text: string; contentType: string }> {
+export async function fetchBounded(
+  url: string,
+  options: FetchOptions,
+): Promise<{ text: string; contentType: string }> {
   const parsed = new URL(url);
   const headers = { accept: options.accept, ...authorization(parsed) };
   parsed.username = "";
@@ -71,7 +74,9 @@ export async function fetchBounded(url: string, options: FetchOptions): Promise<
     if (error instanceof FetchProblem) throw error;
     if (abort.signal.aborted) throw new FetchProblem(`no answer within ${options.timeoutMs} ms`);
     const code = (error as { code?: string }).code;
-    throw new FetchProblem(code === "ECONNREFUSED" ? "connection refused" : (code ?? (error as Error).message));
+    throw new FetchProblem(
+      code === "ECONNREFUSED" ? "connection refused" : (code ?? (error as Error).message),
+    );
   } finally {
     clearTimeout(timer);
   }

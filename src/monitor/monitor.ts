@@ -51,7 +51,10 @@ export function startMonitor(options: MonitorOptions): Monitor {
       if (failure !== undefined) return Promise.resolve({ failed: failure });
       const id = nextId++;
       return new Promise((resolve) => {
-        const timer = setTimeout(() => finish({ failed: `monitor results took over ${RESULT_TIMEOUT_MS} ms` }), RESULT_TIMEOUT_MS);
+        const timer = setTimeout(
+          () => finish({ failed: `monitor results took over ${RESULT_TIMEOUT_MS} ms` }),
+          RESULT_TIMEOUT_MS,
+        );
         const finish = (answer: MonitorResult | { failed: string }): void => {
           clearTimeout(timer);
           waiting.delete(id);

@@ -24,7 +24,10 @@ const NAME = /^[a-zA-Z_:*?][a-zA-Z0-9_:*?]*$/;
 const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)/;
 
 function globToRegExp(glob: string): RegExp {
-  const source = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const source = glob
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${source}$`);
 }
 
@@ -66,7 +69,11 @@ export function parseMetricPattern(text: string, flag = "--monitor-metric"): Met
 }
 
 /** Whether a sample's name and labels match; a missing label reads as "", as in PromQL. */
-export function matchesPattern(pattern: MetricPattern, name: string, labels: Record<string, string>): boolean {
+export function matchesPattern(
+  pattern: MetricPattern,
+  name: string,
+  labels: Record<string, string>,
+): boolean {
   if (!pattern.name.test(name)) return false;
   for (const matcher of pattern.matchers) {
     const value = labels[matcher.label] ?? "";

@@ -15,7 +15,11 @@ interface ApiAnswer {
   error?: string;
   data?: {
     resultType?: string;
-    result?: Array<{ metric?: Record<string, string>; value?: [number, string]; values?: Array<[number, string]> }>;
+    result?: Array<{
+      metric?: Record<string, string>;
+      value?: [number, string];
+      values?: Array<[number, string]>;
+    }>;
   };
 }
 
@@ -26,21 +30,26 @@ function apiUrl(base: string, path: string, params: Record<string, string>): str
   return url.toString();
 }
 
-async function ask(url: string, options: Omit<FetchOptions, "accept">): Promise<NonNullable<ApiAnswer["data"]>> {
-  const { text } = await fetchBounded(url, { ...options, accept: "application/json" }).catch((error: unknown) => {
-    // Prometheus answers a bad query with HTTP 400 and its reason in JSON.
-    if (error instanceof FetchProblem && error.body !== "") {
-      const reason = (() => {
-        try {
-          return (JSON.parse(error.body) as ApiAnswer).error;
-        } catch {
-          return undefined;
-        }
-      })();
-      if (reason) throw new FetchProblem(`${error.message}: ${reason}`);
-    }
-    throw error;
-  });
+async function ask(
+  url: string,
+  options: Omit<FetchOptions, "accept">,
+): Promise<NonNullable<ApiAnswer["data"]>> {
+  const { text } = await fetchBounded(url, { ...options, accept: "application/json" }).catch(
+    (error: unknown) => {
+      // Prometheus answers a bad query with HTTP 400 and its reason in JSON.
+      if (error instanceof FetchProblem && error.body !== "") {
+        const reason = (() => {
+          try {
+            return (JSON.parse(error.body) as ApiAnswer).error;
+          } catch {
+            return undefined;
+          }
+        })();
+        if (reason) throw new FetchProblem(`${error.message}: ${reason}`);
+      }
+      throw error;
+    },
+  );
   let answer: ApiAnswer;
   try {
     answer = JSON.parse(text) as ApiAnswer;

@@ -36,7 +36,14 @@ export class SeriesStore {
     let stored = this.series.get(key);
     if (!stored) {
       if (this.series.size >= MAX_SERIES) return false;
-      stored = { name: input.name, unit: input.unit, labels: input.labels, counter: input.counter, atMs: [], values: [] };
+      stored = {
+        name: input.name,
+        unit: input.unit,
+        labels: input.labels,
+        counter: input.counter,
+        atMs: [],
+        values: [],
+      };
       this.series.set(key, stored);
     }
     if (!stored.counter) {
@@ -54,7 +61,10 @@ export class SeriesStore {
   }
 
   /** Replaces a series' points (a Prometheus query_range answer). */
-  replace(input: Omit<StoreInput, "value" | "counter">, points: Array<{ atMs: number; value: number }>): void {
+  replace(
+    input: Omit<StoreInput, "value" | "counter">,
+    points: Array<{ atMs: number; value: number }>,
+  ): void {
     const key = `${input.name}\u0000${JSON.stringify(input.labels)}`;
     if (!this.series.has(key) && this.series.size >= MAX_SERIES) return;
     this.series.set(key, {

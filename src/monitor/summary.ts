@@ -40,7 +40,8 @@ export function summarize(series: MonitorSeries[], inputs: SummaryInputs): Monit
     const growthBytes = endBytes - startBytes;
     // Still growing: the last quarter of the window added more than a quarter of the growth.
     const quarterStart = memory[Math.floor((memory.length * 3) / 4)] as number;
-    const settled = memory.length < MIN_POINTS_FOR_GROWTH || growthBytes <= 0 || endBytes - quarterStart <= growthBytes / 4;
+    const settled =
+      memory.length < MIN_POINTS_FOR_GROWTH || growthBytes <= 0 || endBytes - quarterStart <= growthBytes / 4;
     summary.memory = {
       startBytes,
       endBytes,
@@ -52,7 +53,9 @@ export function summarize(series: MonitorSeries[], inputs: SummaryInputs): Monit
   }
   for (const inUse of series.filter((entry) => entry.name === "pool_in_use")) {
     const key = JSON.stringify(inUse.labels);
-    const limitSeries = series.find((entry) => entry.name === "pool_limit" && JSON.stringify(entry.labels) === key);
+    const limitSeries = series.find(
+      (entry) => entry.name === "pool_limit" && JSON.stringify(entry.labels) === key,
+    );
     const limit = values(limitSeries).at(-1);
     const used = values(inUse);
     if (limit === undefined || used.length === 0) continue;
@@ -81,7 +84,10 @@ const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
  * failed. Returns them (the caller adds them to `verdict.warnings`) and keeps them in the summary.
  */
 export function monitorWarnings(
-  result: { sources: Array<{ name: string; attempts: number; failures: number; lastError?: string }>; summary: MonitorSummary },
+  result: {
+    sources: Array<{ name: string; attempts: number; failures: number; lastError?: string }>;
+    summary: MonitorSummary;
+  },
   latencyDegraded: boolean,
 ): string[] {
   const { summary } = result;
@@ -94,16 +100,24 @@ export function monitorWarnings(
     );
   }
   const memory = summary.memory;
-  if (memory && !memory.settled && memory.growthBytes > Math.max(LEAK_MIN_BYTES, LEAK_RATIO * memory.startBytes)) {
+  if (
+    memory &&
+    !memory.settled &&
+    memory.growthBytes > Math.max(LEAK_MIN_BYTES, LEAK_RATIO * memory.startBytes)
+  ) {
     warnings.push(
       `possible leak: the target's memory grew from ${mib(memory.startBytes)} to ${mib(memory.endBytes)} and was still growing at the end (${memory.source})`,
     );
   }
   for (const pool of summary.pools.filter((entry) => entry.atLimit)) {
-    warnings.push(`pool at its limit: ${pool.name} reached ${pool.peakInUse} of ${pool.limit}; requests waited for it`);
+    warnings.push(
+      `pool at its limit: ${pool.name} reached ${pool.peakInUse} of ${pool.limit}; requests waited for it`,
+    );
   }
   for (const log of summary.logs.filter((entry) => entry.lines > 0)) {
-    warnings.push(`${log.lines} error log line(s) in ${log.file} during the run (/${log.pattern}/), first: ${log.firstLines[0] ?? ""}`);
+    warnings.push(
+      `${log.lines} error log line(s) in ${log.file} during the run (/${log.pattern}/), first: ${log.firstLines[0] ?? ""}`,
+    );
   }
   for (const source of result.sources.filter((entry) => entry.failures > 0)) {
     warnings.push(

@@ -71,7 +71,13 @@ export interface MonitorSummary {
     settled: boolean;
     source: string;
   };
-  pools: Array<{ name: string; labels: Record<string, string>; peakInUse: number; limit: number; atLimit: boolean }>;
+  pools: Array<{
+    name: string;
+    labels: Record<string, string>;
+    peakInUse: number;
+    limit: number;
+    atLimit: boolean;
+  }>;
   logs: Array<{ file: string; pattern: string; lines: number; firstLines: string[] }>;
   /** Warning signs (also in `verdict.warnings`). */
   warnings: string[];
