@@ -63,7 +63,7 @@ export interface RunningGateway {
 export const DEFAULT_GATEWAY_HOST = "127.0.0.1";
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_HTTP_SERVER: HttpServerKind = "lean";
-export { DEFAULT_LLM_LATENCY_MS };
+export { DEFAULT_LLM_CONCURRENCY, DEFAULT_LLM_LATENCY_MS };
 
 /**
  * 65 s outlives the 60 s idle timeout of common load balancers and of most client pools, so the

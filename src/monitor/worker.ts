@@ -2,6 +2,7 @@
  * The monitor's worker thread (monitor.ts starts it): the collector's scrapes, parsing and log
  * reads happen here, off the generator's event loop (docs/MONITOR.md "Off the hot path").
  */
+import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { Collector, type Window } from "./collector.js";
 import type { MonitorOptions } from "./types.js";
@@ -14,6 +15,15 @@ export type FromMonitor =
 
 const port = parentPort;
 if (!port) throw new Error("monitor worker.js runs only as a worker thread");
+
+// Linux keeps the nice value per thread (setpriority(2), "NOTES"), and libuv asks for the
+// calling thread's: this thread yields the CPU to the generator's threads, which share the
+// machine with it (docs/MONITOR.md "Off the hot path"). Elsewhere it may not apply; no matter.
+try {
+  setPriority(19);
+} catch {
+  // Not allowed here: the monitor runs at the generator's priority.
+}
 
 const collector = new Collector(workerData as MonitorOptions);
 const tick = collector.tick.bind(collector);
