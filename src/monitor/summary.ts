@@ -38,10 +38,15 @@ export function summarize(series: MonitorSeries[], inputs: SummaryInputs): Monit
     const startBytes = memory[0] as number;
     const endBytes = memory[memory.length - 1] as number;
     const growthBytes = endBytes - startBytes;
-    // Still growing: the last quarter of the window added more than a quarter of the growth.
-    const quarterStart = memory[Math.floor((memory.length * 3) / 4)] as number;
+    // Still growing: over the last quarter of the window memory rose at least half as fast as
+    // over the whole window (a level that was reached early and held is settled).
+    const quarterIndex = Math.min(Math.floor((memory.length * 3) / 4), memory.length - 2);
+    const quarterFraction = (memory.length - 1 - quarterIndex) / (memory.length - 1);
+    const lastQuarterRise = endBytes - (memory[quarterIndex] as number);
     const settled =
-      memory.length < MIN_POINTS_FOR_GROWTH || growthBytes <= 0 || endBytes - quarterStart <= growthBytes / 4;
+      memory.length < MIN_POINTS_FOR_GROWTH ||
+      growthBytes <= 0 ||
+      lastQuarterRise < 0.5 * growthBytes * quarterFraction;
     summary.memory = {
       startBytes,
       endBytes,
