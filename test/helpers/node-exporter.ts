@@ -18,7 +18,9 @@ export async function startNodeExporter(): Promise<NodeExporter> {
     "/usr/bin/prometheus-node-exporter",
   );
   const port = await freePort();
-  const child = spawn(bin, [`--web.listen-address=127.0.0.1:${port}`], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(bin, [`--web.listen-address=127.0.0.1:${port}`], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
   const url = `http://127.0.0.1:${port}/metrics`;

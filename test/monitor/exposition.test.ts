@@ -44,13 +44,19 @@ describe("the reference gateway's /metrics", () => {
     expect(byName.get("memory_rss")?.value).toBeGreaterThan(10 * 1024 * 1024);
     expect(byName.get("heap_used")?.value).toBeGreaterThan(1024 * 1024);
     expect(byName.get("event_loop_lag")?.unit).toBe("ms");
-    expect(byName.get("pool_in_use")).toMatchObject({ value: 0, labels: { pool: "axonflow_gateway_llm_pool" } });
+    expect(byName.get("pool_in_use")).toMatchObject({
+      value: 0,
+      labels: { pool: "axonflow_gateway_llm_pool" },
+    });
     expect(byName.get("pool_limit")?.value).toBe(7);
   });
 
   it("--monitor-metric keeps matching series; counters become rates per second", async () => {
     const collector = new Collector(
-      options([`${gateway.url}/metrics`], ['axonflow_gateway_requests_total{outcome="allowed"}', "*in_flight*"]),
+      options(
+        [`${gateway.url}/metrics`],
+        ['axonflow_gateway_requests_total{outcome="allowed"}', "*in_flight*"],
+      ),
     );
     await collector.tick();
     for (let i = 0; i < 5; i += 1) {
@@ -93,7 +99,9 @@ describe("Debian's prometheus-node-exporter", () => {
   });
 
   it("gives the machine's CPU in cores between two scrapes", async () => {
-    const collector = new Collector(options([exporter.url], ['node_load1', 'node_cpu_seconds_total{mode="user"}']));
+    const collector = new Collector(
+      options([exporter.url], ["node_load1", 'node_cpu_seconds_total{mode="user"}']),
+    );
     await collector.tick();
     // Some CPU for the exporter to see.
     const until = Date.now() + 300;
@@ -105,15 +113,26 @@ describe("Debian's prometheus-node-exporter", () => {
     expect(cpu?.points[0]?.value).toBeGreaterThan(0.1);
     expect(cpu?.points[0]?.value).toBeLessThanOrEqual((result.summary.cpu?.limitCores ?? 0) + 0.5);
     expect(result.series.some((s) => s.name === "node_load1" && s.unit === "")).toBe(true);
-    expect(result.series.filter((s) => s.name === "node_cpu_seconds_total").length).toBe(result.summary.cpu?.limitCores);
-    expect(result.sources[0]).toMatchObject({ kind: "scrape", detected: "node_exporter", failures: 0, attempts: 2 });
+    expect(result.series.filter((s) => s.name === "node_cpu_seconds_total").length).toBe(
+      result.summary.cpu?.limitCores,
+    );
+    expect(result.sources[0]).toMatchObject({
+      kind: "scrape",
+      detected: "node_exporter",
+      failures: 0,
+      attempts: 2,
+    });
     await collector.close();
   });
 });
 
 describe("pages that are not Prometheus text", () => {
   it("HTML, JSON and garbage are refused with a reason", () => {
-    for (const text of ["<!doctype html><html></html>", '{"status":"ok"}', "hello world this is not metrics\n"]) {
+    for (const text of [
+      "<!doctype html><html></html>",
+      '{"status":"ok"}',
+      "hello world this is not metrics\n",
+    ]) {
       expect(() => parsePage(text), text).toThrow(NotPrometheusError);
     }
     expect(parsePage("")).toEqual([]);

@@ -74,9 +74,19 @@ describe("misbehaving monitor sources", () => {
     const result = await collector.result({ fromMs: 0, toMs: Date.now() + 1, originMs: 0 });
     const byName = new Map(result.sources.map((source) => [source.name, source]));
     expect(byName.get(`${gateway.url}/metrics`)).toMatchObject({ attempts: 2, failures: 0 });
-    expect(byName.get(`${hanging.url}/metrics`)).toMatchObject({ attempts: 2, failures: 2, lastError: "no answer within 1000 ms" });
-    expect(byName.get(`${trickle.url}/metrics`)).toMatchObject({ failures: 2, lastError: "no answer within 1000 ms" });
-    expect(byName.get(`${huge.url}/metrics`)).toMatchObject({ failures: 2, lastError: "larger than 1048576 bytes" });
+    expect(byName.get(`${hanging.url}/metrics`)).toMatchObject({
+      attempts: 2,
+      failures: 2,
+      lastError: "no answer within 1000 ms",
+    });
+    expect(byName.get(`${trickle.url}/metrics`)).toMatchObject({
+      failures: 2,
+      lastError: "no answer within 1000 ms",
+    });
+    expect(byName.get(`${huge.url}/metrics`)).toMatchObject({
+      failures: 2,
+      lastError: "larger than 1048576 bytes",
+    });
     expect(byName.get(`${html.url}/metrics`)?.lastError).toBe("not Prometheus text");
     expect(byName.get(refusedUrl)?.lastError).toBe("connection refused");
     expect(result.series.find((s) => s.name === "cpu")?.points).toHaveLength(1);
@@ -116,7 +126,9 @@ describe("misbehaving monitor sources", () => {
     if ("failed" in answer) throw new Error(answer.failed);
     const cpu = answer.series.find((s) => s.name === "cpu" && s.labels.source === `${gateway.url}/metrics`);
     expect(cpu?.points.length).toBeGreaterThanOrEqual(3);
-    expect(answer.sources.find((s) => s.name === `${hanging.url}/metrics`)?.failures).toBeGreaterThanOrEqual(1);
+    expect(answer.sources.find((s) => s.name === `${hanging.url}/metrics`)?.failures).toBeGreaterThanOrEqual(
+      1,
+    );
     const stopStarted = performance.now();
     await monitor.stop();
     expect(performance.now() - stopStarted).toBeLessThan(3000);
