@@ -29,11 +29,21 @@ export class NotPrometheusError extends Error {}
 /** Modes that are not work the machine did for someone (node_exporter's node_cpu_seconds_total). */
 const IDLE_CPU_MODES = new Set(["idle", "iowait", "steal"]);
 
+/**
+ * A sample value as Prometheus reads it (Go's ParseFloat): NaN and Inf in any case, so
+ * prom-client's `Nan` (its event-loop mean before the first sample) is a number, not garbage.
+ */
 function number(text: string | undefined): number {
   if (text === undefined) return Number.NaN;
-  if (text === "+Inf") return Number.POSITIVE_INFINITY;
-  if (text === "-Inf") return Number.NEGATIVE_INFINITY;
-  return text.trim() === "" ? Number.NaN : Number(text);
+  const lower = text.trim().toLowerCase();
+  if (lower === "nan") return Number.NaN;
+  if (lower === "+inf" || lower === "inf") return Number.POSITIVE_INFINITY;
+  if (lower === "-inf") return Number.NEGATIVE_INFINITY;
+  return lower === "" ? Number.NaN : Number(lower);
+}
+
+function isNumber(text: string): boolean {
+  return text.trim().toLowerCase() === "nan" || !Number.isNaN(number(text));
 }
 
 export function parsePage(text: string): ParsedFamily[] {
@@ -50,7 +60,7 @@ export function parsePage(text: string): ParsedFamily[] {
   }
   for (const family of families) {
     for (const sample of family.metrics) {
-      if (sample.value !== undefined && sample.value !== "NaN" && Number.isNaN(number(sample.value)))
+      if (sample.value !== undefined && !isNumber(sample.value))
         throw new NotPrometheusError(`not Prometheus text (sample "${family.name}" has no number)`);
     }
   }

@@ -136,6 +136,8 @@ describe("pages that are not Prometheus text", () => {
       expect(() => parsePage(text), text).toThrow(NotPrometheusError);
     }
     expect(parsePage("")).toEqual([]);
+    // prom-client writes NaN as "Nan"; Prometheus (Go's ParseFloat) reads any case.
+    expect(() => parsePage("a Nan\nb +Inf\nc -inf\nd NaN\n")).not.toThrow();
     expect(() => parseMetricPattern("ok")).not.toThrow();
   });
 });
