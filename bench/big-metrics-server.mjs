@@ -4,7 +4,9 @@ import { createServer } from "node:http";
 
 const lines = [];
 for (let family = 0; lines.join("").length < 5 * 1024 * 1024; family += 1) {
-  lines.push(`# HELP bench_family_${family} a family of the bench's big page\n# TYPE bench_family_${family} counter\n`);
+  lines.push(
+    `# HELP bench_family_${family} a family of the bench's big page\n# TYPE bench_family_${family} counter\n`,
+  );
   for (let i = 0; i < 200; i += 1)
     lines.push(`bench_family_${family}_total{device="dev${i}",mode="m${i % 8}"} ${family * 1000 + i}\n`);
 }

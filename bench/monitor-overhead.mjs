@@ -32,16 +32,30 @@ async function main() {
   const bin = join(root, "dist/cli/bin.js");
   const target = await startServer(TARGET_CORE, process.execPath, [join(benchDir, "fast-server.mjs"), "0"]);
   const gateway = await startServer(TARGET_CORE, process.execPath, [bin, "serve", "--port", "0"]);
-  const big = await startServer(TARGET_CORE, process.execPath, [join(benchDir, "big-metrics-server.mjs"), "0"]);
+  const big = await startServer(TARGET_CORE, process.execPath, [
+    join(benchDir, "big-metrics-server.mjs"),
+    "0",
+  ]);
   const exporterBin = which("prometheus-node-exporter");
-  if (!exporterBin) throw new Error("prometheus-node-exporter not found (apt-get install prometheus-node-exporter)");
+  if (!exporterBin)
+    throw new Error("prometheus-node-exporter not found (apt-get install prometheus-node-exporter)");
   const exporterPort = await freePort();
-  const exporter = spawn("taskset", ["-c", String(TARGET_CORE), exporterBin, `--web.listen-address=127.0.0.1:${exporterPort}`], {
-    stdio: "ignore",
-  });
+  const exporter = spawn(
+    "taskset",
+    ["-c", String(TARGET_CORE), exporterBin, `--web.listen-address=127.0.0.1:${exporterPort}`],
+    {
+      stdio: "ignore",
+    },
+  );
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  const sources = [`${gateway.url}/metrics`, `http://127.0.0.1:${exporterPort}/metrics`, `${big.url}/metrics`];
-  const sizes = await Promise.all(sources.map(async (url) => (await (await fetch(url)).arrayBuffer()).byteLength));
+  const sources = [
+    `${gateway.url}/metrics`,
+    `http://127.0.0.1:${exporterPort}/metrics`,
+    `${big.url}/metrics`,
+  ];
+  const sizes = await Promise.all(
+    sources.map(async (url) => (await (await fetch(url)).arrayBuffer()).byteLength),
+  );
   const dir = mkdtempSync(join(tmpdir(), "load-test-monitor-bench-"));
   const rows = [];
   try {
@@ -49,8 +63,20 @@ async function main() {
       for (const withMonitor of round % 2 === 0 ? [false, true] : [true, false]) {
         const out = join(dir, `r-${round}-${withMonitor}.json`);
         const flags = [
-          bin, "--target", target.url, "--rps", String(rate), "--duration", `${durationSec}s`, "--warmup", "3s",
-          "--category", "normal", "--quiet", "--out", out,
+          bin,
+          "--target",
+          target.url,
+          "--rps",
+          String(rate),
+          "--duration",
+          `${durationSec}s`,
+          "--warmup",
+          "3s",
+          "--category",
+          "normal",
+          "--quiet",
+          "--out",
+          out,
           ...(withMonitor ? sources.flatMap((url) => ["--monitor", url]) : []),
         ];
         const load = loadAverage();
@@ -64,7 +90,12 @@ async function main() {
           sendLagP99Ms: result.sendLagMs.p99,
           ownSendLagP99Ms: result.generator.ownSendLagMs.p99,
           eventLoopDelayP99Ms: result.generator.eventLoopDelayMs.p99,
-          monitorSources: result.monitor?.sources.map((s) => ({ name: s.name, attempts: s.attempts, failures: s.failures })) ?? [],
+          monitorSources:
+            result.monitor?.sources.map((s) => ({
+              name: s.name,
+              attempts: s.attempts,
+              failures: s.failures,
+            })) ?? [],
         });
         console.log(JSON.stringify(rows.at(-1)));
       }
@@ -90,14 +121,20 @@ async function main() {
   const stamp = new Date().toISOString().replace(/:/g, "-").slice(0, 19);
   mkdirSync(join(benchDir, "results"), { recursive: true });
   const document = { machine, rate, durationSec, sources, sourceBytes: sizes, rows, summary };
-  writeFileSync(join(benchDir, "results", `${stamp}-monitor-overhead.json`), `${JSON.stringify(document, null, 2)}\n`);
+  writeFileSync(
+    join(benchDir, "results", `${stamp}-monitor-overhead.json`),
+    `${JSON.stringify(document, null, 2)}\n`,
+  );
   const md = [
     `Monitor overhead at ${rate} req/s, ${durationSec} s runs, ${repeat} rounds (${machineLine(machine)})`,
     `Sources: ${sources.map((url, i) => `${url} (${sizes[i]} bytes)`).join(", ")}`,
     "",
     "| monitor | runs | send lag p99 (median) | own send lag p99 | event-loop delay p99 |",
     "| --- | --- | --- | --- | --- |",
-    ...summary.map((s) => `| ${s.monitor ? "3 sources" : "none"} | ${s.runs} | ${s.medianSendLagP99Ms} ms | ${s.medianOwnSendLagP99Ms} ms | ${s.medianEventLoopDelayP99Ms} ms |`),
+    ...summary.map(
+      (s) =>
+        `| ${s.monitor ? "3 sources" : "none"} | ${s.runs} | ${s.medianSendLagP99Ms} ms | ${s.medianOwnSendLagP99Ms} ms | ${s.medianEventLoopDelayP99Ms} ms |`,
+    ),
   ].join("\n");
   writeFileSync(join(benchDir, "results", `${stamp}-monitor-overhead.md`), `${md}\n`);
   console.log(`\n${md}`);

@@ -24,6 +24,8 @@ const STOP_GRACE_MS = 500;
 export interface Monitor {
   /** The monitor process's id. */
   readonly pid: number | undefined;
+  /** Resolves after the first round of reads (at most `timeoutMs`), so a run's warm-up is covered. */
+  ready(timeoutMs: number): Promise<void>;
   live(): MonitorLive;
   /** The window's results, or a one-line reason why there are none. */
   result(window: Window): Promise<MonitorResult | { failed: string }>;
@@ -69,16 +71,21 @@ export function startMonitor(options: MonitorOptions): Monitor {
   child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-500)));
   (child.stderr as Socket | null)?.unref();
   let latest: MonitorLive = {};
+  let firstRound: () => void = () => undefined;
+  const firstRoundDone = new Promise<void>((resolve) => (firstRound = resolve));
   let failure: string | undefined;
   let nextId = 0;
   const waiting = new Map<number, (answer: MonitorResult | { failed: string }) => void>();
   const fail = (why: string): void => {
     failure ??= why;
+    firstRound();
     for (const resolve of waiting.values()) resolve({ failed: failure });
   };
   child.on("message", (message: FromMonitor) => {
-    if (message.type === "live") latest = message.live;
-    else if (message.type === "result") waiting.get(message.id)?.(message.result);
+    if (message.type === "live") {
+      latest = message.live;
+      firstRound();
+    } else if (message.type === "result") waiting.get(message.id)?.(message.result);
     else if (message.id !== undefined) waiting.get(message.id)?.({ failed: message.message });
   });
   child.on("error", (error) => fail(`monitor process failed: ${error.message}`));
@@ -95,6 +102,14 @@ export function startMonitor(options: MonitorOptions): Monitor {
   post({ type: "start", options });
   return {
     pid: child.pid,
+    async ready(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        firstRoundDone,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+      ]);
+      clearTimeout(timer);
+    },
     live: () => latest,
     result(window) {
       if (failure !== undefined) return Promise.resolve({ failed: failure });

@@ -70,7 +70,7 @@ describe("load-test --monitor", () => {
           "--duration",
           "3s",
           "--warmup",
-          "1s",
+          "2s",
           "--monitor",
           `${gateway.url}/metrics`,
           "--monitor",
@@ -91,7 +91,7 @@ describe("load-test --monitor", () => {
     expect(result.stderr).not.toMatch(/internal error|Error:/);
     expect([0, 3]).toContain(result.code);
     // The hanging source cost no more than its scrape deadline at the end.
-    expect(elapsedMs).toBeLessThan(4_000 + 15_000);
+    expect(elapsedMs).toBeLessThan(5_000 + 15_000);
     const saved = JSON.parse(await readFile(out, "utf8")) as RunResult;
     const validate = await validator();
     expect(validate(saved), JSON.stringify(validate.errors)).toBe(true);
@@ -108,8 +108,9 @@ describe("load-test --monitor", () => {
     const cpu = monitor.series.find((s) => s.name === "cpu");
     expect(cpu?.unit).toBe("cores");
     // From the warm-up (negative t) to the end of the run, about one point a second.
-    expect(cpu?.points[0]?.t).toBeLessThan(0.5);
-    expect(cpu?.points.at(-1)?.t).toBeGreaterThan(2);
+    const memory = monitor.series.find((s) => s.name === "memory_rss");
+    expect(memory?.points[0]?.t).toBeLessThan(0);
+    expect(memory?.points.at(-1)?.t).toBeGreaterThan(2);
     expect(cpu?.points.length).toBeGreaterThanOrEqual(3);
     const allowed = monitor.series.find((s) => s.name === "axonflow_gateway_requests_total");
     expect(allowed?.unit).toBe("per_sec");
