@@ -13,7 +13,16 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawn } from "node:child_process";
 import { describeMachine, machineLine } from "./lib/machine.mjs";
-import { freePort, loadAverage, runMeasured, startServer, stopAllChildren, which } from "./lib/proc.mjs";
+import { fetch } from "undici";
+import {
+  freePort,
+  loadAverage,
+  runMeasured,
+  sleep,
+  startServer,
+  stopAllChildren,
+  which,
+} from "./lib/proc.mjs";
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = dirname(benchDir);
@@ -47,7 +56,7 @@ async function main() {
       stdio: "ignore",
     },
   );
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await sleep(1000);
   const sources = [
     `${gateway.url}/metrics`,
     `http://127.0.0.1:${exporterPort}/metrics`,
