@@ -1,6 +1,6 @@
 /**
  * The monitor's own process (monitor.ts starts it): the collector's scrapes, parsing and log
- * reads happen here, never on the generator's event loop, and never at the generator's priority
+ * reads happen here, never on the generator's event loop, and below the generator's priority
  * (docs/MONITOR.md "Off the hot path"). It ends when its parent does (the IPC channel closes).
  */
 import { setPriority } from "node:os";
@@ -22,12 +22,12 @@ const send = (message: FromMonitor): void => {
 
 if (!process.send) throw new Error("monitor-process.js runs only as the monitor's child process");
 
-// Started through `chrt --idle 0` (SCHED_IDLE: every thread, V8's and libuv's included, yields at
-// once to the generator's) where chrt exists; the lowest nice value otherwise.
+// Started through `nice -n 19` (every thread, V8's and libuv's included); where that was not
+// possible this thread lowers its own priority at least (Linux keeps it per thread).
 try {
   setPriority(19);
 } catch {
-  // Not allowed here: the parent already lowered the priority, or the monitor runs at its own.
+  // Not allowed here: the monitor runs at its parent's priority.
 }
 
 let collector: Collector | undefined;

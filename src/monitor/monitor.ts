@@ -3,8 +3,8 @@
  * process of its own (monitor-process.ts), keeps the latest target CPU for the live line, and
  * asks for results by window. A process, not a worker thread: a worker's garbage is collected by
  * V8 helper threads shared with the generator's isolate, at the generator's priority, and parsing
- * a 5 MB page each second makes plenty. The child runs under SCHED_IDLE (`chrt --idle 0`) where
- * chrt exists, else at nice 19, so on a busy machine the generator always runs first. Every call
+ * a 5 MB page each second makes plenty. The child runs at nice 19 (all its threads), so on a
+ * busy machine the generator's threads run first. Every call
  * is bounded in time: a monitor that cannot answer yields no `monitor` part and a warning, never
  * a stalled or failed run.
  */
@@ -51,13 +51,15 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
-/** `chrt --idle 0 node …`, else `nice -n 19 node …`, else `node …`. */
+/**
+ * `nice -n 19 node …` (every thread of the child inherits it), else `node …`. Not SCHED_IDLE
+ * (`chrt --idle`): under it a busy machine starved the monitor outright (one point in 1.5 s at a
+ * 200 ms interval, load average 10 on 2 cores), and a busy machine is when the target's signals
+ * matter most; nice 19 keeps the monitor a small share that always runs.
+ */
 function command(): [string, string[]] {
-  const node = [process.execPath, entry()];
-  const chrt = process.platform === "linux" ? onPath("chrt") : undefined;
-  if (chrt) return [chrt, ["--idle", "0", ...node]];
-  const nice = onPath("nice");
-  if (nice) return [nice, ["-n", "19", ...node]];
+  const nice = process.platform === "win32" ? undefined : onPath("nice");
+  if (nice) return [nice, ["-n", "19", process.execPath, entry()]];
   return [process.execPath, [entry()]];
 }
 

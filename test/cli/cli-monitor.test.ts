@@ -11,7 +11,7 @@ import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunResult } from "../../src/metrics/result.js";
-import { startGateway, type RunningGateway } from "../../src/target/gateway.js";
+import { startGateway, type RunningGateway } from "../../src/gateway/gateway.js";
 import { BIN_PATH, runCli } from "../helpers/cli.js";
 import { startLocalServer, type LocalServer } from "../helpers/servers.js";
 

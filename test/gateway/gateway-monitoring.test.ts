@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parsePage } from "../../src/monitor/exposition.js";
-import { createMockProvider, ProviderClosedError } from "../../src/target/mock-provider.js";
-import { startGateway, type RunningGateway } from "../../src/target/gateway.js";
+import { createMockProvider, ProviderClosedError } from "../../src/gateway/mock-provider.js";
+import { startGateway, type RunningGateway } from "../../src/gateway/gateway.js";
 
 const gateways: RunningGateway[] = [];
 afterEach(async () => {

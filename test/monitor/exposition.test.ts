@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Collector } from "../../src/monitor/collector.js";
 import { NotPrometheusError, parsePage, readPage } from "../../src/monitor/exposition.js";
 import { parseMetricPattern } from "../../src/monitor/pattern.js";
-import { startGateway, type RunningGateway } from "../../src/target/gateway.js";
+import { startGateway, type RunningGateway } from "../../src/gateway/gateway.js";
 import { startNodeExporter, type NodeExporter } from "../helpers/node-exporter.js";
 
 let gateway: RunningGateway;

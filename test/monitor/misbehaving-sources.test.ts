@@ -7,7 +7,7 @@ import type { ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Collector } from "../../src/monitor/collector.js";
 import { startMonitor } from "../../src/monitor/monitor.js";
-import { startGateway, type RunningGateway } from "../../src/target/gateway.js";
+import { startGateway, type RunningGateway } from "../../src/gateway/gateway.js";
 import { closedPort, startLocalServer, type LocalServer } from "../helpers/servers.js";
 
 let gateway: RunningGateway;

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Collector } from "../../src/monitor/collector.js";
-import { startGateway, type RunningGateway } from "../../src/target/gateway.js";
+import { startGateway, type RunningGateway } from "../../src/gateway/gateway.js";
 import { startPrometheus, type PrometheusProcess } from "../helpers/pushgateway.js";
 
 let gateway: RunningGateway;
