@@ -115,10 +115,10 @@ function newRunId(): string {
 }
 
 /** Every output the command asked for, as reporters, in the order they act at each moment. */
-function reportersFor(command: ResolvedCommand): Reporters {
+function reportersFor(command: ResolvedCommand, given?: MonitorReporter): Reporters {
   const { outputs } = command;
   // First: its run end adds the target's series and warnings before any other reporter shows them.
-  const monitor = outputs.monitor ? new MonitorReporter(outputs.monitor) : undefined;
+  const monitor = given ?? (outputs.monitor ? new MonitorReporter(outputs.monitor) : undefined);
   const list: Reporter[] = [
     ...(monitor ? [monitor] : []),
     new TerminalReporter(STREAMS, {
@@ -335,11 +335,18 @@ function warnIfMemoryReducerOn(runMs: number): void {
 async function demoCommand(flags: DemoFlags): Promise<number> {
   // Every flag is validated, and every output path checked, before the gateway starts.
   // The reporters depend on the outputs only, not on the target: opened once (a dashboard binds its port once).
-  const reporters = reportersFor(resolved(() => resolveDemo(flags)));
+  // The monitor is among them from the start (the live line reads it) but starts reading only
+  // once the gateway's URL is known: the placeholder target is never scraped.
+  const monitor = flags.monitor === false ? undefined : new MonitorReporter();
+  const reporters = reportersFor(
+    resolved(() => resolveDemo({ ...flags, monitor: false })),
+    monitor,
+  );
   await openReporters(reporters);
   const gateway = await startGatewayProcess(flags.llmLatency);
   try {
     const command = resolved(() => resolveDemo(flags, gateway.url));
+    if (monitor && command.outputs.monitor) await monitor.begin(command.outputs.monitor);
     process.stderr.write(`demo: reference gateway (pid ${gateway.pid}) listening on ${gateway.url}\n`);
     return await executeLadder(command, reporters);
   } finally {

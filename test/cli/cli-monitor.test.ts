@@ -3,6 +3,7 @@
  * gateway's /metrics, a log file written during the run, and a source that never answers beside
  * them (docs/MONITOR.md).
  */
+import { readdirSync, readFileSync } from "node:fs";
 import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
@@ -177,13 +178,45 @@ describe("load-test --monitor", () => {
   }, 60_000);
 });
 
+/** Monitor processes (monitor-process.js) among `root`'s descendants, now. */
+function monitorProcessesUnder(root: number): number {
+  const parentOf = new Map<number, number>();
+  const commandOf = new Map<number, string>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, "utf8");
+      parentOf.set(Number(entry), Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]));
+      commandOf.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, "utf8"));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  const under = (pid: number): boolean => {
+    for (let p = parentOf.get(pid); p !== undefined && p > 1; p = parentOf.get(p))
+      if (p === root) return true;
+    return false;
+  };
+  return [...commandOf].filter(([pid, command]) => command.includes("monitor-process.js") && under(pid))
+    .length;
+}
+
 describe("load-test demo", () => {
   it("monitors its gateway: the last step's summary has the Target block", async () => {
+    let most = 0;
+    let sampler: NodeJS.Timeout | undefined;
     const result = await runCli(["demo", "--rates", "20", "--step", "2s", "--warmup", "1s", "--quiet"], {
       timeoutMs: 60_000,
       entry: BIN_PATH,
+      onSpawn: (child) => {
+        sampler = setInterval(() => (most = Math.max(most, monitorProcessesUnder(child.pid as number))), 200);
+      },
     });
-    expect(result.code).toBe(0);
+    clearInterval(sampler);
+    // 0, or 3 on a machine busy enough to make even the first step critical: the block is there either way.
+    expect([0, 3], result.stderr).toContain(result.code);
+    // One monitor, for the gateway: the flags' check before the gateway starts starts none.
+    expect(most).toBe(1);
     expect(result.stdout).toMatch(
       /^Target {8}CPU peak [\d.]+ of 1 core, mean [\d.]+ \(http:\/\/127\.0\.0\.1:\d+\/metrics\)$/m,
     );
@@ -195,7 +228,7 @@ describe("load-test demo", () => {
         entry: BIN_PATH,
       },
     );
-    expect(without.code).toBe(0);
+    expect([0, 3], without.stderr).toContain(without.code);
     expect(without.stdout).not.toMatch(/^Target/m);
   }, 130_000);
 });

@@ -18,8 +18,9 @@ export class MonitorReporter implements Reporter {
   private monitor: Monitor | undefined;
   private runStartedMs = 0;
 
+  /** Without options the monitor starts at `begin()` (demo: once its gateway's URL is known). */
   constructor(
-    private readonly options: MonitorOptions,
+    private readonly options?: MonitorOptions,
     private readonly start: (options: MonitorOptions) => Monitor = startMonitor,
   ) {}
 
@@ -27,7 +28,12 @@ export class MonitorReporter implements Reporter {
   readonly live = (): MonitorLive => this.monitor?.live() ?? {};
 
   async open(): Promise<void> {
-    this.monitor = this.start(this.options);
+    if (this.options) await this.begin(this.options);
+  }
+
+  async begin(options: MonitorOptions): Promise<void> {
+    await this.monitor?.stop();
+    this.monitor = this.start(options);
     // The first round of reads before anything is sent (a source that hangs waits no longer than
     // its deadline), so the warm-up has its points and counters their first rate by its end.
     await this.monitor.ready(FIRST_ROUND_WAIT_MS);
