@@ -175,6 +175,11 @@ describe("load-test --monitor", () => {
       expect(result.stderr, flags.join(" ")).toMatch(message);
     }
     expect(gateway.stats().requests).toEqual(sentBefore);
+    const serve = await runCli(["serve", "--port", "0", "--llm-concurrency", "0"]);
+    expect(serve.code).toBe(2);
+    expect(serve.stderr.trim()).toBe(
+      'load-test: error: --llm-concurrency: must be a whole number of at least 1, got "0"',
+    );
   }, 60_000);
 });
 
