@@ -22,6 +22,7 @@ import {
   output,
   parseDurationFlag,
   parseLatencyRange,
+  parseLlmConcurrency,
   parsePort,
   resolveDemo,
   resolveLadder,
@@ -55,6 +56,7 @@ import { htmlReport, loadedRun } from "../report/html/report.js";
 import { formatSummary } from "../report/terminal.js";
 import { JsonReporter } from "../report/reporters/json.js";
 import { MarkdownReporter } from "../report/reporters/markdown.js";
+import { MonitorReporter } from "../report/reporters/monitor.js";
 import { PrometheusReporter } from "../report/reporters/prometheus.js";
 import { TerminalReporter } from "../report/reporters/terminal.js";
 import { formatPolicyTable } from "../gateway/policies.js";
@@ -63,6 +65,7 @@ import { CompareReporter } from "../report/reporters/compare.js";
 import { compareCommand, historyCommand, type CompareFlags, type HistoryFlags } from "./workflow.js";
 import {
   DEFAULT_HTTP_SERVER,
+  DEFAULT_LLM_CONCURRENCY,
   HTTP_SERVER_KINDS,
   startGateway,
   type HttpServerKind,
@@ -115,12 +118,16 @@ function newRunId(): string {
 }
 
 /** Every output the command asked for, as reporters, in the order they act at each moment. */
-function reportersFor(command: ResolvedCommand): Reporters {
+function reportersFor(command: ResolvedCommand, given?: MonitorReporter): Reporters {
   const { outputs } = command;
+  // First: its run end adds the target's series and warnings before any other reporter shows them.
+  const monitor = given ?? (outputs.monitor ? new MonitorReporter(outputs.monitor) : undefined);
   const list: Reporter[] = [
+    ...(monitor ? [monitor] : []),
     new TerminalReporter(STREAMS, {
       quiet: outputs.quiet,
       summaryOfLast: command.kind === "ladder" && command.summaryOfLast,
+      ...(monitor ? { targetLive: monitor.live } : {}),
     }),
   ];
   if (outputs.prometheus)
@@ -344,11 +351,18 @@ function warnIfMemoryReducerOn(runMs: number): void {
 async function demoCommand(flags: DemoFlags): Promise<number> {
   // Every flag is validated, and every output path checked, before the gateway starts.
   // The reporters depend on the outputs only, not on the target: opened once (a dashboard binds its port once).
-  const reporters = reportersFor(resolved(() => resolveDemo(flags)));
+  // The monitor is among them from the start (the live line reads it) but starts reading only
+  // once the gateway's URL is known: the placeholder target is never scraped.
+  const monitor = flags.monitor === false ? undefined : new MonitorReporter();
+  const reporters = reportersFor(
+    resolved(() => resolveDemo({ ...flags, monitor: false })),
+    monitor,
+  );
   await openReporters(reporters);
   const gateway = await startGatewayProcess(flags.llmLatency);
   try {
     const command = resolved(() => resolveDemo(flags, gateway.url));
+    if (monitor && command.outputs.monitor) await monitor.begin(command.outputs.monitor);
     process.stderr.write(`demo: reference gateway (pid ${gateway.pid}) listening on ${gateway.url}\n`);
     return await executeLadder(command, reporters);
   } finally {
@@ -388,6 +402,8 @@ async function serveCommand(flags: {
   listPolicies?: boolean;
   llmLatency: string;
   httpServer: string;
+  llmConcurrency: string;
+  log?: string;
 }): Promise<void> {
   if (flags.listPolicies) {
     process.stdout.write(`${formatPolicyTable()}\n`);
@@ -404,6 +420,8 @@ async function serveCommand(flags: {
     port: resolved(() => parsePort(flags.port)),
     llmLatencyMs: resolved(() => parseLatencyRange(flags.llmLatency)),
     httpServer: flags.httpServer as HttpServerKind,
+    llmConcurrency: resolved(() => parseLlmConcurrency(flags.llmConcurrency)),
+    ...(flags.log !== undefined ? { logFile: flags.log } : {}),
   }).catch((error: Error) =>
     fail(
       `--port/--host: cannot listen on ${flags.host}:${flags.port}: ${error.message}`,
@@ -486,6 +504,12 @@ export function buildProgram(): Command {
       `HTTP/1.1 server underneath: node (node:http) or lean (llhttp on raw sockets, less CPU per request)`,
       DEFAULT_HTTP_SERVER,
     )
+    .option(
+      "--llm-concurrency <n>",
+      "completions the mock LLM provider answers at once (its pool; /metrics shows in use against it)",
+      String(DEFAULT_LLM_CONCURRENCY),
+    )
+    .option("--log <file>", "append an access and error log (one line per request, ERROR for 5xx)")
     .option("--list-policies", "print the policy table and exit")
     .action(async (flags) => {
       await serveCommand(flags);
@@ -512,6 +536,7 @@ export function buildProgram(): Command {
       "serve the report live during the demo (default 127.0.0.1:5665; the URL is printed at start)",
     )
     .option("--quiet", "no live progress, only the summary")
+    .option("--no-monitor", "do not scrape the gateway's /metrics (the summary's Target block)")
     .action(async (flags: DemoFlags) => {
       process.exitCode = await demoCommand(flags);
     });

@@ -45,10 +45,17 @@ import {
 } from "./profile.js";
 import { checkRateBound } from "./rate-bound.js";
 import { parseCompareOptions, type CompareOptions } from "../compare/options.js";
+import {
+  DEFAULT_LOG_PATTERN,
+  DEFAULT_MONITOR_INTERVAL,
+  parseMonitorFlags,
+  type RawMonitorFlags,
+} from "../monitor/options.js";
+import type { MonitorOptions } from "../monitor/types.js";
 import { parseTransportFlags, type RawTransportFlags } from "./transport-options.js";
 
 /** The run flags as commander hands them over (strings, as typed). */
-export interface CliRunFlags extends RawRunOptions, RawPrometheusOptions, DistributedFlags {
+export interface CliRunFlags extends RawRunOptions, RawPrometheusOptions, DistributedFlags, RawMonitorFlags {
   /** `--label k=v`, repeatable (commander names it after the flag). */
   label?: string[];
   out?: string;
@@ -98,6 +105,8 @@ export interface ResolvedOutputs {
   prometheus?: PrometheusOptions;
   /** `prometheus.prometheusFile`, named by its flag or its profile field. */
   prometheusFile?: OutputPath;
+  /** The target's own signals (`--monitor…`, docs/MONITOR.md). */
+  monitor?: MonitorOptions;
   quiet: boolean;
   archive?: ArchiveOutput;
   compareTo?: CompareToOutput;
@@ -265,7 +274,26 @@ export function addRunOptions(command: Command, { withRate = true } = {}): Comma
       collect,
     )
     .option("--max-regression <pct>", "with --compare-to: tolerated change before a row is judged", "10%")
-    .option("--min-change <d>", "with --compare-to: smallest latency change ever judged", "0.5ms");
+    .option("--min-change <d>", "with --compare-to: smallest latency change ever judged", "0.5ms")
+    .option(
+      "--monitor <url>",
+      "scrape the target's Prometheus /metrics during the run (repeatable; docs/MONITOR.md)",
+      collect,
+    )
+    .option(
+      "--monitor-interval <d>",
+      "how often to scrape and query the monitor's sources",
+      DEFAULT_MONITOR_INTERVAL,
+    )
+    .option(
+      "--monitor-metric <pattern>",
+      'also keep these series from --monitor pages: a name, a glob (*pool*), label matchers (name{code=~"5.."}); repeatable',
+      collect,
+    )
+    .option("--monitor-prometheus <url>", "a Prometheus server to ask the --monitor-query queries")
+    .option("--monitor-query <name=promql>", "a PromQL query kept as series NAME (repeatable)", collect)
+    .option("--monitor-log <file>", "count the target's error log lines during the run (repeatable)", collect)
+    .option("--monitor-log-pattern <regex>", "which log lines count as errors", DEFAULT_LOG_PATTERN);
 }
 
 /** `--label k=v` and the label flags, as the archive keeps them. */
@@ -334,6 +362,14 @@ export function parseLatencyRange(text: string): { min: number; max: number } {
 }
 
 /** `--port`: 0..65535 (0: any free port). */
+/** `serve --llm-concurrency`: a whole number of completions, at least 1. */
+export function parseLlmConcurrency(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1)
+    throw new InputError("--llm-concurrency", `must be a whole number of at least 1, got "${text}"`);
+  return value;
+}
+
 export function parsePort(text: string): number {
   const port = parseWholeNumber(text) ?? Number.NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -427,6 +463,7 @@ export function resolveRun(flags: CliRunFlags): ResolvedRun {
       prometheus,
       prometheusFile: output("--prometheus-file", prometheus?.prometheusFile),
       ...workflowOutputs(flags, flagArchive(flags)),
+      monitor: parseMonitorFlags(flags),
     },
   };
 }
@@ -470,6 +507,7 @@ export function resolveLadder(flags: LadderFlags): ResolvedLadder {
       hdrLog: output("--hdr-log", flags.hdrLog),
       labels: cliLabels(flags),
       ...workflowOutputs(flags, flagArchive(flags)),
+      monitor: parseMonitorFlags(flags),
     },
     summaryOfLast: false,
   };
@@ -515,6 +553,8 @@ export interface DemoFlags {
   quiet?: boolean;
   llmLatency: string;
   threads?: string;
+  /** `--no-monitor` sets it false: the demo scrapes its gateway's /metrics unless told not to. */
+  monitor?: boolean;
 }
 
 /**
@@ -540,7 +580,12 @@ export function resolveDemo(flags: DemoFlags, targetUrl = "http://127.0.0.1"): R
     title: "demo",
     base,
     ...steps.shape,
-    outputs: fileOutputs(flags),
+    outputs: {
+      ...fileOutputs(flags),
+      ...(flags.monitor === false
+        ? {}
+        : { monitor: parseMonitorFlags({ monitor: [`${targetUrl}/metrics`] }) }),
+    },
     summaryOfLast: true,
   };
 }
@@ -585,6 +630,7 @@ export function resolveProfile(
     labels: { ...profile.labels },
     dashboard: parseDashboard(all.dashboard),
     quiet: Boolean(all.quiet),
+    monitor: parseMonitorFlags(all),
     ...(prometheus ? { prometheus, prometheusFile: outputOf("prometheusFile", "--prometheus-file") } : {}),
     ...workflowOutputs(
       all,

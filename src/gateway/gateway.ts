@@ -13,12 +13,14 @@
 import { performance } from "node:perf_hooks";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { openAccessLog, type AccessLog } from "./access-log.js";
 import { BodyCollector } from "./body.js";
 import { createLeanServer, type LeanExchange } from "./lean-http.js";
 import { evaluatePolicies, POLICIES, warmUpPolicies } from "./policies.js";
 import { GatewayMetrics, type GatewayStats, type RejectReason, type RequestOutcome } from "./metrics.js";
 import {
   createMockProvider,
+  DEFAULT_LLM_CONCURRENCY,
   DEFAULT_LLM_LATENCY_MS,
   validateLatencyRange,
   type LatencyRangeMs,
@@ -38,6 +40,10 @@ export interface GatewayOptions {
    * sockets, about 20% less CPU per request here). Both send the same responses. Default "lean".
    */
   httpServer?: HttpServerKind;
+  /** Completions the mock provider answers at once (its pool); default 256. */
+  llmConcurrency?: number;
+  /** Append an access and error log to this file (`serve --log`). */
+  logFile?: string;
 }
 
 export type HttpServerKind = "node" | "lean";
@@ -57,7 +63,7 @@ export interface RunningGateway {
 export const DEFAULT_GATEWAY_HOST = "127.0.0.1";
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_HTTP_SERVER: HttpServerKind = "lean";
-export { DEFAULT_LLM_LATENCY_MS };
+export { DEFAULT_LLM_CONCURRENCY, DEFAULT_LLM_LATENCY_MS };
 
 /**
  * 65 s outlives the 60 s idle timeout of common load balancers and of most client pools, so the
@@ -109,7 +115,7 @@ function errorBody(code: string, message: string): string {
   return JSON.stringify({ success: false, blocked: false, error: message, code });
 }
 
-function validateOptions(opts: GatewayOptions): Required<GatewayOptions> {
+function validateOptions(opts: GatewayOptions): Required<Omit<GatewayOptions, "logFile">> {
   const host = opts.host ?? DEFAULT_GATEWAY_HOST;
   const httpServer = opts.httpServer ?? DEFAULT_HTTP_SERVER;
   if (!HTTP_SERVER_KINDS.includes(httpServer)) {
@@ -128,7 +134,8 @@ function validateOptions(opts: GatewayOptions): Required<GatewayOptions> {
     throw new RangeError(`maxBodyBytes must be a positive integer; got ${maxBodyBytes}`);
   }
   validateLatencyRange(llmLatencyMs);
-  return { host, port, maxBodyBytes, llmLatencyMs, httpServer };
+  const llmConcurrency = opts.llmConcurrency ?? DEFAULT_LLM_CONCURRENCY;
+  return { host, port, maxBodyBytes, llmLatencyMs, httpServer, llmConcurrency };
 }
 
 /**
@@ -207,10 +214,12 @@ class NodeExchange implements Exchange {
 }
 
 export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGateway> {
-  const { host, port, maxBodyBytes, llmLatencyMs, httpServer } = validateOptions(opts);
+  const { host, port, maxBodyBytes, llmLatencyMs, httpServer, llmConcurrency } = validateOptions(opts);
   warmUpPolicies();
-  const provider = createMockProvider(llmLatencyMs);
+  const provider = createMockProvider(llmLatencyMs, Math.random, llmConcurrency);
   const metrics = new GatewayMetrics(provider.name);
+  metrics.watchProcess(provider);
+  const log: AccessLog | undefined = opts.logFile === undefined ? undefined : openAccessLog(opts.logFile);
   const startedAt = Date.now();
   const tooLargeBody = ERRORS.tooLarge(maxBodyBytes);
 
@@ -261,7 +270,9 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
       send(ex, status, body, allow);
       if (counted) return;
       counted = true;
-      metrics.requestFinished(outcome, (performance.now() - started) / 1000);
+      const durationSec = (performance.now() - started) / 1000;
+      metrics.requestFinished(outcome, durationSec);
+      log?.request(ex.method, "/v1/execute", status, outcome, durationSec * 1000);
     };
     ex.onAbandon(() => {
       if (counted) return;
@@ -373,7 +384,13 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
             "allowed",
           );
         },
-        () => finish(502, ERRORS.provider, "error"),
+        (error: unknown) => {
+          log?.line(
+            "ERROR",
+            `LLM provider ${provider.name} failed: ${error instanceof Error ? error.message : String(error)}`,
+          );
+          finish(502, ERRORS.provider, "error");
+        },
       );
     }
   }
@@ -381,6 +398,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
   const listening =
     httpServer === "lean" ? await listenLean(route, host, port) : await listenNode(route, host, port);
   const boundPort = listening.port;
+  log?.line("INFO", `gateway listening on ${host}:${boundPort}`);
   let closing: Promise<void> | undefined;
 
   return {
@@ -392,6 +410,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
       closing ??= (async () => {
         provider.close();
         await listening.close();
+        log?.line("INFO", "gateway stopped");
+        await log?.close();
       })();
       return closing;
     },

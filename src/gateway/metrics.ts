@@ -8,7 +8,7 @@
  * validate the label object on every call, and `observe` also indexes its buckets by the bound
  * converted to a string: about 4 µs per request, 3% of the gateway's CPU at 8k req/s.
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { POLICIES } from "./policies.js";
 
 export const REQUEST_OUTCOMES = ["allowed", "blocked", "rejected", "error"] as const;
@@ -54,7 +54,17 @@ export const METRIC_NAMES = Object.freeze({
   llmRequests: "axonflow_gateway_llm_requests_total",
   llmDuration: "axonflow_gateway_llm_duration_seconds",
   inFlight: "axonflow_gateway_in_flight_requests",
+  llmPoolInUse: "axonflow_gateway_llm_pool_in_use",
+  llmPoolLimit: "axonflow_gateway_llm_pool_limit",
+  llmPoolWaiting: "axonflow_gateway_llm_pool_waiting",
 });
+
+/** What the LLM provider's pool gauges read (mock-provider.ts). */
+export interface PoolState {
+  readonly inUse: number;
+  readonly limit: number;
+  readonly waiting: number;
+}
 
 /** prom-client's metric object as its Registry formats it. */
 type MetricObject = Awaited<ReturnType<Histogram<string>["get"]>>;
@@ -309,6 +319,34 @@ export class GatewayMetrics {
   }
 
   /** Prometheus text exposition format (version 0.0.4). */
+  /**
+   * The process and runtime metrics a monitored target exposes (prom-client's default metrics:
+   * CPU, resident memory, heap, event-loop lag, GC) and the provider's pool as an `_in_use` and
+   * `_limit` gauge pair, the shape `--monitor` reads as a pool (docs/MONITOR.md "Pools"). Only the
+   * running gateway calls this: the metrics' tests compare the registry with a plain one.
+   */
+  watchProcess(pool: PoolState): void {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    gauge(METRIC_NAMES.llmPoolInUse, "LLM provider completions being answered now", () => pool.inUse);
+    gauge(
+      METRIC_NAMES.llmPoolLimit,
+      "LLM provider completions answered at once at most (--llm-concurrency)",
+      () => pool.limit,
+    );
+    gauge(METRIC_NAMES.llmPoolWaiting, "LLM provider completions waiting for a slot", () => pool.waiting);
+  }
+
   async text(): Promise<string> {
     return this.registry.metrics();
   }

@@ -20,9 +20,21 @@ export interface LlmCompletion {
 export interface LlmProvider {
   readonly name: string;
   complete(prompt: string): Promise<LlmCompletion>;
+  /** Completions being answered now; at most `limit`, the rest wait in order (a connection pool's shape). */
+  readonly inUse: number;
+  readonly limit: number;
+  /** Completions waiting for a slot. */
+  readonly waiting: number;
   /** Rejects every pending completion and releases its timer, so shutdown is immediate. */
   close(): void;
 }
+
+/**
+ * Completions the mock answers at once, like a provider's concurrency quota or an HTTP client's
+ * pool: beyond it they wait (docs/GATEWAY.md "The mock provider"). High enough that the demo's
+ * rates never reach it with the default latency.
+ */
+export const DEFAULT_LLM_CONCURRENCY = 256;
 
 export const DEFAULT_LLM_LATENCY_MS: Readonly<LatencyRangeMs> = Object.freeze({ min: 200, max: 2000 });
 
@@ -58,44 +70,61 @@ export function validateLatencyRange(range: LatencyRangeMs, field = "llmLatencyM
 export function createMockProvider(
   latencyMs: LatencyRangeMs = DEFAULT_LLM_LATENCY_MS,
   random: () => number = Math.random,
+  limit: number = DEFAULT_LLM_CONCURRENCY,
 ): LlmProvider {
   validateLatencyRange(latencyMs);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new RangeError(`llmConcurrency must be a positive integer; got ${limit}`);
   const { min, max } = latencyMs;
   const pending = new InFlightList<Pending>();
+  /** Completions waiting for a slot, in arrival order. */
+  const queue: Array<{ start: () => void; reject: (err: Error) => void }> = [];
+  let inUse = 0;
   let closed = false;
+
+  const release = (): void => {
+    inUse -= 1;
+    const next = queue.shift();
+    if (next) next.start();
+  };
+
+  const slot = (): Promise<void> => {
+    if (inUse < limit) {
+      inUse += 1;
+      return Promise.resolve();
+    }
+    return new Promise<void>((start, reject) =>
+      queue.push({
+        start: () => {
+          inUse += 1;
+          start();
+        },
+        reject,
+      }),
+    );
+  };
 
   return {
     name: "mock",
-    complete(prompt: string): Promise<LlmCompletion> {
-      if (closed) return Promise.reject(new ProviderClosedError("mock"));
-      const waitMs = min + random() * (max - min);
-      return new Promise<LlmCompletion>((resolve, reject) => {
-        const started = performance.now();
-        const entry: Pending = {
-          timer: undefined,
-          reject,
-          previousInFlight: undefined,
-          nextInFlight: undefined,
-        };
-        // Node measures a timer from the event loop's cached time, which is stale by however long
-        // the current callback has run (and libuv rounds it down to a millisecond), so a 5 ms
-        // timer fired 4.2 ms after it was set, measured here: the wait re-arms until it has truly
-        // passed on the monotonic clock, so the provider is never faster than asked.
-        const wake = (): void => {
-          const remainingMs = waitMs - (performance.now() - started);
-          if (remainingMs > 0) {
-            entry.timer = setTimeout(wake, remainingMs);
-            return;
-          }
-          pending.remove(entry);
-          resolve({ text: cannedCompletion(prompt), latencyMs: performance.now() - started });
-        };
-        entry.timer = setTimeout(wake, waitMs);
-        pending.add(entry);
-      });
+    get inUse() {
+      return inUse;
+    },
+    limit,
+    get waiting() {
+      return queue.length;
+    },
+    async complete(prompt: string): Promise<LlmCompletion> {
+      if (closed) throw new ProviderClosedError("mock");
+      await slot();
+      try {
+        return await answer(prompt);
+      } finally {
+        release();
+      }
     },
     close(): void {
       closed = true;
+      for (const waiter of queue.splice(0)) waiter.reject(new ProviderClosedError("mock"));
       for (const entry of pending.toArray()) {
         pending.remove(entry);
         clearTimeout(entry.timer);
@@ -103,6 +132,35 @@ export function createMockProvider(
       }
     },
   };
+
+  function answer(prompt: string): Promise<LlmCompletion> {
+    if (closed) return Promise.reject(new ProviderClosedError("mock"));
+    const waitMs = min + random() * (max - min);
+    return new Promise<LlmCompletion>((resolve, reject) => {
+      const started = performance.now();
+      const entry: Pending = {
+        timer: undefined,
+        reject,
+        previousInFlight: undefined,
+        nextInFlight: undefined,
+      };
+      // Node measures a timer from the event loop's cached time, which is stale by however long
+      // the current callback has run (and libuv rounds it down to a millisecond), so a 5 ms
+      // timer fired 4.2 ms after it was set, measured here: the wait re-arms until it has truly
+      // passed on the monotonic clock, so the provider is never faster than asked.
+      const wake = (): void => {
+        const remainingMs = waitMs - (performance.now() - started);
+        if (remainingMs > 0) {
+          entry.timer = setTimeout(wake, remainingMs);
+          return;
+        }
+        pending.remove(entry);
+        resolve({ text: cannedCompletion(prompt), latencyMs: performance.now() - started });
+      };
+      entry.timer = setTimeout(wake, waitMs);
+      pending.add(entry);
+    });
+  }
 }
 
 function cannedCompletion(prompt: string): string {

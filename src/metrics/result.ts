@@ -269,6 +269,75 @@ export interface RunResult {
    * written before load-test kept them.
    */
   histograms?: ResultHistograms;
+  /** The target's own signals during the warm-up and the run (`--monitor…`, docs/MONITOR.md). */
+  monitor?: MonitorResult;
+}
+
+/** One source the monitor read (`monitor.sources`, docs/RESULTS.md "monitor"). */
+export interface MonitorSource {
+  kind: "scrape" | "prometheus" | "log";
+  /** URL without credentials or query string (with the query's name for `prometheus`), or the log file's path. */
+  name: string;
+  /** Scrapes, queries or reads attempted, and those that failed. */
+  attempts: number;
+  failures: number;
+  /** Why the last failure happened (no answer, connection refused, not Prometheus text, too large, …). */
+  lastError?: string;
+  /** Series this source has in `series`. */
+  series: number;
+  /** What the page's metric names say the source is: node (prom-client), go, node_exporter, process, prometheus, log. */
+  detected?: string;
+}
+
+export interface MonitorPoint {
+  /** Seconds since the run's start (`startedAt`), the latency timeline's axis; negative during the warm-up. */
+  t: number;
+  value: number;
+}
+
+export interface MonitorSeries {
+  /** cpu, memory_rss, memory_used, heap_used, event_loop_lag, goroutines, pool_in_use, pool_limit, log_lines, a query's name, or a metric's own name. */
+  name: string;
+  /** cores, bytes, ms, count, per_sec (a counter's rate), lines_per_sec, or "" (a gauge as read). */
+  unit: string;
+  labels: Record<string, string>;
+  points: MonitorPoint[];
+}
+
+export interface MonitorSummary {
+  cpu?: {
+    peakCores: number;
+    meanCores: number;
+    /** Cores the target can use: node_exporter's CPU count, 1 for a Node.js process (one event loop), the host's cores for another process on this machine; else null. */
+    limitCores: number | null;
+    source: string;
+  };
+  memory?: {
+    startBytes: number;
+    endBytes: number;
+    peakBytes: number;
+    growthBytes: number;
+    /** False when memory still climbed over the last quarter of the window. */
+    settled: boolean;
+    source: string;
+  };
+  pools: Array<{
+    name: string;
+    labels: Record<string, string>;
+    peakInUse: number;
+    limit: number;
+    atLimit: boolean;
+  }>;
+  logs: Array<{ file: string; pattern: string; lines: number; firstLines: string[] }>;
+  /** The monitor's warning signs (also in `verdict.warnings`). */
+  warnings: string[];
+}
+
+export interface MonitorResult {
+  intervalMs: number;
+  sources: MonitorSource[];
+  series: MonitorSeries[];
+  summary: MonitorSummary;
 }
 
 /**

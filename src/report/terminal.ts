@@ -1,3 +1,4 @@
+import { formatTargetBlock } from "./target-block.js";
 import type { LatencySummaryMs, Level, Progress, RunResult } from "../metrics/result.js";
 import { describeTargets } from "../scenarios/request-targets.js";
 import { describeConnections, describeTransportErrors } from "../transport/describe.js";
@@ -164,6 +165,7 @@ export function formatSummary(result: RunResult): string {
         : result.rate.closedLoop
           ? "  ** NOT TRUSTWORTHY: the generator's event loop lagged; latency includes its own delay **"
           : "  ** NOT TRUSTWORTHY: the generator could not keep the schedule **"),
+    ...(result.monitor ? formatTargetBlock(result.monitor) : []),
     "",
     `Results Interpretation: ${result.verdict.level.toUpperCase()}`,
   );

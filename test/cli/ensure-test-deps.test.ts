@@ -15,7 +15,14 @@ import { afterAll, describe, expect, it } from "vitest";
 
 const SCRIPT = fileURLToPath(new URL("../../scripts/ensure-test-deps.sh", import.meta.url));
 const BASH = "/bin/bash";
-const BINARY_VARIABLES = ["PUSHGATEWAY_BIN", "PROMETHEUS_BIN", "PROMTOOL_BIN", "NGINX_BIN", "CHROMIUM_BIN"];
+const BINARY_VARIABLES = [
+  "PUSHGATEWAY_BIN",
+  "PROMETHEUS_BIN",
+  "PROMTOOL_BIN",
+  "NGINX_BIN",
+  "CHROMIUM_BIN",
+  "NODE_EXPORTER_BIN",
+];
 
 /** A root with no package installed, a PATH with only what the script needs, and a stand-in apt-get. */
 const roots: string[] = [];
@@ -39,6 +46,7 @@ async function freshMachine(aptGet: "installs" | "installs nothing" | "absent") 
   prometheus) put usr/bin/prometheus; put usr/bin/promtool ;;
   nginx-light) put usr/sbin/nginx ;;
   chromium) put usr/bin/chromium ;;
+  prometheus-node-exporter) put usr/bin/prometheus-node-exporter ;;
 esac; done`
         : ":";
     const script = `#!${BASH}
@@ -74,14 +82,22 @@ describe("scripts/ensure-test-deps.sh", () => {
     const first = machine.run();
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toContain(
-      "missing: chromium nginx-light prometheus prometheus-pushgateway; installing them",
+      "missing: chromium nginx-light prometheus prometheus-node-exporter prometheus-pushgateway; installing them",
     );
-    expect(first.stderr).toContain("installed chromium nginx-light prometheus prometheus-pushgateway");
+    expect(first.stderr).toContain(
+      "installed chromium nginx-light prometheus prometheus-node-exporter prometheus-pushgateway",
+    );
     expect(await machine.aptCalls()).toEqual([
       "update -qq",
-      "install -y -qq --no-install-recommends chromium nginx-light prometheus prometheus-pushgateway",
+      "install -y -qq --no-install-recommends chromium nginx-light prometheus prometheus-node-exporter prometheus-pushgateway",
     ]);
-    for (const path of ["usr/bin/promtool", "usr/bin/prometheus", "usr/sbin/nginx", "usr/bin/chromium"])
+    for (const path of [
+      "usr/bin/promtool",
+      "usr/bin/prometheus",
+      "usr/sbin/nginx",
+      "usr/bin/chromium",
+      "usr/bin/prometheus-node-exporter",
+    ])
       expect(existsSync(join(machine.root, path))).toBe(true);
     // Everything is there now: a second run says nothing and calls nothing.
     const second = machine.run();
@@ -94,7 +110,7 @@ describe("scripts/ensure-test-deps.sh", () => {
     const result = machine.run();
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
-      "error: still missing after apt-get: chromium nginx-light prometheus prometheus-pushgateway; run: apt-get update && apt-get install -y --no-install-recommends chromium nginx-light prometheus prometheus-pushgateway",
+      "error: still missing after apt-get: chromium nginx-light prometheus prometheus-node-exporter prometheus-pushgateway; run: apt-get update && apt-get install -y --no-install-recommends chromium nginx-light prometheus prometheus-node-exporter prometheus-pushgateway",
     );
   });
 
@@ -103,7 +119,7 @@ describe("scripts/ensure-test-deps.sh", () => {
     const result = machine.run();
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
-      /error: no apt-get here; install chromium nginx-light prometheus prometheus-pushgateway/,
+      /error: no apt-get here; install chromium nginx-light prometheus prometheus-node-exporter prometheus-pushgateway/,
     );
     expect(result.stderr).toContain("LOAD_TEST_SKIP_TEST_DEPS=1");
   });
@@ -118,6 +134,8 @@ describe("scripts/ensure-test-deps.sh", () => {
       encoding: "utf8",
       timeout: 20_000,
     });
-    expect(result.stderr).toContain("missing: chromium prometheus prometheus-pushgateway;");
+    expect(result.stderr).toContain(
+      "missing: chromium prometheus prometheus-node-exporter prometheus-pushgateway;",
+    );
   });
 });

@@ -3,6 +3,7 @@ import { TARGET_TABLE } from "../../evaluate/methodology.js";
 import type { DecodedHistograms } from "../../metrics/result-histograms.js";
 import type { LatencySummaryMs, Level, RunResult, StageResult } from "../../metrics/result.js";
 import { describeConnections } from "../../transport/describe.js";
+import { monitorBlocks } from "./monitor-view.js";
 import { escapeHtml, type Block, type ChartSpec, type SectionSpec } from "./page.js";
 
 /**
@@ -139,6 +140,7 @@ export function runSections(result: RunResult, options: RunViewOptions): Section
       blocks: [{ html: interpretationHtml(result) }],
     },
     { id: id("over-time"), title: "Over time", blocks: timeCharts(result, id) },
+    ...targetSection(result, id),
     {
       id: id("distribution"),
       title: "Latency distribution",
@@ -233,6 +235,21 @@ function interpretationHtml(result: RunResult): string {
     table(["Check", "Measured", "Expected", "Level", "Finding"], rows, 1) +
     warningHtml
   );
+}
+
+/** The timeline's seconds the per-second charts show, and their shared cursor key. */
+function chartSeconds(result: RunResult): number[] {
+  // A last second the run covered for less than half (a 3.002 s run's second 3) would read as a
+  // collapse of the rate; the per-second charts show the seconds the run covered.
+  return result.timeline
+    .filter((entry) => entry.t === 0 || entry.t + 0.5 <= result.durationSec)
+    .map((entry) => entry.t);
+}
+
+/** `--monitor…`: the target's signals under the latency charts, on their time axis. */
+function targetSection(result: RunResult, id: (name: string) => string): SectionSpec[] {
+  const blocks = monitorBlocks(result, chartSeconds(result), id("time"), id);
+  return blocks ? [{ id: id("target"), title: "Target", blocks }] : [];
 }
 
 function timeCharts(result: RunResult, id: (name: string) => string): Block[] {

@@ -4,6 +4,8 @@ import type { LadderDocument, Progress, ResultsDocument, RunResult } from "../..
 import { describeTargets, requestTargets } from "../../scenarios/request-targets.js";
 import type { Reporter, RunStart, Streams } from "../reporter.js";
 import { formatProgressLine, formatSummary } from "../terminal.js";
+import { formatTargetLive } from "../target-block.js";
+import type { MonitorLive } from "../../monitor/types.js";
 
 /** Without a TTY (CI logs) a plain progress line every few seconds instead of a redrawn one. */
 const PLAIN_PROGRESS_EVERY_SEC = 5;
@@ -13,6 +15,8 @@ export interface TerminalOptions {
   quiet: boolean;
   /** A ladder's last step in full before its table (`demo`). */
   summaryOfLast?: boolean;
+  /** The target's latest CPU for the live line (`--monitor`, reporters/monitor.ts). */
+  targetLive?: () => MonitorLive;
 }
 
 /**
@@ -51,11 +55,12 @@ export class TerminalReporter implements Reporter {
 
   progress(progress: Progress): void {
     if (this.options.quiet) return;
+    const line = formatProgressLine(progress) + formatTargetLive(this.options.targetLive?.() ?? {});
     if (this.streams.isTTY) {
-      this.streams.err(`\r\x1b[2K${formatProgressLine(progress)}`);
+      this.streams.err(`\r\x1b[2K${line}`);
     } else if (progress.elapsedSec - this.lastPrintedSec >= PLAIN_PROGRESS_EVERY_SEC - 0.5) {
       this.lastPrintedSec = progress.elapsedSec;
-      this.streams.err(`${formatProgressLine(progress)}\n`);
+      this.streams.err(`${line}\n`);
     }
   }
 
