@@ -108,6 +108,17 @@ export class ConnectTimeoutError extends Error {
   }
 }
 
+/**
+ * HTTP/2: a response whose DATA differs from its content-length (RFC 9113 §8.1.1: malformed).
+ * Kind `protocol`, detail `content_length`.
+ */
+export class ContentLengthMismatchError extends Error {
+  readonly code = "LOAD_TEST_CONTENT_LENGTH_MISMATCH";
+  constructor(expected: number, received: number) {
+    super(`the response's body was ${received} bytes where its content-length said ${expected}`);
+  }
+}
+
 /** A request ended because the transport or its connection was shut down (end of a run). Kind `other`. */
 export class TransportClosedError extends Error {
   readonly code = "LOAD_TEST_TRANSPORT_CLOSED";
@@ -140,6 +151,7 @@ const PROTOCOL_CODES = new Set([
   "UND_ERR_RESPONSE_EXCEEDED_MAX_SIZE",
   "LOAD_TEST_H2_NOT_NEGOTIATED",
   "LOAD_TEST_TRUNCATED_BODY",
+  "LOAD_TEST_CONTENT_LENGTH_MISMATCH",
 ]);
 
 /**

@@ -485,7 +485,7 @@ export class HttpTransport {
       const code = (error as { code?: string }).code;
       if (
         code === "LOAD_TEST_CONNECTION_CLOSED" ||
-        code === "UND_ERR_SOCKET" ||
+        code === "UND_ERR_SOCKET" || // the undici connection of an ALPN discovery
         code === "ECONNRESET" ||
         code === "EPIPE"
       ) {
@@ -934,8 +934,8 @@ function h2cPreface(socket: Socket, timeoutMs: number): Promise<Buffer | Error> 
     const timer = setTimeout(
       () =>
         finish(
-          Object.assign(new Error(`no HTTP/2 SETTINGS within ${timeoutMs}ms`), {
-            code: "UND_ERR_HEADERS_TIMEOUT",
+          Object.assign(new LoadTestTimeoutError(timeoutMs, "headers"), {
+            message: `no HTTP/2 SETTINGS within --timeout ${timeoutMs}ms`,
           }),
         ),
       timeoutMs,

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { errors } from "undici";
+import { ConnectionClosedError, ContentLengthMismatchError } from "./errors.js";
 import { decodeResponseBlock, type HpackError } from "./hpack.js";
 import {
   ACK,
@@ -200,7 +200,7 @@ export class Http2Session {
   /** Why the socket ended: inside a frame or a header block, a truncated frame (§4.1, a protocol error); else a close. */
   private endError(message: string): Error {
     if (this.leftover === undefined && this.continuation === undefined)
-      return new errors.SocketError(message);
+      return new ConnectionClosedError(message);
     return new Http2ProtocolError(
       "ERR_HTTP2_ERROR",
       `HTTP/2 protocol error: the connection ended inside a ${this.leftover === undefined ? "header block" : "frame"}`,
@@ -487,7 +487,10 @@ export class Http2Session {
       expected !== exchange.receivedLength
     ) {
       // §8.1.1: a content-length that differs from the DATA received makes the response malformed.
-      this.connection.streamFailed(exchange, new errors.ResponseContentLengthMismatchError());
+      this.connection.streamFailed(
+        exchange,
+        new ContentLengthMismatchError(expected, exchange.receivedLength),
+      );
       return;
     }
     this.connection.streamCompleted(exchange);

@@ -1,7 +1,7 @@
-import { errors } from "undici";
 import type { PreparedRequest } from "./request.js";
 import type { ExchangeEvents, Http1Connect } from "./http1.js";
 import type { Http2Wire } from "./http2-frames.js";
+import { ConnectionClosedError, TransportClosedError } from "./errors.js";
 import { Http2Session } from "./http2-session.js";
 
 /**
@@ -110,7 +110,7 @@ export class Http2Connection {
   send(request: PreparedRequest, wire: Http2Wire, lastOnConnection: boolean, handler: Http2Handler): void {
     const exchange = new Http2Exchange(this, wire, request.method === "HEAD", lastOnConnection, handler);
     if (this.destroyed || this.closing) {
-      handler.onResponseError(undefined, new errors.ClientDestroyedError());
+      handler.onResponseError(undefined, new TransportClosedError());
       return;
     }
     this.queue.push(exchange);
@@ -127,10 +127,10 @@ export class Http2Connection {
     return this.whenClosed();
   }
 
-  /** Ends every request now (`ClientDestroyedError`, as undici) and the sockets. */
+  /** Ends every request now (`TransportClosedError`) and the sockets. */
   destroy(): Promise<void> {
     this.destroyed = true;
-    const error = new errors.ClientDestroyedError();
+    const error = new TransportClosedError();
     this.failQueued(error);
     this.current?.close(error);
     for (const session of [...this.draining]) session.close(error);
@@ -274,7 +274,7 @@ export class Http2Connection {
       this.connecting = false;
       if (error || !socket) {
         // As undici: the requests waiting for this connection end with its failure.
-        this.failQueued(error ?? new errors.SocketError("connection failed"));
+        this.failQueued(error ?? new ConnectionClosedError("the connection failed"));
         if (this.current === undefined && this.draining.length === 0) this.resolveClosed();
         return;
       }

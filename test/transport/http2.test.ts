@@ -243,6 +243,16 @@ describe("HTTP/2 client: requests", () => {
 });
 
 describe("HTTP/2 client: responses", () => {
+  it("a body shorter than its content-length is protocol.content_length, named by our own code", async () => {
+    const target = await h2cServer((stream) => {
+      stream.respond({ ":status": 200, "content-length": "10" });
+      stream.end("short");
+    });
+    const [outcome] = await sendMany(transport(target.url, 1), 1, 1);
+    expect(outcome && keyOf(outcome)).toBe("protocol.content_length");
+    expect((outcome?.error as { code?: string } | null)?.code).toBe("LOAD_TEST_CONTENT_LENGTH_MISMATCH");
+  });
+
   it("a 20 MiB body arrives whole: the client credits its window back as it reads", async () => {
     const big = Buffer.alloc(20 * 1024 * 1024, 1);
     const target = await h2cServer((stream) => {
