@@ -1,3 +1,4 @@
+import { sleepUnlessAborted } from "./sleep.js";
 import type { RunOptions } from "../config/options.js";
 import { ladderCapacity, type LadderCapacity } from "../evaluate/capacity.js";
 import { unreachableReason } from "../evaluate/reachability.js";
@@ -46,7 +47,7 @@ export async function runLadder(options: LadderOptions, hooks: LadderHooks = {})
   let unreachable: LadderResult["unreachable"];
   for (const [index, ratePerSec] of options.ratesPerSec.entries()) {
     if (hooks.signal?.aborted) break;
-    if (index > 0 && options.pauseMs > 0) await pause(options.pauseMs, hooks.signal);
+    if (index > 0 && options.pauseMs > 0) await sleepUnlessAborted(options.pauseMs, hooks.signal);
     if (hooks.signal?.aborted) break;
     const stepOptions: RunOptions = {
       ...options.base,
@@ -105,16 +106,4 @@ export function ladderOutcome(
     interrupted,
     ...(unreachable ? { unreachable } : {}),
   };
-}
-
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

@@ -1,3 +1,4 @@
+import { sleepUnlessAborted } from "./sleep.js";
 import type { RunOptions } from "../config/options.js";
 import { formatThreshold } from "../config/thresholds.js";
 import { EARLY_ABORT, isPolicyFailure } from "../evaluate/methodology.js";
@@ -232,18 +233,6 @@ async function untilStartAt(
   if (waitMs > earlyMs) await sleepUnlessAborted(waitMs - earlyMs, signal);
   times.startedAt = new Date(atEpochMs);
   return clock.nowMs() + (atEpochMs - Date.now());
-}
-
-function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 function sleep(ms: number): Promise<void> {
