@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { expect } from "vitest";
 
 /**
  * Debian's chromium driven by playwright-core (docs/REPORTS.md "Tests"): installed by
@@ -57,4 +58,29 @@ export function watchPage(page: Page): PageWatch {
   page.on("pageerror", (error) => watch.errors.push(`pageerror: ${error.message}`));
   page.on("request", (request) => watch.requests.push(request.url()));
   return watch;
+}
+
+/**
+ * Every chart on the page drew: the page counted a uPlot per figure (`data-charts-drawn`), and
+ * each figure's canvas has painted pixels. Returns how many charts there are.
+ */
+export async function expectChartsDrawn(page: Page): Promise<number> {
+  const figures = await page.locator("figure.chart").count();
+  expect(figures).toBeGreaterThan(0);
+  expect(Number(await page.getAttribute("body", "data-charts-drawn"))).toBe(figures);
+  const painted = await page.evaluate(() =>
+    [...document.querySelectorAll("figure.chart")].map((figure) => {
+      const canvas = figure.querySelector("canvas");
+      if (!canvas || canvas.width === 0) return 0;
+      const pixels = canvas.getContext("2d")?.getImageData(0, 0, canvas.width, canvas.height).data;
+      let count = 0;
+      for (let k = 3; pixels && k < pixels.length; k += 4) if ((pixels[k] as number) > 0) count++;
+      return count;
+    }),
+  );
+  expect(
+    painted.every((count) => count > 100),
+    `painted pixels per chart: ${painted.join(", ")}`,
+  ).toBe(true);
+  return figures;
 }

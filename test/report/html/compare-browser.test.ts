@@ -6,7 +6,7 @@ import { pathToFileURL } from "node:url";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../helpers/cli.js";
-import { launchChromium, watchPage, type BrowserSession } from "../../helpers/browser.js";
+import { expectChartsDrawn, launchChromium, watchPage, type BrowserSession } from "../../helpers/browser.js";
 import { allowEverything, delayed, startLocalServer, type LocalServer } from "../../helpers/servers.js";
 
 /**
@@ -40,27 +40,6 @@ async function open(file: string): Promise<{ page: Page; errors: string[]; reque
   return { page, ...watch };
 }
 
-/** Every chart on the page drew something: a canvas per figure with painted pixels. */
-async function chartsDrawn(page: Page): Promise<number> {
-  const figures = await page.locator("figure.chart").count();
-  expect(Number(await page.getAttribute("body", "data-charts-drawn"))).toBe(figures);
-  const painted = await page.evaluate(() =>
-    [...document.querySelectorAll("figure.chart")].map((figure) => {
-      const canvas = figure.querySelector("canvas");
-      if (!canvas || canvas.width === 0) return 0;
-      const pixels = canvas.getContext("2d")?.getImageData(0, 0, canvas.width, canvas.height).data;
-      let count = 0;
-      for (let k = 3; pixels && k < pixels.length; k += 4) if ((pixels[k] as number) > 0) count++;
-      return count;
-    }),
-  );
-  expect(
-    painted.every((count) => count > 100),
-    `painted pixels per chart: ${painted.join(", ")}`,
-  ).toBe(true);
-  return figures;
-}
-
 const run = (url: string, out: string, extra: string[] = []) =>
   runCli(
     [
@@ -92,7 +71,7 @@ describe("compare --html and history --html in Chromium", () => {
     expect(errors).toEqual([]);
     expect(requests).toEqual([pathToFileURL(html).href]);
     // One section: the spectrum and the time series.
-    expect(await chartsDrawn(page)).toBe(2);
+    expect(await expectChartsDrawn(page)).toBe(2);
     expect(await page.locator('[data-field="result"]').textContent()).toMatch(/^REGRESSION \(\d+\)$/);
     expect(await page.locator('tr[data-scope="all"][data-metric="P50"]').getAttribute("data-judgement")).toBe(
       "worse",
@@ -118,7 +97,7 @@ describe("compare --html and history --html in Chromium", () => {
     const { page, errors, requests } = await open(html);
     expect(errors).toEqual([]);
     expect(requests).toEqual([pathToFileURL(html).href]);
-    expect(await chartsDrawn(page)).toBe(1);
+    expect(await expectChartsDrawn(page)).toBe(1);
     const ids = await page
       .locator("tr[data-run-id]")
       .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-run-id")));

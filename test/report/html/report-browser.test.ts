@@ -7,7 +7,7 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunResult } from "../../../src/metrics/result.js";
 import { afterStderr, runCli } from "../../helpers/cli.js";
-import { launchChromium, watchPage, type BrowserSession } from "../../helpers/browser.js";
+import { expectChartsDrawn, launchChromium, watchPage, type BrowserSession } from "../../helpers/browser.js";
 import { allowEverything, delayed, startLocalServer, type LocalServer } from "../../helpers/servers.js";
 
 /**
@@ -46,28 +46,6 @@ async function open(file: string): Promise<Opened> {
   await page.goto(pathToFileURL(file).href);
   await page.waitForSelector("body[data-charts-drawn]", { timeout: 15_000 });
   return { page, ...watch };
-}
-
-/** Every chart on the page drew: a uPlot per figure, each canvas with something painted on it. */
-async function expectChartsDrawn(page: Page): Promise<number> {
-  const figures = await page.locator("figure.chart").count();
-  expect(figures).toBeGreaterThan(0);
-  expect(Number(await page.getAttribute("body", "data-charts-drawn"))).toBe(figures);
-  const painted = await page.evaluate(() =>
-    [...document.querySelectorAll("figure.chart")].map((figure) => {
-      const canvas = figure.querySelector("canvas");
-      if (!canvas || canvas.width === 0) return 0;
-      const pixels = canvas.getContext("2d")?.getImageData(0, 0, canvas.width, canvas.height).data;
-      let count = 0;
-      for (let k = 3; pixels && k < pixels.length; k += 4) if ((pixels[k] as number) > 0) count++;
-      return count;
-    }),
-  );
-  expect(
-    painted.every((count) => count > 100),
-    `painted pixels per chart: ${painted.join(", ")}`,
-  ).toBe(true);
-  return figures;
 }
 
 const text = async (page: Page, field: string): Promise<string> =>

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateway, type RunningGateway } from "../../../src/gateway/gateway.js";
-import { launchChromium, watchPage, type BrowserSession } from "../../helpers/browser.js";
+import { expectChartsDrawn, launchChromium, watchPage, type BrowserSession } from "../../helpers/browser.js";
 import { runCli } from "../../helpers/cli.js";
 
 let session: BrowserSession;
@@ -83,21 +83,7 @@ describe("HTML report with --monitor", () => {
         expect.stringContaining("Error log lines"),
       ]),
     );
-    // Every chart on the page drew something.
-    const painted = await page.evaluate(() =>
-      [...document.querySelectorAll("figure.chart")].map((figure) => {
-        const canvas = figure.querySelector("canvas");
-        const pixels = canvas?.getContext("2d")?.getImageData(0, 0, canvas.width, canvas.height).data;
-        let count = 0;
-        for (let k = 3; pixels && k < pixels.length; k += 4) if ((pixels[k] as number) > 0) count++;
-        return count;
-      }),
-    );
-    expect(painted.length).toBe(Number(await page.getAttribute("body", "data-charts-drawn")));
-    expect(
-      painted.every((count) => count > 100),
-      painted.join(", "),
-    ).toBe(true);
+    await expectChartsDrawn(page);
     await page.screenshot({
       path: join(process.env.LOAD_TEST_ARTIFACTS ?? dir, "report-monitor.png"),
       fullPage: true,
