@@ -1,10 +1,10 @@
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunResult } from "../../src/metrics/result.js";
 import { runCli } from "../helpers/cli.js";
+import { startRawHttp1Server } from "../helpers/raw-http1-server.js";
 import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
 import { startServer, type TestServer } from "../helpers/servers.js";
 
@@ -171,42 +171,23 @@ describe("the CLI against a server that recycles HTTP/1.1 connections (issue 16)
   it("--threads 2: requests caught by the server closing a reused connection are sent again, not errors", async () => {
     // Answers the first request on each connection and closes the connection when the second
     // arrives, unanswered: the idle-close race on every reuse.
-    const sockets = new Set<Socket>();
-    const counts = { connections: 0, answered: 0 };
-    const server = createNetServer((socket) => {
-      counts.connections++;
-      sockets.add(socket);
-      socket.on("error", () => undefined);
-      socket.on("close", () => sockets.delete(socket));
-      let buffered = "";
-      let onConnection = 0;
-      socket.on("data", (chunk: Buffer) => {
-        buffered += chunk.toString("latin1");
-        for (;;) {
-          const headEnd = buffered.indexOf("\r\n\r\n");
-          if (headEnd < 0) return;
-          const length = Number(/content-length: (\d+)/i.exec(buffered.slice(0, headEnd))?.[1] ?? 0);
-          if (buffered.length < headEnd + 4 + length) return;
-          buffered = buffered.slice(headEnd + 4 + length);
-          if (onConnection++ > 0) {
-            socket.end();
-            return;
-          }
-          counts.answered++;
-          const body = '{"success":true,"blocked":false}';
-          socket.write(
-            `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
-          );
-        }
-      });
+    let answered = 0;
+    const server = await startRawHttp1Server((socket, _index, onConnection) => {
+      if (onConnection > 0) {
+        socket.end();
+        return;
+      }
+      answered++;
+      const body = '{"success":true,"blocked":false}';
+      socket.write(
+        `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      );
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const { result, stdout } = await run(["--target", url, "--threads", "2"]);
+      const { result, stdout } = await run(["--target", server.url, "--threads", "2"]);
       expect(result.requests).toMatchObject({ total: 40, success: 40, error: 0 });
       expect(result.transport.errors).toEqual({});
-      expect(counts.answered).toBe(40);
+      expect(answered).toBe(40);
       const retried = result.transport.retried.total;
       expect(retried).toBeGreaterThan(0);
       expect(result.transport.retried).toEqual({ total: retried, byReason: { idle_close: retried } });
@@ -214,8 +195,7 @@ describe("the CLI against a server that recycles HTTP/1.1 connections (issue 16)
         `${retried} requests sent again on a new connection (idle_close ${retried}): the server had not processed them`,
       );
     } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     }
   });
 });

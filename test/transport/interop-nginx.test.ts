@@ -1,8 +1,8 @@
-import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport, TransportSummary } from "../../src/transport/http.js";
+import { startRawHttp1Server } from "../helpers/raw-http1-server.js";
 import { startNginx, type NginxAccess, type NginxOptions, type NginxProcess } from "../helpers/nginx.js";
 import { allowEverything, startLocalServer } from "../helpers/servers.js";
 import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
@@ -215,39 +215,11 @@ describe("node:http and node:http2", () => {
   });
 });
 
-/** A raw server answering every request with `respond(index)`, counting connections and requests. */
-async function rawServer(respond: (socket: Socket, index: number, onConnection: number) => void) {
-  const state = { connections: 0, requests: 0 };
-  const sockets = new Set<Socket>();
-  const server = createNetServer((socket) => {
-    state.connections++;
-    sockets.add(socket);
-    socket.on("error", () => undefined);
-    socket.on("close", () => sockets.delete(socket));
-    let buffered = "";
-    let onConnection = 0;
-    socket.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString("latin1");
-      // POST with a content-length: the head, then that many bytes.
-      for (;;) {
-        const headEnd = buffered.indexOf("\r\n\r\n");
-        if (headEnd < 0) return;
-        const length = Number(/content-length: (\d+)/i.exec(buffered.slice(0, headEnd))?.[1] ?? 0);
-        if (buffered.length < headEnd + 4 + length) return;
-        buffered = buffered.slice(headEnd + 4 + length);
-        respond(socket, state.requests++, onConnection++);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, state };
+/** A raw server answering every request with `respond`, closed after the test. */
+async function rawServer(respond: Parameters<typeof startRawHttp1Server>[0]) {
+  const server = await startRawHttp1Server(respond);
+  cleanups.push(server.close);
+  return server;
 }
 
 describe("raw servers: what nginx and node never send", () => {
