@@ -150,62 +150,54 @@ describe("output paths are checked before anything is sent", () => {
   });
 });
 
+/**
+ * A 2 s run whose output directory `lost` was fine when checked and becomes a file once the run
+ * has started; `outputs(dir, lost)` gives the output flags.
+ */
+async function runLosingDirectory(outputs: (dir: string, lost: string) => string[]) {
+  const target = await server();
+  const dir = await mkdtemp(join(tmpdir(), "load-test-out-"));
+  const lost = join(dir, "lost");
+  await mkdir(lost);
+  const cli = await runCli(
+    ["--target", target.url, "--rps", "10", "--duration", "2s", ...outputs(dir, lost)],
+    {
+      timeoutMs: 20_000,
+      onSpawn: (child) =>
+        afterStderr(child, "load-test: http", () => {
+          void rm(lost, { recursive: true }).then(() => writeFile(lost, "not a directory"));
+        }),
+    },
+  );
+  return { cli, dir };
+}
+
 describe("a results file lost after the run", () => {
   it("--prometheus-file: one line on stderr (not only in the summary), exit 5, --out still written", async () => {
-    const target = await server();
-    const dir = await mkdtemp(join(tmpdir(), "load-test-out-"));
-    const lost = join(dir, "lost");
-    await mkdir(lost);
-    const out = join(dir, "r.json");
-    const cli = await runCli(
-      ["--target", target.url, "--rps", "10", "--duration", "2s"].concat([
-        "--prometheus-file",
-        join(lost, "m.prom"),
-        "--out",
-        out,
-      ]),
-      {
-        timeoutMs: 20_000,
-        // The path was fine when checked; once the run has started, its directory becomes a file.
-        onSpawn: (child) =>
-          afterStderr(child, "load-test: http", () => {
-            void rm(lost, { recursive: true }).then(() => writeFile(lost, "not a directory"));
-          }),
-      },
-    );
+    const { cli, dir } = await runLosingDirectory((dir, lost) => [
+      "--prometheus-file",
+      join(lost, "m.prom"),
+      "--out",
+      join(dir, "r.json"),
+    ]);
     expect(cli.stderr).toMatch(/load-test: error: --prometheus-file .*m\.prom: could not write the file: /);
     expect(cli.code).toBe(5);
-    expect(JSON.parse(await readFile(out, "utf8"))).toMatchObject({ schemaVersion: 1 });
+    expect(JSON.parse(await readFile(join(dir, "r.json"), "utf8"))).toMatchObject({ schemaVersion: 1 });
   });
 
   it("is one line on stderr naming the flag, exit 5; the other files and the summary are still written", async () => {
-    const target = await server();
-    const dir = await mkdtemp(join(tmpdir(), "load-test-out-"));
-    const lost = join(dir, "lost");
-    await mkdir(lost);
-    const markdown = join(dir, "kept.md");
-    const cli = await runCli(
-      ["--target", target.url, "--rps", "10", "--duration", "2s"].concat([
-        "--out",
-        join(lost, "r.json"),
-        "--markdown",
-        markdown,
-      ]),
-      {
-        timeoutMs: 20_000,
-        // The path was fine when checked; once the run has started, its directory becomes a file.
-        onSpawn: (child) =>
-          afterStderr(child, "load-test: http", () => {
-            void rm(lost, { recursive: true }).then(() => writeFile(lost, "not a directory"));
-          }),
-      },
-    );
+    const { cli, dir } = await runLosingDirectory((dir, lost) => [
+      "--out",
+      join(lost, "r.json"),
+      "--markdown",
+      join(dir, "kept.md"),
+    ]);
     expect(cli.stderr).toMatch(
       /load-test: error: --out .*r\.json: could not write the file: .*not a directory/,
     );
     expect(cli.code).toBe(5);
     expect(cli.stdout).toContain("Results Interpretation");
-    expect(await readFile(markdown, "utf8")).toMatch(/^\| RPS \|/);
+    expect(await readFile(join(dir, "kept.md"), "utf8")).toMatch(/^\| RPS \|/);
     expect((await readdir(dir)).sort()).toEqual(["kept.md", "lost"]);
   });
 });
