@@ -29,6 +29,11 @@ export interface RunHooks {
   threadEntry?: URL;
   /** Receives each second's latency histogram as the second closes (`--hdr-log`). */
   intervals?: LatencyIntervalSink;
+  /**
+   * Another sender than this process's threads: `load-test coordinate` drives shard processes
+   * (distributed/remote-driver.ts) through the same LoadDriver interface.
+   */
+  driver?: (options: RunOptions, categories: readonly string[], signal?: AbortSignal) => LoadDriver;
 }
 
 export interface RunHandle {
@@ -66,6 +71,7 @@ function driverFor(
   hooks: RunHooks,
   built: { plan: Plan; scenario: Scenario },
 ): LoadDriver {
+  if (hooks.driver) return hooks.driver(options, built.scenario.categories, hooks.signal);
   const threads = options.threads ?? 1;
   if (threads <= 1)
     return localDriver(
@@ -240,6 +246,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 function progressOf(result: RunResult, driver: LoadDriver, plan: Plan, timeoutMs: number): Progress {
+  const fleet = driver.fleetState?.();
   return {
     elapsedSec: result.durationSec,
     totalSec: plan.durationMs / 1000,
@@ -253,5 +260,6 @@ function progressOf(result: RunResult, driver: LoadDriver, plan: Plan, timeoutMs
     correctness: result.correctness,
     latencyMs: { p50: result.latencyMs.p50, p95: result.latencyMs.p95, p99: result.latencyMs.p99 },
     timeoutSec: timeoutMs / 1000,
+    ...(fleet ? { shards: { live: fleet.live, count: fleet.count } } : {}),
   };
 }
