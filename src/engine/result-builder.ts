@@ -295,7 +295,7 @@ function withFleet(verdict: Verdict, fleet: FleetState | undefined): Verdict {
         level: "critical",
         value: fleet.count - fleet.lost.length,
         expected: `all ${fleet.count} shards report to the end`,
-        message,
+        message: `Shards: ${fleet.count - fleet.lost.length} of ${fleet.count} reported to the end (${named.join("; ")})`,
       },
     ],
     warnings: [...warnings, message],
