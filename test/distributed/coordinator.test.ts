@@ -180,6 +180,45 @@ describe("load-test coordinate: a live sharded run", () => {
     expect(result.requests.total).toBeLessThan(360);
   }, 60_000);
 
+  it("names a shard that stops reporting (SIGSTOP) after --lost-after; continued, it learns it was dropped", async () => {
+    const out = join(dir, "silent.json");
+    const { proc, url } = await coordinator([
+      "--shards",
+      "2",
+      "--lost-after",
+      "3s",
+      "--target",
+      target.url,
+      "--rps",
+      "40",
+      "--duration",
+      "8s",
+      "--category",
+      "normal",
+      "--out",
+      out,
+    ]);
+    const survivor = shard(url, ["--shard", "0/2"]);
+    const victim = shard(url, ["--shard", "1/2"], CLI_PATH);
+    await victim.waitFor(/shard 1\/2 started/);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    victim.child.kill("SIGSTOP");
+    const [{ code }, survivorEnd] = await Promise.all([proc.done, survivor.done]);
+    victim.child.kill("SIGCONT");
+    const victimEnd = await victim.done;
+    expect(code, proc.stderr).toBe(3);
+    expect(survivorEnd.code).toBe(0);
+    // Continued after the run, it finds the coordinator gone (or its stripe dropped) and stops: exit 1.
+    expect(victimEnd.code).toBe(1);
+    expect(proc.stderr).toMatch(/shard 1\/2 lost at second \d+ \(no report for \d+(\.\d)?s\)/);
+    const result = read(out);
+    expect(result.merged?.partial).toBe(true);
+    expect(result.merged?.lost?.[0]).toMatchObject({
+      index: 1,
+      reason: expect.stringMatching(/^no report for/),
+    });
+  }, 60_000);
+
   it("stops every shard on Ctrl-C and still writes --out (exit 130)", async () => {
     const out = join(dir, "interrupted.json");
     const { proc, url } = await coordinator([
