@@ -766,7 +766,16 @@ export function buildProgram(): Command {
     .option("--memory <quantity>", "memory request and limit per shard pod", "512Mi")
     .option(
       "--pushgateway <url>",
-      "every shard pushes to this Pushgateway (grouping key job, run_id, instance)",
+      "push to this Pushgateway: the coordinator (grouping key job, run_id), or without it every shard (and instance)",
+    )
+    .option(
+      "--no-coordinator",
+      "shards run on their own from one --start-at; merge their results files afterwards (load-test merge)",
+    )
+    .option(
+      "--register-timeout <d>",
+      "with the coordinator: how long the shard pods have to register",
+      DEFAULT_REGISTER_TIMEOUT,
     )
     .action(async (profilePath: string, flags: K8sFlags) => {
       process.exitCode = await k8sCommand(profilePath, flags);
@@ -828,6 +837,8 @@ interface K8sFlags {
   cpu: string;
   memory: string;
   pushgateway?: string;
+  coordinator: boolean;
+  registerTimeout: string;
 }
 
 /** `load-test k8s PROFILE --shards N`: the manifests as YAML documents on stdout. */
@@ -838,6 +849,7 @@ async function k8sCommand(profilePath: string, flags: K8sFlags): Promise<number>
     if (shards === undefined || shards < 1)
       throw new InputError("--shards", `expected a whole number >= 1, got "${flags.shards}"`);
     const startInMs = parseDurationFlag("--start-in", flags.startIn, false);
+    parseCoordinatorDuration("--register-timeout", flags.registerTimeout, 1000);
     const runId = parseRunId(flags.runId ?? newRunId().toLowerCase());
     await loadProfile(profilePath);
     manifests = k8sManifests({
@@ -850,6 +862,8 @@ async function k8sCommand(profilePath: string, flags: K8sFlags): Promise<number>
       cpu: flags.cpu,
       memory: flags.memory,
       ...(flags.pushgateway ? { pushgateway: flags.pushgateway } : {}),
+      coordinator: flags.coordinator,
+      registerTimeout: flags.registerTimeout,
     });
   } catch (error) {
     if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
