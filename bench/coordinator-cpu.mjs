@@ -10,6 +10,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { performance } from "node:perf_hooks";
+import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
 import { processCpuSec } from "./lib/proc.mjs";
 
 const COUNTS = (process.argv[2] ?? "1,4").split(",").map(Number);
