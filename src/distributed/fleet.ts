@@ -215,10 +215,13 @@ export class Fleet {
     this.closed = true;
     clearInterval(this.ticker);
     for (const shard of this.shards) shard.end();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    // Answers already written (the last 204s) get out first; a connection still open after a
+    // second is cut.
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const cut = setTimeout(() => this.server.closeAllConnections(), 1000);
+    await closed;
+    clearTimeout(cut);
   }
 
   private missingText(): string {

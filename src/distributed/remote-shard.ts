@@ -92,6 +92,8 @@ class ShardSession {
   private token = "";
   private spec: ShardSpec | undefined;
   private started = false;
+  /** The coordinator said "close": from then on its stream ending is the run's end, not a loss. */
+  private closing = false;
   private readonly warmUpAbort = new AbortController();
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 2 });
   private ticker: NodeJS.Timeout | undefined;
@@ -212,6 +214,7 @@ class ShardSession {
         shard.stop();
         return;
       case "close": {
+        this.closing = true;
         if (this.ticker) clearInterval(this.ticker);
         const end = await shard.close();
         this.post({ type: "closed", report: this.report(), end });

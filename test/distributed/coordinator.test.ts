@@ -1,3 +1,5 @@
+import { Ajv } from "ajv";
+import addFormatsModule from "ajv-formats";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -69,7 +71,19 @@ async function coordinator(args: string[], limitMs = 60_000): Promise<{ proc: Pr
 const shard = (url: string, extra: string[] = [], entry = BIN_PATH): Proc =>
   start(["run", "--coordinator", url, ...extra], { entry });
 
-const read = (path: string): RunResult => JSON.parse(readFileSync(path, "utf8")) as RunResult;
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const ajv = new Ajv({ allErrors: true, strict: true });
+addFormats(ajv);
+const validate = ajv.compile(
+  JSON.parse(readFileSync(new URL("../../docs/results.schema.json", import.meta.url), "utf8")) as object,
+);
+
+/** The coordinator's results file, checked against docs/results.schema.json. */
+function read(path: string): RunResult {
+  const result = JSON.parse(readFileSync(path, "utf8")) as RunResult;
+  expect(validate(result), JSON.stringify(validate.errors)).toBe(true);
+  return result;
+}
 
 describe("load-test coordinate: a live sharded run", () => {
   let dir: string;
