@@ -97,6 +97,12 @@ try {
       askedPerSec: PER_SHARD_RPS * shards,
       completed: result.requests.total,
       exit: code,
+      // Why a run was critical: on a crowded machine, usually the latency of a starved target.
+      critical: result.verdict.checks
+        .filter((check) => check.level === "critical")
+        .map((check) => check.name)
+        .join(", "),
+      partial: result.merged?.partial,
       coordinatorCorePct: corePct.toFixed(2),
       perShardCorePct: (corePct / shards).toFixed(2),
       cpuMsPerShardSecond: ((1000 * cpuSec) / wallSec / shards).toFixed(2),
