@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeResultHistograms } from "../../src/metrics/result-histograms.js";
 import type { RunResult } from "../../src/metrics/result.js";
 import { BIN_PATH, CLI_PATH, runCli } from "../helpers/cli.js";
+import { find, startPushgateway, type PushgatewayProcess } from "../helpers/pushgateway.js";
 import { allowEverything, json, startLocalServer, type LocalServer } from "../helpers/servers.js";
 
 /**
@@ -88,16 +89,19 @@ function read(path: string): RunResult {
 describe("load-test coordinate: a live sharded run", () => {
   let dir: string;
   let target: LocalServer;
+  let pushgateway: PushgatewayProcess;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "load-test-coordinate-"));
     target = await startLocalServer(allowEverything);
+    pushgateway = await startPushgateway();
   });
 
   afterAll(async () => {
     for (const child of spawned)
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     await target.close();
+    await pushgateway.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -119,6 +123,10 @@ describe("load-test coordinate: a live sharded run", () => {
       SECRET,
       "--run-id",
       "coord-exact",
+      "--pushgateway",
+      pushgateway.url,
+      "--push-interval",
+      "0",
       "--out",
       out,
     ]);
@@ -148,6 +156,11 @@ describe("load-test coordinate: a live sharded run", () => {
     ])
       expect(text).not.toContain(SECRET);
     expect(proc.stderr).toMatch(/shard 2\/3 registered/);
+    // One group on the Pushgateway for the whole fleet: the coordinator pushes, the shards do not.
+    const pushed = (await pushgateway.scrape()).filter((sample) => sample.labels.run_id === "coord-exact");
+    const success = find(pushed, "axonflow_load_test_requests_total", { status: "success" });
+    expect(success.map((sample) => sample.value)).toEqual([300]);
+    expect(new Set(pushed.map((sample) => sample.labels.instance ?? "")).size).toBe(1);
   }, 60_000);
 
   it("names a shard killed mid-run with the second it was lost, marks the result partial and exits 3", async () => {
