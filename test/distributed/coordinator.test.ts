@@ -133,7 +133,7 @@ describe("load-test coordinate: a live sharded run", () => {
     const shards = [shard(url), shard(url), shard(url, ["--shard", "2/3"])];
     const [{ code }, ...shardEnds] = await Promise.all([proc.done, ...shards.map((s) => s.done)]);
     expect(code, proc.stderr).toBe(0);
-    for (const end of shardEnds) expect(end.code).toBe(0);
+    shardEnds.forEach((end, k) => expect(end.code, shards[k]?.stderr).toBe(0));
     const result = read(out);
     // 100 req/s for 3 s: the union of the stripes is the plan, each request once.
     expect(result.requests.sent).toBe(300);
@@ -187,7 +187,7 @@ describe("load-test coordinate: a live sharded run", () => {
     victim.child.kill("SIGKILL");
     const [{ code }, ...ends] = await Promise.all([proc.done, ...survivors.map((s) => s.done)]);
     expect(code, proc.stderr).toBe(3);
-    for (const end of ends) expect(end.code).toBe(0);
+    ends.forEach((end, k) => expect(end.code, `${proc.stderr}\n${k}`).toBe(0));
     const lostLine = /shard 2\/3 lost at second (\d+) \(connection closed\)/.exec(proc.stderr);
     expect(lostLine, proc.stderr).not.toBeNull();
     const result = read(out);
@@ -234,9 +234,9 @@ describe("load-test coordinate: a live sharded run", () => {
     victim.child.kill("SIGCONT");
     const victimEnd = await victim.done;
     expect(code, proc.stderr).toBe(3);
-    expect(survivorEnd.code).toBe(0);
+    expect(survivorEnd.code, `${proc.stderr}\n${survivor.stderr}`).toBe(0);
     // Continued after the run, it finds the coordinator gone (or its stripe dropped) and stops: exit 1.
-    expect(victimEnd.code).toBe(1);
+    expect(victimEnd.code, victim.stderr).toBe(1);
     expect(proc.stderr).toMatch(/shard 1\/2 lost at second \d+ \(no report for \d+(\.\d)?s\)/);
     const result = read(out);
     expect(result.merged?.partial).toBe(true);
@@ -270,7 +270,7 @@ describe("load-test coordinate: a live sharded run", () => {
     const [{ code }, ...ends] = await Promise.all([proc.done, ...shards.map((s) => s.done)]);
     expect(Date.now() - sentAt).toBeLessThan(15_000);
     expect(code, proc.stderr).toBe(130);
-    for (const end of ends) expect(end.code).toBe(0);
+    ends.forEach((end, k) => expect(end.code, `${proc.stderr}\n${k}`).toBe(0));
     const result = read(out);
     expect(result.interrupted).toBe(true);
     expect(result.requests.total).toBeGreaterThan(0);
@@ -303,7 +303,7 @@ describe("load-test coordinate: a live sharded run", () => {
       const shards = [shard(url), shard(url)];
       const [{ code }, ...ends] = await Promise.all([proc.done, ...shards.map((s) => s.done)]);
       expect(code, proc.stderr).toBe(3);
-      for (const end of ends) expect(end.code).toBe(0);
+      ends.forEach((end, k) => expect(end.code, `${proc.stderr}\n${k}`).toBe(0));
       expect(Date.now() - startedAt).toBeLessThan(25_000);
       const result = read(out);
       expect(result.aborted?.reason).toMatch(/critical/);
