@@ -187,7 +187,7 @@ describe("load-test coordinate: a live sharded run", () => {
     victim.child.kill("SIGKILL");
     const [{ code }, ...ends] = await Promise.all([proc.done, ...survivors.map((s) => s.done)]);
     expect(code, proc.stderr).toBe(3);
-    ends.forEach((end, k) => expect(end.code, `${proc.stderr}\n${k}`).toBe(0));
+    ends.forEach((end, k) => expect(end.code, `${proc.stderr}\n${survivors[k]?.stderr ?? ""}`).toBe(0));
     const lostLine = /shard 2\/3 lost at second (\d+) \(connection closed\)/.exec(proc.stderr);
     expect(lostLine, proc.stderr).not.toBeNull();
     const result = read(out);
@@ -270,7 +270,7 @@ describe("load-test coordinate: a live sharded run", () => {
     const [{ code }, ...ends] = await Promise.all([proc.done, ...shards.map((s) => s.done)]);
     expect(Date.now() - sentAt).toBeLessThan(15_000);
     expect(code, proc.stderr).toBe(130);
-    ends.forEach((end, k) => expect(end.code, `${proc.stderr}\n${k}`).toBe(0));
+    ends.forEach((end, k) => expect(end.code, `${proc.stderr}\n${shards[k]?.stderr ?? ""}`).toBe(0));
     const result = read(out);
     expect(result.interrupted).toBe(true);
     expect(result.requests.total).toBeGreaterThan(0);
@@ -303,7 +303,7 @@ describe("load-test coordinate: a live sharded run", () => {
       const shards = [shard(url), shard(url)];
       const [{ code }, ...ends] = await Promise.all([proc.done, ...shards.map((s) => s.done)]);
       expect(code, proc.stderr).toBe(3);
-      ends.forEach((end, k) => expect(end.code, `${proc.stderr}\n${k}`).toBe(0));
+      ends.forEach((end, k) => expect(end.code, `${proc.stderr}\n${shards[k]?.stderr ?? ""}`).toBe(0));
       expect(Date.now() - startedAt).toBeLessThan(25_000);
       const result = read(out);
       expect(result.aborted?.reason).toMatch(/critical/);
