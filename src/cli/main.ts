@@ -508,7 +508,7 @@ async function coordinateCommand(
   } else resolvedCommand = resolved(() => resolveRun(flags));
   if (resolvedCommand.kind !== "run")
     fail(
-      `coordinate runs one phase; this profile has ${resolvedCommand.kind === "phases" ? resolvedCommand.phases.length : "several"}: give each phase its own profile`,
+      `coordinate runs one phase; this profile has ${resolvedCommand.kind === "phases" ? resolvedCommand.phases.length : "several"} phases: give each phase its own profile`,
       EXIT_CODES.invalidInput,
     );
   // One run id for the results and the Pushgateway's grouping key (the shards do not push).
