@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeResultHistograms } from "../../src/metrics/result-histograms.js";
 import type { RunResult } from "../../src/metrics/result.js";
@@ -374,6 +375,40 @@ describe("load-test coordinate: a live sharded run", () => {
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toMatch(
       /coordinator http:\/\/127\.0\.0\.1:9 not reachable within --register-timeout/,
+    );
+    // And the coordinator refuses what it cannot coordinate, before it listens.
+    const threads = await runCli(
+      [
+        "coordinate",
+        "--shards",
+        "2",
+        "--listen",
+        "127.0.0.1:0",
+        "--target",
+        target.url,
+        "--rps",
+        "10",
+        "--threads",
+        "2",
+      ],
+      { entry: BIN_PATH, timeoutMs: 20_000 },
+    );
+    expect(threads.code).toBe(2);
+    expect(threads.stderr).toMatch(/^load-test: error: --threads: /m);
+    const phases = await runCli(
+      [
+        "coordinate",
+        fileURLToPath(new URL("../../examples/spec-stages.yaml", import.meta.url)),
+        "--shards",
+        "2",
+        "--listen",
+        "127.0.0.1:0",
+      ],
+      { entry: BIN_PATH, timeoutMs: 20_000 },
+    );
+    expect(phases.code).toBe(2);
+    expect(phases.stderr.trim()).toMatch(
+      /^load-test: error: coordinate runs one phase; this profile has \d+ phases/,
     );
   }, 60_000);
 });
