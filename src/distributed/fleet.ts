@@ -14,6 +14,9 @@ import {
   type ShardMessage,
 } from "./remote-protocol.js";
 
+/** The longest a request's body may take to arrive. */
+const BODY_TIMEOUT_MS = 10_000;
+
 /** The shards' registration did not complete (exit 2, one line naming the missing shards). */
 export class RegistrationError extends Error {
   constructor(
@@ -146,7 +149,10 @@ export class Fleet {
 
   /** Listens on `--listen HOST:PORT`; a port in use or an address not here is invalid input. */
   static async listen(options: FleetOptions): Promise<Fleet> {
+    // No request timeout: a registration's answer is the shard's command stream for the whole run.
     const server = createServer({ requestTimeout: 0, headersTimeout: 10_000, keepAliveTimeout: 5_000 });
+    // Each shard holds its stream and up to two connections for its messages.
+    server.maxConnections = options.shards * 4 + 16;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(options.port, options.host, () => {
@@ -376,15 +382,24 @@ async function readJson(request: IncomingMessage, response: ServerResponse): Pro
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) {
-      reply(response, 413, `body over ${MAX_BODY_BYTES} bytes`);
-      request.destroy();
-      return undefined;
+  // A body that trickles in (or never ends) does not hold a connection for ever.
+  const timer = setTimeout(() => request.destroy(), BODY_TIMEOUT_MS);
+  try {
+    for await (const chunk of request) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY_BYTES) {
+        reply(response, 413, `body over ${MAX_BODY_BYTES} bytes`);
+        request.destroy();
+        return undefined;
+      }
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
   }
+  if (!request.complete) return undefined;
   try {
     return JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
   } catch {
