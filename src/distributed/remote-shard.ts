@@ -119,9 +119,13 @@ class ShardSession {
       } catch {
         return;
       }
-      this.handle(command).catch((error: unknown) =>
-        this.post({ type: "failed", message: error instanceof Error ? error.message : String(error) }),
-      );
+      this.handle(command).catch((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        this.post({ type: "failed", message });
+        // Past "close" nothing else will end the session: it ends here.
+        if (this.closing)
+          void this.sending.then(() => this.finish({ kind: "lost", message: `closing failed: ${message}` }));
+      });
     });
     this.stream.on(
       "close",
