@@ -127,10 +127,9 @@ class ShardSession {
           void this.sending.then(() => this.finish({ kind: "lost", message: `closing failed: ${message}` }));
       });
     });
-    this.stream.on(
-      "close",
-      () => void this.leave({ kind: "lost", message: "the coordinator closed the connection" }),
-    );
+    this.stream.on("close", () => {
+      if (!this.closing) void this.leave({ kind: "lost", message: "the coordinator closed the connection" });
+    });
     this.stream.on("error", () => undefined);
     const onAbort = (): void => void this.leave({ kind: "interrupted" });
     if (this.options.signal?.aborted) onAbort();
