@@ -247,6 +247,39 @@ describe("load-test coordinate: a live sharded run", () => {
     });
   }, 60_000);
 
+  it("a shard stopped by Ctrl-C hands over its last report, is named lost (interrupted) and exits 130", async () => {
+    const out = join(dir, "shard-interrupted.json");
+    const { proc, url } = await coordinator([
+      "--shards",
+      "2",
+      "--target",
+      target.url,
+      "--rps",
+      "40",
+      "--duration",
+      "5s",
+      "--category",
+      "normal",
+      "--out",
+      out,
+    ]);
+    const survivor = shard(url, ["--shard", "0/2"]);
+    const victim = shard(url, ["--shard", "1/2"], CLI_PATH);
+    await victim.waitFor(/shard 1\/2 started/);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    victim.child.kill("SIGINT");
+    const [{ code }, survivorEnd, victimEnd] = await Promise.all([proc.done, survivor.done, victim.done]);
+    expect(code, proc.stderr).toBe(3);
+    expect(survivorEnd.code, survivor.stderr).toBe(0);
+    expect(victimEnd.code, victim.stderr).toBe(130);
+    expect(proc.stderr).toMatch(/shard 1\/2 lost at second \d+ \(interrupted\)/);
+    const result = read(out);
+    expect(result.merged?.lost?.[0]).toMatchObject({ index: 1, reason: "interrupted" });
+    // The survivor's stripe (100) and what the interrupted shard sent up to its last report.
+    expect(result.requests.total).toBeGreaterThan(100);
+    expect(result.requests.total).toBeLessThan(200);
+  }, 60_000);
+
   it("stops every shard on Ctrl-C and still writes --out (exit 130)", async () => {
     const out = join(dir, "interrupted.json");
     const { proc, url } = await coordinator([
