@@ -504,8 +504,10 @@ async function coordinateCommand(
       throw error;
     }
     const loaded = profile;
-    resolvedCommand = resolved(() => resolveProfile(loaded, typedFlags(command), flags));
-  } else resolvedCommand = resolved(() => resolveRun(flags));
+    resolvedCommand = resolved(() =>
+      resolveProfile(loaded, typedFlags(command), { ...flags, coordinatedShards: shards }),
+    );
+  } else resolvedCommand = resolved(() => resolveRun({ ...flags, coordinatedShards: shards }));
   if (resolvedCommand.kind !== "run")
     fail(
       `coordinate runs one phase; this profile has ${resolvedCommand.kind === "phases" ? resolvedCommand.phases.length : "several"} phases: give each phase its own profile`,

@@ -440,6 +440,21 @@ describe("load-test coordinate: a live sharded run", () => {
       { entry: BIN_PATH, timeoutMs: 20_000 },
     );
     expect(phases.code).toBe(2);
+    // The rate bound is per shard (one thread each), not the coordinator's own threads'.
+    const bound = (rps: string): Promise<{ code: number | null; stderr: string }> =>
+      runCli(
+        [
+          ...["coordinate", "--shards", "2", "--listen", "127.0.0.1:0", "--register-timeout", "1s"],
+          ...["--target", target.url, "--rps", rps, "--duration", "1s"],
+        ],
+        { entry: BIN_PATH, timeoutMs: 20_000 },
+      );
+    const within = await bound("150000");
+    expect(within.code).toBe(2);
+    expect(within.stderr).toMatch(/shards 0\/2, 1\/2 not registered within --register-timeout 1s/);
+    const beyond = await bound("250000");
+    expect(beyond.code).toBe(2);
+    expect(beyond.stderr).toMatch(/^load-test: error: --rps: 250000 req\/s is more than 2 shards can send/m);
     expect(phases.stderr.trim()).toMatch(
       /^load-test: error: coordinate runs one phase; this profile has \d+ phases/,
     );
