@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeMachine, machineLine } from "./lib/machine.mjs";
-import { loadAverage, runMeasured, startServer, stopAllChildren } from "./lib/proc.mjs";
+import { loadAverage, reapedChildrenCpuSec, runMeasured, startServer, stopAllChildren } from "./lib/proc.mjs";
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = dirname(benchDir);
@@ -77,6 +77,9 @@ async function main() {
           // Each shard's warm-up and start-up fit well inside 6 s, so neither starts late.
           const startAt = new Date(Date.now() + 6000).toISOString();
           const files = [0, 1].map((k) => join(dir, `s-${round}-${k}.json`));
+          // Both shards' CPU from the reaped children's total: runMeasured's own figure for one of
+          // two concurrent runs would also count the other if it ended first.
+          const cpuBefore = reapedChildrenCpuSec();
           const runs = await Promise.all(
             [0, 1].map((k) =>
               runMeasured(
@@ -102,13 +105,11 @@ async function main() {
           );
           for (const run of runs)
             if (run.code !== 0 && run.code !== 3) throw new Error(`shard exited ${run.code}: ${run.stderr}`);
+          const shardsCpuSec = reapedChildrenCpuSec() - cpuBefore;
           const out = join(dir, `m-${round}.json`);
-          const merge = await runMeasured(
-            null,
-            process.execPath,
-            [bin, "merge", ...files, "--out", out],
-            { timeoutMs },
-          );
+          const merge = await runMeasured(null, process.execPath, [bin, "merge", ...files, "--out", out], {
+            timeoutMs,
+          });
           if (merge.code !== 0 && merge.code !== 3)
             throw new Error(`merge exited ${merge.code}: ${merge.stderr}`);
           const merged = JSON.parse(readFileSync(out, "utf8"));
@@ -118,11 +119,7 @@ async function main() {
             layout,
             loadAverage1m: load,
             lateMs: late,
-            ...figures(
-              merged,
-              Math.max(...runs.map((r) => r.wallSec)),
-              runs.reduce((sum, r) => sum + r.cpuSec, 0),
-            ),
+            ...figures(merged, Math.max(...runs.map((r) => r.wallSec)), shardsCpuSec),
           });
         }
         console.log(JSON.stringify(rows.at(-1)));
