@@ -151,6 +151,11 @@ function sumIfAll(
   return histograms.length === inputs.length ? sumHistograms(histograms) : undefined;
 }
 
+/** The merge's warning for files written before queue, connect and handshake histograms were kept. */
+const upperBoundWarning = (sources: readonly string[]): string =>
+  `Queue, connect and TLS handshake times are the worst shard's, an upper bound: ${sources.join(", ")} ` +
+  `${sources.length === 1 ? "has" : "have"} no histograms of them (written by an older load-test)`;
+
 /** Connect and TLS handshake times of the union of the shards' connections (exact or worst shard's). */
 interface ConnectionTimesMs {
   connectMs: LatencySummaryMs;
@@ -314,15 +319,7 @@ export function mergeShards(inputs: readonly ShardInput[], allowPartial = false)
       (r) => `Shard ${r.shard?.index ?? 0}/${count} started ${r.startAt?.lateMs} ms after --start-at`,
     ),
     ...(present.length < count ? [`Partial: ${present.length} of ${count} shards merged`] : []),
-    ...(withoutTimes.length > 0
-      ? [
-          `Queue, connect and TLS handshake times are the worst shard's, an upper bound: ${withoutTimes
-            .map((i) => i.source)
-            .join(
-              ", ",
-            )} ${withoutTimes.length === 1 ? "has" : "have"} no histograms of them (written by an older load-test)`,
-        ]
-      : []),
+    ...(withoutTimes.length > 0 ? [upperBoundWarning(withoutTimes.map((i) => i.source))] : []),
   ];
   // Shards judged by thresholds: the same thresholds judged again on the merged histograms.
   const thresholds = thresholdsOf(first);
