@@ -2,7 +2,8 @@
 # Installs the Debian packages the test suite runs for real (README "Development"): the tests
 # start a real Prometheus Pushgateway, Prometheus and promtool (test/helpers/pushgateway.ts), a
 # real nginx (test/helpers/nginx.ts) and a real node_exporter (test/helpers/node-exporter.ts), and
-# open the HTML reports in Debian's chromium (test/helpers/browser.ts, driven by playwright-core).
+# open the HTML reports in Debian's chromium (test/helpers/browser.ts, driven by playwright-core),
+# and make separate test hosts in network namespaces with iproute2's ip (test/helpers/netns.ts).
 # `npm test` runs this first (package.json "pretest").
 # Idempotent and silent when everything is present; uses sudo when not root; exits 1 with the
 # command to run by hand when it cannot install. LOAD_TEST_SKIP_TEST_DEPS=1 skips it (the tests
@@ -19,6 +20,7 @@ DEPS=(
   "nginx|NGINX_BIN|/usr/sbin/nginx|nginx-light"
   "chromium|CHROMIUM_BIN|/usr/bin/chromium|chromium"
   "prometheus-node-exporter|NODE_EXPORTER_BIN|/usr/bin/prometheus-node-exporter|prometheus-node-exporter"
+  "ip|IP_BIN|/usr/sbin/ip|iproute2"
 )
 
 # Where the test helpers look, in their order: $VAR, the Debian path, then PATH. The Debian paths
@@ -49,7 +51,7 @@ mapfile -t need < <(missing)
 hint="apt-get update && apt-get install -y --no-install-recommends ${need[*]}"
 echo "ensure-test-deps: the tests need Debian packages that are missing: ${need[*]}; installing them" >&2
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "ensure-test-deps: error: no apt-get here; install ${need[*]} (or their binaries, and point PUSHGATEWAY_BIN, PROMETHEUS_BIN, PROMTOOL_BIN, NGINX_BIN, CHROMIUM_BIN, NODE_EXPORTER_BIN at them), or set LOAD_TEST_SKIP_TEST_DEPS=1 to skip this check" >&2
+  echo "ensure-test-deps: error: no apt-get here; install ${need[*]} (or their binaries, and point PUSHGATEWAY_BIN, PROMETHEUS_BIN, PROMTOOL_BIN, NGINX_BIN, CHROMIUM_BIN, NODE_EXPORTER_BIN, IP_BIN at them), or set LOAD_TEST_SKIP_TEST_DEPS=1 to skip this check" >&2
   exit 1
 fi
 sudo=()

@@ -96,7 +96,7 @@ const worstLag = (lags: ReadonlyArray<{ p50: number; p99: number; max: number }>
   max: Math.max(...lags.map((lag) => lag.max)),
 });
 
-/** The worst (highest) of each figure: for summaries no histogram was kept for (queue time). */
+/** The worst (highest) of each figure: for summaries a shard's file kept no histogram of (older files). */
 function worstSummary(summaries: readonly LatencySummaryMs[]): LatencySummaryMs {
   const keys = ["min", "mean", "p50", "p90", "p95", "p99", "p999", "max"] as const;
   return Object.fromEntries(
@@ -135,7 +135,34 @@ function mergeTimeline(results: readonly RunResult[], startMs: number): Timeline
   return [...bySecond.values()].sort((a, b) => a.t - b.t);
 }
 
-function mergeTransport(transports: readonly TransportResult[]): TransportResult {
+/**
+ * The union of one optional histogram (queue, connect, TLS handshake time) over the shards,
+ * exact when every shard's file has it; undefined when a file written before they were kept
+ * lacks it (the caller then takes the worst shard's summary).
+ */
+function sumIfAll(
+  inputs: readonly ShardInput[],
+  field: "queueTime" | "connect" | "tlsHandshake",
+): hdr.Histogram | undefined {
+  const histograms = inputs.flatMap((input) => {
+    const histogram = input.histograms[field];
+    return histogram ? [histogram] : [];
+  });
+  return histograms.length === inputs.length ? sumHistograms(histograms) : undefined;
+}
+
+/** The merge's warning for files written before queue, connect and handshake histograms were kept. */
+const upperBoundWarning = (sources: readonly string[]): string =>
+  `Queue, connect and TLS handshake times are the worst shard's, an upper bound: ${sources.join(", ")} ` +
+  `${sources.length === 1 ? "has" : "have"} no histograms of them (written by an older load-test)`;
+
+/** Connect and TLS handshake times of the union of the shards' connections (exact or worst shard's). */
+interface ConnectionTimesMs {
+  connectMs: LatencySummaryMs;
+  tlsHandshakeMs: LatencySummaryMs;
+}
+
+function mergeTransport(transports: readonly TransportResult[], times: ConnectionTimesMs): TransportResult {
   const first = transports[0] as TransportResult;
   const errors: TransportResult["errors"] = {};
   for (const transport of transports)
@@ -161,9 +188,8 @@ function mergeTransport(transports: readonly TransportResult[]): TransportResult
       limit: connections.reduce((sum, c) => sum + c.limit, 0),
       byProtocol: sumRecords(connections.map((c) => c.byProtocol)),
       byTlsVersion: sumRecords(connections.map((c) => c.byTlsVersion)),
-      // Connect and handshake times are kept as summaries only: the worst shard's.
-      connectMs: worstSummary(connections.map((c) => c.connectMs)),
-      tlsHandshakeMs: worstSummary(connections.map((c) => c.tlsHandshakeMs)),
+      connectMs: times.connectMs,
+      tlsHandshakeMs: times.tlsHandshakeMs,
       requestsPerConnection: {
         mean:
           opened === 0
@@ -210,6 +236,20 @@ export function mergeShards(inputs: readonly ShardInput[], allowPartial = false)
       ),
     ]),
   );
+  // Files written before queue, connect and handshake histograms were kept: the worst shard's summary.
+  const queueTime = sumIfAll(inputs, "queueTime");
+  const connect = sumIfAll(inputs, "connect");
+  const tlsHandshake = sumIfAll(inputs, "tlsHandshake");
+  const withoutTimes = inputs.filter(
+    (i) => !i.histograms.queueTime || !i.histograms.connect || !i.histograms.tlsHandshake,
+  );
+  const connections = results.map((r) => r.transport.connections);
+  const connectionTimes: ConnectionTimesMs = {
+    connectMs: connect ? summarizeMs(connect) : worstSummary(connections.map((c) => c.connectMs)),
+    tlsHandshakeMs: tlsHandshake
+      ? summarizeMs(tlsHandshake)
+      : worstSummary(connections.map((c) => c.tlsHandshakeMs)),
+  };
   const requests = sumRecords(results.map((r) => r.requests));
   const completed = requests.success + requests.blocked + requests.error;
   const matched = results.reduce(
@@ -249,11 +289,14 @@ export function mergeShards(inputs: readonly ShardInput[], allowPartial = false)
     requests,
     latencyMs: summarizeMs(latency),
     serviceTimeMs: summarizeMs(serviceTime),
-    queueTimeMs: worstSummary(results.map((r) => r.queueTimeMs)),
+    queueTimeMs: queueTime ? summarizeMs(queueTime) : worstSummary(results.map((r) => r.queueTimeMs)),
     sendLagMs: summarizeMs(sendLag),
     categories,
     errors: sumRecords(results.map((r) => r.errors)),
-    transport: mergeTransport(results.map((r) => r.transport)),
+    transport: mergeTransport(
+      results.map((r) => r.transport),
+      connectionTimes,
+    ),
     timeline: mergeTimeline(results, startMs),
     generator: {
       eventLoopDelayMs: worstLag(generators.map((g) => g.eventLoopDelayMs)),
@@ -276,6 +319,7 @@ export function mergeShards(inputs: readonly ShardInput[], allowPartial = false)
       (r) => `Shard ${r.shard?.index ?? 0}/${count} started ${r.startAt?.lateMs} ms after --start-at`,
     ),
     ...(present.length < count ? [`Partial: ${present.length} of ${count} shards merged`] : []),
+    ...(withoutTimes.length > 0 ? [upperBoundWarning(withoutTimes.map((i) => i.source))] : []),
   ];
   // Shards judged by thresholds: the same thresholds judged again on the merged histograms.
   const thresholds = thresholdsOf(first);
@@ -319,6 +363,9 @@ export function mergeShards(inputs: readonly ShardInput[], allowPartial = false)
     sendLag: encode(sendLag),
     ownSendLag: encode(ownSendLag),
     latencyByCategory: Object.fromEntries(Object.entries(latencyByCategory).map(([k, h]) => [k, encode(h)])),
+    ...(queueTime ? { queueTime: encode(queueTime) } : {}),
+    ...(connect ? { connect: encode(connect) } : {}),
+    ...(tlsHandshake ? { tlsHandshake: encode(tlsHandshake) } : {}),
   };
   return {
     schemaVersion: first.schemaVersion,

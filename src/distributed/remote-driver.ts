@@ -5,7 +5,13 @@ import { recorderLayoutFor, transportFor, type ShardEnd, type ShardStats } from 
 import { toWorkerOptions, type WorkerInput, type WorkerOptions } from "../engine/thread-protocol.js";
 import { Recorder } from "../metrics/recorder.js";
 import type { LagSummaryMs, TransportResult } from "../metrics/result.js";
-import { mergeTransportSummaries, type ProbeResult, type TransportSummary } from "../transport/http.js";
+import { ConnectionRecorder } from "../transport/connections.js";
+import {
+  mergeTransportSummaries,
+  type ConnectionTimes,
+  type ProbeResult,
+  type TransportSummary,
+} from "../transport/http.js";
 import { formatSeconds, type Fleet, type RemoteShard } from "./fleet.js";
 import type { ShardSpec } from "./flags.js";
 import type { ShardMessage } from "./remote-protocol.js";
@@ -228,6 +234,13 @@ export class RemoteDriver implements LoadDriver {
       reports.map((report) => ({ summary: report.transport, connections: report.connections })),
     );
     return { ...summary, errors };
+  }
+
+  /** The shards' connect and TLS handshake histograms from their latest reports, merged bucket by bucket. */
+  connectionTimes(): ConnectionTimes {
+    return ConnectionRecorder.merged(
+      this.fleet.shards.flatMap((shard) => (shard.latest ? [shard.latest.connections] : [])),
+    ).times();
   }
 
   /** Every shard's last report, then the command streams end and the coordinator stops listening. */

@@ -1,6 +1,6 @@
 import type { Recorder } from "../metrics/recorder.js";
 import type { LagSummaryMs, TransportResult } from "../metrics/result.js";
-import type { ProbeResult } from "../transport/http.js";
+import type { ConnectionTimes, ProbeResult } from "../transport/http.js";
 import type { Shard, ShardEnd, ShardStats } from "./shard.js";
 
 /**
@@ -27,6 +27,8 @@ export interface LoadDriver {
   /** The worst thread's event-loop delay. */
   eventLoopDelayMs(): LagSummaryMs;
   transportResult(): TransportResult;
+  /** The connect and TLS handshake time histograms (merged over threads), for the results file. */
+  connectionTimes(): ConnectionTimes;
   /** Abandons what is still in flight, closes connections and threads; the recorder is final after it. */
   close(): Promise<ShardEnd>;
   /** Shard processes driven by a coordinator (distributed/remote-driver.ts): who took part, who was lost. */
@@ -60,6 +62,7 @@ export function localDriver(shard: Shard): LoadDriver {
     stats: () => shard.stats(),
     eventLoopDelayMs: () => shard.eventLoopDelayMs(),
     transportResult: () => shard.transportResult(),
+    connectionTimes: () => shard.connectionTimes(),
     close: () => shard.close(),
   };
 }

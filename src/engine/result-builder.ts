@@ -194,7 +194,9 @@ export class ResultBuilder {
       ...(options.coldstartWindow > 0
         ? { coldStart: { window: options.coldstartWindow, ...rec.coldStart.result() } }
         : {}),
-      ...(final ? { histograms: resultHistograms(rec, this.scenario.categories) } : {}),
+      ...(final
+        ? { histograms: resultHistograms(rec, this.scenario.categories, driver.connectionTimes()) }
+        : {}),
     };
   }
 

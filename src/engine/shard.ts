@@ -8,7 +8,12 @@ import { globalIndex, shareOf, stripePlan } from "../plan/stripe.js";
 import { weightsFor } from "../scenarios/mix.js";
 import { builtInScenario, customScenario, type Scenario } from "../scenarios/scenario.js";
 import { TransportErrorTally } from "../transport/errors.js";
-import { HttpTransport, type ConnectionState, type ProbeResult } from "../transport/http.js";
+import {
+  HttpTransport,
+  type ConnectionState,
+  type ConnectionTimes,
+  type ProbeResult,
+} from "../transport/http.js";
 import type { Clock } from "./clock.js";
 import { Scheduler, type SchedulerOptions, type SendFn } from "./scheduler.js";
 
@@ -198,6 +203,10 @@ export class Shard {
 
   connectionState(): ConnectionState {
     return this.transport.connectionState();
+  }
+
+  connectionTimes(): ConnectionTimes {
+    return this.transport.connectionTimes();
   }
 
   /** One preflight connection (docs/TRANSPORT.md "Preflight"); its connection serves the run. */

@@ -3,7 +3,13 @@ import { Worker } from "node:worker_threads";
 import type { RunOptions } from "../config/options.js";
 import { Recorder } from "../metrics/recorder.js";
 import type { LagSummaryMs, TransportResult } from "../metrics/result.js";
-import { mergeTransportSummaries, type ProbeResult, type TransportSummary } from "../transport/http.js";
+import { ConnectionRecorder } from "../transport/connections.js";
+import {
+  mergeTransportSummaries,
+  type ConnectionTimes,
+  type ProbeResult,
+  type TransportSummary,
+} from "../transport/http.js";
 import { composeStripe } from "../distributed/flags.js";
 import type { Clock } from "./clock.js";
 import type { LoadDriver } from "./driver.js";
@@ -222,6 +228,13 @@ export class ThreadedDriver implements LoadDriver {
       reports.map((report) => ({ summary: report.transport, connections: report.connections })),
     );
     return { ...summary, errors };
+  }
+
+  connectionTimes(): ConnectionTimes {
+    // The threads' latest reports, merged bucket by bucket (none yet: empty histograms).
+    return ConnectionRecorder.merged(
+      this.handles.flatMap((handle) => (handle.latest ? [handle.latest.connections] : [])),
+    ).times();
   }
 
   async close(): Promise<ShardEnd> {

@@ -12,8 +12,21 @@ function encodeForFile(histogram: hdr.Histogram): string {
   return hdr.encodeIntoCompressedBase64(histogram);
 }
 
-/** The recorder's histograms for the results file (docs/RESULTS.md "Histograms"). */
-export function resultHistograms(recorder: Recorder, categoryNames: readonly string[]): ResultHistograms {
+/** A transport's connect and TLS handshake time histograms (µs), as transport/connections.ts keeps them. */
+export interface ConnectionTimeHistograms {
+  connect: hdr.Histogram;
+  tlsHandshake: hdr.Histogram;
+}
+
+/**
+ * The recorder's histograms and the transport's connection times for the results file
+ * (docs/RESULTS.md "Histograms").
+ */
+export function resultHistograms(
+  recorder: Recorder,
+  categoryNames: readonly string[],
+  connectionTimes: ConnectionTimeHistograms,
+): ResultHistograms {
   const latencyByCategory: Record<string, string> = {};
   categoryNames.forEach((name, k) => {
     const tally = recorder.categories[k];
@@ -27,6 +40,9 @@ export function resultHistograms(recorder: Recorder, categoryNames: readonly str
     sendLag: encodeForFile(recorder.sendLag),
     ownSendLag: encodeForFile(recorder.ownSendLag),
     latencyByCategory,
+    queueTime: encodeForFile(recorder.queueTime),
+    connect: encodeForFile(connectionTimes.connect),
+    tlsHandshake: encodeForFile(connectionTimes.tlsHandshake),
   };
 }
 
@@ -37,6 +53,10 @@ export interface DecodedHistograms {
   sendLag: hdr.Histogram;
   ownSendLag: hdr.Histogram;
   latencyByCategory: Record<string, hdr.Histogram>;
+  /** Absent in files written before they were kept (merge then takes the worst shard's summary). */
+  queueTime?: hdr.Histogram;
+  connect?: hdr.Histogram;
+  tlsHandshake?: hdr.Histogram;
 }
 
 /**
@@ -88,6 +108,10 @@ export function decodeResultHistograms(result: RunResult, source: string): Decod
       throw new InvalidHistogramError(source, field, (error as Error).message);
     }
   };
+  const optional = (field: "queueTime" | "connect" | "tlsHandshake"): Partial<DecodedHistograms> => {
+    const encoded = histograms[field];
+    return encoded === undefined ? {} : { [field]: decode(field, encoded) };
+  };
   return {
     latency: decode("latency", histograms.latency),
     serviceTime: decode("serviceTime", histograms.serviceTime),
@@ -99,5 +123,8 @@ export function decodeResultHistograms(result: RunResult, source: string): Decod
         decode(`latencyByCategory.${name}`, encoded),
       ]),
     ),
+    ...optional("queueTime"),
+    ...optional("connect"),
+    ...optional("tlsHandshake"),
   };
 }

@@ -367,6 +367,15 @@ export interface ResultHistograms {
   ownSendLag: string;
   /** Latency per category of the mix (`categories.<name>.latencyMs`). */
   latencyByCategory: Record<string, string>;
+  /**
+   * From the send to the write (`queueTimeMs`). This and the two below are absent in files
+   * written before they were kept; a merge then takes the worst shard's summary for them.
+   */
+  queueTime?: string;
+  /** Connect time of each connection opened (`transport.connections.connectMs`). */
+  connect?: string;
+  /** TLS handshake time of each TLS connection (`transport.connections.tlsHandshakeMs`); empty over cleartext. */
+  tlsHandshake?: string;
 }
 
 /** Cumulative latency histogram buckets for Prometheus export (`le` in ms, counts cumulative). */

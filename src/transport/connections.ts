@@ -45,6 +45,13 @@ export interface ConnectionState {
   retried: Record<string, number>;
 }
 
+/** A transport's connect and TLS handshake times: its own µs HDR histograms, not copies. */
+export interface ConnectionTimes {
+  connect: hdr.Histogram;
+  /** Empty over cleartext. */
+  tlsHandshake: hdr.Histogram;
+}
+
 /**
  * Per-connection measurements: counts by protocol and TLS version, HDR histograms of connect
  * and handshake times, and reuse (responses per connection). Updated once per connection,
@@ -90,6 +97,11 @@ export class ConnectionRecorder {
   retriedSummary(): RetriedSummary {
     const byReason = { ...this.retried };
     return { total: Object.values(byReason).reduce((sum, count) => sum + count, 0), byReason };
+  }
+
+  /** The connect and handshake histograms themselves, for the results file's `histograms`. */
+  times(): ConnectionTimes {
+    return { connect: this.connectTime, tlsHandshake: this.tlsHandshakeTime };
   }
 
   state(): ConnectionState {

@@ -11,6 +11,7 @@ import {
   type ConnectionProtocol,
   type ConnectionState,
   type ConnectionStats,
+  type ConnectionTimes,
   type OpenedConnection,
 } from "./connections.js";
 import { openConnection, type ConnectorSettings } from "./connector.js";
@@ -34,7 +35,7 @@ import { MAX_FRAME_SIZE, SETTINGS } from "./http2-frames.js";
 import { clientPreface, handOverPrefaced } from "./http2-session.js";
 import { buildTlsSettings, TlsSessionCache } from "./tls.js";
 
-export type { ConnectionState, ConnectionStats } from "./connections.js";
+export type { ConnectionState, ConnectionStats, ConnectionTimes } from "./connections.js";
 
 export interface TransportOptions {
   /** `http(s)://host:port` of the target. */
@@ -420,6 +421,11 @@ export class HttpTransport {
   /** The connection measurements as plain data, for merging the threads' transports. */
   connectionState(): ConnectionState {
     return this.recorder.state();
+  }
+
+  /** The connect and handshake time histograms (docs/RESULTS.md "Histograms"). */
+  connectionTimes(): ConnectionTimes {
+    return this.recorder.times();
   }
 
   /** Connection counts in the results' historical shape (opened, byProtocol, byTlsVersion). */

@@ -22,6 +22,7 @@ const BINARY_VARIABLES = [
   "NGINX_BIN",
   "CHROMIUM_BIN",
   "NODE_EXPORTER_BIN",
+  "IP_BIN",
 ];
 
 /** A root with no package installed, a PATH with only what the script needs, and a stand-in apt-get. */
@@ -47,6 +48,7 @@ async function freshMachine(aptGet: "installs" | "installs nothing" | "absent") 
   nginx-light) put usr/sbin/nginx ;;
   chromium) put usr/bin/chromium ;;
   prometheus-node-exporter) put usr/bin/prometheus-node-exporter ;;
+  iproute2) put usr/sbin/ip ;;
 esac; done`
         : ":";
     const script = `#!${BASH}
@@ -82,14 +84,14 @@ describe("scripts/ensure-test-deps.sh", () => {
     const first = machine.run();
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toContain(
-      "missing: chromium nginx-light prometheus prometheus-node-exporter prometheus-pushgateway; installing them",
+      "missing: chromium iproute2 nginx-light prometheus prometheus-node-exporter prometheus-pushgateway; installing them",
     );
     expect(first.stderr).toContain(
-      "installed chromium nginx-light prometheus prometheus-node-exporter prometheus-pushgateway",
+      "installed chromium iproute2 nginx-light prometheus prometheus-node-exporter prometheus-pushgateway",
     );
     expect(await machine.aptCalls()).toEqual([
       "update -qq",
-      "install -y -qq --no-install-recommends chromium nginx-light prometheus prometheus-node-exporter prometheus-pushgateway",
+      "install -y -qq --no-install-recommends chromium iproute2 nginx-light prometheus prometheus-node-exporter prometheus-pushgateway",
     ]);
     for (const path of [
       "usr/bin/promtool",
@@ -97,6 +99,7 @@ describe("scripts/ensure-test-deps.sh", () => {
       "usr/sbin/nginx",
       "usr/bin/chromium",
       "usr/bin/prometheus-node-exporter",
+      "usr/sbin/ip",
     ])
       expect(existsSync(join(machine.root, path))).toBe(true);
     // Everything is there now: a second run says nothing and calls nothing.
@@ -110,7 +113,7 @@ describe("scripts/ensure-test-deps.sh", () => {
     const result = machine.run();
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
-      "error: still missing after apt-get: chromium nginx-light prometheus prometheus-node-exporter prometheus-pushgateway; run: apt-get update && apt-get install -y --no-install-recommends chromium nginx-light prometheus prometheus-node-exporter prometheus-pushgateway",
+      "error: still missing after apt-get: chromium iproute2 nginx-light prometheus prometheus-node-exporter prometheus-pushgateway; run: apt-get update && apt-get install -y --no-install-recommends chromium iproute2 nginx-light prometheus prometheus-node-exporter prometheus-pushgateway",
     );
   });
 
@@ -119,7 +122,7 @@ describe("scripts/ensure-test-deps.sh", () => {
     const result = machine.run();
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
-      /error: no apt-get here; install chromium nginx-light prometheus prometheus-node-exporter prometheus-pushgateway/,
+      /error: no apt-get here; install chromium iproute2 nginx-light prometheus prometheus-node-exporter prometheus-pushgateway/,
     );
     expect(result.stderr).toContain("LOAD_TEST_SKIP_TEST_DEPS=1");
   });
@@ -135,7 +138,7 @@ describe("scripts/ensure-test-deps.sh", () => {
       timeout: 20_000,
     });
     expect(result.stderr).toContain(
-      "missing: chromium prometheus prometheus-node-exporter prometheus-pushgateway;",
+      "missing: chromium iproute2 prometheus prometheus-node-exporter prometheus-pushgateway;",
     );
   });
 });

@@ -145,7 +145,12 @@ describe("load-test coordinate: a live sharded run", () => {
     expect(result.runId).toBe("coord-exact");
     expect(result.timeline.reduce((sum, second) => sum + second.completed, 0)).toBe(300);
     // The merged histogram holds every request (bucket-exact sums of the shards' deltas).
-    expect(decodeResultHistograms(result, out).latency.totalCount).toBe(300);
+    const decoded = decodeResultHistograms(result, out);
+    expect(decoded.latency.totalCount).toBe(300);
+    expect(decoded.queueTime?.totalCount).toBe(300);
+    // One connect time per connection any shard opened (each shard opens its own).
+    expect(result.transport.connections.opened).toBeGreaterThanOrEqual(3);
+    expect(decoded.connect?.totalCount).toBe(result.transport.connections.opened);
     // The key went to the shards and from them to the target, and nowhere else.
     const seen = target.authorizations.slice(before);
     expect(seen.every((value) => value === `Bearer ${SECRET}`)).toBe(true);

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { decodeResultHistograms } from "../../src/metrics/result-histograms.js";
 import type { RunResult } from "../../src/metrics/result.js";
 import { BIN_PATH, runCli } from "../helpers/cli.js";
 import { allowEverything, startLocalServer, type LocalServer } from "../helpers/servers.js";
@@ -50,5 +51,12 @@ describe("--shard with --threads: thread t of shard K sends stripe K + N·t of N
       server.bodies.map((body) => JSON.stringify(body)).sort();
     expect(sharded.bodies).toHaveLength(102);
     expect(bodies(sharded)).toEqual(bodies(single));
+    // Each shard's file holds the queue and connect time histograms of both its threads, merged.
+    for (const shard of shards) {
+      const decoded = decodeResultHistograms(shard, "shard");
+      expect(decoded.queueTime?.totalCount).toBe(shard.requests.total);
+      expect(shard.transport.connections.opened).toBeGreaterThanOrEqual(2);
+      expect(decoded.connect?.totalCount).toBe(shard.transport.connections.opened);
+    }
   });
 });

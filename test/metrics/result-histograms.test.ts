@@ -2,13 +2,14 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { Histogram } from "hdr-histogram-js";
 import { describe, expect, it } from "vitest";
-import { recordMs, summarizeMs } from "../../src/metrics/histogram.js";
+import { createLatencyHistogram, recordMs, summarizeMs } from "../../src/metrics/histogram.js";
 import { OutcomeTally, Recorder } from "../../src/metrics/recorder.js";
 import {
   decodeResultHistograms,
   InvalidHistogramError,
   MissingHistogramsError,
   resultHistograms,
+  type ConnectionTimeHistograms,
 } from "../../src/metrics/result-histograms.js";
 import { RESULTS_SCHEMA_VERSION, type Outcome, type RunResult } from "../../src/metrics/result.js";
 import {
@@ -50,6 +51,8 @@ function record(recorder: Recorder, seed: number, count: number, categories = CA
       intendedAtMs,
       sentAtMs,
       endAtMs,
+      // Some waited for a connection: queue times of 0 to 0.3 ms.
+      sentAtMs + (index % 7) * 0.05,
     );
   }
 }
@@ -60,9 +63,23 @@ function recorded(seed: number, count = 5000): Recorder {
   return recorder;
 }
 
-/** A loaded results file's run with the histograms of `recorder`. */
-function resultWith(recorder: Recorder): RunResult {
-  return { schemaVersion: 1, histograms: resultHistograms(recorder, CATEGORIES) } as unknown as RunResult;
+/** Connect and TLS handshake times of `count` connections, as a transport's ConnectionRecorder keeps them. */
+function connectionTimes(seed: number, count = 40): ConnectionTimeHistograms {
+  const next = random(seed);
+  const times = { connect: createLatencyHistogram(), tlsHandshake: createLatencyHistogram() };
+  for (let k = 0; k < count; k++) {
+    recordMs(times.connect, 0.05 + next() * 3);
+    recordMs(times.tlsHandshake, 0.8 + next() * 12);
+  }
+  return times;
+}
+
+/** A loaded results file's run with the histograms of `recorder` (and `connections`). */
+function resultWith(recorder: Recorder, connections = connectionTimes(0)): RunResult {
+  return {
+    schemaVersion: 1,
+    histograms: resultHistograms(recorder, CATEGORIES, connections),
+  } as unknown as RunResult;
 }
 
 const PERCENTILES = [0, 1, 10, 33.3, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99, 100];
@@ -87,7 +104,8 @@ function expectSameDistribution(decoded: Histogram, original: Histogram): void {
 describe("results histograms (docs/RESULTS.md, Histograms)", () => {
   it("decode to the recorder's histograms: same counts, percentiles and mean; the maximum to its bucket", () => {
     const recorder = recorded(7);
-    const histograms = resultHistograms(recorder, CATEGORIES);
+    const connections = connectionTimes(7);
+    const histograms = resultHistograms(recorder, CATEGORIES, connections);
     expect(histograms.unit).toBe("us");
     expect(histograms.significantDigits).toBe(3);
     expect(Object.keys(histograms.latencyByCategory)).toEqual(CATEGORIES);
@@ -96,16 +114,24 @@ describe("results histograms (docs/RESULTS.md, Histograms)", () => {
       histograms.serviceTime,
       histograms.sendLag,
       histograms.ownSendLag,
+      histograms.queueTime,
+      histograms.connect,
+      histograms.tlsHandshake,
     ])
       expect(encoded).toMatch(/^HISTF[A-Za-z0-9+/]+=*$/);
 
-    const decoded = decodeResultHistograms(resultWith(recorder), "test");
+    const decoded = decodeResultHistograms(resultWith(recorder, connections), "test");
     expect(decoded.latency.totalCount).toBe(5000);
     expectSameDistribution(decoded.latency, recorder.latency);
     expectSameDistribution(decoded.serviceTime, recorder.serviceTime);
     expectSameDistribution(decoded.sendLag, recorder.sendLag);
     expectSameDistribution(decoded.ownSendLag, recorder.ownSendLag);
     expect(decoded.ownSendLag.totalCount).toBeLessThan(5000);
+    expect(decoded.queueTime?.totalCount).toBe(5000);
+    expectSameDistribution(decoded.queueTime as Histogram, recorder.queueTime);
+    expect(decoded.connect?.totalCount).toBe(40);
+    expectSameDistribution(decoded.connect as Histogram, connections.connect);
+    expectSameDistribution(decoded.tlsHandshake as Histogram, connections.tlsHandshake);
     CATEGORIES.forEach((name, k) => {
       const histogram = decoded.latencyByCategory[name] as Histogram;
       expect(histogram.totalCount).toBe(recorder.categories[k]?.requests);
@@ -122,12 +148,16 @@ describe("results histograms (docs/RESULTS.md, Histograms)", () => {
   it("an empty histogram (a category nothing was sent to) is a decodable encoding, not an empty string", () => {
     const recorder = new Recorder({ categoryNames: ["normal", "llm"] }, 0);
     recorder.recordCompletion(0, 0, "success", undefined, true, 0, 0, 1.5);
-    const histograms = resultHistograms(recorder, ["normal", "llm"]);
+    // Cleartext: no TLS handshake, an empty histogram.
+    const connections = { connect: connectionTimes(4, 1).connect, tlsHandshake: createLatencyHistogram() };
+    const histograms = resultHistograms(recorder, ["normal", "llm"], connections);
     expect(histograms.latencyByCategory.llm).toMatch(/^HISTF/);
+    expect(histograms.tlsHandshake).toMatch(/^HISTF/);
     const result = { histograms } as unknown as RunResult;
     const decoded = decodeResultHistograms(result, "test");
     expect(decoded.latencyByCategory.llm?.totalCount).toBe(0);
     expect(decoded.latency.totalCount).toBe(1);
+    expect(decoded.tlsHandshake?.totalCount).toBe(0);
   });
 
   it("merge exactly: the sum of two files' decoded histograms is the histogram of both runs together", () => {
@@ -140,6 +170,17 @@ describe("results histograms (docs/RESULTS.md, Histograms)", () => {
     merged.add(decodeResultHistograms(resultWith(b), "b").latency);
     expect(merged.totalCount).toBe(10_000);
     expectSameDistribution(merged, both.latency);
+  });
+
+  it("a file written before queue, connect and TLS histograms were kept decodes without them", () => {
+    const result = resultWith(recorded(6, 200));
+    const histograms = result.histograms!;
+    delete histograms.queueTime;
+    delete histograms.connect;
+    delete histograms.tlsHandshake;
+    const decoded = decodeResultHistograms(result, "older.json");
+    expect(decoded.latency.totalCount).toBe(200);
+    expect("queueTime" in decoded || "connect" in decoded || "tlsHandshake" in decoded).toBe(false);
   });
 
   it("a result without histograms says so, naming where it came from", () => {
@@ -176,7 +217,10 @@ describe("loading results files", () => {
 
   it("loads the ladder and phases forms, one run per step or phase, with labels for messages", async () => {
     const old = JSON.parse(await readFile(OLD_FILE, "utf8")) as RunResult;
-    const withHistograms = { ...old, histograms: resultHistograms(recorded(5, 300), CATEGORIES) };
+    const withHistograms = {
+      ...old,
+      histograms: resultHistograms(recorded(5, 300), CATEGORIES, connectionTimes(5)),
+    };
     const ladder = parseResults(
       JSON.stringify({
         schemaVersion: 1,
