@@ -21,6 +21,8 @@ import type { ShardMessage } from "./remote-protocol.js";
  * (one streamed line, milliseconds inside a cluster) before the first request is due.
  */
 const START_AHEAD_MS = 500;
+/** A shared start given (`--start-at`, asked for START_AHEAD_MS early) is kept if at least this far ahead. */
+const MIN_AHEAD_MS = 20;
 
 /** How long the coordinator waits for each shard's last report after "close" before it is lost. */
 const CLOSE_WAIT_MS = 15_000;
@@ -43,6 +45,7 @@ export function remoteInput(options: RunOptions, shard: ShardSpec): WorkerInput 
  */
 export class RemoteDriver implements LoadDriver {
   readonly threads: number;
+  readonly startLeadMs = START_AHEAD_MS;
   private merged: Recorder;
   private readonly layout: ReturnType<typeof recorderLayoutFor>;
   private started = false;
@@ -169,7 +172,8 @@ export class RemoteDriver implements LoadDriver {
 
   async start(at?: number): Promise<number> {
     await this.whenReady();
-    const t0Ms = Math.max(at ?? 0, this.clock.nowMs() + START_AHEAD_MS);
+    const nowMs = this.clock.nowMs();
+    const t0Ms = at === undefined ? nowMs + START_AHEAD_MS : Math.max(at, nowMs + MIN_AHEAD_MS);
     this.t0EpochMs = Date.now() + (t0Ms - this.clock.nowMs());
     this.merged = new Recorder(this.layout, t0Ms, "merge");
     this.shardSeconds.fill(0);

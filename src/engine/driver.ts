@@ -31,6 +31,8 @@ export interface LoadDriver {
   connectionTimes(): ConnectionTimes;
   /** Abandons what is still in flight, closes connections and threads; the recorder is final after it. */
   close(): Promise<ShardEnd>;
+  /** How long before a shared start (`--start-at`) `start` must be called: a command's way to the senders. */
+  readonly startLeadMs?: number;
   /** Shard processes driven by a coordinator (distributed/remote-driver.ts): who took part, who was lost. */
   fleetState?(): FleetState;
 }

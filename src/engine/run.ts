@@ -126,8 +126,13 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
     let abortTimer: NodeJS.Timeout | undefined;
     let progressTimer: NodeJS.Timeout | undefined;
     try {
-      const sharedStartMs = await untilStartAt(options, clock, times, hooks.signal);
+      const sharedStartMs = await untilStartAt(options, clock, times, hooks.signal, driver.startLeadMs);
       times.t0Ms = await driver.start(sharedStartMs);
+      if (sharedStartMs !== undefined && times.t0Ms - sharedStartMs >= 1) {
+        // The senders could not take the shared instant (it came before they could be told).
+        times.lateStartMs = times.t0Ms - sharedStartMs;
+        times.startedAt = new Date(times.startedAt.getTime() + times.lateStartMs);
+      }
       const { t0Ms } = times;
       // The results' start is t0 itself, not the moment the run was prepared: threads, the
       // preflight and the warm-up come before it, and endedAt and the interval log count from it.
@@ -225,6 +230,7 @@ async function untilStartAt(
   clock: Clock,
   times: RunTimes,
   signal: AbortSignal | undefined,
+  leadMs = 0,
 ): Promise<number | undefined> {
   const atEpochMs = options.startAtEpochMs;
   if (atEpochMs === undefined) return undefined;
@@ -234,8 +240,9 @@ async function untilStartAt(
     times.startedAt = new Date();
     return undefined;
   }
-  // Wake a little early: the scheduler then waits out the rest at its own precision.
-  const earlyMs = 30;
+  // Wake a little early: the scheduler then waits out the rest at its own precision (and a
+  // coordinator's shards get the instant in time, the driver's lead).
+  const earlyMs = Math.max(30, leadMs);
   if (waitMs > earlyMs) await sleepUnlessAborted(waitMs - earlyMs, signal);
   times.startedAt = new Date(atEpochMs);
   return clock.nowMs() + (atEpochMs - Date.now());

@@ -285,6 +285,40 @@ describe("load-test coordinate: a live sharded run", () => {
     expect(result.requests.total).toBeLessThan(200);
   }, 60_000);
 
+  it("--start-at on the coordinator: every shard starts its schedule at that instant", async () => {
+    const out = join(dir, "start-at.json");
+    const before = target.arrivalsMs.length;
+    const atEpochMs = Math.ceil((Date.now() + 6000) / 1000) * 1000;
+    const { proc, url } = await coordinator([
+      "--shards",
+      "2",
+      "--start-at",
+      new Date(atEpochMs).toISOString(),
+      "--target",
+      target.url,
+      "--rps",
+      "50",
+      "--duration",
+      "2s",
+      "--category",
+      "normal",
+      "--out",
+      out,
+    ]);
+    const shards = [shard(url), shard(url)];
+    const [{ code }, ...ends] = await Promise.all([proc.done, ...shards.map((s) => s.done)]);
+    expect(code, proc.stderr).toBe(0);
+    ends.forEach((end, k) => expect(end.code, shards[k]?.stderr).toBe(0));
+    const result = read(out);
+    expect(result.startAt).toEqual({ at: new Date(atEpochMs).toISOString(), lateMs: 0 });
+    expect(result.startedAt).toBe(new Date(atEpochMs).toISOString());
+    expect(result.requests.total).toBe(100);
+    // The first request reached the target at the instant, not after another start-up delay.
+    const firstEpochMs = performance.timeOrigin + Math.min(...target.arrivalsMs.slice(before));
+    expect(firstEpochMs).toBeGreaterThanOrEqual(atEpochMs - 5);
+    expect(firstEpochMs).toBeLessThan(atEpochMs + 250);
+  }, 60_000);
+
   it("stops every shard on Ctrl-C and still writes --out (exit 130)", async () => {
     const out = join(dir, "interrupted.json");
     const { proc, url } = await coordinator([
