@@ -38,7 +38,21 @@ import {
 } from "../config/resolve.js";
 import type { ProfileCliFlags } from "../config/profile.js";
 import { ladderOutcome, runLadder } from "../engine/ladder.js";
-import { prepareRun } from "../engine/run.js";
+import { prepareRun, type RunHooks } from "../engine/run.js";
+import { systemClock } from "../engine/clock.js";
+import {
+  DEFAULT_LOST_AFTER,
+  DEFAULT_REGISTER_TIMEOUT,
+  MIN_LOST_AFTER_MS,
+  parseCoordinatorDuration,
+  parseCoordinatorUrl,
+  parseListen,
+  parseShardCount,
+} from "../distributed/coordinate-flags.js";
+import { Fleet, RegistrationError } from "../distributed/fleet.js";
+import { RemoteDriver, remoteInput } from "../distributed/remote-driver.js";
+import { runRemoteShard } from "../distributed/remote-shard.js";
+import { parseShard } from "../distributed/flags.js";
 import { documentCritical, EXIT_CODES, exitCodeOf } from "../evaluate/exit-codes.js";
 import { ladderDocument, phasesDocument } from "../metrics/documents.js";
 import type { ResultsDocument, RunResult } from "../metrics/result.js";
@@ -182,8 +196,10 @@ async function runOnce(
   slot: RunSlot,
   reporters: Reporters,
   interrupts: InterruptSession,
+  driver?: RunHooks["driver"],
 ): Promise<RunResult> {
   const prepared = prepareRun(options, {
+    ...(driver ? { driver } : {}),
     signal: interrupts.signal,
     onProgress: reporters.wantsProgress ? (progress) => reporters.progress(progress, run) : undefined,
     intervals: reporters.intervals,
@@ -230,8 +246,8 @@ async function finishCommand(reporters: Reporters, document: ResultsDocument): P
   });
 }
 
-/** `load-test --rps …`, or a profile with one phase. */
-async function executeRun(command: ResolvedRun): Promise<number> {
+/** `load-test --rps …`, or a profile with one phase; `driver`: `coordinate`'s shard processes. */
+async function executeRun(command: ResolvedRun, driver?: RunHooks["driver"]): Promise<number> {
   const reporters = reportersFor(command);
   await openReporters(reporters);
   tuneHeapForLoad();
@@ -243,7 +259,7 @@ async function executeRun(command: ResolvedRun): Promise<number> {
     count: 1,
     documentWith: (live) => live,
   };
-  const result = await runOnce(command.options, slot, reporters, interrupts);
+  const result = await runOnce(command.options, slot, reporters, interrupts, driver);
   return finishCommand(reporters, result);
 }
 
@@ -439,6 +455,150 @@ async function serveCommand(flags: {
   process.stdout.write("reference gateway stopped\n");
 }
 
+interface CoordinateFlags extends CliRunFlags {
+  shards: string;
+  listen: string;
+  registerTimeout: string;
+  lostAfter: string;
+}
+
+/** A line about the fleet on stderr, clear of the live progress line. */
+function fleetLine(line: string): void {
+  process.stderr.write(`${process.stderr.isTTY ? "\r\x1b[2K" : ""}load-test: ${line}\n`);
+}
+
+/**
+ * `load-test coordinate [profile] --shards N --listen HOST:PORT` (docs/DISTRIBUTED.md "The
+ * coordinator"): the run controller drives N shard processes (`--coordinator URL`) as it drives
+ * threads; every output, the live line, aborts, Ctrl-C and the exit code are a run's.
+ */
+async function coordinateCommand(
+  profilePath: string | undefined,
+  flags: CoordinateFlags,
+  command: Command,
+): Promise<number> {
+  for (const [key, flag] of [
+    ["shard", "--shard"],
+    ["threads", "--threads"],
+  ] as const)
+    if (command.getOptionValueSource(key) === "cli")
+      fail(
+        `${flag}: the coordinator gives each shard its stripe and runs one thread per shard; start more shards instead`,
+        EXIT_CODES.invalidInput,
+      );
+  const shards = resolved(() => parseShardCount(flags.shards));
+  const listen = resolved(() => parseListen(flags.listen));
+  const registerTimeoutMs = resolved(() =>
+    parseCoordinatorDuration("--register-timeout", flags.registerTimeout, 1000),
+  );
+  const lostAfterMs = resolved(() =>
+    parseCoordinatorDuration("--lost-after", flags.lostAfter, MIN_LOST_AFTER_MS),
+  );
+  let resolvedCommand: ResolvedCommand;
+  if (profilePath !== undefined) {
+    let profile;
+    try {
+      profile = await loadProfile(profilePath);
+    } catch (error) {
+      if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
+      throw error;
+    }
+    const loaded = profile;
+    resolvedCommand = resolved(() =>
+      resolveProfile(loaded, typedFlags(command), { ...flags, coordinatedShards: shards }),
+    );
+  } else resolvedCommand = resolved(() => resolveRun({ ...flags, coordinatedShards: shards }));
+  if (resolvedCommand.kind !== "run")
+    fail(
+      `coordinate runs one phase; this profile has ${resolvedCommand.kind === "phases" ? resolvedCommand.phases.length : "several"} phases: give each phase its own profile`,
+      EXIT_CODES.invalidInput,
+    );
+  // One run id for the results and the Pushgateway's grouping key (the shards do not push).
+  const options = { ...resolvedCommand.options, runId: resolvedCommand.options.runId ?? newRunId() };
+  const fleet = await Fleet.listen({
+    shards,
+    ...listen,
+    registerTimeoutMs,
+    lostAfterMs,
+    inputFor: (shard) => remoteInput(options, shard),
+    onEvent: fleetLine,
+  }).catch((error: unknown) => {
+    if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
+    throw error;
+  });
+  fleetLine(
+    `coordinator listening on ${fleet.url} for ${shards} shard${shards > 1 ? "s" : ""} (run id ${options.runId}): start each with load-test run --coordinator ${fleet.url}`,
+  );
+  try {
+    return await executeRun(
+      { ...resolvedCommand, options },
+      (runOptions, categories, signal) =>
+        new RemoteDriver(runOptions, fleet, systemClock, categories, signal, fleetLine),
+    );
+  } catch (error) {
+    if (error instanceof RegistrationError) {
+      await fleet.close();
+      fail(error.message, error.interrupted ? EXIT_CODES.interrupted : EXIT_CODES.invalidInput);
+    }
+    throw error;
+  } finally {
+    await fleet.close();
+  }
+}
+
+/** The only run flags a shard of a coordinated run takes: the coordinator sends the rest. */
+const REMOTE_SHARD_FLAGS = new Set(["coordinator", "shard", "registerTimeout", "quiet"]);
+
+/** `load-test run --coordinator URL` (docs/DISTRIBUTED.md "The coordinator"). */
+async function remoteShardCommand(
+  profilePath: string | undefined,
+  flags: CliRunFlags & { coordinator: string; registerTimeout?: string },
+  command: Command,
+): Promise<number> {
+  if (profilePath !== undefined)
+    fail(
+      `--coordinator: a shard takes the run from its coordinator; give the profile to load-test coordinate`,
+      EXIT_CODES.invalidInput,
+    );
+  for (const option of command.options) {
+    const key = option.attributeName();
+    if (command.getOptionValueSource(key) === "cli" && !REMOTE_SHARD_FLAGS.has(key))
+      fail(
+        `${option.long ?? key}: a shard takes the run from its coordinator (--coordinator); give ${option.long ?? key} to load-test coordinate`,
+        EXIT_CODES.invalidInput,
+      );
+  }
+  const url = resolved(() => parseCoordinatorUrl(flags.coordinator));
+  const shard = flags.shard === undefined ? undefined : resolved(() => parseShard(flags.shard as string));
+  const registerTimeoutMs = resolved(() =>
+    parseCoordinatorDuration("--register-timeout", flags.registerTimeout ?? DEFAULT_REGISTER_TIMEOUT, 1000),
+  );
+  const interrupts = interruptSignal();
+  const quiet = flags.quiet === true;
+  const outcome = await runRemoteShard({
+    url,
+    ...(shard ? { shard } : {}),
+    registerTimeoutMs,
+    signal: interrupts.signal,
+    onEvent: (line) => {
+      if (!quiet) fleetLine(line);
+    },
+  });
+  interrupts.release();
+  switch (outcome.kind) {
+    case "done":
+      if (!quiet) fleetLine("the coordinator ended the run; its results are the coordinator's");
+      return EXIT_CODES.ok;
+    case "interrupted":
+      return EXIT_CODES.interrupted;
+    case "refused":
+      fail(outcome.message, EXIT_CODES.invalidInput);
+    // falls through: fail() does not return
+    case "lost":
+      fail(outcome.message, EXIT_CODES.internalError);
+  }
+}
+
 /** `load-test fly`: one line suggesting the nearest command, exit 2 (cli/unknown-command.ts). */
 function refuseUnknownCommand(program: Command, argument: string): void {
   const commands = program.commands.map((sub) => sub.name());
@@ -460,9 +620,17 @@ export function buildProgram(): Command {
     .enablePositionalOptions();
   const runAction = async (
     profilePath: string | undefined,
-    flags: CliRunFlags,
+    flags: CliRunFlags & { coordinator?: string; registerTimeout?: string },
     command: Command,
   ): Promise<void> => {
+    if (flags.coordinator !== undefined) {
+      process.exitCode = await remoteShardCommand(
+        profilePath,
+        { ...withShardFromEnv(flags), coordinator: flags.coordinator },
+        command,
+      );
+      return;
+    }
     if (profilePath !== undefined) {
       refuseUnknownCommand(program, profilePath);
       process.exitCode = await executeProfile(profilePath, command);
@@ -470,15 +638,42 @@ export function buildProgram(): Command {
     }
     process.exitCode = await execute(resolved(() => resolveRun(withShardFromEnv(flags))));
   };
-  addRunOptions(
-    program.argument("[profile]", "a profile file (.yaml, .yml, .json): docs/PROFILES.md"),
+  addShardOfCoordinatorOptions(
+    addRunOptions(program.argument("[profile]", "a profile file (.yaml, .yml, .json): docs/PROFILES.md")),
+  ).action(runAction);
+  addShardOfCoordinatorOptions(
+    addRunOptions(
+      program
+        .command("run")
+        .description("run a load test (same as the flags on load-test itself)")
+        .argument("[profile]", "a profile file (.yaml, .yml, .json): docs/PROFILES.md"),
+    ),
   ).action(runAction);
   addRunOptions(
     program
-      .command("run")
-      .description("run a load test (same as the flags on load-test itself)")
+      .command("coordinate")
+      .description(
+        "coordinate a live sharded run: shards started with --coordinator URL send one schedule, merged live (docs/DISTRIBUTED.md)",
+      )
       .argument("[profile]", "a profile file (.yaml, .yml, .json): docs/PROFILES.md"),
-  ).action(runAction);
+  )
+    .requiredOption(
+      "--shards <n>",
+      "how many shard processes take part (each registers with --coordinator URL)",
+    )
+    .requiredOption(
+      "--listen <host:port>",
+      "where the coordinator listens for its shards (e.g. 0.0.0.0:7070)",
+    )
+    .option("--register-timeout <d>", "how long the shards have to register", DEFAULT_REGISTER_TIMEOUT)
+    .option(
+      "--lost-after <d>",
+      "a shard silent this long is lost (named; the result is partial)",
+      DEFAULT_LOST_AFTER,
+    )
+    .action(async (profilePath: string | undefined, flags: CoordinateFlags, command: Command) => {
+      process.exitCode = await coordinateCommand(profilePath, flags, command);
+    });
   addRunOptions(
     program
       .command("ladder")
@@ -573,7 +768,16 @@ export function buildProgram(): Command {
     .option("--memory <quantity>", "memory request and limit per shard pod", "512Mi")
     .option(
       "--pushgateway <url>",
-      "every shard pushes to this Pushgateway (grouping key job, run_id, instance)",
+      "push to this Pushgateway: the coordinator (grouping key job, run_id), or without it every shard (and instance)",
+    )
+    .option(
+      "--no-coordinator",
+      "shards run on their own from one --start-at; merge their results files afterwards (load-test merge)",
+    )
+    .option(
+      "--register-timeout <d>",
+      "with the coordinator: how long the shard pods have to register",
+      DEFAULT_REGISTER_TIMEOUT,
     )
     .action(async (profilePath: string, flags: K8sFlags) => {
       process.exitCode = await k8sCommand(profilePath, flags);
@@ -613,6 +817,19 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** A shard of a coordinated run: `load-test run --coordinator URL` (docs/DISTRIBUTED.md). */
+function addShardOfCoordinatorOptions(command: Command): Command {
+  return command
+    .option(
+      "--coordinator <url>",
+      "be a shard of `load-test coordinate` at this URL: register, take its run and stream results to it",
+    )
+    .option(
+      "--register-timeout <d>",
+      `with --coordinator: how long to keep trying to reach the coordinator (default ${DEFAULT_REGISTER_TIMEOUT})`,
+    );
+}
+
 interface K8sFlags {
   shards: string;
   image: string;
@@ -622,6 +839,8 @@ interface K8sFlags {
   cpu: string;
   memory: string;
   pushgateway?: string;
+  coordinator: boolean;
+  registerTimeout: string;
 }
 
 /** `load-test k8s PROFILE --shards N`: the manifests as YAML documents on stdout. */
@@ -632,6 +851,7 @@ async function k8sCommand(profilePath: string, flags: K8sFlags): Promise<number>
     if (shards === undefined || shards < 1)
       throw new InputError("--shards", `expected a whole number >= 1, got "${flags.shards}"`);
     const startInMs = parseDurationFlag("--start-in", flags.startIn, false);
+    parseCoordinatorDuration("--register-timeout", flags.registerTimeout, 1000);
     const runId = parseRunId(flags.runId ?? newRunId().toLowerCase());
     await loadProfile(profilePath);
     manifests = k8sManifests({
@@ -644,6 +864,8 @@ async function k8sCommand(profilePath: string, flags: K8sFlags): Promise<number>
       cpu: flags.cpu,
       memory: flags.memory,
       ...(flags.pushgateway ? { pushgateway: flags.pushgateway } : {}),
+      coordinator: flags.coordinator,
+      registerTimeout: flags.registerTimeout,
     });
   } catch (error) {
     if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);

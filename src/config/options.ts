@@ -96,6 +96,8 @@ export interface RawRunOptions extends RawTransportFlags {
   maxInFlight?: string;
   workers?: string;
   threads?: string;
+  /** `load-test coordinate --shards N`: the rate is split over N shard processes (the rate bound). */
+  coordinatedShards?: number;
   pacing?: string;
   timeout?: string;
   warmup?: string;
@@ -308,6 +310,7 @@ export function parseRunOptions(raw: RawRunOptions, given?: GivenLoad): RunOptio
     load.peakPerSec,
     threads,
     given ? given.rateFlag : value.stages === undefined ? "--rps" : "--stages",
+    raw.coordinatedShards,
   );
   return {
     targetUrl: value.target,

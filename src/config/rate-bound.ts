@@ -8,8 +8,20 @@ import { InputError } from "./errors.js";
  */
 export const MAX_RATE_PER_THREAD_PER_SEC = 100_000;
 
-/** Throws an InputError naming `field` when `peakPerSec` is more than `threads` threads can send. */
-export function checkRateBound(peakPerSec: number, threads: number, field: string): void {
+/**
+ * Throws an InputError naming `field` when `peakPerSec` is more than `threads` threads can send,
+ * or, for `load-test coordinate`, `shards` shard processes of one thread each.
+ */
+export function checkRateBound(peakPerSec: number, threads: number, field: string, shards?: number): void {
+  if (shards !== undefined) {
+    const fleetLimitPerSec = MAX_RATE_PER_THREAD_PER_SEC * shards;
+    if (peakPerSec <= fleetLimitPerSec) return;
+    throw new InputError(
+      field,
+      `${peakPerSec} req/s is more than ${shards} shards can send: at most ` +
+        `${MAX_RATE_PER_THREAD_PER_SEC} req/s per shard, ${fleetLimitPerSec} with --shards ${shards}; give more --shards`,
+    );
+  }
   const limitPerSec = MAX_RATE_PER_THREAD_PER_SEC * threads;
   if (peakPerSec <= limitPerSec) return;
   throw new InputError(

@@ -670,7 +670,7 @@ function phaseOptions(
   loaded: LoadedProfile,
   phase: PhaseSpec,
   index: number,
-  transportFlags: RawTransportFlags & { threads?: string; pacing?: string },
+  transportFlags: RawTransportFlags & { threads?: string; pacing?: string; coordinatedShards?: number },
 ): RunOptions {
   const { profile } = loaded;
   const plan = phasePlan(phase);
@@ -681,7 +681,7 @@ function phaseOptions(
   const workers = effectiveWorkers(profile);
   const threads = resolveThreads(transportFlags.threads, workers, targetUrl);
   const field = `${profile.phases.length > 1 ? `phases[${index}].` : ""}${constant ? "rps" : "stages"}`;
-  checkRateBound(plan.peakPerSec, threads, field);
+  checkRateBound(plan.peakPerSec, threads, field, transportFlags.coordinatedShards);
   return {
     targetUrl,
     path: profile.path,

@@ -31,6 +31,23 @@ export interface LoadDriver {
   connectionTimes(): ConnectionTimes;
   /** Abandons what is still in flight, closes connections and threads; the recorder is final after it. */
   close(): Promise<ShardEnd>;
+  /** How long before a shared start (`--start-at`) `start` must be called: a command's way to the senders. */
+  readonly startLeadMs?: number;
+  /** Shard processes driven by a coordinator (distributed/remote-driver.ts): who took part, who was lost. */
+  fleetState?(): FleetState;
+}
+
+/** A coordinated run's shards (docs/DISTRIBUTED.md "The coordinator"). */
+export interface FleetState {
+  count: number;
+  /** Shards still reporting. */
+  live: number;
+  /** The stripes of the shards still reporting, ascending. */
+  shards: number[];
+  /** Shards lost: the second of the run of their last contact (null: before the measured run) and why. */
+  lost: Array<{ index: number; second: number | null; reason: string }>;
+  /** Shards that started their schedule after the shared start, and how late (ms). */
+  late: Array<{ index: number; lateMs: number }>;
 }
 
 /** A single-threaded run: the shard of the whole schedule, recording in this thread. */

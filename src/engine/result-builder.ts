@@ -21,7 +21,7 @@ import {
 } from "../metrics/result.js";
 import { stageWindows, type Plan } from "../plan/index.js";
 import { requestTargets } from "../scenarios/request-targets.js";
-import type { LoadDriver } from "./driver.js";
+import type { FleetState, LoadDriver } from "./driver.js";
 import { DEFAULT_PACING } from "./scheduler.js";
 import type { ShardEnd } from "./shard.js";
 
@@ -156,12 +156,23 @@ export class ResultBuilder {
       interrupted: times.interrupted,
     };
     const { startedAt, abortedReason } = times;
+    const fleet = driver.fleetState?.();
     return {
       schemaVersion: RESULTS_SCHEMA_VERSION,
       target: displayTarget(options.targetUrl),
       ...requestTargets(options),
       ...(options.runId ? { runId: options.runId } : {}),
       ...(options.shard ? { shard: { ...options.shard } } : {}),
+      ...(fleet
+        ? {
+            merged: {
+              shards: fleet.shards,
+              count: fleet.count,
+              partial: fleet.lost.length > 0,
+              ...(fleet.lost.length > 0 ? { lost: fleet.lost } : {}),
+            },
+          }
+        : {}),
       ...(options.startAtEpochMs !== undefined
         ? {
             startAt: {
@@ -177,7 +188,7 @@ export class ResultBuilder {
       drainSec: Math.max(0, elapsedMs - scheduleElapsedMs) / 1000,
       correctness: completed === 0 ? null : counts.matched / completed,
       ...measured,
-      verdict: this.judge(measured, rec, completed),
+      verdict: withFleet(this.judge(measured, rec, completed), fleet),
       ...(abortedReason ? { aborted: { reason: abortedReason } } : {}),
       ...(options.stages ? { stages: this.stageResults(rec) } : {}),
       ...(options.coldstartWindow > 0
@@ -255,6 +266,42 @@ export class ResultBuilder {
       };
     });
   }
+}
+
+/**
+ * A coordinated run (docs/DISTRIBUTED.md "The coordinator"): a lost shard makes the result
+ * partial and the verdict critical (its figures are not those of the run asked for), named with
+ * the second it was lost; a shard that started late says how late.
+ */
+function withFleet(verdict: Verdict, fleet: FleetState | undefined): Verdict {
+  if (!fleet) return verdict;
+  const warnings = [
+    ...verdict.warnings,
+    ...fleet.late.map(
+      ({ index, lateMs }) =>
+        `Shard ${index}/${fleet.count} started ${Math.round(lateMs)} ms after the shared start: its schedule is shifted against the others`,
+    ),
+  ];
+  if (fleet.lost.length === 0) return { ...verdict, warnings };
+  const named = fleet.lost.map(
+    ({ index, second, reason }) =>
+      `shard ${index}/${fleet.count} lost ${second === null ? "before the measured run" : `at second ${second}`} (${reason})`,
+  );
+  const message = `Partial: ${named.join("; ")}; ${fleet.count - fleet.lost.length} of ${fleet.count} shards reported to the end`;
+  return {
+    level: "critical",
+    checks: [
+      ...verdict.checks,
+      {
+        name: "shards",
+        level: "critical",
+        value: fleet.count - fleet.lost.length,
+        expected: `all ${fleet.count} shards report to the end`,
+        message: `Shards: ${fleet.count - fleet.lost.length} of ${fleet.count} reported to the end (${named.join("; ")})`,
+      },
+    ],
+    warnings: [...warnings, message],
+  };
 }
 
 /** A shard that missed `--start-at` says so in its summary and results (docs/DISTRIBUTED.md "Clocks"). */

@@ -29,6 +29,11 @@ export interface RunHooks {
   threadEntry?: URL;
   /** Receives each second's latency histogram as the second closes (`--hdr-log`). */
   intervals?: LatencyIntervalSink;
+  /**
+   * Another sender than this process's threads: `load-test coordinate` drives shard processes
+   * (distributed/remote-driver.ts) through the same LoadDriver interface.
+   */
+  driver?: (options: RunOptions, categories: readonly string[], signal?: AbortSignal) => LoadDriver;
 }
 
 export interface RunHandle {
@@ -66,6 +71,7 @@ function driverFor(
   hooks: RunHooks,
   built: { plan: Plan; scenario: Scenario },
 ): LoadDriver {
+  if (hooks.driver) return hooks.driver(options, built.scenario.categories, hooks.signal);
   const threads = options.threads ?? 1;
   if (threads <= 1)
     return localDriver(
@@ -120,8 +126,13 @@ export function prepareRun(runOptions: RunOptions, hooks: RunHooks = {}): Prepar
     let abortTimer: NodeJS.Timeout | undefined;
     let progressTimer: NodeJS.Timeout | undefined;
     try {
-      const sharedStartMs = await untilStartAt(options, clock, times, hooks.signal);
+      const sharedStartMs = await untilStartAt(options, clock, times, hooks.signal, driver.startLeadMs);
       times.t0Ms = await driver.start(sharedStartMs);
+      if (sharedStartMs !== undefined && times.t0Ms - sharedStartMs >= 1) {
+        // The senders could not take the shared instant (it came before they could be told).
+        times.lateStartMs = times.t0Ms - sharedStartMs;
+        times.startedAt = new Date(times.startedAt.getTime() + times.lateStartMs);
+      }
       const { t0Ms } = times;
       // The results' start is t0 itself, not the moment the run was prepared: threads, the
       // preflight and the warm-up come before it, and endedAt and the interval log count from it.
@@ -219,6 +230,7 @@ async function untilStartAt(
   clock: Clock,
   times: RunTimes,
   signal: AbortSignal | undefined,
+  leadMs = 0,
 ): Promise<number | undefined> {
   const atEpochMs = options.startAtEpochMs;
   if (atEpochMs === undefined) return undefined;
@@ -228,8 +240,9 @@ async function untilStartAt(
     times.startedAt = new Date();
     return undefined;
   }
-  // Wake a little early: the scheduler then waits out the rest at its own precision.
-  const earlyMs = 30;
+  // Wake a little early: the scheduler then waits out the rest at its own precision (and a
+  // coordinator's shards get the instant in time, the driver's lead).
+  const earlyMs = Math.max(30, leadMs);
   if (waitMs > earlyMs) await sleepUnlessAborted(waitMs - earlyMs, signal);
   times.startedAt = new Date(atEpochMs);
   return clock.nowMs() + (atEpochMs - Date.now());
@@ -240,6 +253,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 function progressOf(result: RunResult, driver: LoadDriver, plan: Plan, timeoutMs: number): Progress {
+  const fleet = driver.fleetState?.();
   return {
     elapsedSec: result.durationSec,
     totalSec: plan.durationMs / 1000,
@@ -253,5 +267,6 @@ function progressOf(result: RunResult, driver: LoadDriver, plan: Plan, timeoutMs
     correctness: result.correctness,
     latencyMs: { p50: result.latencyMs.p50, p95: result.latencyMs.p95, p99: result.latencyMs.p99 },
     timeoutSec: timeoutMs / 1000,
+    ...(fleet ? { shards: { live: fleet.live, count: fleet.count } } : {}),
   };
 }

@@ -190,8 +190,17 @@ export interface RunResult {
   runId?: string;
   /** `--shard K/N`: which stripe of the plan this result holds; absent for an unsharded run. */
   shard?: { index: number; count: number };
-  /** `load-test merge`: the shards merged into this result, and whether some were missing. */
-  merged?: { shards: number[]; count: number; partial: boolean };
+  /**
+   * `load-test merge` and `load-test coordinate`: the shards merged into this result, and whether
+   * some were missing; `lost`: the coordinator's shards that stopped reporting, the second of the
+   * run of their last contact (null: before the measured run) and why.
+   */
+  merged?: {
+    shards: number[];
+    count: number;
+    partial: boolean;
+    lost?: Array<{ index: number; second: number | null; reason: string }>;
+  };
   /** `--start-at`: the asked start, and how late (ms) this process started its schedule (0: on time). */
   startAt?: { at: string; lateMs: number };
   startedAt: string;
@@ -449,4 +458,6 @@ export interface Progress {
   latencyMs: { p50: number; p95: number; p99: number };
   /** `--timeout` (s): after the schedule, requests in flight get up to this long from their send. */
   timeoutSec: number;
+  /** `load-test coordinate`: shards still reporting, of how many. */
+  shards?: { live: number; count: number };
 }

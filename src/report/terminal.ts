@@ -21,6 +21,7 @@ export function formatProgressLine(progress: Progress): string {
     `${num(progress.achievedPerSec, 1)} req/s | p50 ${num(latencyMs.p50)}ms p95 ${num(latencyMs.p95)}ms p99 ${num(latencyMs.p99)}ms | ` +
     `ok ${progress.success} blocked ${progress.blocked} err ${progress.error} | in flight ${progress.inFlight} | ` +
     `correct ${pct(progress.correctness)}` +
+    (progress.shards ? ` | shards ${progress.shards.live}/${progress.shards.count}` : "") +
     drainNote(progress)
   );
 }
