@@ -98,6 +98,8 @@ export interface RawRunOptions extends RawTransportFlags {
   threads?: string;
   /** `load-test coordinate --shards N`: the rate is split over N shard processes (the rate bound). */
   coordinatedShards?: number;
+  /** `--shard K/N`'s N: the rate is split over N processes like this one (the rate bound). */
+  shardCount?: number;
   pacing?: string;
   timeout?: string;
   warmup?: string;
@@ -311,6 +313,7 @@ export function parseRunOptions(raw: RawRunOptions, given?: GivenLoad): RunOptio
     threads,
     given ? given.rateFlag : value.stages === undefined ? "--rps" : "--stages",
     raw.coordinatedShards,
+    raw.shardCount,
   );
   return {
     targetUrl: value.target,

@@ -10,9 +10,17 @@ export const MAX_RATE_PER_THREAD_PER_SEC = 100_000;
 
 /**
  * Throws an InputError naming `field` when `peakPerSec` is more than `threads` threads can send,
- * or, for `load-test coordinate`, `shards` shard processes of one thread each.
+ * or, for `load-test coordinate`, `shards` shard processes of one thread each. A `--shard K/N`
+ * process sends 1/N of the plan (docs/DISTRIBUTED.md "Stripes"): `shardCount` processes with
+ * `threads` threads each share the rate.
  */
-export function checkRateBound(peakPerSec: number, threads: number, field: string, shards?: number): void {
+export function checkRateBound(
+  peakPerSec: number,
+  threads: number,
+  field: string,
+  shards?: number,
+  shardCount = 1,
+): void {
   if (shards !== undefined) {
     const fleetLimitPerSec = MAX_RATE_PER_THREAD_PER_SEC * shards;
     if (peakPerSec <= fleetLimitPerSec) return;
@@ -22,8 +30,14 @@ export function checkRateBound(peakPerSec: number, threads: number, field: strin
         `${MAX_RATE_PER_THREAD_PER_SEC} req/s per shard, ${fleetLimitPerSec} with --shards ${shards}; give more --shards`,
     );
   }
-  const limitPerSec = MAX_RATE_PER_THREAD_PER_SEC * threads;
+  const limitPerSec = MAX_RATE_PER_THREAD_PER_SEC * threads * shardCount;
   if (peakPerSec <= limitPerSec) return;
+  if (shardCount > 1)
+    throw new InputError(
+      field,
+      `${peakPerSec} req/s is more than ${shardCount} shards of ${threads} thread${threads > 1 ? "s" : ""} can send: at most ` +
+        `${MAX_RATE_PER_THREAD_PER_SEC} req/s per thread, ${limitPerSec} in all; give more shards or --threads`,
+    );
   throw new InputError(
     field,
     `${peakPerSec} req/s is more than this load-test process can send: at most ` +

@@ -455,7 +455,7 @@ export function resolveRun(flags: CliRunFlags): ResolvedRun {
     kind: "run",
     title: "load-test",
     note: "",
-    options: { ...parseRunOptions(flags), ...distributed },
+    options: { ...parseRunOptions({ ...flags, shardCount: distributed.shard?.count }), ...distributed },
     outputs: {
       ...fileOutputs(flags),
       hdrLog: output("--hdr-log", flags.hdrLog),
@@ -645,7 +645,7 @@ export function resolveProfile(
     ),
   };
   const runs = profile.phases.map((phase, index) => ({
-    ...phaseOptions(loaded, phase, index, all),
+    ...phaseOptions(loaded, phase, index, { ...all, shardCount: distributed.shard?.count }),
     ...distributed,
     // The shared start is the first phase's; the phases after it follow on.
     ...(index > 0 ? { startAtEpochMs: undefined } : {}),
@@ -670,7 +670,12 @@ function phaseOptions(
   loaded: LoadedProfile,
   phase: PhaseSpec,
   index: number,
-  transportFlags: RawTransportFlags & { threads?: string; pacing?: string; coordinatedShards?: number },
+  transportFlags: RawTransportFlags & {
+    threads?: string;
+    pacing?: string;
+    coordinatedShards?: number;
+    shardCount?: number;
+  },
 ): RunOptions {
   const { profile } = loaded;
   const plan = phasePlan(phase);
@@ -681,7 +686,13 @@ function phaseOptions(
   const workers = effectiveWorkers(profile);
   const threads = resolveThreads(transportFlags.threads, workers, targetUrl);
   const field = `${profile.phases.length > 1 ? `phases[${index}].` : ""}${constant ? "rps" : "stages"}`;
-  checkRateBound(plan.peakPerSec, threads, field, transportFlags.coordinatedShards);
+  checkRateBound(
+    plan.peakPerSec,
+    threads,
+    field,
+    transportFlags.coordinatedShards,
+    transportFlags.shardCount,
+  );
   return {
     targetUrl,
     path: profile.path,

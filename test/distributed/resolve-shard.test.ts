@@ -31,4 +31,15 @@ describe("the resolver's shard flags", () => {
       /^--shard: not supported by ladder/,
     );
   });
+
+  it("the rate bound counts every shard's threads: each --shard K/N process sends 1/N of the rate", () => {
+    const one = { ...base, rps: "150000", threads: "1" };
+    expect(() => resolveRun(one)).toThrow(
+      /^--rps: 150000 req\/s is more than this load-test process can send/,
+    );
+    expect(resolveRun({ ...one, shard: "0/2" }).options.ratePerSec).toBe(150000);
+    expect(() => resolveRun({ ...one, rps: "250000", shard: "1/2" })).toThrow(
+      /^--rps: 250000 req\/s is more than 2 shards of 1 thread can send: at most 100000 req\/s per thread, 200000 in all/,
+    );
+  });
 });
