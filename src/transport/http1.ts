@@ -31,6 +31,12 @@ import { checkedFields, declaresLength } from "./request-fields.js";
  */
 export interface ExchangeEvents<Controller> {
   onRequestStart(controller: Controller): void;
+  /**
+   * Fields of the final response's head (before `onResponseStart`) or of its trailers (before
+   * `onResponseEnd`) that the connection was asked to select, as flat [name, value, …] pairs with
+   * the selection's lower-case names. Only called when some were asked for and present.
+   */
+  onResponseFields?(controller: Controller, fields: readonly string[]): void;
   onResponseStart(controller: Controller, statusCode: number): void;
   onResponseData(controller: Controller, chunk: Buffer): void;
   onResponseEnd(controller: Controller): void;
@@ -164,6 +170,8 @@ export interface Http1Context {
   onRetry(reason: Http1RetryReason): void;
   /** The first response on a socket said HTTP/1.0: the connection speaks HTTP/1.0, not 1.1. */
   onHttp10(): void;
+  /** Lower-case names of the response fields to hand to handlers (`TransportOptions.responseHeaders`). */
+  responseFields?: readonly string[];
 }
 
 /** For a connection on its own (tests): learns alone, reports nothing. */
@@ -346,7 +354,7 @@ export class Http1Connection implements ResponseEvents {
   }
 
   private attach(socket: ReadingSocket): void {
-    const parser = new ResponseParser(this);
+    const parser = new ResponseParser(this, this.context.responseFields);
     this.socket = socket;
     this.parser = parser;
     this.idleSinceMs = performance.now();
@@ -429,6 +437,7 @@ export class Http1Connection implements ResponseEvents {
     upgrade: boolean,
     keepAlive: boolean,
     keepAliveHintMs: number,
+    selected: string[] | undefined,
   ): number {
     const exchange = this.current;
     if (exchange === undefined || upgrade) return HEADERS_FAIL; // a protocol switch never asked for
@@ -446,6 +455,7 @@ export class Http1Connection implements ResponseEvents {
       this.reuseLimitMs = Math.min(keepAliveHintMs - KEEP_ALIVE_HINT_MARGIN_MS, KEEP_ALIVE_HINT_MAX_MS);
       this.keepAlive = keepAlive && this.reuseLimitMs > 0;
     }
+    if (selected !== undefined) exchange.handler.onResponseFields?.(exchange, selected);
     exchange.handler.onResponseStart(exchange, statusCode);
     return exchange.head ? HEADERS_SKIP_BODY : HEADERS_OK;
   }
@@ -458,13 +468,14 @@ export class Http1Connection implements ResponseEvents {
     }
   }
 
-  onMessageComplete(): void {
+  onMessageComplete(trailers: string[] | undefined): void {
     if (this.interim) {
       this.interim = false;
       return;
     }
     const exchange = this.current;
     if (exchange === undefined) return;
+    if (trailers !== undefined) exchange.handler.onResponseFields?.(exchange, trailers);
     this.current = undefined;
     exchange.ended = true;
     this.responsesOnSocket++;

@@ -3,6 +3,7 @@ import type { ExchangeEvents, Http1Connect } from "./http1.js";
 import type { Http2Wire } from "./http2-frames.js";
 import { ConnectionClosedError, TransportClosedError } from "./errors.js";
 import { Http2Session } from "./http2-session.js";
+import type { FieldSelection } from "./hpack.js";
 
 /**
  * The HTTP/2 hot path (RFC 9113; docs/TRANSPORT.md "The HTTP/2 client"): frames written and read
@@ -103,6 +104,8 @@ export class Http2Connection {
     pipelining: number,
     /** Told each SETTINGS_MAX_CONCURRENT_STREAMS a server announces (the summary names it when it held the run back). */
     private readonly onServerStreamLimit: (limit: number) => void = () => undefined,
+    /** Response fields to hand to each request's handler (`TransportOptions.responseHeaders`); null: none. */
+    readonly fieldSelection: FieldSelection | null = null,
   ) {
     this.pipelining = pipelining;
   }

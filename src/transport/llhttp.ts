@@ -50,16 +50,20 @@ export interface ResponseEvents {
   /**
    * Returns HEADERS_OK, HEADERS_SKIP_BODY or HEADERS_FAIL. `keepAliveHintMs`: the `timeout=` of a
    * `Keep-Alive` field in ms (how long the server keeps an idle connection), or -1 without one.
+   * `selected`: the head's fields the parser was asked to select, as flat [name, value, …] pairs,
+   * undefined without any.
    */
   onHeadersComplete(
     statusCode: number,
     upgrade: boolean,
     keepAlive: boolean,
     keepAliveHintMs: number,
+    selected: string[] | undefined,
   ): number;
   /** A copy of a part of the body (the caller may keep it). */
   onBody(chunk: Buffer): void;
-  onMessageComplete(): void;
+  /** `trailers`: the selected fields of a chunked body's trailer section (RFC 9112 §7.1.2), as `selected` above. */
+  onMessageComplete(trailers: string[] | undefined): void;
 }
 
 const ERROR_NAME = new Map(Object.entries(ERROR).map(([name, code]) => [code, name]));
@@ -200,7 +204,11 @@ abstract class LlhttpParser {
   abstract onMessageComplete(): number;
 }
 
-/** Parses the responses of one connection, in order (a new parser per connection). */
+/**
+ * Parses the responses of one connection, in order (a new parser per connection). `select`: lower-case
+ * names of the fields, in the head or in trailers, to hand to the events (`TransportOptions.responseHeaders`);
+ * with none, no field but Keep-Alive is looked at.
+ */
 export class ResponseParser extends LlhttpParser {
   /**
    * The Keep-Alive field, read on the way: a field name arrives in one or more pieces and is
@@ -210,9 +218,22 @@ export class ResponseParser extends LlhttpParser {
   private fieldIsKeepAlive = false;
   private afterValue = true;
   private keepAliveValue = "";
+  /** The selected names as bytes, null without a selection; names are matched as Keep-Alive is. */
+  private readonly wanted: readonly Buffer[] | null;
+  /** Per selected name: still equal to the field name so far. */
+  private readonly stillWanted: Uint8Array;
+  /** The selected name whose value is being read, or -1. */
+  private reading = -1;
+  private value = "";
+  private selected: string[] | undefined = undefined;
 
-  constructor(readonly events: ResponseEvents) {
+  constructor(
+    readonly events: ResponseEvents,
+    private readonly select: readonly string[] = [],
+  ) {
     super(TYPE.RESPONSE);
+    this.wanted = select.length === 0 ? null : select.map((name) => Buffer.from(name, "latin1"));
+    this.stillWanted = new Uint8Array(select.length);
   }
 
   /** Parses the first `length` bytes of `data`; events fire before it returns. Null, or the parse error. */
@@ -232,16 +253,21 @@ export class ResponseParser extends LlhttpParser {
   onMessageBegin(): number {
     this.afterValue = true;
     this.keepAliveValue = "";
+    this.reading = -1;
+    this.selected = undefined;
     return this.events.onMessageBegin() ? 0 : -1;
   }
 
   /** @internal A piece of a header field's name. */
   onHeaderField(at: number, length: number): number {
     if (this.afterValue) {
+      if (this.reading >= 0) this.keepSelected();
       this.afterValue = false;
       this.fieldLength = 0;
       this.fieldIsKeepAlive = true;
+      if (this.wanted !== null) this.stillWanted.fill(1);
     }
+    if (this.wanted !== null) this.matchWanted(this.wanted, at, length);
     if (this.fieldIsKeepAlive) {
       const bytes = memory();
       for (let i = 0; i < length; i++) {
@@ -262,6 +288,7 @@ export class ResponseParser extends LlhttpParser {
 
   /** @internal A piece of a header field's value. */
   onHeaderValue(at: number, length: number): number {
+    if (this.wanted !== null) this.readSelected(this.wanted, at, length);
     this.afterValue = true;
     if (
       this.fieldIsKeepAlive &&
@@ -274,7 +301,10 @@ export class ResponseParser extends LlhttpParser {
 
   /** @internal */
   onHeadersComplete(_parser: number, statusCode: number, upgrade: boolean, keepAlive: boolean): number {
-    return this.events.onHeadersComplete(statusCode, upgrade, keepAlive, this.keepAliveHintMs());
+    if (this.reading >= 0) this.keepSelected();
+    const selected = this.selected;
+    this.selected = undefined;
+    return this.events.onHeadersComplete(statusCode, upgrade, keepAlive, this.keepAliveHintMs(), selected);
   }
 
   /** @internal */
@@ -285,8 +315,57 @@ export class ResponseParser extends LlhttpParser {
 
   /** @internal */
   onMessageComplete(): number {
-    this.events.onMessageComplete();
+    if (this.reading >= 0) this.keepSelected();
+    const trailers = this.selected;
+    this.selected = undefined;
+    this.events.onMessageComplete(trailers);
     return 0;
+  }
+
+  /** Narrows the selected names still equal to the field name by its next piece (letters compared in lower case). */
+  private matchWanted(wanted: readonly Buffer[], at: number, length: number): void {
+    const bytes = memory();
+    const still = this.stillWanted;
+    for (let name = 0; name < wanted.length; name++) {
+      if (still[name] === 0) continue;
+      const expected = wanted[name] as Buffer;
+      if (this.fieldLength + length > expected.length) {
+        still[name] = 0;
+        continue;
+      }
+      for (let i = 0; i < length; i++) {
+        const byte = bytes[at + i] as number;
+        if ((byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte) !== expected[this.fieldLength + i]) {
+          still[name] = 0;
+          break;
+        }
+      }
+    }
+  }
+
+  /** A piece of a field's value: on its first piece, whether the field is selected; then its text. */
+  private readSelected(wanted: readonly Buffer[], at: number, length: number): void {
+    if (!this.afterValue) {
+      this.reading = -1;
+      this.value = "";
+      for (let name = 0; name < wanted.length; name++) {
+        if (this.stillWanted[name] === 1 && (wanted[name] as Buffer).length === this.fieldLength) {
+          this.reading = name;
+          break;
+        }
+      }
+    }
+    if (this.reading >= 0) this.value += latin1(at, length);
+  }
+
+  /** The value just read, without the trailing whitespace llhttp leaves in it (RFC 9110 §5.5). */
+  private keepSelected(): void {
+    const value = this.value;
+    let end = value.length;
+    while (end > 0 && (value.charCodeAt(end - 1) === 32 || value.charCodeAt(end - 1) === 9)) end--;
+    (this.selected ??= []).push(this.select[this.reading] as string, value.slice(0, end));
+    this.reading = -1;
+    this.value = "";
   }
 
   /** The response's HTTP version as "1.1" or "1.0"; valid from `onHeadersComplete` on. */
