@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import type { HttpTransport, PreparedRequest } from "../../src/transport/http.js";
+import { HEADERS_OK, ResponseParser } from "../../src/transport/llhttp.js";
 import { startNginx } from "../helpers/nginx.js";
 import { sendMany, transportFor, type Outcome } from "../helpers/servers.js";
 import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
@@ -132,6 +133,33 @@ describe("HTTP/1.1 (our client, llhttp)", () => {
     });
     const outcomes = await sendMany(client(url, ["link"]), 1, 1, GET);
     expect(fieldsOf(outcomes)).toEqual([{ link: "</final.css>; rel=preload" }]);
+  });
+
+  it("names and values split across reads, byte by byte (llhttp reports them in pieces)", () => {
+    const events: unknown[] = [];
+    const parser = new ResponseParser(
+      {
+        onMessageBegin: () => true,
+        onHeadersComplete: (status, _upgrade, _keepAlive, _hint, selected) => {
+          events.push([status, selected]);
+          return HEADERS_OK;
+        },
+        onBody: () => undefined,
+        onMessageComplete: (trailers) => events.push(trailers),
+      },
+      ["grpc-status", "grpc-message", "x-a", "x-abc"],
+    );
+    const response =
+      "HTTP/1.1 200 OK\r\nX-AB: no\r\nGrpc-Message:\r\nX-ABC: 1 \r\nx-a: 2\r\nx-abcd: no\r\n" +
+      "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\ngrpc-status: 7\r\nGRPC-MESSAGE: gone\t\r\n\r\n";
+    for (const byte of Buffer.from(response)) expect(parser.execute(Buffer.from([byte]))).toBeNull();
+    expect(parser.execute(Buffer.from(response))).toBeNull();
+    const expected = [
+      [200, ["grpc-message", "", "x-abc", "1", "x-a", "2"]],
+      ["grpc-status", "7", "grpc-message", "gone"],
+    ];
+    expect(events).toEqual([...expected, ...expected]);
+    parser.free();
   });
 
   it("rejects a name that is not a lower-case field name", () => {
