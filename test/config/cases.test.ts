@@ -1,6 +1,7 @@
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { applyCliOverrides, loadProfile, requestHeaders } from "../../src/config/profile.js";
+import { loadProfile, requestHeaders } from "../../src/config/profile.js";
+import { profileWithFlags as applyCliOverrides } from "../../src/config/resolve-profile.js";
 import {
   buildCaseRequest,
   caseCorpus,

@@ -5,7 +5,6 @@ import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InputError } from "../../src/config/errors.js";
 import {
-  applyCliOverrides,
   effectiveThresholds,
   effectiveWorkers,
   loadProfile,
@@ -15,8 +14,11 @@ import {
   ProfileError,
   requestHeaders,
   type LoadedProfile,
-  type ProfileCliFlags,
 } from "../../src/config/profile.js";
+import {
+  profileWithFlags as applyCliOverrides,
+  type ProfileCliFlags,
+} from "../../src/config/resolve-profile.js";
 import { formatThreshold } from "../../src/config/thresholds.js";
 
 let dir: string;
