@@ -24,38 +24,36 @@ import {
   withSecrets,
   type LoadedProfile,
   type Profile,
+  type ProfileOutputs,
   type ProfileSecrets,
 } from "./profile.js";
 import { mergeThresholds, parseCliThreshold, type Threshold } from "./thresholds.js";
 
 /** The run flags as the CLI received them: only flags the user typed (see docs/PROFILES.md "Precedence"). */
-export interface ProfileCliFlags extends Pick<
-  RawRunOptions,
-  | "target"
-  | "path"
-  | "rps"
-  | "duration"
-  | "stages"
-  | "startRps"
-  | "category"
-  | "maxInFlight"
-  | "workers"
-  | "timeout"
-  | "warmup"
-  | "coldstartWindow"
-  | "nodes"
-  | "apiKey"
-  | "header"
-  | "threshold"
-  | "abortOnCritical"
-> {
+export interface ProfileCliFlags
+  extends
+    Pick<
+      RawRunOptions,
+      | "target"
+      | "path"
+      | "rps"
+      | "duration"
+      | "stages"
+      | "startRps"
+      | "category"
+      | "maxInFlight"
+      | "workers"
+      | "timeout"
+      | "warmup"
+      | "coldstartWindow"
+      | "nodes"
+      | "apiKey"
+      | "header"
+      | "threshold"
+      | "abortOnCritical"
+    >,
+    ProfileOutputs {
   label?: string[];
-  out?: string;
-  prometheusFile?: string;
-  pushgateway?: string;
-  markdown?: string;
-  hdrLog?: string;
-  html?: string;
   archive?: string;
 }
 

@@ -43,6 +43,41 @@ export interface ExchangeEvents<Controller> {
   onResponseError(controller: Controller | undefined, error: Error): void;
 }
 
+/** An exchange of either client: whether it ended, and the handler it reports to. */
+interface EndingExchange<Controller> {
+  ended: boolean;
+  readonly handler: ExchangeEvents<Controller>;
+}
+
+/** Ends every exchange of `exchanges` not ended yet with `error` (a failed or destroyed connection). */
+export function failEach<Exchange extends EndingExchange<Exchange>>(
+  exchanges: readonly Exchange[],
+  error: Error,
+): void {
+  for (const exchange of exchanges) {
+    if (exchange.ended) continue;
+    exchange.ended = true;
+    exchange.handler.onResponseError(exchange, error);
+  }
+}
+
+/** What `close()` callers of a connection wait for: settled together once its sockets are gone. */
+export class ClosedSignal {
+  private waiters: Array<() => void> = [];
+
+  /** Settled at once when `closedNow`, else at the next `release`. */
+  wait(closedNow: boolean): Promise<void> {
+    if (closedNow) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  release(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
 export type Http1Handler = ExchangeEvents<Http1Exchange>;
 
 /** Opens a socket for the connection (the transport's measured connector). */
@@ -239,7 +274,7 @@ export class Http1Connection implements ResponseEvents {
   private writtenAtMs = 0;
   private closing = false;
   private destroyed = false;
-  private closedWaiters: Array<() => void> = [];
+  private readonly closed = new ClosedSignal();
 
   constructor(
     private readonly connect: Http1Connect,
@@ -279,7 +314,7 @@ export class Http1Connection implements ResponseEvents {
   close(): Promise<void> {
     this.closing = true;
     if (this.current === undefined && this.queue.length === 0) this.teardown();
-    return this.whenClosed();
+    return this.closed.wait(this.socket === undefined && !this.connecting);
   }
 
   /** Ends every request now and the socket. */
@@ -340,12 +375,12 @@ export class Http1Connection implements ResponseEvents {
       if (error || !socket) {
         // As undici: the requests waiting for this connection end with its failure.
         this.failAll(error ?? new ConnectionClosedError("the connection could not be opened"));
-        this.resolveClosed();
+        this.closed.release();
         return;
       }
       if (this.destroyed) {
         socket.destroy();
-        this.resolveClosed();
+        this.closed.release();
         return;
       }
       this.attach(socket);
@@ -419,7 +454,7 @@ export class Http1Connection implements ResponseEvents {
     socket.on("close", () => {
       this.fail(socket, new ConnectionClosedError("the connection closed before the response ended"), true);
       // Not while a request sent again opens the next socket (`fail`): that one is waited for.
-      if (!this.connecting && this.socket === undefined) this.resolveClosed();
+      if (!this.connecting && this.socket === undefined) this.closed.release();
     });
   }
 
@@ -531,11 +566,7 @@ export class Http1Connection implements ResponseEvents {
     const exchanges = this.current === undefined ? [] : [this.current];
     exchanges.push(...this.queue.splice(0));
     this.current = undefined;
-    for (const exchange of exchanges) {
-      if (exchange.ended) continue;
-      exchange.ended = true;
-      exchange.handler.onResponseError(exchange, error);
-    }
+    failEach(exchanges, error);
   }
 
   private teardown(): void {
@@ -546,16 +577,5 @@ export class Http1Connection implements ResponseEvents {
     this.parser?.free();
     this.parser = undefined;
     socket.destroy();
-  }
-
-  private resolveClosed(): void {
-    const waiters = this.closedWaiters;
-    this.closedWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
-  private whenClosed(): Promise<void> {
-    if (this.socket === undefined && !this.connecting) return Promise.resolve();
-    return new Promise((resolve) => this.closedWaiters.push(resolve));
   }
 }
