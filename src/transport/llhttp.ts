@@ -204,6 +204,9 @@ abstract class LlhttpParser {
   abstract onMessageComplete(): number;
 }
 
+/** `stillWanted` of every parser without a selection. */
+const NONE_WANTED = new Uint8Array(0);
+
 /**
  * Parses the responses of one connection, in order (a new parser per connection). `select`: lower-case
  * names of the fields, in the head or in trailers, to hand to the events (`TransportOptions.responseHeaders`);
@@ -233,7 +236,7 @@ export class ResponseParser extends LlhttpParser {
   ) {
     super(TYPE.RESPONSE);
     this.wanted = select.length === 0 ? null : select.map((name) => Buffer.from(name, "latin1"));
-    this.stillWanted = new Uint8Array(select.length);
+    this.stillWanted = select.length === 0 ? NONE_WANTED : new Uint8Array(select.length);
   }
 
   /** Parses the first `length` bytes of `data`; events fire before it returns. Null, or the parse error. */
