@@ -8,6 +8,7 @@ import {
   HEADERS_SKIP_BODY,
   Http1ParseError,
   ResponseParser,
+  SelectingResponseParser,
   type ResponseEvents,
 } from "./llhttp.js";
 import { checkedFields, declaresLength } from "./request-fields.js";
@@ -389,7 +390,11 @@ export class Http1Connection implements ResponseEvents {
   }
 
   private attach(socket: ReadingSocket): void {
-    const parser = new ResponseParser(this, this.context.responseFields);
+    const select = this.context.responseFields;
+    const parser =
+      select === undefined || select.length === 0
+        ? new ResponseParser(this)
+        : new SelectingResponseParser(this, select);
     this.socket = socket;
     this.parser = parser;
     this.idleSinceMs = performance.now();

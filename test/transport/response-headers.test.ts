@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import type { HttpTransport, PreparedRequest } from "../../src/transport/http.js";
-import { HEADERS_OK, ResponseParser } from "../../src/transport/llhttp.js";
+import { HEADERS_OK, SelectingResponseParser } from "../../src/transport/llhttp.js";
 import { startNginx } from "../helpers/nginx.js";
 import { sendMany, transportFor, type Outcome } from "../helpers/servers.js";
 import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
@@ -137,7 +137,7 @@ describe("HTTP/1.1 (our client, llhttp)", () => {
 
   it("names and values split across reads, byte by byte (llhttp reports them in pieces)", () => {
     const events: unknown[] = [];
-    const parser = new ResponseParser(
+    const parser = new SelectingResponseParser(
       {
         onMessageBegin: () => true,
         onHeadersComplete: (status, _upgrade, _keepAlive, _hint, selected) => {
