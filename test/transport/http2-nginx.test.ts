@@ -1,10 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport } from "../../src/transport/http.js";
 import { startNginx, type NginxOptions, type NginxProcess } from "../helpers/nginx.js";
 import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
 import { sendMany, transportFor } from "../helpers/servers.js";
+import { cleanupAfterEach } from "../helpers/cleanups.js";
 
 /**
  * Our HTTP/2 client against a real nginx that recycles its connections: after
@@ -12,10 +13,7 @@ import { sendMany, transportFor } from "../helpers/servers.js";
  * stream id go to a new connection (docs/TRANSPORT.md "Retries"). What we count as success must
  * be what nginx logged: nothing lost, nothing counted twice, no error.
  */
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 let pki: TestPki;
 let serverCert: PemPair;

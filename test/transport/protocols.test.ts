@@ -1,10 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport } from "../../src/transport/http.js";
 import { allowEverything, startLocalServer } from "../helpers/servers.js";
 import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
 import { sendMany, startServer, transportFor, type TestServer } from "../helpers/servers.js";
+import { cleanupAfterEach } from "../helpers/cleanups.js";
 
 /**
  * Protocol negotiation and connection control against real loopback servers: ALPN (h2, or
@@ -13,16 +14,13 @@ import { sendMany, startServer, transportFor, type TestServer } from "../helpers
  */
 let pki: TestPki;
 let leaf: PemPair;
-const cleanups: Array<() => Promise<void>> = [];
+const cleanups = cleanupAfterEach();
 
 beforeAll(async () => {
   pki = await createTestPki();
   leaf = await pki.issue("localhost", { dns: ["localhost"], ips: ["127.0.0.1"] });
 });
 afterAll(() => pki.cleanup());
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
 
 async function server(kind: Parameters<typeof startServer>[0], delayMs = 0): Promise<TestServer> {
   const started = await startServer(

@@ -7,13 +7,14 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import type { AddressInfo } from "node:net";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import type { HttpTransport, PreparedRequest } from "../../src/transport/http.js";
 import { HEADERS_OK, SelectingResponseParser } from "../../src/transport/llhttp.js";
 import { startNginx } from "../helpers/nginx.js";
 import { sendMany, transportFor, type Outcome } from "../helpers/servers.js";
 import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
+import { cleanupAfterEach } from "../helpers/cleanups.js";
 
 /**
  * `responseHeaders`: the response fields a caller asks for by name reach its callback, from the
@@ -21,10 +22,7 @@ import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
  * and HTTP/2 clients, and undici for an ALPN answer not known in advance); with none asked for,
  * the callback gets null (docs/TRANSPORT.md "Response fields").
  */
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 let pki: TestPki;
 let leaf: PemPair;
