@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport } from "../../src/transport/http.js";
 import { startNginx, type NginxOptions, type NginxProcess } from "../helpers/nginx.js";
-import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
+import { localhostPkiForFile } from "../helpers/tls.js";
 import { sendMany, transportFor } from "../helpers/servers.js";
 import { cleanupAfterEach } from "../helpers/cleanups.js";
 
@@ -15,15 +15,7 @@ import { cleanupAfterEach } from "../helpers/cleanups.js";
  */
 const cleanups = cleanupAfterEach();
 
-let pki: TestPki;
-let serverCert: PemPair;
-beforeAll(async () => {
-  pki = await createTestPki();
-  serverCert = await pki.issue("localhost", { dns: ["localhost"], ips: ["127.0.0.1"] });
-});
-afterAll(async () => {
-  await pki.cleanup();
-});
+const tls = localhostPkiForFile();
 
 async function nginx(options: NginxOptions): Promise<NginxProcess> {
   const server = await startNginx(options);
@@ -73,11 +65,11 @@ describe("HTTP/2 against nginx recycling connections (keepalive_requests 100)", 
     const server = await nginx({
       listen: "ssl http2",
       http: "keepalive_requests 100;",
-      tls: { certFile: serverCert.certFile, keyFile: serverCert.keyFile },
+      tls: { certFile: tls.leaf.certFile, keyFile: tls.leaf.keyFile },
     });
     await expectEveryRequestServedOnce(
       server,
-      client(server.url, { http2: true, ca: pki.ca.certFile }, 32),
+      client(server.url, { http2: true, ca: tls.pki.ca.certFile }, 32),
       1_000,
       32,
     );

@@ -7,13 +7,13 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import type { HttpTransport, PreparedRequest } from "../../src/transport/http.js";
 import { HEADERS_OK, SelectingResponseParser } from "../../src/transport/llhttp.js";
 import { startNginx } from "../helpers/nginx.js";
 import { sendMany, transportFor, type Outcome } from "../helpers/servers.js";
-import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
+import { localhostPkiForFile } from "../helpers/tls.js";
 import { cleanupAfterEach } from "../helpers/cleanups.js";
 
 /**
@@ -24,13 +24,7 @@ import { cleanupAfterEach } from "../helpers/cleanups.js";
  */
 const cleanups = cleanupAfterEach();
 
-let pki: TestPki;
-let leaf: PemPair;
-beforeAll(async () => {
-  pki = await createTestPki();
-  leaf = await pki.issue("localhost", { dns: ["localhost"], ips: ["127.0.0.1"] });
-});
-afterAll(() => pki.cleanup());
+const tls = localhostPkiForFile();
 
 const GET: PreparedRequest = { method: "GET", path: "/", headers: [], body: undefined };
 const GRPC = ["grpc-status", "grpc-message", "x-multi", "x-absent"];
@@ -66,7 +60,7 @@ function client(
   raw: RawTransportFlags = {},
 ): HttpTransport {
   const https = url.startsWith("https:");
-  const flags = parseTransportFlags(https ? { ca: pki.ca.certFile, ...raw } : raw, new URL(url), 4);
+  const flags = parseTransportFlags(https ? { ca: tls.pki.ca.certFile, ...raw } : raw, new URL(url), 4);
   const transport = transportFor(url, 4, flags, 5_000, names);
   cleanups.push(() => transport.close());
   return transport;
@@ -221,7 +215,7 @@ describe("the first connection of an ALPN negotiation without a probe (undici)",
   async function tlsServer(): Promise<string> {
     // One handler for both protocols (node:http2's compatibility API).
     const server = createSecureServer(
-      { key: leaf.key, cert: leaf.cert, allowHTTP1: true },
+      { key: tls.leaf.key, cert: tls.leaf.cert, allowHTTP1: true },
       (_request, response) => {
         response.writeHead(200, { "x-multi": ["a", "b"], trailer: "grpc-status, grpc-message" });
         response.addTrailers({ "grpc-status": "5", "grpc-message": "not found: user 42" });
