@@ -477,7 +477,6 @@ export class Http1Connection implements ResponseEvents {
     upgrade: boolean,
     keepAlive: boolean,
     keepAliveHintMs: number,
-    selected: string[] | undefined,
   ): number {
     const exchange = this.current;
     if (exchange === undefined || upgrade) return HEADERS_FAIL; // a protocol switch never asked for
@@ -495,7 +494,6 @@ export class Http1Connection implements ResponseEvents {
       this.reuseLimitMs = Math.min(keepAliveHintMs - KEEP_ALIVE_HINT_MARGIN_MS, KEEP_ALIVE_HINT_MAX_MS);
       this.keepAlive = keepAlive && this.reuseLimitMs > 0;
     }
-    if (selected !== undefined) exchange.handler.onResponseFields?.(exchange, selected);
     exchange.handler.onResponseStart(exchange, statusCode);
     return exchange.head ? HEADERS_SKIP_BODY : HEADERS_OK;
   }
@@ -508,14 +506,19 @@ export class Http1Connection implements ResponseEvents {
     }
   }
 
-  onMessageComplete(trailers: string[] | undefined): void {
+  onSelectedFields(fields: string[]): void {
+    const exchange = this.current;
+    // An interim response's fields are not the answer's (RFC 9110 §15.2).
+    if (exchange !== undefined && !this.interim) exchange.handler.onResponseFields?.(exchange, fields);
+  }
+
+  onMessageComplete(): void {
     if (this.interim) {
       this.interim = false;
       return;
     }
     const exchange = this.current;
     if (exchange === undefined) return;
-    if (trailers !== undefined) exchange.handler.onResponseFields?.(exchange, trailers);
     this.current = undefined;
     exchange.ended = true;
     this.responsesOnSocket++;

@@ -50,20 +50,22 @@ export interface ResponseEvents {
   /**
    * Returns HEADERS_OK, HEADERS_SKIP_BODY or HEADERS_FAIL. `keepAliveHintMs`: the `timeout=` of a
    * `Keep-Alive` field in ms (how long the server keeps an idle connection), or -1 without one.
-   * `selected`: the head's fields the parser was asked to select, as flat [name, value, …] pairs,
-   * undefined without any.
    */
   onHeadersComplete(
     statusCode: number,
     upgrade: boolean,
     keepAlive: boolean,
     keepAliveHintMs: number,
-    selected: string[] | undefined,
   ): number;
+  /**
+   * `SelectingResponseParser` only: the selected fields of a head (right after its
+   * `onHeadersComplete`) or of a chunked body's trailers (RFC 9112 §7.1.2, right before
+   * `onMessageComplete`), as flat [name, value, …] pairs; not called when there are none.
+   */
+  onSelectedFields?(fields: string[]): void;
   /** A copy of a part of the body (the caller may keep it). */
   onBody(chunk: Buffer): void;
-  /** `trailers`: the selected fields of a chunked body's trailer section (RFC 9112 §7.1.2), as `selected` above. */
-  onMessageComplete(trailers: string[] | undefined): void;
+  onMessageComplete(): void;
 }
 
 const ERROR_NAME = new Map(Object.entries(ERROR).map(([name, code]) => [code, name]));
@@ -279,7 +281,7 @@ export class ResponseParser extends LlhttpParser {
 
   /** @internal */
   onHeadersComplete(_parser: number, statusCode: number, upgrade: boolean, keepAlive: boolean): number {
-    return this.events.onHeadersComplete(statusCode, upgrade, keepAlive, this.keepAliveHintMs(), undefined);
+    return this.events.onHeadersComplete(statusCode, upgrade, keepAlive, this.keepAliveHintMs());
   }
 
   /** @internal */
@@ -290,7 +292,7 @@ export class ResponseParser extends LlhttpParser {
 
   /** @internal */
   onMessageComplete(): number {
-    this.events.onMessageComplete(undefined);
+    this.events.onMessageComplete();
     return 0;
   }
 
@@ -300,7 +302,7 @@ export class ResponseParser extends LlhttpParser {
   }
 
   /** The Keep-Alive `timeout=` of the response whose head just ended, in ms; -1 without one. */
-  protected keepAliveHintMs(): number {
+  private keepAliveHintMs(): number {
     if (this.keepAliveValue === "") return -1;
     const match = KEEP_ALIVE_TIMEOUT.exec(this.keepAliveValue);
     return match ? Number(match[1]) * 1000 : -1;
@@ -386,32 +388,29 @@ export class SelectingResponseParser extends ResponseParser {
 
   /** @internal */
   override onHeadersComplete(
-    _parser: number,
+    parser: number,
     statusCode: number,
     upgrade: boolean,
     keepAlive: boolean,
   ): number {
-    return this.events.onHeadersComplete(
-      statusCode,
-      upgrade,
-      keepAlive,
-      this.keepAliveHintMs(),
-      this.takeSelected(),
-    );
+    const answer = super.onHeadersComplete(parser, statusCode, upgrade, keepAlive);
+    this.handOver();
+    return answer;
   }
 
   /** @internal */
   override onMessageComplete(): number {
-    this.events.onMessageComplete(this.takeSelected());
-    return 0;
+    this.handOver();
+    return super.onMessageComplete();
   }
 
-  /** The fields selected since the last call, or undefined. */
-  private takeSelected(): string[] | undefined {
+  /** Hands the fields selected since the last call to the events. */
+  private handOver(): void {
     if (this.reading >= 0) this.keepSelected();
     const selected = this.selected;
+    if (selected === undefined) return;
     this.selected = undefined;
-    return selected;
+    this.events.onSelectedFields?.(selected);
   }
 
   /** Narrows the names still equal to the field name by its piece at `offset` (letters compared in lower case). */

@@ -132,12 +132,13 @@ describe("HTTP/1.1 (our client, llhttp)", () => {
     const parser = new SelectingResponseParser(
       {
         onMessageBegin: () => true,
-        onHeadersComplete: (status, _upgrade, _keepAlive, _hint, selected) => {
-          events.push([status, selected]);
+        onHeadersComplete: (status) => {
+          events.push(status);
           return HEADERS_OK;
         },
+        onSelectedFields: (fields) => events.push(fields),
         onBody: () => undefined,
-        onMessageComplete: (trailers) => events.push(trailers),
+        onMessageComplete: () => events.push("end"),
       },
       ["grpc-status", "grpc-message", "x-a", "x-abc"],
     );
@@ -147,8 +148,10 @@ describe("HTTP/1.1 (our client, llhttp)", () => {
     for (const byte of Buffer.from(response)) expect(parser.execute(Buffer.from([byte]))).toBeNull();
     expect(parser.execute(Buffer.from(response))).toBeNull();
     const expected = [
-      [200, ["grpc-message", "", "x-abc", "1", "x-a", "2"]],
+      200,
+      ["grpc-message", "", "x-abc", "1", "x-a", "2"],
       ["grpc-status", "7", "grpc-message", "gone"],
+      "end",
     ];
     expect(events).toEqual([...expected, ...expected]);
     parser.free();
