@@ -36,7 +36,7 @@ import {
   type ResolvedPhases,
   type ResolvedRun,
 } from "../config/resolve.js";
-import type { ProfileCliFlags } from "../config/profile.js";
+import type { ProfileCliFlags } from "../config/resolve-profile.js";
 import { ladderOutcome, runLadder } from "../engine/ladder.js";
 import { prepareRun, type RunHooks } from "../engine/run.js";
 import { systemClock } from "../engine/clock.js";

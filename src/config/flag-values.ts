@@ -1,7 +1,7 @@
 /**
  * The values flags take, each parsed by one function with one message, whichever path the flag
- * comes through: a run's flags (options.ts), flags over a profile (profile.ts
- * `applyCliOverrides`), ladder and demo (resolve.ts). Each throws an InputError naming the flag.
+ * comes through: a run's flags (options.ts), flags over a profile (resolve-profile.ts), ladder and
+ * demo (resolve.ts). Each throws an InputError naming the flag.
  */
 import { parseDurationMs, timerLimitProblem } from "./duration.js";
 import { InputError } from "./errors.js";

@@ -35,14 +35,13 @@ import {
 } from "./options.js";
 import { caseCorpus } from "./profile-cases.js";
 import {
-  applyCliOverrides,
   effectiveWorkers,
   phasePlan,
   requestHeaders,
   type LoadedProfile,
   type PhaseSpec,
-  type ProfileCliFlags,
 } from "./profile.js";
+import { profileWithFlags, type ProfileCliFlags } from "./resolve-profile.js";
 import { checkRateBound } from "./rate-bound.js";
 import { parseCompareOptions, type CompareOptions } from "../compare/options.js";
 import {
@@ -599,7 +598,7 @@ export function resolveProfile(
   typed: ProfileCliFlags,
   all: CliRunFlags,
 ): ResolvedRun | ResolvedPhases {
-  const loaded = applyCliOverrides(profileLoaded, typed);
+  const loaded = profileWithFlags(profileLoaded, typed);
   const { profile } = loaded;
   const labels = Object.entries(profile.labels);
   const pick = (name: string): string | undefined => profile.labels[name];

@@ -7,9 +7,12 @@
  *   encoder keeps no dynamic table, so no state is shared between requests.
  * - Our SETTINGS_HEADER_TABLE_SIZE is 0 (RFC 9113 §6.5.2), so the server's encoder keeps no
  *   dynamic table either (§4.2): a response block refers only to the static table (Appendix A)
- *   and literals. Of those we read `:status` and `content-length` and skip the rest unread.
+ *   and literals. Of those we read `:status` and `content-length`, and the fields a caller asked
+ *   for by name (`FieldSelection`, values Huffman-decoded by `huffman.ts`); the rest is skipped unread.
  *   A reference to a dynamic entry is a COMPRESSION_ERROR (RFC 9113 §4.3).
  */
+
+import { huffmanDecode, huffmanEncode } from "./huffman.js";
 
 /** An invalid or unsupported header block (RFC 9113 §4.3: a connection error of type COMPRESSION_ERROR). */
 export class HpackError extends Error {
@@ -175,6 +178,38 @@ export interface ResponseFields {
   status: number;
   /** -1 without a `content-length` field. */
   contentLength: number;
+  /** The selected fields in the block, as flat [name, value, …] pairs; undefined without any. */
+  selected?: string[] | undefined;
+}
+
+/**
+ * Response fields asked for by name (lower case, `TransportOptions.responseHeaders`), in every
+ * way an encoder may name them: by a static table index, or as a literal name, raw or
+ * Huffman-coded (the code is canonical, so a name has one Huffman form).
+ */
+export class FieldSelection {
+  /** Position in `names` of the name each static index (1-61) names; -1 when not selected. */
+  readonly byStaticIndex = new Int16Array(STATIC_TABLE_SIZE + 1).fill(-1);
+  private readonly literals: ReadonlyArray<readonly [Buffer, boolean, number]>;
+
+  constructor(readonly names: readonly string[]) {
+    STATIC_TABLE.forEach(([name], index) => {
+      const wanted = names.indexOf(name);
+      if (wanted >= 0) this.byStaticIndex[index + 1] = wanted;
+    });
+    this.literals = names.flatMap((name, wanted) => [
+      [Buffer.from(name, "latin1"), false, wanted] as const,
+      [huffmanEncode(name), true, wanted] as const,
+    ]);
+  }
+
+  /** Position in `names` of a literal name at `block[start, end)`, or -1. */
+  literal(block: Uint8Array, [huffman, start, end]: [boolean, number, number]): number {
+    for (const [bytes, coded, wanted] of this.literals) {
+      if (coded === huffman && sameBytes(bytes, block, start, end)) return wanted;
+    }
+    return -1;
+  }
 }
 
 /** Decodes an integer with an N-bit prefix at `state.at` (§5.1). */
@@ -252,15 +287,23 @@ const LITERAL_NAMES: ReadonlyArray<readonly [Buffer, boolean, ReadField]> = [
   [Buffer.from("21ea496a4ad416a9933f", "hex"), true, CONTENT_LENGTH],
 ];
 
+function latin1(block: Uint8Array, start: number, end: number): string {
+  return Buffer.from(block.buffer, block.byteOffset + start, end - start).toString("latin1");
+}
+
 /** Which read field a literal name is, or OTHER for any other name. */
 function literalField(block: Uint8Array, [huffman, start, end]: [boolean, number, number]): ReadField {
   for (const [bytes, coded, field] of LITERAL_NAMES) {
-    if (coded !== huffman || bytes.length !== end - start) continue;
-    let same = true;
-    for (let i = 0; i < bytes.length && same; i++) same = bytes[i] === block[start + i];
-    if (same) return field;
+    if (coded === huffman && sameBytes(bytes, block, start, end)) return field;
   }
   return OTHER;
+}
+
+/** `bytes` equals `block[start, end)`. */
+function sameBytes(bytes: Uint8Array, block: Uint8Array, start: number, end: number): boolean {
+  if (bytes.length !== end - start) return false;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== block[start + i]) return false;
+  return true;
 }
 
 /** Reads a string literal's bounds at `state.at` (§5.2) and moves past it; returns [huffman, start, end]. */
@@ -282,9 +325,21 @@ function setField(fields: ResponseFields, field: ReadField, value: number): void
   else fields.contentLength = value;
 }
 
-/** `:status` and `content-length` of a response header block; throws HpackError when the block is invalid. */
-export function decodeResponseBlock(block: Uint8Array): ResponseFields {
-  const fields: ResponseFields = { status: 0, contentLength: -1 };
+/** Adds a selected field's value, as a string (latin1, as node:http2 decodes field values). */
+function select(fields: ResponseFields, name: string, value: string | null): void {
+  if (value === null) throw new HpackError(`invalid Huffman code in the value of ${name}`);
+  (fields.selected ??= []).push(name, value);
+}
+
+/**
+ * `:status` and `content-length` of a response header block, and the fields of `selection` in
+ * it; throws HpackError when the block is invalid.
+ */
+export function decodeResponseBlock(
+  block: Uint8Array,
+  selection: FieldSelection | null = null,
+): ResponseFields {
+  const fields: ResponseFields = { status: 0, contentLength: -1, selected: undefined };
   const state = { at: 0 };
   while (state.at < block.length) {
     const first = block[state.at] as number;
@@ -297,6 +352,11 @@ export function decodeResponseBlock(block: Uint8Array): ResponseFields {
         const value = (STATIC_TABLE[index - 1] as readonly [string, string])[1];
         setField(fields, field, value === "" ? Number.NaN : Number(value));
       }
+      if (selection !== null) {
+        const wanted = selection.byStaticIndex[index] as number;
+        if (wanted >= 0)
+          select(fields, selection.names[wanted] as string, (STATIC_TABLE[index - 1] as [string, string])[1]);
+      }
       continue;
     }
     if ((first & 0xe0) === 0x20) {
@@ -308,13 +368,23 @@ export function decodeResponseBlock(block: Uint8Array): ResponseFields {
     // With a maximum table size of 0 an indexed literal evicts itself at once (§4.4).
     const nameIndex = readInteger(block, state, (first & 0xc0) === 0x40 ? 6 : 4);
     if (nameIndex > STATIC_TABLE_SIZE) throw new HpackError(`no table entry ${nameIndex}`);
-    const field =
-      nameIndex === 0
-        ? literalField(block, readString(block, state))
-        : (STATIC_FIELD[nameIndex] as ReadField);
+    let field: ReadField;
+    let wanted = -1;
+    if (nameIndex === 0) {
+      const name = readString(block, state);
+      field = literalField(block, name);
+      if (selection !== null) wanted = selection.literal(block, name);
+    } else {
+      field = STATIC_FIELD[nameIndex] as ReadField;
+      if (selection !== null) wanted = selection.byStaticIndex[nameIndex] as number;
+    }
     const [huffman, start, end] = readString(block, state);
     if (field !== OTHER) {
       setField(fields, field, huffman ? huffmanDigits(block, start, end) : plainDigits(block, start, end));
+    }
+    if (wanted >= 0) {
+      const name = (selection as FieldSelection).names[wanted] as string;
+      select(fields, name, huffman ? huffmanDecode(block, start, end) : latin1(block, start, end));
     }
   }
   return fields;

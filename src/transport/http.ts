@@ -31,6 +31,7 @@ import {
   type ReadingSocket,
 } from "./http1.js";
 import { Http2Connection, Http2ProtocolError, Http2RequestEncoder } from "./http2.js";
+import { FieldSelection } from "./hpack.js";
 import { MAX_FRAME_SIZE, SETTINGS } from "./http2-frames.js";
 import { clientPreface, handOverPrefaced } from "./http2-session.js";
 import { buildTlsSettings, TlsSessionCache } from "./tls.js";
@@ -51,9 +52,16 @@ export interface TransportOptions {
   maxInFlight?: number;
   /** Protocol, TLS and connection flags (`parseTransportFlags`); default: ALPN negotiation, keep-alive, verified TLS ≥ 1.2. */
   flags?: TransportFlags;
+  /**
+   * Lower-case names of response fields to hand to each request's callback, from the head or the
+   * trailers (gRPC's `grpc-status` comes in trailers), e.g. `["grpc-status", "grpc-message"]`.
+   * Only these are read; with none (the default) no field is collected (docs/TRANSPORT.md
+   * "Response fields").
+   */
+  responseHeaders?: readonly string[];
 }
 
-export type { PreparedRequest, ResponseCallback } from "./request.js";
+export type { PreparedRequest, ResponseCallback, ResponseHeaders } from "./request.js";
 import type { PreparedRequest, ResponseCallback } from "./request.js";
 
 export type { TransportSummary } from "../metrics/result.js";
@@ -220,6 +228,21 @@ function undiciProtocol(client: Client): ProtocolConnection {
   };
 }
 
+/** A head or trailers as undici hands them to a handler: lower-case names, repeated fields as arrays. */
+type UndiciHeaders = Record<string, string | string[] | undefined>;
+
+/** A response field name as `TransportOptions.responseHeaders` takes it: a token (RFC 9110 §5.1) in lower case. */
+const FIELD_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+
+/** The checked, de-duplicated `responseHeaders`. */
+function responseFieldNames(names: readonly string[] | undefined): readonly string[] {
+  for (const name of names ?? []) {
+    if (!FIELD_NAME.test(name))
+      throw new TypeError(`responseHeaders: ${JSON.stringify(name)} is not a lower-case field name`);
+  }
+  return [...new Set(names)];
+}
+
 /** What a handler needs of a request's controller (undici's, or an `Http1Exchange`). */
 interface Abortable {
   abort(reason: Error): void;
@@ -236,6 +259,8 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<Exchan
   statusCode = 0;
   chunks: Buffer[] = [];
   keptBytes = 0;
+  /** The selected response fields received so far; null until one arrives. */
+  fields: Map<string, string> | null = null;
   done = false;
   timedOut: LoadTestTimeoutError | undefined;
   /** When the request was first written (a retry keeps it: the server's recycling is service). */
@@ -262,11 +287,25 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<Exchan
     this.statusCode = 0;
     this.chunks = [];
     this.keptBytes = 0;
+    this.fields = null;
     this.transport.retriedOnce(reason);
   }
 
-  onResponseStart(_controller: Abortable, statusCode: number): void {
+  /** Selected fields from our clients, as [name, value, …] pairs. */
+  onResponseFields(_controller: Abortable, pairs: readonly string[]): void {
+    const fields = (this.fields ??= new Map());
+    for (let i = 0; i < pairs.length; i += 2) {
+      const name = pairs[i] as string;
+      const value = pairs[i + 1] as string;
+      const earlier = fields.get(name);
+      fields.set(name, earlier === undefined ? value : `${earlier}, ${value}`);
+    }
+  }
+
+  /** `headers` only from undici (our clients hand selected fields to `onResponseFields`). */
+  onResponseStart(_controller: Abortable, statusCode: number, headers?: UndiciHeaders): void {
     this.statusCode = statusCode;
+    if (headers !== undefined) this.pickFields(headers);
     this.transport.responseStarted(this.connection as Connection);
   }
 
@@ -277,14 +316,28 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<Exchan
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_controller?: Abortable, trailers?: UndiciHeaders): void {
     if (this.done) return;
+    if (trailers !== undefined) this.pickFields(trailers);
     this.done = true;
     this.transport.settled(this, this.connection);
     const chunks = this.chunks;
     const body =
       chunks.length === 0 ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-    this.callback(null, this.statusCode, body, this.writtenAtMs);
+    this.callback(null, this.statusCode, body, this.writtenAtMs, this.fields);
+  }
+
+  /** The selected fields of an undici head or trailers (lower-case names; repeated ones as arrays). */
+  private pickFields(headers: UndiciHeaders): void {
+    const names = this.transport.responseFields;
+    if (names.length === 0) return;
+    const pairs: string[] = [];
+    for (const name of names) {
+      const value = headers[name];
+      if (value === undefined) continue;
+      for (const one of Array.isArray(value) ? value : [value]) pairs.push(name, String(one));
+    }
+    if (pairs.length > 0) this.onResponseFields(undefined as unknown as Abortable, pairs);
   }
 
   onResponseError(_controller: Abortable | undefined, error: Error): void {
@@ -295,7 +348,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, InFlightNode<Exchan
     // a callback that sends again (the scheduler releasing the next due request) must not run
     // inside that loop. Errors only; responses are delivered synchronously.
     const reported = this.timedOut ?? this.transport.explain(error, this.connection, this.statusCode);
-    queueMicrotask(() => this.callback(reported, this.statusCode, null, this.writtenAtMs));
+    queueMicrotask(() => this.callback(reported, this.statusCode, null, this.writtenAtMs, this.fields));
   }
 
   expire(): void {
@@ -365,6 +418,10 @@ export class HttpTransport {
   private readonly h2Encoder: Http2RequestEncoder;
   private readonly hostname: string;
   private readonly port: number;
+  /** `responseHeaders`: the response fields handed to callbacks. */
+  readonly responseFields: readonly string[];
+  /** The same for the HTTP/2 connections' HPACK decoding; null without any. */
+  private readonly fieldSelection: FieldSelection | null;
   /** The probe's connection, handed to the first Client that connects. */
   private spare: { socket: Socket; info: OpenedConnection; atMs: number } | undefined;
 
@@ -375,10 +432,13 @@ export class HttpTransport {
     this.timeoutMs = options.timeoutMs;
     this.origin = options.origin;
     const recorder = this.recorder;
+    this.responseFields = responseFieldNames(options.responseHeaders);
+    this.fieldSelection = this.responseFields.length === 0 ? null : new FieldSelection(this.responseFields);
     this.h1Context = {
       idleCloses: new IdleCloseLearner(),
       onRetry: (reason) => recorder.retry(reason),
       onHttp10: () => recorder.relabel("http/1.1", "http/1.0"),
+      responseFields: this.responseFields,
     };
     const flags = options.flags ?? DEFAULT_TRANSPORT_FLAGS;
     this.flags = flags;
@@ -699,7 +759,7 @@ export class HttpTransport {
       connection.client = http1Protocol(new Http1Connection(connect, this.h1Context), this.encoder);
     } else if (this.family === "h2") {
       connection.client = http2Protocol(
-        new Http2Connection(connect, this.streamsPerConnection, this.noteServerStreams),
+        new Http2Connection(connect, this.streamsPerConnection, this.noteServerStreams, this.fieldSelection),
         this.h2Encoder,
       );
     } else {

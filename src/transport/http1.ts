@@ -8,6 +8,7 @@ import {
   HEADERS_SKIP_BODY,
   Http1ParseError,
   ResponseParser,
+  SelectingResponseParser,
   type ResponseEvents,
 } from "./llhttp.js";
 import { checkedFields, declaresLength } from "./request-fields.js";
@@ -31,10 +32,51 @@ import { checkedFields, declaresLength } from "./request-fields.js";
  */
 export interface ExchangeEvents<Controller> {
   onRequestStart(controller: Controller): void;
+  /**
+   * Fields of the final response's head (before `onResponseStart`) or of its trailers (before
+   * `onResponseEnd`) that the connection was asked to select, as flat [name, value, …] pairs with
+   * the selection's lower-case names. Only called when some were asked for and present.
+   */
+  onResponseFields?(controller: Controller, fields: readonly string[]): void;
   onResponseStart(controller: Controller, statusCode: number): void;
   onResponseData(controller: Controller, chunk: Buffer): void;
   onResponseEnd(controller: Controller): void;
   onResponseError(controller: Controller | undefined, error: Error): void;
+}
+
+/** An exchange of either client: whether it ended, and the handler it reports to. */
+interface EndingExchange<Controller> {
+  ended: boolean;
+  readonly handler: ExchangeEvents<Controller>;
+}
+
+/** Ends every exchange of `exchanges` not ended yet with `error` (a failed or destroyed connection). */
+export function failEach<Exchange extends EndingExchange<Exchange>>(
+  exchanges: readonly Exchange[],
+  error: Error,
+): void {
+  for (const exchange of exchanges) {
+    if (exchange.ended) continue;
+    exchange.ended = true;
+    exchange.handler.onResponseError(exchange, error);
+  }
+}
+
+/** What `close()` callers of a connection wait for: settled together once its sockets are gone. */
+export class ClosedSignal {
+  private waiters: Array<() => void> = [];
+
+  /** Settled at once when `closedNow`, else at the next `release`. */
+  wait(closedNow: boolean): Promise<void> {
+    if (closedNow) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  release(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
 }
 
 export type Http1Handler = ExchangeEvents<Http1Exchange>;
@@ -164,6 +206,8 @@ export interface Http1Context {
   onRetry(reason: Http1RetryReason): void;
   /** The first response on a socket said HTTP/1.0: the connection speaks HTTP/1.0, not 1.1. */
   onHttp10(): void;
+  /** Lower-case names of the response fields to hand to handlers (`TransportOptions.responseHeaders`). */
+  responseFields?: readonly string[];
 }
 
 /** For a connection on its own (tests): learns alone, reports nothing. */
@@ -231,7 +275,7 @@ export class Http1Connection implements ResponseEvents {
   private writtenAtMs = 0;
   private closing = false;
   private destroyed = false;
-  private closedWaiters: Array<() => void> = [];
+  private readonly closed = new ClosedSignal();
 
   constructor(
     private readonly connect: Http1Connect,
@@ -271,7 +315,7 @@ export class Http1Connection implements ResponseEvents {
   close(): Promise<void> {
     this.closing = true;
     if (this.current === undefined && this.queue.length === 0) this.teardown();
-    return this.whenClosed();
+    return this.closed.wait(this.socket === undefined && !this.connecting);
   }
 
   /** Ends every request now and the socket. */
@@ -332,12 +376,12 @@ export class Http1Connection implements ResponseEvents {
       if (error || !socket) {
         // As undici: the requests waiting for this connection end with its failure.
         this.failAll(error ?? new ConnectionClosedError("the connection could not be opened"));
-        this.resolveClosed();
+        this.closed.release();
         return;
       }
       if (this.destroyed) {
         socket.destroy();
-        this.resolveClosed();
+        this.closed.release();
         return;
       }
       this.attach(socket);
@@ -346,7 +390,11 @@ export class Http1Connection implements ResponseEvents {
   }
 
   private attach(socket: ReadingSocket): void {
-    const parser = new ResponseParser(this);
+    const select = this.context.responseFields;
+    const parser =
+      select === undefined || select.length === 0
+        ? new ResponseParser(this)
+        : new SelectingResponseParser(this, select);
     this.socket = socket;
     this.parser = parser;
     this.idleSinceMs = performance.now();
@@ -411,7 +459,7 @@ export class Http1Connection implements ResponseEvents {
     socket.on("close", () => {
       this.fail(socket, new ConnectionClosedError("the connection closed before the response ended"), true);
       // Not while a request sent again opens the next socket (`fail`): that one is waited for.
-      if (!this.connecting && this.socket === undefined) this.resolveClosed();
+      if (!this.connecting && this.socket === undefined) this.closed.release();
     });
   }
 
@@ -456,6 +504,12 @@ export class Http1Connection implements ResponseEvents {
       exchange.bodyBytes += chunk.length;
       exchange.handler.onResponseData(exchange, chunk);
     }
+  }
+
+  onSelectedFields(fields: string[]): void {
+    const exchange = this.current;
+    // An interim response's fields are not the answer's (RFC 9110 §15.2).
+    if (exchange !== undefined && !this.interim) exchange.handler.onResponseFields?.(exchange, fields);
   }
 
   onMessageComplete(): void {
@@ -520,11 +574,7 @@ export class Http1Connection implements ResponseEvents {
     const exchanges = this.current === undefined ? [] : [this.current];
     exchanges.push(...this.queue.splice(0));
     this.current = undefined;
-    for (const exchange of exchanges) {
-      if (exchange.ended) continue;
-      exchange.ended = true;
-      exchange.handler.onResponseError(exchange, error);
-    }
+    failEach(exchanges, error);
   }
 
   private teardown(): void {
@@ -535,16 +585,5 @@ export class Http1Connection implements ResponseEvents {
     this.parser?.free();
     this.parser = undefined;
     socket.destroy();
-  }
-
-  private resolveClosed(): void {
-    const waiters = this.closedWaiters;
-    this.closedWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
-  private whenClosed(): Promise<void> {
-    if (this.socket === undefined && !this.connecting) return Promise.resolve();
-    return new Promise((resolve) => this.closedWaiters.push(resolve));
   }
 }

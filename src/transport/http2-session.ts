@@ -441,7 +441,7 @@ export class Http2Session {
     let fields;
     try {
       // Decoded even for a forgotten stream: a malformed block is a connection error (§4.3).
-      fields = decodeResponseBlock(block);
+      fields = decodeResponseBlock(block, this.connection.fieldSelection);
     } catch (error) {
       this.fail(COMPRESSION_ERROR, (error as HpackError).message);
       return;
@@ -450,9 +450,13 @@ export class Http2Session {
     if (exchange === undefined) return;
     const endStream = (flags & END_STREAM) !== 0;
     if (exchange.status !== 0) {
-      // Trailers (§8.1): they end the stream; their fields are not used.
-      if (!endStream) this.resetStream(exchange, PROTOCOL_ERROR, "trailers without END_STREAM");
-      else this.complete(exchange);
+      // Trailers (§8.1): they end the stream; only selected fields are used (gRPC's status).
+      if (!endStream) {
+        this.resetStream(exchange, PROTOCOL_ERROR, "trailers without END_STREAM");
+        return;
+      }
+      if (fields.selected !== undefined) exchange.handler.onResponseFields?.(exchange, fields.selected);
+      if (!exchange.ended) this.complete(exchange);
       return;
     }
     const status = fields.status;
@@ -468,6 +472,7 @@ export class Http2Session {
     }
     exchange.status = status;
     exchange.expectedLength = fields.contentLength;
+    if (fields.selected !== undefined) exchange.handler.onResponseFields?.(exchange, fields.selected);
     exchange.handler.onResponseStart(exchange, status);
     if (endStream && !exchange.ended) this.complete(exchange);
   }

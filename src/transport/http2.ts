@@ -1,8 +1,9 @@
 import type { PreparedRequest } from "./request.js";
-import type { ExchangeEvents, Http1Connect } from "./http1.js";
+import { ClosedSignal, failEach, type ExchangeEvents, type Http1Connect } from "./http1.js";
 import type { Http2Wire } from "./http2-frames.js";
 import { ConnectionClosedError, TransportClosedError } from "./errors.js";
 import { Http2Session } from "./http2-session.js";
+import type { FieldSelection } from "./hpack.js";
 
 /**
  * The HTTP/2 hot path (RFC 9113; docs/TRANSPORT.md "The HTTP/2 client"): frames written and read
@@ -96,13 +97,15 @@ export class Http2Connection {
   private queueHead = 0;
   private closing = false;
   private destroyed = false;
-  private closedWaiters: Array<() => void> = [];
+  private readonly closed = new ClosedSignal();
 
   constructor(
     private readonly connect: Http1Connect,
     pipelining: number,
     /** Told each SETTINGS_MAX_CONCURRENT_STREAMS a server announces (the summary names it when it held the run back). */
     private readonly onServerStreamLimit: (limit: number) => void = () => undefined,
+    /** Response fields to hand to each request's handler (`TransportOptions.responseHeaders`); null: none. */
+    readonly fieldSelection: FieldSelection | null = null,
   ) {
     this.pipelining = pipelining;
   }
@@ -124,7 +127,7 @@ export class Http2Connection {
       this.current?.drain();
       for (const session of [...this.draining]) session.drain();
     }
-    return this.whenClosed();
+    return this.closed.wait(this.current === undefined && this.draining.length === 0 && !this.connecting);
   }
 
   /** Ends every request now (`TransportClosedError`) and the sockets. */
@@ -221,7 +224,7 @@ export class Http2Connection {
     const index = this.draining.indexOf(session);
     if (index >= 0) this.draining.splice(index, 1);
     this.pump();
-    if (this.current === undefined && this.draining.length === 0 && !this.connecting) this.resolveClosed();
+    if (this.current === undefined && this.draining.length === 0 && !this.connecting) this.closed.release();
   }
 
   private afterStream(session: Http2Session | undefined): void {
@@ -275,12 +278,12 @@ export class Http2Connection {
       if (error || !socket) {
         // As undici: the requests waiting for this connection end with its failure.
         this.failQueued(error ?? new ConnectionClosedError("the connection failed"));
-        if (this.current === undefined && this.draining.length === 0) this.resolveClosed();
+        if (this.current === undefined && this.draining.length === 0) this.closed.release();
         return;
       }
       if (this.destroyed) {
         socket.destroy();
-        this.resolveClosed();
+        this.closed.release();
         return;
       }
       this.current = new Http2Session(this, socket);
@@ -292,22 +295,6 @@ export class Http2Connection {
     const queued = this.queue.slice(this.queueHead);
     this.queue = [];
     this.queueHead = 0;
-    for (const exchange of queued) {
-      if (exchange.ended) continue;
-      exchange.ended = true;
-      exchange.handler.onResponseError(exchange, error);
-    }
-  }
-
-  private resolveClosed(): void {
-    const waiters = this.closedWaiters;
-    this.closedWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
-  private whenClosed(): Promise<void> {
-    if (this.current === undefined && this.draining.length === 0 && !this.connecting)
-      return Promise.resolve();
-    return new Promise((resolve) => this.closedWaiters.push(resolve));
+    failEach(queued, error);
   }
 }

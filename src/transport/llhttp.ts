@@ -57,6 +57,12 @@ export interface ResponseEvents {
     keepAlive: boolean,
     keepAliveHintMs: number,
   ): number;
+  /**
+   * `SelectingResponseParser` only: the selected fields of a head (right after its
+   * `onHeadersComplete`) or of a chunked body's trailers (RFC 9112 §7.1.2, right before
+   * `onMessageComplete`), as flat [name, value, …] pairs; not called when there are none.
+   */
+  onSelectedFields?(fields: string[]): void;
   /** A copy of a part of the body (the caller may keep it). */
   onBody(chunk: Buffer): void;
   onMessageComplete(): void;
@@ -206,9 +212,10 @@ export class ResponseParser extends LlhttpParser {
    * The Keep-Alive field, read on the way: a field name arrives in one or more pieces and is
    * compared byte by byte with "keep-alive" (no string per header); only its value is decoded.
    */
-  private fieldLength = 0;
+  protected fieldLength = 0;
   private fieldIsKeepAlive = false;
-  private afterValue = true;
+  /** The last piece was (part of) a value: the next name piece starts a new field. */
+  protected afterValue = true;
   private keepAliveValue = "";
 
   constructor(readonly events: ResponseEvents) {
@@ -315,6 +322,126 @@ export class ResponseParser extends LlhttpParser {
     }
     if (code === ERROR.OK || this.freed) return null;
     return new Http1ParseError(`HPE_${ERROR_NAME.get(code) ?? code}`, errorReason(this.pointer));
+  }
+}
+
+/**
+ * A `ResponseParser` that also hands the events the fields named in `select` (lower case;
+ * `TransportOptions.responseHeaders`), from the head and from a chunked body's trailers. A
+ * subclass, so that a parser without a selection does no more work per field than before.
+ * Names are matched byte by byte as their pieces arrive, as Keep-Alive is; only the selected
+ * values become strings.
+ */
+export class SelectingResponseParser extends ResponseParser {
+  private readonly wanted: readonly Buffer[];
+  /** Per selected name: still equal to the field name so far. */
+  private readonly stillWanted: Uint8Array;
+  /** The selected name whose value is being read, or -1. */
+  private reading = -1;
+  private value = "";
+  private selected: string[] | undefined = undefined;
+
+  constructor(
+    events: ResponseEvents,
+    private readonly select: readonly string[],
+  ) {
+    super(events);
+    this.wanted = select.map((name) => Buffer.from(name, "latin1"));
+    this.stillWanted = new Uint8Array(select.length);
+  }
+
+  /** @internal */
+  override onMessageBegin(): number {
+    this.reading = -1;
+    this.selected = undefined;
+    return super.onMessageBegin();
+  }
+
+  /** @internal */
+  override onHeaderField(at: number, length: number): number {
+    let offset = this.fieldLength;
+    if (this.afterValue) {
+      if (this.reading >= 0) this.keepSelected();
+      this.stillWanted.fill(1);
+      offset = 0;
+    }
+    this.matchWanted(offset, at, length);
+    return super.onHeaderField(at, length);
+  }
+
+  /** @internal */
+  override onHeaderValue(at: number, length: number): number {
+    if (!this.afterValue) {
+      // The first piece of a value: the name is whole.
+      this.reading = -1;
+      this.value = "";
+      for (let name = 0; name < this.wanted.length; name++) {
+        if (this.stillWanted[name] === 1 && (this.wanted[name] as Buffer).length === this.fieldLength) {
+          this.reading = name;
+          break;
+        }
+      }
+    }
+    if (this.reading >= 0) this.value += latin1(at, length);
+    return super.onHeaderValue(at, length);
+  }
+
+  /** @internal */
+  override onHeadersComplete(
+    parser: number,
+    statusCode: number,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number {
+    const answer = super.onHeadersComplete(parser, statusCode, upgrade, keepAlive);
+    this.handOver();
+    return answer;
+  }
+
+  /** @internal */
+  override onMessageComplete(): number {
+    this.handOver();
+    return super.onMessageComplete();
+  }
+
+  /** Hands the fields selected since the last call to the events. */
+  private handOver(): void {
+    if (this.reading >= 0) this.keepSelected();
+    const selected = this.selected;
+    if (selected === undefined) return;
+    this.selected = undefined;
+    this.events.onSelectedFields?.(selected);
+  }
+
+  /** Narrows the names still equal to the field name by its piece at `offset` (letters compared in lower case). */
+  private matchWanted(offset: number, at: number, length: number): void {
+    const bytes = memory();
+    const still = this.stillWanted;
+    for (let name = 0; name < this.wanted.length; name++) {
+      if (still[name] === 0) continue;
+      const expected = this.wanted[name] as Buffer;
+      if (offset + length > expected.length) {
+        still[name] = 0;
+        continue;
+      }
+      for (let i = 0; i < length; i++) {
+        const byte = bytes[at + i] as number;
+        if ((byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte) !== expected[offset + i]) {
+          still[name] = 0;
+          break;
+        }
+      }
+    }
+  }
+
+  /** The value just read, without the trailing whitespace llhttp leaves in it (RFC 9110 §5.5). */
+  private keepSelected(): void {
+    const value = this.value;
+    let end = value.length;
+    while (end > 0 && (value.charCodeAt(end - 1) === 32 || value.charCodeAt(end - 1) === 9)) end--;
+    (this.selected ??= []).push(this.select[this.reading] as string, value.slice(0, end));
+    this.reading = -1;
+    this.value = "";
   }
 }
 

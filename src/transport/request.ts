@@ -10,13 +10,22 @@ export interface PreparedRequest {
 }
 
 /**
+ * Response fields asked for by name (`TransportOptions.responseHeaders`) that a response carried,
+ * in its head or its trailers, by lower-case name; a field that came more than once has its
+ * values joined with ", " in the order received (RFC 9110 §5.3).
+ */
+export type ResponseHeaders = ReadonlyMap<string, string>;
+
+/**
  * A request's end. `writtenAtMs`: clock ms when it was first written on a connection (over HTTP/2,
  * when its stream opened), NaN when it never was (its connection failed, or it timed out waiting
  * for a connection or a stream slot): service time counts from there, the wait before is queue time.
+ * `headers`: the fields asked for that arrived, null when none was asked for or none arrived.
  */
 export type ResponseCallback = (
   error: Error | null,
   statusCode: number,
   body: Buffer | null,
   writtenAtMs: number,
+  headers: ResponseHeaders | null,
 ) => void;

@@ -1,6 +1,7 @@
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { applyCliOverrides, loadProfile, requestHeaders } from "../../src/config/profile.js";
+import { loadProfile, requestHeaders } from "../../src/config/profile.js";
+import { profileWithFlags } from "../../src/config/resolve-profile.js";
 import {
   buildCaseRequest,
   caseCorpus,
@@ -217,7 +218,7 @@ describe("examples/rest-api.yaml against the reference gateway", () => {
   });
 
   it("every case's request meets its expectation (the example is right about the API)", async () => {
-    const loaded = applyCliOverrides(await loadProfile("examples/rest-api.yaml", {}), {
+    const loaded = profileWithFlags(await loadProfile("examples/rest-api.yaml", {}), {
       target: gateway.url,
     });
     const { profile } = loaded;

@@ -5,7 +5,6 @@ import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InputError } from "../../src/config/errors.js";
 import {
-  applyCliOverrides,
   effectiveThresholds,
   effectiveWorkers,
   loadProfile,
@@ -15,8 +14,8 @@ import {
   ProfileError,
   requestHeaders,
   type LoadedProfile,
-  type ProfileCliFlags,
 } from "../../src/config/profile.js";
+import { profileWithFlags, type ProfileCliFlags } from "../../src/config/resolve-profile.js";
 import { formatThreshold } from "../../src/config/thresholds.js";
 
 let dir: string;
@@ -314,7 +313,7 @@ headers:
 
   it("are read at load time and kept out of the serializable profile", async () => {
     const env = { AXONFLOW_CLIENT_ID: "sk-live-secret-1", MY_KEY: "k-secret-2" };
-    const loaded = applyCliOverrides(await load(PROFILE, env), {});
+    const loaded = profileWithFlags(await load(PROFILE, env), {});
     expect(requestHeaders(loaded)).toEqual([
       ["authorization", "Bearer sk-live-secret-1"],
       ["X-Key", "k-secret-2"],
@@ -345,16 +344,16 @@ headers:
       { field: "auth.bearerEnv", variable: "AXONFLOW_CLIENT_ID" },
       { field: "headers.X-Key", variable: "MY_KEY" },
     ]);
-    expect(() => applyCliOverrides(loaded, {})).toThrow(ProfileError);
+    expect(() => profileWithFlags(loaded, {})).toThrow(ProfileError);
     try {
-      applyCliOverrides(loaded, {});
+      profileWithFlags(loaded, {});
     } catch (error) {
       expect((error as ProfileError).problems).toEqual([
         "auth.bearerEnv: environment variable AXONFLOW_CLIENT_ID is not set (set it, give a default in the profile, or pass --api-key)",
         "headers.X-Key: environment variable MY_KEY is not set (set it, give a default in the profile, or pass --header)",
       ]);
     }
-    const fixed = applyCliOverrides(loaded, { apiKey: "from-flag", header: ["x-key: from-flag-2"] });
+    const fixed = profileWithFlags(loaded, { apiKey: "from-flag", header: ["x-key: from-flag-2"] });
     expect(requestHeaders(fixed)).toEqual([
       ["authorization", "Bearer from-flag"],
       ["X-Team", "payments"],
@@ -486,7 +485,7 @@ describe("data files: casesFile (.jsonl, .csv), relative to the profile", () => 
   });
 });
 
-describe("applyCliOverrides: flags typed on the command line win over the file", () => {
+describe("profileWithFlags: flags typed on the command line win over the file", () => {
   const FILE = `target: http://127.0.0.1:8080
 path: /v1/execute
 rps: 100
@@ -504,7 +503,7 @@ outputs: { out: file.json }
   beforeAll(async () => {
     base = await load(FILE, { AXONFLOW_ENDPOINT: "http://127.0.0.1:1" });
   });
-  const apply = (flags: ProfileCliFlags) => applyCliOverrides(base, flags).profile;
+  const apply = (flags: ProfileCliFlags) => profileWithFlags(base, flags).profile;
 
   it("with no flags the file is kept as is", () => {
     expect(apply({})).toEqual(base.profile);
@@ -586,34 +585,34 @@ outputs: { out: file.json }
       stages: [{ durationMs: 60_000 }],
     });
     const unsized = await load("target: http://127.0.0.1:8080\nrps: 100\nduration: 5s\n", {});
-    expect(effectiveWorkers(applyCliOverrides(unsized, { rps: "max" }).profile)).toBe(64);
+    expect(effectiveWorkers(profileWithFlags(unsized, { rps: "max" }).profile)).toBe(64);
   });
 
   it("--rps max with a profile without a load shape needs --duration", async () => {
     const shapeless = await load("target: http://127.0.0.1:8080\n", {});
-    expect(applyCliOverrides(shapeless, { rps: "max", duration: "2s" }).profile.phases[0]).toMatchObject({
+    expect(profileWithFlags(shapeless, { rps: "max", duration: "2s" }).profile.phases[0]).toMatchObject({
       closedLoop: true,
       stages: [{ durationMs: 2000 }],
     });
-    expect(() => applyCliOverrides(shapeless, { rps: "max" })).toThrow(/--rps: --duration is required too/);
+    expect(() => profileWithFlags(shapeless, { rps: "max" })).toThrow(/--rps: --duration is required too/);
   });
 
   it("--rps max is refused for phases and stages, whose rates the profile chose", async () => {
     const staged = await load("target: http://127.0.0.1:8080\nstages: 1s:10,1s:20\n", {});
-    expect(() => applyCliOverrides(staged, { rps: "max", duration: "10s" })).toThrow(
+    expect(() => profileWithFlags(staged, { rps: "max", duration: "10s" })).toThrow(
       /--rps: "max" \(a closed loop\) replaces a profile's one constant rate; this profile's load is k6 stages/,
     );
     const phased = await load(
       "target: http://127.0.0.1:8080\nphases:\n  - { name: a, rps: 1, duration: 1s }\n  - { name: b, rps: 2, duration: 1s }\n",
       {},
     );
-    expect(() => applyCliOverrides(phased, { rps: "max" })).toThrow(/this profile's load is several phases/);
+    expect(() => profileWithFlags(phased, { rps: "max" })).toThrow(/this profile's load is several phases/);
   });
 
   it("reports every bad flag at once", () => {
     let problems: string[] = [];
     try {
-      applyCliOverrides(base, {
+      profileWithFlags(base, {
         target: "localhost:8080",
         rps: "fast",
         workers: "0",
@@ -643,13 +642,13 @@ outputs: { out: file.json }
 
   it("--rps or --duration alone cannot reshape stages or phases; both replace them", async () => {
     const staged = await load("target: http://127.0.0.1:8080\nstages: 30s:10,30s:0\n");
-    expect(() => applyCliOverrides(staged, { rps: "5" })).toThrow(
+    expect(() => profileWithFlags(staged, { rps: "5" })).toThrow(
       "--rps: the profile's load is k6 stages; give both --rps and --duration to replace it, or --stages",
     );
-    expect(() => applyCliOverrides(staged, { stages: "1s:1", duration: "1s" })).toThrow(
+    expect(() => profileWithFlags(staged, { stages: "1s:1", duration: "1s" })).toThrow(
       "--stages: cannot be combined with --duration",
     );
-    const replaced = applyCliOverrides(staged, { rps: "5", duration: "2s" }).profile.phases;
+    const replaced = profileWithFlags(staged, { rps: "5", duration: "2s" }).profile.phases;
     expect(replaced).toEqual([
       {
         name: "main",
@@ -665,10 +664,10 @@ outputs: { out: file.json }
 
   it("a profile may leave target and load to the command line; the run needs them from somewhere", async () => {
     const partial = await load("category: security\n");
-    expect(() => applyCliOverrides(partial, {})).toThrow(
+    expect(() => profileWithFlags(partial, {})).toThrow(
       /target: missing \(set target in the profile, pass --target, or set AXONFLOW_ENDPOINT\)[\s\S]*load: missing/,
     );
-    const complete = applyCliOverrides(partial, {
+    const complete = profileWithFlags(partial, {
       target: "http://127.0.0.1:8080",
       rps: "10",
       duration: "5s",
@@ -683,8 +682,8 @@ outputs: { out: file.json }
   it("--category with custom cases must name a case category", async () => {
     await write("c.jsonl", '{"name": "a", "category": "api"}\n{"name": "b", "category": "admin"}\n');
     const loaded = await load("target: http://127.0.0.1:8080\nrps: 1\nduration: 1s\ncasesFile: c.jsonl\n");
-    expect(applyCliOverrides(loaded, { category: "admin" }).profile.phases[0]?.weights).toEqual({ admin: 1 });
-    expect(() => applyCliOverrides(loaded, { category: "normal" })).toThrow(
+    expect(profileWithFlags(loaded, { category: "admin" }).profile.phases[0]?.weights).toEqual({ admin: 1 });
+    expect(() => profileWithFlags(loaded, { category: "normal" })).toThrow(
       '--category: unknown category "normal"; categories: mixed, api, admin',
     );
   });

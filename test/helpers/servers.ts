@@ -11,7 +11,12 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import { createSecureContext, type SecureContext, type SecureVersion, type TLSSocket } from "node:tls";
-import { HttpTransport, type PreparedRequest, type TransportOptions } from "../../src/transport/http.js";
+import {
+  HttpTransport,
+  type PreparedRequest,
+  type ResponseHeaders,
+  type TransportOptions,
+} from "../../src/transport/http.js";
 
 export interface LocalServer {
   url: string;
@@ -358,6 +363,8 @@ export interface Outcome {
   error: Error | null;
   status: number;
   body: string | null;
+  /** The response fields the transport was asked for (`responseHeaders`), null without any. */
+  headers: ResponseHeaders | null;
 }
 
 /** Sends `count` requests, at most `concurrency` in flight (like --workers), and waits for every callback. */
@@ -375,8 +382,8 @@ export function sendMany(
     const next = (): void => {
       if (sent >= count) return;
       sent++;
-      transport.send(request, (error, status, body) => {
-        outcomes.push({ error, status, body: body ? body.toString("utf8") : null });
+      transport.send(request, (error, status, body, _writtenAtMs, headers) => {
+        outcomes.push({ error, status, body: body ? body.toString("utf8") : null, headers });
         finished++;
         if (finished === count) resolve(outcomes);
         else next();
@@ -392,9 +399,17 @@ export function transportFor(
   workers: number,
   flags?: TransportOptions["flags"],
   timeoutMs = 5_000,
+  responseHeaders?: readonly string[],
 ): HttpTransport {
   return new HttpTransport(
-    { origin, connections: workers, maxInFlight: workers, timeoutMs, ...(flags ? { flags } : {}) },
+    {
+      origin,
+      connections: workers,
+      maxInFlight: workers,
+      timeoutMs,
+      ...(flags ? { flags } : {}),
+      ...(responseHeaders ? { responseHeaders } : {}),
+    },
     () => performance.now(),
   );
 }

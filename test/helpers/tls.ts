@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { afterAll, beforeAll } from "vitest";
 
 /**
  * A throw-away PKI for tests: one CA per test file, leaf certificates issued on demand, all
@@ -103,5 +104,27 @@ export async function createTestPki(name = "load-test test CA"): Promise<TestPki
       return readPair(dir, base);
     },
     cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * A CA and one server certificate for localhost and 127.0.0.1 that the tests of a file share:
+ * made before them and removed after them. Read its fields inside the tests.
+ */
+export function localhostPkiForFile(caName?: string): { readonly pki: TestPki; readonly leaf: PemPair } {
+  let pki: TestPki | undefined;
+  let leaf: PemPair | undefined;
+  beforeAll(async () => {
+    pki = await createTestPki(caName);
+    leaf = await pki.issue("localhost", { dns: ["localhost"], ips: ["127.0.0.1"] });
+  });
+  afterAll(() => pki?.cleanup());
+  return {
+    get pki() {
+      return pki as TestPki;
+    },
+    get leaf() {
+      return leaf as PemPair;
+    },
   };
 }

@@ -1,20 +1,18 @@
 import { constants, createServer as createH2cServer, type ServerHttp2Stream } from "node:http2";
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport } from "../../src/transport/http.js";
 import { closedPort, json, startLocalServer, type Responder } from "../helpers/servers.js";
 import { sendMany, transportFor, type Outcome } from "../helpers/servers.js";
+import { cleanupAfterEach } from "../helpers/cleanups.js";
 
 /**
  * Failures keep stable kinds and say where they happened: the timeout phase, refused, reset,
  * HTTP/2 RST_STREAM and GOAWAY. Every failing request ends (no hang), within about --timeout.
  */
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 const TIMEOUT_MS = 300;
 

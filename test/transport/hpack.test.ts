@@ -1,7 +1,13 @@
 import { createServer as createH2cServer } from "node:http2";
 import { connect, type AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import { decodeResponseBlock, encodeRequestBlock, HpackError } from "../../src/transport/hpack.js";
+import {
+  decodeResponseBlock,
+  encodeRequestBlock,
+  FieldSelection,
+  HpackError,
+} from "../../src/transport/hpack.js";
+import { huffmanDecode, huffmanEncode } from "../../src/transport/huffman.js";
 
 /** A response header block as nghttp2 (node:http2) encodes it, for a client whose table size is 0. */
 async function nghttp2Block(respond: Record<string, string | number>): Promise<Buffer> {
@@ -243,5 +249,92 @@ describe("HPACK: request blocks", () => {
     // GET, :scheme http, :authority (name 1, literal without indexing), then authorization: 0x10 + new name.
     expect([...block.subarray(0, 6)]).toEqual([0x82, 0x86, 0x01, 0x01, 0x68, 0x84]);
     expect(block[6]).toBe(0x10);
+  });
+});
+
+describe("HPACK: Huffman code (RFC 7541 Appendix B)", () => {
+  // RFC 7541 C.4 and C.6: the strings and their Huffman encodings.
+  it.each([
+    ["www.example.com", "f1e3c2e5f23a6ba0ab90f4ff"],
+    ["no-cache", "a8eb10649cbf"],
+    ["custom-value", "25a849e95bb8e8b4bf"],
+    ["302", "6402"],
+    ["private", "aec3771a4b"],
+    ["Mon, 21 Oct 2013 20:13:21 GMT", "d07abe941054d444a8200595040b8166e082a62d1bff"],
+    ["https://www.example.com", "9d29ad171863c78f0b97c8e9ae82ae43d3"],
+    [
+      "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1",
+      "94e7821dd7f2e6c7b335dfdfcd5b3960d5af27087f3672c1ab270fb5291f9587316065c003ed4ee5b1063d5007",
+    ],
+  ])("%s", (text, hex) => {
+    expect(huffmanEncode(text).toString("hex")).toBe(hex);
+    expect(huffmanDecode(Buffer.from(hex, "hex"), 0, hex.length / 2)).toBe(text);
+  });
+
+  it("every byte value round-trips; EOS and bad padding are decoding errors (§5.2)", () => {
+    const every = String.fromCharCode(...Array.from({ length: 256 }, (_, byte) => byte));
+    const coded = huffmanEncode(every);
+    expect(huffmanDecode(coded, 0, coded.length)).toBe(every);
+    expect(huffmanDecode(Buffer.from([0xff, 0xff, 0xff, 0xff]), 0, 4)).toBeNull(); // EOS (30 ones)
+    expect(huffmanDecode(Buffer.from([0x00]), 0, 1)).toBeNull(); // '0' (00000) then padding 000
+    expect(huffmanDecode(Buffer.from([0x07, 0xff]), 0, 2)).toBeNull(); // '0' then 11 bits of padding
+  });
+});
+
+describe("HPACK: selected fields (TransportOptions.responseHeaders)", () => {
+  const printable = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i))
+    .join("")
+    .trim();
+
+  it("values of every printable byte, as nghttp2 encodes them (Huffman or raw, its choice)", async () => {
+    const selection = new FieldSelection(["x-value", "grpc-status", "server", "x-absent"]);
+    const block = await nghttp2Block({
+      ":status": 200,
+      "x-value": printable,
+      "grpc-status": "0",
+      server: "a-server",
+      "x-other": "skipped",
+    });
+    const fields = decodeResponseBlock(block, selection);
+    expect(fields).toMatchObject({ status: 200, contentLength: -1 });
+    expect(fields.selected).toEqual(["x-value", printable, "grpc-status", "0", "server", "a-server"]);
+    // Without a selection the same block yields nothing more.
+    expect(decodeResponseBlock(block).selected).toBeUndefined();
+  });
+
+  it("names raw or Huffman-coded, or by a static index; values indexed, raw or Huffman-coded", () => {
+    const selection = new FieldSelection(["grpc-status", "content-type", "content-length"]);
+    const name = huffmanEncode("grpc-status");
+    const value = huffmanEncode("14");
+    const block = Buffer.concat([
+      Buffer.from([0x88]), // :status 200
+      Buffer.from([0x00, 0x80 | name.length]), // literal, Huffman-coded name
+      name,
+      Buffer.from([0x80 | value.length]),
+      value,
+      Buffer.from([0x00, 11]), // literal, raw name
+      Buffer.from("grpc-status"),
+      Buffer.from([1, 0x37]),
+      Buffer.from([0x0f, 31 - 15, 4]), // content-type (static 31), raw value
+      Buffer.from("text"),
+      Buffer.from([0x0f, 28 - 15, 1, 0x35]), // content-length (static 28): read and selected
+    ]);
+    expect(decodeResponseBlock(block, selection)).toEqual({
+      status: 200,
+      contentLength: 5,
+      selected: ["grpc-status", "14", "grpc-status", "7", "content-type", "text", "content-length", "5"],
+    });
+    // An indexed field whose static entry has a value: accept-encoding "gzip, deflate" (16).
+    expect(decodeResponseBlock(Buffer.from([0x88, 0x90]), new FieldSelection(["accept-encoding"]))).toEqual({
+      status: 200,
+      contentLength: -1,
+      selected: ["accept-encoding", "gzip, deflate"],
+    });
+  });
+
+  it("a selected value that is not valid Huffman is a COMPRESSION_ERROR", () => {
+    const block = Buffer.from([0x88, 0x00, 1, 0x78, 0x81, 0x00]); // x: Huffman "00000" + padding 000
+    expect(() => decodeResponseBlock(block, new FieldSelection(["x"]))).toThrow(HpackError);
+    expect(decodeResponseBlock(block)).toEqual({ status: 200, contentLength: -1 }); // unread without it
   });
 });

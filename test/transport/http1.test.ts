@@ -4,7 +4,7 @@ import {
   type AddressInfo,
   type Socket,
 } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError, LoadTestTimeoutError } from "../../src/transport/errors.js";
 import {
@@ -15,16 +15,14 @@ import {
 import { Http1Connection, Http1RequestEncoder, standaloneHttp1Context } from "../../src/transport/http1.js";
 import { allowEverything, startLocalServer, type Responder } from "../helpers/servers.js";
 import { POST, sendMany, transportFor } from "../helpers/servers.js";
+import { cleanupAfterEach } from "../helpers/cleanups.js";
 
 /**
  * The hand-written HTTP/1.1 client (src/transport/http1.ts) through `HttpTransport`, against real
  * loopback servers: raw `node:net` ones where the exact bytes matter (what the client writes,
  * responses split at awkward places, broken or unsolicited responses), `node:http` otherwise.
  */
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 function transport(url: string, raw: RawTransportFlags = {}, workers = 1, timeoutMs = 5_000): HttpTransport {
   const created = transportFor(url, workers, parseTransportFlags(raw, new URL(url), workers), timeoutMs);

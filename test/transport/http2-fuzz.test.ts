@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport } from "../../src/transport/http.js";
@@ -23,6 +23,7 @@ import {
   type RawConnection,
 } from "../helpers/h2-raw-server.js";
 import { transportFor } from "../helpers/servers.js";
+import { cleanupAfterEach } from "../helpers/cleanups.js";
 
 /**
  * Frame-level fuzzing of our HTTP/2 client (src/transport/http2-session.ts) and HPACK decoder:
@@ -297,10 +298,7 @@ const MULTI_STREAM_SAFE = [
   "HPACK",
 ];
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 interface Script {
   frames(id: number): Buffer;

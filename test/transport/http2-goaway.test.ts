@@ -1,11 +1,12 @@
 import { performance } from "node:perf_hooks";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport } from "../../src/transport/http.js";
 import { MAX_RETRIES } from "../../src/transport/http2.js";
 import { MAX_STREAM_ID, startRawH2Server, type RawServerOptions } from "../helpers/h2-raw-server.js";
 import { sendMany, transportFor, type Outcome } from "../helpers/servers.js";
+import { cleanupAfterEach } from "../helpers/cleanups.js";
 
 /**
  * Connection recycling over HTTP/2 (RFC 9113 §6.8, §8.7; docs/TRANSPORT.md "Retries"): a
@@ -14,10 +15,7 @@ import { sendMany, transportFor, type Outcome } from "../helpers/servers.js";
  * refused stays an error. The server is a raw one (test/helpers/h2-raw-server.ts) so the test
  * chooses the last stream id and the moment of each GOAWAY.
  */
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 async function rawServer(options: RawServerOptions): Promise<Awaited<ReturnType<typeof startRawH2Server>>> {
   const server = await startRawH2Server(options);

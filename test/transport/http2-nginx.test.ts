@@ -1,10 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport } from "../../src/transport/http.js";
 import { startNginx, type NginxOptions, type NginxProcess } from "../helpers/nginx.js";
-import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
+import { localhostPkiForFile } from "../helpers/tls.js";
 import { sendMany, transportFor } from "../helpers/servers.js";
+import { cleanupAfterEach } from "../helpers/cleanups.js";
 
 /**
  * Our HTTP/2 client against a real nginx that recycles its connections: after
@@ -12,20 +13,9 @@ import { sendMany, transportFor } from "../helpers/servers.js";
  * stream id go to a new connection (docs/TRANSPORT.md "Retries"). What we count as success must
  * be what nginx logged: nothing lost, nothing counted twice, no error.
  */
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
-let pki: TestPki;
-let serverCert: PemPair;
-beforeAll(async () => {
-  pki = await createTestPki();
-  serverCert = await pki.issue("localhost", { dns: ["localhost"], ips: ["127.0.0.1"] });
-});
-afterAll(async () => {
-  await pki.cleanup();
-});
+const tls = localhostPkiForFile();
 
 async function nginx(options: NginxOptions): Promise<NginxProcess> {
   const server = await startNginx(options);
@@ -75,11 +65,11 @@ describe("HTTP/2 against nginx recycling connections (keepalive_requests 100)", 
     const server = await nginx({
       listen: "ssl http2",
       http: "keepalive_requests 100;",
-      tls: { certFile: serverCert.certFile, keyFile: serverCert.keyFile },
+      tls: { certFile: tls.leaf.certFile, keyFile: tls.leaf.keyFile },
     });
     await expectEveryRequestServedOnce(
       server,
-      client(server.url, { http2: true, ca: pki.ca.certFile }, 32),
+      client(server.url, { http2: true, ca: tls.pki.ca.certFile }, 32),
       1_000,
       32,
     );

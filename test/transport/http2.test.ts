@@ -7,22 +7,20 @@ import {
   type ServerOptions,
 } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError, describeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport, PreparedRequest } from "../../src/transport/http.js";
 import { describeConnections } from "../../src/transport/describe.js";
 import { POST as POST_REQUEST, sendMany, transportFor, type Outcome } from "../helpers/servers.js";
+import { cleanupAfterEach } from "../helpers/cleanups.js";
 
 /**
  * load-test's own HTTP/2 client (src/transport/http2.ts) against node:http2 servers, which
  * encode with nghttp2: an independent HPACK encoder (Huffman-coded values, literals), and a
  * peer that enforces flow control, stream limits, padding and CONTINUATION as RFC 9113 says.
  */
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 interface H2Target {
   url: string;

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport, TransportSummary } from "../../src/transport/http.js";
@@ -7,6 +7,7 @@ import { startNginx, type NginxAccess, type NginxOptions, type NginxProcess } fr
 import { allowEverything, startLocalServer } from "../helpers/servers.js";
 import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
 import { POST, sendMany, startServer, transportFor, type Outcome } from "../helpers/servers.js";
+import { cleanupAfterEach } from "../helpers/cleanups.js";
 
 /**
  * Interop: our HTTP/1.1 and HTTP/2 clients against servers we did not write (Debian's nginx over
@@ -18,10 +19,7 @@ import { POST, sendMany, startServer, transportFor, type Outcome } from "../help
  * The HTTP/2 nginx cases set `keepalive_requests 100000`: with nginx's default (1000) a long run
  * meets a GOAWAY, which is the HTTP/2 client's own test (test/transport/http2.test.ts).
  */
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 let pki: TestPki;
 let serverCert: PemPair;

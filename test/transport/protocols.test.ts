@@ -1,33 +1,24 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport } from "../../src/transport/http.js";
 import { allowEverything, startLocalServer } from "../helpers/servers.js";
-import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
+import { localhostPkiForFile } from "../helpers/tls.js";
 import { sendMany, startServer, transportFor, type TestServer } from "../helpers/servers.js";
+import { cleanupAfterEach } from "../helpers/cleanups.js";
 
 /**
  * Protocol negotiation and connection control against real loopback servers: ALPN (h2, or
  * http/1.1 as a fallback), --http1, --http2, --h2c, --connections, --no-keepalive and
  * --max-requests-per-connection. One CA for the file.
  */
-let pki: TestPki;
-let leaf: PemPair;
-const cleanups: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  pki = await createTestPki();
-  leaf = await pki.issue("localhost", { dns: ["localhost"], ips: ["127.0.0.1"] });
-});
-afterAll(() => pki.cleanup());
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const tls = localhostPkiForFile();
+const cleanups = cleanupAfterEach();
 
 async function server(kind: Parameters<typeof startServer>[0], delayMs = 0): Promise<TestServer> {
   const started = await startServer(
     kind,
-    kind === "h2c" ? { delayMs } : { key: leaf.key, cert: leaf.cert, delayMs },
+    kind === "h2c" ? { delayMs } : { key: tls.leaf.key, cert: tls.leaf.cert, delayMs },
   );
   cleanups.push(() => started.close());
   return started;
@@ -35,7 +26,7 @@ async function server(kind: Parameters<typeof startServer>[0], delayMs = 0): Pro
 
 function transport(url: string, workers: number, raw: RawTransportFlags = {}): HttpTransport {
   const https = url.startsWith("https:");
-  const flags = parseTransportFlags(https ? { ca: pki.ca.certFile, ...raw } : raw, new URL(url), workers);
+  const flags = parseTransportFlags(https ? { ca: tls.pki.ca.certFile, ...raw } : raw, new URL(url), workers);
   const created = transportFor(url, workers, flags);
   cleanups.push(() => created.close());
   return created;
@@ -250,7 +241,11 @@ describe("connection control", () => {
   });
 
   it("a burst over HTTP/1.1 TLS: at most 16 handshakes at once, the rest wait for a free connection", async () => {
-    const target = await startServer("https", { key: leaf.key, cert: leaf.cert, handshakeDelayMs: 30 });
+    const target = await startServer("https", {
+      key: tls.leaf.key,
+      cert: tls.leaf.cert,
+      handshakeDelayMs: 30,
+    });
     cleanups.push(() => target.close());
     const client = transport(target.url, 200, { servername: "localhost" });
     const outcomes = await sendMany(client, 400, 200);

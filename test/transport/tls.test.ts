@@ -1,8 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseTransportFlags, type RawTransportFlags } from "../../src/config/transport-options.js";
 import { analyzeTransportError } from "../../src/transport/errors.js";
 import type { HttpTransport } from "../../src/transport/http.js";
 import { createTestPki, type PemPair, type TestPki } from "../helpers/tls.js";
+import { cleanupAfterEach } from "../helpers/cleanups.js";
 import {
   sendMany,
   startServer,
@@ -23,7 +24,7 @@ let gateway: PemPair;
 let expired: PemPair;
 let clientCert: PemPair;
 let strangerClient: PemPair;
-const cleanups: Array<() => Promise<void>> = [];
+const cleanups = cleanupAfterEach();
 
 beforeAll(async () => {
   [pki, otherPki] = await Promise.all([createTestPki(), createTestPki("another CA")]);
@@ -38,9 +39,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await pki.cleanup();
   await otherPki.cleanup();
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 async function server(
