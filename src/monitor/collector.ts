@@ -7,7 +7,8 @@
  */
 import { availableParallelism } from "node:os";
 import { displayUrl, fetchBounded } from "./fetch-bounded.js";
-import { parsePage, readPage } from "./exposition.js";
+import { parsePage, readPage, wantedFamily } from "./exposition.js";
+import { PageFilter, type WantedFamily } from "./page-filter.js";
 import { LogFollower } from "./log-follower.js";
 import { parseMetricPattern, type MetricPattern } from "./pattern.js";
 import { instantQuery, rangeQuery } from "./prometheus-api.js";
@@ -42,6 +43,7 @@ export class Collector {
   private readonly sources: Source[] = [];
   private readonly followers: LogFollower[] = [];
   private readonly patterns: MetricPattern[];
+  private readonly wanted: WantedFamily;
   private readonly timeoutMs: number;
   private readonly maxBytes: number;
   private timer: NodeJS.Timeout | undefined;
@@ -52,6 +54,7 @@ export class Collector {
     private readonly now: () => number = Date.now,
   ) {
     this.patterns = options.metricPatterns.map((text) => parseMetricPattern(text));
+    this.wanted = wantedFamily(this.patterns);
     this.timeoutMs = options.timeoutMs ?? Math.min(Math.max(options.intervalMs, 250), MAX_TIMEOUT_MS);
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     for (const url of options.scrapeUrls) this.addScrape(url);
@@ -142,12 +145,15 @@ export class Collector {
       info: { kind: "scrape", name, attempts: 0, failures: 0, series: 0 },
       busy: false,
       poll: async (atMs) => {
-        const { text } = await fetchBounded(url, {
+        // Only the families it reads are kept as the page arrives, and only they are parsed.
+        const filter = new PageFilter(this.wanted);
+        await fetchBounded(url, {
           timeoutMs: this.timeoutMs,
           maxBytes: this.maxBytes,
           accept: "text/plain;version=0.0.4;q=1,*/*;q=0.1",
+          sink: (chunk) => filter.write(chunk),
         });
-        const page = readPage(parsePage(text), this.patterns);
+        const page = readPage(parsePage(filter.end()), this.patterns);
         source.info.detected = page.detected;
         if (source.limitCores === undefined)
           source.limitCores = page.limitCores ?? (isLoopback(url) ? availableParallelism() : null);
