@@ -13,8 +13,8 @@ import addFormatsModule from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunResult } from "../../src/metrics/result.js";
 import { startGateway, type RunningGateway } from "../../src/gateway/gateway.js";
-import { BIN_PATH, runCli } from "../helpers/cli.js";
-import { startLocalServer, type LocalServer } from "../helpers/servers.js";
+import { afterStderr, BIN_PATH, runCli } from "../helpers/cli.js";
+import { delayed, startLocalServer, type LocalServer } from "../helpers/servers.js";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -142,6 +142,58 @@ describe("load-test --monitor", () => {
     expect(result.stdout).toMatch(/^ {14}sources 2 ok, 1 with failures/m);
     expect(result.stdout).not.toContain("sk-live");
   }, 70_000);
+
+  it("a second Ctrl-C still writes the target's series collected so far", async () => {
+    // The target answers after 10 s, so the first Ctrl-C waits its grace and the second quits at once.
+    const slow = await startLocalServer(delayed(() => 10_000));
+    const out = join(dir, "quit.json");
+    try {
+      const cli = await runCli(
+        [
+          "--target",
+          slow.url,
+          "--rps",
+          "20",
+          "--duration",
+          "30s",
+          "--timeout",
+          "20s",
+          "--monitor",
+          `${gateway.url}/metrics`,
+          "--monitor-interval",
+          "200ms",
+          "--out",
+          out,
+        ],
+        {
+          entry: BIN_PATH,
+          timeoutMs: 40_000,
+          onSpawn: (launcher) => {
+            afterStderr(launcher, "req/s for", () => setTimeout(() => launcher.kill("SIGINT"), 2000));
+            afterStderr(launcher, "Ctrl-C again", () => launcher.kill("SIGINT"));
+          },
+        },
+      );
+      expect(cli.code, cli.stderr).toBe(130);
+      expect(cli.stderr).toContain("interrupted again: writing the results measured so far");
+      const saved = JSON.parse(readFileSync(out, "utf8")) as RunResult;
+      const validate = await validator();
+      expect(validate(saved), JSON.stringify(validate.errors)).toBe(true);
+      expect(saved.interrupted).toBe(true);
+      const monitor = saved.monitor!;
+      expect(monitor.note).toMatch(/^quit at once/);
+      expect(monitor.sources[0]).toMatchObject({ name: `${gateway.url}/metrics`, failures: 0 });
+      expect(monitor.sources[0]?.attempts).toBeGreaterThanOrEqual(3);
+      // At 200 ms over the 2 s before the first Ctrl-C: several points, all within the run.
+      const cpu = monitor.series.find((s) => s.name === "cpu")!;
+      expect(cpu.points.length).toBeGreaterThanOrEqual(3);
+      const memory = monitor.series.find((s) => s.name === "memory_rss")!;
+      expect(memory.points.length).toBeGreaterThanOrEqual(3);
+      expect(monitor.summary.cpu).toMatchObject({ limitCores: 1, source: `${gateway.url}/metrics` });
+    } finally {
+      await slow.close();
+    }
+  }, 60_000);
 
   it("bad monitor flags are one line naming the flag, exit 2, before anything is sent", async () => {
     const cases: Array<[string[], RegExp]> = [
