@@ -53,6 +53,13 @@ import {
   type CustomCase,
 } from "./profile-cases.js";
 import { headerValueProblem } from "./headers.js";
+import {
+  monitorFlagsOfSection,
+  monitorFlagsOver,
+  parseMonitorFlags,
+  SECTION_FIELD_OF_FLAG,
+  type RawMonitorFlags,
+} from "../monitor/options.js";
 import { ENV_NAME, LABEL_NAME, profileSchema, type RawPhase, type RawProfile } from "./profile-schema.js";
 import {
   CATEGORY_NAME,
@@ -150,6 +157,8 @@ export interface Profile {
   outputs: ProfileOutputs;
   /** `archive:` (or `--archive`): the directory that keeps every run (docs/COMPARE.md). */
   archive?: string;
+  /** `monitor:` as the `--monitor…` flags it stands for, typed flags over it (docs/MONITOR.md). */
+  monitor?: RawMonitorFlags;
   abortOnCritical: boolean;
 }
 
@@ -498,6 +507,17 @@ function normalize(data: RawProfile, context: NormalizeContext): Profile {
     else labels[name] = String(value);
   }
 
+  let monitor: RawMonitorFlags | undefined;
+  if (data.monitor !== undefined) {
+    monitor = monitorFlagsOfSection(data.monitor);
+    try {
+      parseMonitorFlags(monitor);
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      problems.push({ path: ["monitor", SECTION_FIELD_OF_FLAG[error.field] ?? ""], message: bare(error) });
+    }
+  }
+
   return {
     ...(data.name === undefined ? {} : { name: data.name }),
     ...(data.description === undefined ? {} : { description: data.description }),
@@ -518,6 +538,7 @@ function normalize(data: RawProfile, context: NormalizeContext): Profile {
     labels,
     outputs: { ...(data.outputs ?? {}) },
     ...(data.archive === undefined ? {} : { archive: data.archive }),
+    ...(monitor === undefined ? {} : { monitor }),
     abortOnCritical: data.abortOnCritical ?? false,
   };
 }
@@ -777,26 +798,29 @@ export async function loadProfile(
 // Command line over the file
 
 /** The run flags as the CLI received them: only flags the user typed (see docs/PROFILES.md "Precedence"). */
-export interface ProfileCliFlags extends Pick<
-  RawRunOptions,
-  | "target"
-  | "path"
-  | "rps"
-  | "duration"
-  | "stages"
-  | "startRps"
-  | "category"
-  | "maxInFlight"
-  | "workers"
-  | "timeout"
-  | "warmup"
-  | "coldstartWindow"
-  | "nodes"
-  | "apiKey"
-  | "header"
-  | "threshold"
-  | "abortOnCritical"
-> {
+export interface ProfileCliFlags
+  extends
+    Pick<
+      RawRunOptions,
+      | "target"
+      | "path"
+      | "rps"
+      | "duration"
+      | "stages"
+      | "startRps"
+      | "category"
+      | "maxInFlight"
+      | "workers"
+      | "timeout"
+      | "warmup"
+      | "coldstartWindow"
+      | "nodes"
+      | "apiKey"
+      | "header"
+      | "threshold"
+      | "abortOnCritical"
+    >,
+    RawMonitorFlags {
   label?: string[];
   out?: string;
   prometheusFile?: string;
@@ -1041,6 +1065,8 @@ export function applyCliOverrides(loaded: LoadedProfile, flags: ProfileCliFlags)
   }
   if (flags.abortOnCritical !== undefined) profile.abortOnCritical = flags.abortOnCritical;
   if (flags.archive !== undefined) profile.archive = flags.archive;
+  const monitor = monitorFlagsOver(profile.monitor, flags);
+  if (monitor) profile.monitor = monitor;
 
   // Runnable?
   if (profile.target === undefined && !unresolvedEnv.some((entry) => entry.field === "target"))

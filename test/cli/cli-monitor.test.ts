@@ -143,6 +143,37 @@ describe("load-test --monitor", () => {
     expect(result.stdout).not.toContain("sk-live");
   }, 70_000);
 
+  it("a profile's monitor section is read, its fields under the typed flags", async () => {
+    const out = join(dir, "profile.json");
+    const profile = join(dir, "monitor.yaml");
+    await writeFile(
+      profile,
+      [
+        `target: ${gateway.url}`,
+        "rps: 20",
+        "duration: 2s",
+        "monitor:",
+        `  scrape: [${gateway.url}/metrics]`,
+        "  interval: 5s",
+        "  metrics: [axonflow_gateway_requests_total]",
+        `outputs: { out: ${JSON.stringify(out)} }`,
+      ].join("\n"),
+    );
+    const result = await runCli(["run", profile, "--monitor-interval", "300ms", "--quiet"], {
+      timeoutMs: 40_000,
+    });
+    // 3 is the verdict on the gateway's answers, not the monitor's business.
+    expect([0, 3], result.stderr).toContain(result.code);
+    const monitor = (JSON.parse(readFileSync(out, "utf8")) as RunResult).monitor!;
+    expect(monitor.intervalMs).toBe(300);
+    expect(monitor.sources.map((source) => source.name)).toEqual([`${gateway.url}/metrics`]);
+    expect(monitor.series.some((series) => series.name === "axonflow_gateway_requests_total")).toBe(true);
+    expect(monitor.series.find((series) => series.name === "cpu")?.points.length).toBeGreaterThanOrEqual(3);
+    const bad = await runCli(["run", profile, "--monitor-interval", "5ms"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toMatch(/^load-test: error: --monitor-interval: must be a duration from 100ms/);
+  }, 60_000);
+
   it("a second Ctrl-C still writes the target's series collected so far", async () => {
     // The target answers after 10 s, so the first Ctrl-C waits its grace and the second quits at once.
     const slow = await startLocalServer(delayed(() => 10_000));
