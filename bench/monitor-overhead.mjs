@@ -101,7 +101,7 @@ function monitorCpuSampler() {
     },
     cpuMsPerSec() {
       if (!first || !last || last.elapsedMs <= first.elapsedMs) return null;
-      return Math.round(((last.ms - first.ms) * 1000) / (last.elapsedMs - first.elapsedMs) * 10) / 10;
+      return Math.round((((last.ms - first.ms) * 1000) / (last.elapsedMs - first.elapsedMs)) * 10) / 10;
     },
   };
 }
