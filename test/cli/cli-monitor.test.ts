@@ -226,6 +226,43 @@ describe("load-test --monitor", () => {
     }
   }, 60_000);
 
+  it("a second Ctrl-C in a ladder's second step writes that step's series so far", async () => {
+    // The first step is answered at once; the second step's requests hang for 10 s.
+    const slow = await startLocalServer(delayed((index) => (index < 40 ? 0 : 10_000)));
+    const out = join(dir, "ladder-quit.json");
+    try {
+      const cli = await runCli(
+        ["ladder", "--target", slow.url, "--rates", "20,40", "--step", "2s", "--pause", "0s",
+          "--timeout", "20s", "--monitor", `${gateway.url}/metrics`, "--monitor-interval", "200ms",
+          "--out", out], // prettier-ignore
+        {
+          entry: BIN_PATH,
+          timeoutMs: 40_000,
+          onSpawn: (launcher) => {
+            afterStderr(launcher, "step 2/2", () => setTimeout(() => launcher.kill("SIGINT"), 1500));
+            afterStderr(launcher, "Ctrl-C again", () => launcher.kill("SIGINT"));
+          },
+        },
+      );
+      expect(cli.code, cli.stderr).toBe(130);
+      const ladder = JSON.parse(readFileSync(out, "utf8")) as { steps: Array<{ result: RunResult }> };
+      expect(ladder.steps).toHaveLength(2);
+      const [first, second] = ladder.steps.map((step) => step.result.monitor!);
+      // The first step ended as usual; the second was quit at once and has what had been sent.
+      expect(first?.note).toBeUndefined();
+      expect(second?.note).toMatch(/^quit at once/);
+      expect(second?.series.find((s) => s.name === "memory_rss")?.points.length).toBeGreaterThanOrEqual(3);
+      // Each step's window is its own: the second step's points start after the first's.
+      const lastOfFirst = first!.series.find((s) => s.name === "memory_rss")!.points.at(-1)!;
+      const firstOfSecond = second!.series.find((s) => s.name === "memory_rss")!.points[0]!;
+      const firstStart = Date.parse(ladder.steps[0]!.result.startedAt);
+      const secondStart = Date.parse(ladder.steps[1]!.result.startedAt);
+      expect(secondStart + firstOfSecond.t * 1000).toBeGreaterThan(firstStart + lastOfFirst.t * 1000);
+    } finally {
+      await slow.close();
+    }
+  }, 60_000);
+
   it("bad monitor flags are one line naming the flag, exit 2, before anything is sent", async () => {
     const cases: Array<[string[], RegExp]> = [
       [
