@@ -8,7 +8,6 @@
  * page. Dropped sample lines are still checked for shape (a metric name, then a number), so a page
  * that is not Prometheus text is refused whatever it holds.
  */
-import { StringDecoder } from "node:string_decoder";
 import { NotPrometheusError } from "./exposition.js";
 
 /** Whether a family is kept, by its name (the name of its first line). */
@@ -41,12 +40,13 @@ function nameEnd(line: string): number {
 }
 
 export class PageFilter {
-  private readonly decoder = new StringDecoder("utf8");
-  /** The last line, still incomplete. */
-  private pending = "";
+  /** The bytes of the last line, still incomplete (no newline in them). */
+  private tail: Buffer[] = [];
   private readonly kept: string[] = [];
   private started = false;
   private family: string | undefined;
+  /** The current family's name as bytes, to recognise its further samples undecoded. */
+  private familyBytes: Buffer | undefined;
   private familyType: string | undefined;
   private keep = false;
   /** The current family's name is a metric name (checked once, when it starts). */
@@ -59,48 +59,45 @@ export class PageFilter {
 
   constructor(private readonly wanted: WantedFamily) {}
 
-  /** The next bytes of the page. Throws NotPrometheusError as soon as the page is seen not to be. */
+  /**
+   * The next bytes of the page. Lines are split on the bytes themselves (a newline byte is never
+   * part of a UTF-8 character), and only lines that are read are decoded. Throws
+   * NotPrometheusError as soon as the page is seen not to be Prometheus text.
+   */
   write(chunk: Buffer): void {
-    const text = this.decoder.write(chunk);
-    const newline = text.lastIndexOf("\n");
-    if (newline < 0) {
-      // No line ends here: appended without scanning, so a page without newlines costs no more.
-      this.pending += text;
+    if (chunk.indexOf(0x0a) < 0) {
+      // No line ends here: kept aside unscanned, so a page without newlines costs no more.
+      this.tail.push(chunk);
       return;
     }
-    const complete = this.pending + text.slice(0, newline);
-    this.pending = text.slice(newline + 1);
-    this.lines(complete);
+    const bytes = this.tail.length === 0 ? chunk : Buffer.concat([...this.tail, chunk]);
+    let from = 0;
+    for (let to = bytes.indexOf(0x0a); to >= 0; to = bytes.indexOf(0x0a, from)) {
+      if (this.continuesDropped(bytes, from)) this.samples += 1;
+      else this.line(bytes.toString("utf8", from, to));
+      from = to + 1;
+    }
+    this.tail = from < bytes.length ? [bytes.subarray(from)] : [];
   }
 
   /** The kept lines, one per line, for parsePage. */
   end(): string {
-    const rest = this.pending + this.decoder.end();
-    this.pending = "";
-    if (rest !== "") this.lines(rest);
+    const rest = Buffer.concat(this.tail).toString("utf8");
+    this.tail = [];
+    if (rest !== "") this.line(rest);
     return this.kept.length === 0 ? "" : `${this.kept.join("\n")}\n`;
   }
 
-  private lines(text: string): void {
-    let from = 0;
-    while (from <= text.length) {
-      let to = text.indexOf("\n", from);
-      if (to < 0) to = text.length;
-      if (this.continuesDropped(text, from)) this.samples += 1;
-      else this.line(text.slice(from, to));
-      from = to + 1;
-    }
-  }
-
   /**
-   * A further sample of a dropped family whose first sample was checked: skipped unread (most of
-   * a large page), without even being cut out of the text.
+   * A further sample of a dropped family whose first sample was checked: skipped undecoded (most
+   * of a large page).
    */
-  private continuesDropped(text: string, from: number): boolean {
-    const family = this.family;
-    if (this.keep || !this.nameChecked || family === undefined || !text.startsWith(family, from))
+  private continuesDropped(bytes: Buffer, from: number): boolean {
+    const name = this.familyBytes;
+    if (this.keep || !this.nameChecked || name === undefined || from + name.length >= bytes.length)
       return false;
-    const next = text.charCodeAt(from + family.length);
+    for (let i = 0; i < name.length; i++) if (bytes[from + i] !== name[i]) return false;
+    const next = bytes[from + name.length];
     return next === 0x7b || next === 0x20 || next === 0x09;
   }
 
@@ -165,6 +162,7 @@ export class PageFilter {
 
   private startFamily(name: string, type: string | undefined): void {
     this.family = name;
+    this.familyBytes = Buffer.from(name);
     this.familyType = type;
     this.keep = this.wanted(name);
     this.nameChecked = false;
