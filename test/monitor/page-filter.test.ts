@@ -84,6 +84,25 @@ describe("the page filter", () => {
     expect(filterPage("go_goroutines 12", wanted())).toBe("go_goroutines 12\n");
   });
 
+  it("of a 5 MB page of series nobody asked for, keeps only what is read", () => {
+    // The overhead bench's page (bench/big-metrics-server.mjs) with a process's CPU at its end.
+    const rows: string[] = [];
+    for (let family = 0; family < 465; family += 1) {
+      rows.push(`# HELP bench_family_${family} a family\n# TYPE bench_family_${family} counter\n`);
+      for (let i = 0; i < 200; i += 1)
+        rows.push(`bench_family_${family}_total{device="dev${i}",mode="m${i % 8}"} ${family * 1000 + i}\n`);
+    }
+    rows.push("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 4.5\n");
+    const bytes = Buffer.from(rows.join(""));
+    expect(bytes.length).toBeGreaterThan(5_000_000);
+    const filter = new PageFilter(wanted());
+    for (let at = 0; at < bytes.length; at += 65_536) filter.write(bytes.subarray(at, at + 65_536));
+    const kept = filter.end();
+    expect(kept).toBe("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 4.5\n");
+    expect(filter.samples).toBe(465 * 200 + 1);
+    expect(filter.keptFamilies).toBe(1);
+  });
+
   it("refuses pages that are not Prometheus text, whichever families are asked for", () => {
     for (const text of [
       "<!doctype html><html><body>login</body></html>",
