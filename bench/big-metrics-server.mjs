@@ -3,12 +3,17 @@
 import { createServer } from "node:http";
 
 const lines = [];
-for (let family = 0; lines.join("").length < 5 * 1024 * 1024; family += 1) {
-  lines.push(
+let length = 0;
+const add = (line) => {
+  lines.push(line);
+  length += line.length;
+};
+for (let family = 0; length < 5 * 1024 * 1024; family += 1) {
+  add(
     `# HELP bench_family_${family} a family of the bench's big page\n# TYPE bench_family_${family} counter\n`,
   );
   for (let i = 0; i < 200; i += 1)
-    lines.push(`bench_family_${family}_total{device="dev${i}",mode="m${i % 8}"} ${family * 1000 + i}\n`);
+    add(`bench_family_${family}_total{device="dev${i}",mode="m${i % 8}"} ${family * 1000 + i}\n`);
 }
 const page = Buffer.from(lines.join(""));
 const server = createServer((request, response) => {

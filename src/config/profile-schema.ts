@@ -209,6 +209,52 @@ export const outputsSchema = z
   })
   .describe("Where results go; paths are relative to the working directory, as the CLI flags");
 
+const nonEmpty = (what: string) =>
+  z.string({ error: `must be ${what}` }).min(1, { error: `must be ${what}` });
+
+export const monitorSchema = z
+  .strictObject({
+    scrape: z
+      .array(url("an http:// or https:// URL"), { error: "must be a list of URLs" })
+      .optional()
+      .describe("Prometheus text pages of the target to scrape every interval (--monitor)"),
+    interval: z
+      .union([nonEmpty("a duration"), z.number().positive()], {
+        error: 'must be a duration like "1s" or "500ms", or seconds',
+      })
+      .optional()
+      .describe("How often the sources are read, 100ms to 60s (--monitor-interval, default 1s)"),
+    metrics: z
+      .array(nonEmpty("a metric name, glob or selector"), {
+        error: 'must be a list of patterns, e.g. ["*pool*"]',
+      })
+      .optional()
+      .describe(
+        'More series to keep from the scraped pages: name, glob, name{label=~"5.."} (--monitor-metric)',
+      ),
+    prometheus: url("an http:// or https:// URL")
+      .optional()
+      .describe("A Prometheus server to ask the queries (--monitor-prometheus)"),
+    queries: z
+      .record(
+        z
+          .string()
+          .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, { error: "not a series name ([a-zA-Z_:][a-zA-Z0-9_:]*)" }),
+        nonEmpty("a PromQL query"),
+        { error: "must map names to PromQL queries, e.g. {cpu: rate(process_cpu_seconds_total[15s])}" },
+      )
+      .optional()
+      .describe("NAME: PROMQL, each kept as series NAME (--monitor-query)"),
+    logs: z
+      .array(nonEmpty("a file path"), { error: "must be a list of file paths" })
+      .optional()
+      .describe("Log files whose matching lines are counted during the run (--monitor-log)"),
+    logPattern: nonEmpty("a regular expression")
+      .optional()
+      .describe("Which log lines count as errors (--monitor-log-pattern, default ERROR|FATAL|panic)"),
+  })
+  .describe("The target's own signals during the run (docs/MONITOR.md); flags override each field");
+
 export const profileSchema = z
   .strictObject({
     $schema: z.string().optional().describe("JSON Schema of this file, for editors"),
@@ -280,6 +326,7 @@ export const profileSchema = z
       .optional()
       .describe("Prometheus labels (client, environment, provider and your own)"),
     outputs: outputsSchema.optional(),
+    monitor: monitorSchema.optional(),
     archive: z
       .string({ error: "must be a directory path" })
       .min(1, { error: "must be a directory path" })

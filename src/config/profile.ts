@@ -38,6 +38,12 @@ import {
   type CustomCase,
 } from "./profile-cases.js";
 import { headerValueProblem } from "./headers.js";
+import {
+  monitorFlagsOfSection,
+  parseMonitorFlags,
+  SECTION_FIELD_OF_FLAG,
+  type RawMonitorFlags,
+} from "../monitor/options.js";
 import { ENV_NAME, profileSchema, type RawPhase, type RawProfile } from "./profile-schema.js";
 import {
   CATEGORY_NAME,
@@ -134,6 +140,8 @@ export interface Profile {
   outputs: ProfileOutputs;
   /** `archive:` (or `--archive`): the directory that keeps every run (docs/COMPARE.md). */
   archive?: string;
+  /** `monitor:` as the `--monitor…` flags it stands for, typed flags over it (docs/MONITOR.md). */
+  monitor?: RawMonitorFlags;
   abortOnCritical: boolean;
 }
 
@@ -482,6 +490,17 @@ function normalize(data: RawProfile, context: NormalizeContext): Profile {
     else labels[name] = String(value);
   }
 
+  let monitor: RawMonitorFlags | undefined;
+  if (data.monitor !== undefined) {
+    monitor = monitorFlagsOfSection(data.monitor);
+    try {
+      parseMonitorFlags(monitor);
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      problems.push({ path: ["monitor", SECTION_FIELD_OF_FLAG[error.field] ?? ""], message: bare(error) });
+    }
+  }
+
   return {
     ...(data.name === undefined ? {} : { name: data.name }),
     ...(data.description === undefined ? {} : { description: data.description }),
@@ -502,6 +521,7 @@ function normalize(data: RawProfile, context: NormalizeContext): Profile {
     labels,
     outputs: { ...(data.outputs ?? {}) },
     ...(data.archive === undefined ? {} : { archive: data.archive }),
+    ...(monitor === undefined ? {} : { monitor }),
     abortOnCritical: data.abortOnCritical ?? false,
   };
 }

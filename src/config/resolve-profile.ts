@@ -3,6 +3,7 @@
  * loaded profile (docs/PROFILES.md "Precedence"), each value checked by the parser its flag has
  * everywhere (flag-values.ts), every problem reported at once.
  */
+import { monitorFlagsOver, type RawMonitorFlags } from "../monitor/options.js";
 import { parseStages, type Stage } from "../plan/ramping.js";
 import { MIXED_WEIGHTS } from "../scenarios/mix.js";
 import { CATEGORIES } from "../scenarios/types.js";
@@ -52,7 +53,8 @@ export interface ProfileCliFlags
       | "threshold"
       | "abortOnCritical"
     >,
-    ProfileOutputs {
+    ProfileOutputs,
+    RawMonitorFlags {
   label?: string[];
   archive?: string;
 }
@@ -291,6 +293,8 @@ export function profileWithFlags(loaded: LoadedProfile, flags: ProfileCliFlags):
   }
   if (flags.abortOnCritical !== undefined) profile.abortOnCritical = flags.abortOnCritical;
   if (flags.archive !== undefined) profile.archive = flags.archive;
+  const monitor = monitorFlagsOver(profile.monitor, flags);
+  if (monitor) profile.monitor = monitor;
 
   // Runnable?
   if (profile.target === undefined && !unresolvedEnv.some((entry) => entry.field === "target"))

@@ -629,7 +629,8 @@ export function resolveProfile(
     labels: { ...profile.labels },
     dashboard: parseDashboard(all.dashboard),
     quiet: Boolean(all.quiet),
-    monitor: parseMonitorFlags(all),
+    // The profile's `monitor:` with the typed --monitor… flags over it (applyCliOverrides).
+    monitor: parseMonitorFlags(profile.monitor ?? {}),
     ...(prometheus ? { prometheus, prometheusFile: outputOf("prometheusFile", "--prometheus-file") } : {}),
     ...workflowOutputs(
       all,

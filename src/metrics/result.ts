@@ -344,6 +344,8 @@ export interface MonitorSummary {
 
 export interface MonitorResult {
   intervalMs: number;
+  /** Set when the run quit at once (a second Ctrl-C): what the generator held, no range queries. */
+  note?: string;
   sources: MonitorSource[];
   series: MonitorSeries[];
   summary: MonitorSummary;

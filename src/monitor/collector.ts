@@ -2,17 +2,18 @@
  * The monitor's loop (docs/MONITOR.md): every interval it scrapes each `--monitor` URL, asks each
  * `--monitor-query` of the Prometheus server, and reads each `--monitor-log` file, all at once and
  * each on its own, so one source that hangs delays nothing but itself (a source still busy from
- * the last interval is skipped, never queued). It runs in its own worker thread (monitor.ts):
- * parsing a 5 MB page takes ~100 ms of CPU, which must never land on the generator's thread.
+ * the last interval is skipped, never queued). It runs in its own process (monitor-process.ts),
+ * so scraping and parsing never land on the generator's threads.
  */
 import { availableParallelism } from "node:os";
 import { displayUrl, fetchBounded } from "./fetch-bounded.js";
-import { parsePage, readPage } from "./exposition.js";
+import { parsePage, readPage, wantedFamily } from "./exposition.js";
+import { PageFilter, type WantedFamily } from "./page-filter.js";
 import { LogFollower } from "./log-follower.js";
 import { parseMetricPattern, type MetricPattern } from "./pattern.js";
 import { instantQuery, rangeQuery } from "./prometheus-api.js";
 import { MAX_SERIES, SeriesStore } from "./series-store.js";
-import { summarize } from "./summary.js";
+import { monitorResult, type ResultContext, type Window } from "./monitor-result.js";
 import type { MonitorLive, MonitorOptions, MonitorResult, MonitorSource } from "./types.js";
 
 export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
@@ -25,12 +26,7 @@ interface Source {
   limitCores?: number | null;
 }
 
-export interface Window {
-  fromMs: number;
-  toMs: number;
-  /** The run's start: points get `t` in seconds from it. */
-  originMs: number;
-}
+export type { Window } from "./monitor-result.js";
 
 function isLoopback(url: string): boolean {
   const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
@@ -42,6 +38,7 @@ export class Collector {
   private readonly sources: Source[] = [];
   private readonly followers: LogFollower[] = [];
   private readonly patterns: MetricPattern[];
+  private readonly wanted: WantedFamily;
   private readonly timeoutMs: number;
   private readonly maxBytes: number;
   private timer: NodeJS.Timeout | undefined;
@@ -52,6 +49,7 @@ export class Collector {
     private readonly now: () => number = Date.now,
   ) {
     this.patterns = options.metricPatterns.map((text) => parseMetricPattern(text));
+    this.wanted = wantedFamily(this.patterns);
     this.timeoutMs = options.timeoutMs ?? Math.min(Math.max(options.intervalMs, 250), MAX_TIMEOUT_MS);
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     for (const url of options.scrapeUrls) this.addScrape(url);
@@ -102,22 +100,23 @@ export class Collector {
   /** Results for a window; a Prometheus server is asked for the window's range first. */
   async result(window: Window): Promise<MonitorResult> {
     if (this.options.prometheus) await this.queryRanges(this.options.prometheus.url, window);
-    const series = this.store.window(window.fromMs, window.toMs, window.originMs);
+    return monitorResult(this.store, window, this.context());
+  }
+
+  /** What a result needs besides the series (sources, summary inputs). */
+  context(): ResultContext {
     const cpuSource = this.cpuSource();
     return {
       intervalMs: this.options.intervalMs,
       sources: this.sources.map((source) => ({ ...source.info })),
-      series,
-      summary: summarize(series, {
-        cpuSource: cpuSource?.info.name,
-        limitCores: cpuSource?.limitCores ?? null,
-        logs: this.followers.map((follower) => ({
-          file: follower.path,
-          pattern: this.options.logPattern,
-          lines: follower.matched,
-          firstLines: [...follower.firstLines],
-        })),
-      }),
+      cpuSource: cpuSource?.info.name,
+      limitCores: cpuSource?.limitCores ?? null,
+      logs: this.followers.map((follower) => ({
+        file: follower.path,
+        pattern: this.options.logPattern,
+        lines: follower.matched,
+        firstLines: [...follower.firstLines],
+      })),
     };
   }
 
@@ -142,12 +141,15 @@ export class Collector {
       info: { kind: "scrape", name, attempts: 0, failures: 0, series: 0 },
       busy: false,
       poll: async (atMs) => {
-        const { text } = await fetchBounded(url, {
+        // Only the families it reads are kept as the page arrives, and only they are parsed.
+        const filter = new PageFilter(this.wanted);
+        await fetchBounded(url, {
           timeoutMs: this.timeoutMs,
           maxBytes: this.maxBytes,
           accept: "text/plain;version=0.0.4;q=1,*/*;q=0.1",
+          sink: (chunk) => filter.write(chunk),
         });
-        const page = readPage(parsePage(text), this.patterns);
+        const page = readPage(parsePage(filter.end()), this.patterns);
         source.info.detected = page.detected;
         if (source.limitCores === undefined)
           source.limitCores = page.limitCores ?? (isLoopback(url) ? availableParallelism() : null);

@@ -6,6 +6,7 @@
  */
 import parsePrometheusTextFormat, { type ParsedFamily } from "parse-prometheus-text-format";
 import { matchesPattern, type MetricPattern } from "./pattern.js";
+import type { WantedFamily } from "./page-filter.js";
 
 export interface Reading {
   name: string;
@@ -66,6 +67,36 @@ export function parsePage(text: string): ParsedFamily[] {
   }
   if (families.length === 0 && text.trim() !== "") throw new NotPrometheusError("not Prometheus text");
   return families;
+}
+
+/** Every family readPage reads by name (page kind, CPU, memory, heap, event-loop lag, goroutines). */
+const READ_FAMILIES = new Set([
+  "node_cpu_seconds_total",
+  "node_memory_MemTotal_bytes",
+  "node_memory_MemAvailable_bytes",
+  "nodejs_heap_size_used_bytes",
+  "nodejs_eventloop_lag_p99_seconds",
+  "go_goroutines",
+  "go_memstats_heap_alloc_bytes",
+  "process_cpu_seconds_total",
+  "process_resident_memory_bytes",
+]);
+/** The halves of a pool (readPools). */
+const POOL_SUFFIXES = ["_in_use", "_limit", "_max"];
+
+/**
+ * The families a scrape keeps (page-filter.ts): those readPage reads, and those whose name a
+ * `--monitor-metric` pattern's name part matches (for a summary or histogram, its `_count` or
+ * `_sum`); the label matchers are applied to the kept family's samples by readPage.
+ */
+export function wantedFamily(patterns: MetricPattern[]): WantedFamily {
+  return (name) =>
+    READ_FAMILIES.has(name) ||
+    POOL_SUFFIXES.some((suffix) => name.endsWith(suffix)) ||
+    patterns.some(
+      (pattern) =>
+        pattern.name.test(name) || pattern.name.test(`${name}_count`) || pattern.name.test(`${name}_sum`),
+    );
 }
 
 function gaugeValue(byName: Map<string, ParsedFamily>, name: string): number | undefined {

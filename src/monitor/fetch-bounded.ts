@@ -19,6 +19,11 @@ export interface FetchOptions {
   timeoutMs: number;
   maxBytes: number;
   accept: string;
+  /**
+   * Receives a successful answer's body as it arrives (then `text` is empty), so the whole page
+   * is never held; an error it throws ends the read and is thrown as is.
+   */
+  sink?: (chunk: Buffer) => void;
 }
 
 /** A URL for messages and results: no credentials, no query string. */
@@ -48,6 +53,7 @@ export async function fetchBounded(
   parsed.password = "";
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), options.timeoutMs);
+  let sinkError: unknown;
   try {
     const response = await request(parsed, {
       method: "GET",
@@ -57,6 +63,7 @@ export async function fetchBounded(
       bodyTimeout: options.timeoutMs,
     });
     const chunks: Buffer[] = [];
+    const sink = response.statusCode < 400 ? options.sink : undefined;
     let bytes = 0;
     for await (const chunk of response.body) {
       bytes += (chunk as Buffer).length;
@@ -64,14 +71,22 @@ export async function fetchBounded(
         abort.abort();
         throw new FetchProblem(`larger than ${options.maxBytes} bytes`);
       }
-      chunks.push(chunk as Buffer);
+      if (!sink) chunks.push(chunk as Buffer);
+      else
+        try {
+          sink(chunk as Buffer);
+        } catch (error) {
+          sinkError = error;
+          abort.abort();
+          throw error;
+        }
     }
     if (response.statusCode >= 400)
       throw new FetchProblem(`HTTP ${response.statusCode}`, Buffer.concat(chunks).toString("utf8", 0, 2048));
     const contentType = String(response.headers["content-type"] ?? "");
     return { text: Buffer.concat(chunks).toString("utf8"), contentType };
   } catch (error) {
-    if (error instanceof FetchProblem) throw error;
+    if (error instanceof FetchProblem || (sinkError !== undefined && error === sinkError)) throw error;
     if (abort.signal.aborted) throw new FetchProblem(`no answer within ${options.timeoutMs} ms`);
     const code = (error as { code?: string }).code;
     throw new FetchProblem(

@@ -5,6 +5,8 @@
  */
 import { setPriority } from "node:os";
 import { Collector, type Window } from "./collector.js";
+import type { ResultContext } from "./monitor-result.js";
+import type { StoreDelta } from "./series-store.js";
 import type { MonitorLive, MonitorOptions, MonitorResult } from "./types.js";
 
 export type ToMonitor =
@@ -12,7 +14,12 @@ export type ToMonitor =
   | { type: "result"; id: number; window: Window }
   | { type: "stop" };
 export type FromMonitor =
-  | { type: "live"; live: MonitorLive }
+  /**
+   * After each round: the live line's figures, the points added (a few hundred bytes), and the
+   * sources and summary inputs when they changed; the generator keeps a copy of the series, so a
+   * forced quit still writes them (monitor.ts `resultNow`).
+   */
+  | { type: "tick"; live: MonitorLive; store: StoreDelta; context?: ResultContext }
   | { type: "result"; id: number; result: MonitorResult }
   | { type: "failed"; id?: number; message: string };
 
@@ -41,9 +48,19 @@ process.on("message", (message: ToMonitor) => {
   if (message.type === "start") {
     const started = new Collector(message.options);
     const tick = started.tick.bind(started);
+    let lastContext = "";
     started.tick = async () => {
       await tick();
-      send({ type: "live", live: started.live() });
+      const context = started.context();
+      const contextText = JSON.stringify(context);
+      const changed = contextText !== lastContext;
+      lastContext = contextText;
+      send({
+        type: "tick",
+        live: started.live(),
+        store: started.store.drain(),
+        ...(changed ? { context } : {}),
+      });
     };
     collector = started;
     started.start();

@@ -15,6 +15,8 @@ import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { Window } from "./collector.js";
 import type { FromMonitor, ToMonitor } from "./monitor-process.js";
+import { monitorResult, type ResultContext } from "./monitor-result.js";
+import { SeriesStore } from "./series-store.js";
 import type { MonitorLive, MonitorOptions, MonitorResult } from "./types.js";
 
 /** The end-of-run range queries take at most 5 s; this leaves them room and no more. */
@@ -29,6 +31,11 @@ export interface Monitor {
   live(): MonitorLive;
   /** The window's results, or a one-line reason why there are none. */
   result(window: Window): Promise<MonitorResult | { failed: string }>;
+  /**
+   * At once, from the generator's copy of the series (no range queries): for a forced quit, which
+   * cannot wait for the monitor process. Undefined before its first round.
+   */
+  resultNow(window: Window): MonitorResult | undefined;
   stop(): Promise<void>;
 }
 
@@ -73,6 +80,8 @@ export function startMonitor(options: MonitorOptions): Monitor {
   child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-500)));
   (child.stderr as Socket | null)?.unref();
   let latest: MonitorLive = {};
+  const copy = new SeriesStore();
+  let context: ResultContext | undefined;
   let firstRound: () => void = () => undefined;
   const firstRoundDone = new Promise<void>((resolve) => (firstRound = resolve));
   let failure: string | undefined;
@@ -84,8 +93,10 @@ export function startMonitor(options: MonitorOptions): Monitor {
     for (const resolve of waiting.values()) resolve({ failed: failure });
   };
   child.on("message", (message: FromMonitor) => {
-    if (message.type === "live") {
+    if (message.type === "tick") {
       latest = message.live;
+      copy.apply(message.store);
+      context = message.context ?? context;
       firstRound();
     } else if (message.type === "result") waiting.get(message.id)?.(message.result);
     else if (message.id !== undefined) waiting.get(message.id)?.({ failed: message.message });
@@ -113,6 +124,7 @@ export function startMonitor(options: MonitorOptions): Monitor {
       clearTimeout(timer);
     },
     live: () => latest,
+    resultNow: (window) => (context === undefined ? undefined : monitorResult(copy, window, context)),
     result(window) {
       if (failure !== undefined) return Promise.resolve({ failed: failure });
       const id = nextId++;

@@ -17,6 +17,71 @@ export interface RawMonitorFlags {
   monitorLogPattern?: string;
 }
 
+/**
+ * A profile's `monitor:` section (docs/PROFILES.md "monitor"): the same settings as the flags,
+ * which override it field by field.
+ */
+export interface MonitorSection {
+  scrape?: string[];
+  /** A duration ("500ms") or seconds. */
+  interval?: string | number;
+  metrics?: string[];
+  prometheus?: string;
+  /** NAME: PROMQL. */
+  queries?: Record<string, string>;
+  logs?: string[];
+  logPattern?: string;
+}
+
+/** Each flag's field in the section, so a problem in a profile names its field. */
+export const SECTION_FIELD_OF_FLAG: Readonly<Record<string, keyof MonitorSection>> = {
+  "--monitor": "scrape",
+  "--monitor-interval": "interval",
+  "--monitor-metric": "metrics",
+  "--monitor-prometheus": "prometheus",
+  "--monitor-query": "queries",
+  "--monitor-log": "logs",
+  "--monitor-log-pattern": "logPattern",
+};
+
+export function monitorFlagsOfSection(section: MonitorSection): RawMonitorFlags {
+  const interval = section.interval;
+  return {
+    ...(section.scrape ? { monitor: [...section.scrape] } : {}),
+    ...(interval !== undefined
+      ? { monitorInterval: typeof interval === "number" ? `${interval}s` : interval }
+      : {}),
+    ...(section.metrics ? { monitorMetric: [...section.metrics] } : {}),
+    ...(section.prometheus !== undefined ? { monitorPrometheus: section.prometheus } : {}),
+    ...(section.queries
+      ? { monitorQuery: Object.entries(section.queries).map(([name, query]) => `${name}=${query}`) }
+      : {}),
+    ...(section.logs ? { monitorLog: [...section.logs] } : {}),
+    ...(section.logPattern !== undefined ? { monitorLogPattern: section.logPattern } : {}),
+  };
+}
+
+/** The profile's monitor settings with the typed flags over them, each flag replacing its field. */
+export function monitorFlagsOver(
+  profile: RawMonitorFlags | undefined,
+  typed: RawMonitorFlags,
+): RawMonitorFlags | undefined {
+  const merged: RawMonitorFlags = { ...profile };
+  for (const key of MONITOR_FLAG_KEYS)
+    if (typed[key] !== undefined) Object.assign(merged, { [key]: typed[key] });
+  return Object.keys(merged).length === 0 ? undefined : merged;
+}
+
+const MONITOR_FLAG_KEYS = [
+  "monitor",
+  "monitorInterval",
+  "monitorMetric",
+  "monitorPrometheus",
+  "monitorQuery",
+  "monitorLog",
+  "monitorLogPattern",
+] as const satisfies ReadonlyArray<keyof RawMonitorFlags>;
+
 export const DEFAULT_MONITOR_INTERVAL = "1s";
 export const DEFAULT_LOG_PATTERN = "ERROR|FATAL|panic";
 /** Faster scrapes than this would measure the scrape more than the target. */

@@ -7,6 +7,7 @@
 import type { MonitorPoint, MonitorSeries } from "./types.js";
 
 interface Stored {
+  id: number;
   name: string;
   unit: string;
   labels: Record<string, string>;
@@ -27,8 +28,53 @@ export interface StoreInput {
 /** At most this many series over all sources: a `*` pattern on a big exporter stays bounded. */
 export const MAX_SERIES = 500;
 
+/**
+ * What a store gained since the last `drain()`: the series new since then, and the points as flat
+ * (series id, epoch ms, value) triples, so each interval's message to the generator stays small
+ * (monitor-process.ts).
+ */
+export interface StoreDelta {
+  series: Array<{ id: number; name: string; unit: string; labels: Record<string, string> }>;
+  points: number[];
+}
+
 export class SeriesStore {
   private readonly series = new Map<string, Stored>();
+  private readonly byId: Stored[] = [];
+  private announced = 0;
+  private fresh: number[] = [];
+
+  /** The series and points added since the last call (range-query replacements are not among them). */
+  drain(): StoreDelta {
+    const series = this.byId
+      .slice(this.announced)
+      .map(({ id, name, unit, labels }) => ({ id, name, unit, labels }));
+    this.announced = this.byId.length;
+    const points = this.fresh;
+    this.fresh = [];
+    return { series, points };
+  }
+
+  /** Adds another store's delta (the generator's copy of the monitor's series). */
+  apply(delta: StoreDelta): void {
+    for (const { id, name, unit, labels } of delta.series) {
+      const stored: Stored = { id, name, unit, labels, counter: false, atMs: [], values: [] };
+      this.byId[id] = stored;
+      this.series.set(`${name}\u0000${JSON.stringify(labels)}`, stored);
+    }
+    for (let i = 0; i + 2 < delta.points.length; i += 3) {
+      const stored = this.byId[delta.points[i] as number];
+      stored?.atMs.push(delta.points[i + 1] as number);
+      stored?.values.push(delta.points[i + 2] as number);
+    }
+  }
+
+  private point(stored: Stored, atMs: number, value: number): void {
+    stored.atMs.push(atMs);
+    stored.values.push(value);
+    // Rounded as window() rounds every point anyway: the message stays short, the results the same.
+    this.fresh.push(stored.id, atMs, round(value));
+  }
 
   /** Adds one point; false when the series is new and the store is full. */
   add(input: StoreInput, atMs: number): boolean {
@@ -37,6 +83,7 @@ export class SeriesStore {
     if (!stored) {
       if (this.series.size >= MAX_SERIES) return false;
       stored = {
+        id: this.byId.length,
         name: input.name,
         unit: input.unit,
         labels: input.labels,
@@ -45,18 +92,16 @@ export class SeriesStore {
         values: [],
       };
       this.series.set(key, stored);
+      this.byId.push(stored);
     }
     if (!stored.counter) {
-      stored.atMs.push(atMs);
-      stored.values.push(input.value);
+      this.point(stored, atMs, input.value);
       return true;
     }
     const last = stored.last;
     stored.last = { atMs, value: input.value };
-    if (last && atMs > last.atMs && input.value >= last.value) {
-      stored.atMs.push(atMs);
-      stored.values.push(((input.value - last.value) * 1000) / (atMs - last.atMs));
-    }
+    if (last && atMs > last.atMs && input.value >= last.value)
+      this.point(stored, atMs, ((input.value - last.value) * 1000) / (atMs - last.atMs));
     return true;
   }
 
@@ -66,13 +111,17 @@ export class SeriesStore {
     points: Array<{ atMs: number; value: number }>,
   ): void {
     const key = `${input.name}\u0000${JSON.stringify(input.labels)}`;
-    if (!this.series.has(key) && this.series.size >= MAX_SERIES) return;
-    this.series.set(key, {
+    const existing = this.series.get(key);
+    if (!existing && this.series.size >= MAX_SERIES) return;
+    const stored: Stored = {
       ...input,
+      id: existing?.id ?? this.byId.length,
       counter: false,
       atMs: points.map((point) => point.atMs),
       values: points.map((point) => point.value),
-    });
+    };
+    this.series.set(key, stored);
+    this.byId[stored.id] = stored;
   }
 
   /** The series with points in [fromMs, toMs], `t` in seconds since `originMs`. */

@@ -13,8 +13,8 @@ import addFormatsModule from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunResult } from "../../src/metrics/result.js";
 import { startGateway, type RunningGateway } from "../../src/gateway/gateway.js";
-import { BIN_PATH, runCli } from "../helpers/cli.js";
-import { startLocalServer, type LocalServer } from "../helpers/servers.js";
+import { afterStderr, BIN_PATH, runCli } from "../helpers/cli.js";
+import { delayed, startLocalServer, type LocalServer } from "../helpers/servers.js";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -142,6 +142,126 @@ describe("load-test --monitor", () => {
     expect(result.stdout).toMatch(/^ {14}sources 2 ok, 1 with failures/m);
     expect(result.stdout).not.toContain("sk-live");
   }, 70_000);
+
+  it("a profile's monitor section is read, its fields under the typed flags", async () => {
+    const out = join(dir, "profile.json");
+    const profile = join(dir, "monitor.yaml");
+    await writeFile(
+      profile,
+      [
+        `target: ${gateway.url}`,
+        "rps: 20",
+        "duration: 2s",
+        "monitor:",
+        `  scrape: [${gateway.url}/metrics]`,
+        "  interval: 5s",
+        "  metrics: [axonflow_gateway_requests_total]",
+        `outputs: { out: ${JSON.stringify(out)} }`,
+      ].join("\n"),
+    );
+    const result = await runCli(["run", profile, "--monitor-interval", "300ms", "--quiet"], {
+      timeoutMs: 40_000,
+    });
+    // 3 is the verdict on the gateway's answers, not the monitor's business.
+    expect([0, 3], result.stderr).toContain(result.code);
+    const monitor = (JSON.parse(readFileSync(out, "utf8")) as RunResult).monitor!;
+    expect(monitor.intervalMs).toBe(300);
+    expect(monitor.sources.map((source) => source.name)).toEqual([`${gateway.url}/metrics`]);
+    expect(monitor.series.some((series) => series.name === "axonflow_gateway_requests_total")).toBe(true);
+    expect(monitor.series.find((series) => series.name === "cpu")?.points.length).toBeGreaterThanOrEqual(3);
+    const bad = await runCli(["run", profile, "--monitor-interval", "5ms"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toMatch(/^load-test: error: --monitor-interval: must be a duration from 100ms/);
+  }, 60_000);
+
+  it("a second Ctrl-C still writes the target's series collected so far", async () => {
+    // The target answers after 10 s, so the first Ctrl-C waits its grace and the second quits at once.
+    const slow = await startLocalServer(delayed(() => 10_000));
+    const out = join(dir, "quit.json");
+    try {
+      const cli = await runCli(
+        [
+          "--target",
+          slow.url,
+          "--rps",
+          "20",
+          "--duration",
+          "30s",
+          "--timeout",
+          "20s",
+          "--monitor",
+          `${gateway.url}/metrics`,
+          "--monitor-interval",
+          "200ms",
+          "--out",
+          out,
+        ],
+        {
+          entry: BIN_PATH,
+          timeoutMs: 40_000,
+          onSpawn: (launcher) => {
+            afterStderr(launcher, "req/s for", () => setTimeout(() => launcher.kill("SIGINT"), 2000));
+            afterStderr(launcher, "Ctrl-C again", () => launcher.kill("SIGINT"));
+          },
+        },
+      );
+      expect(cli.code, cli.stderr).toBe(130);
+      expect(cli.stderr).toContain("interrupted again: writing the results measured so far");
+      const saved = JSON.parse(readFileSync(out, "utf8")) as RunResult;
+      const validate = await validator();
+      expect(validate(saved), JSON.stringify(validate.errors)).toBe(true);
+      expect(saved.interrupted).toBe(true);
+      const monitor = saved.monitor!;
+      expect(monitor.note).toMatch(/^quit at once/);
+      expect(monitor.sources[0]).toMatchObject({ name: `${gateway.url}/metrics`, failures: 0 });
+      expect(monitor.sources[0]?.attempts).toBeGreaterThanOrEqual(3);
+      // At 200 ms over the 2 s before the first Ctrl-C: several points, all within the run.
+      const cpu = monitor.series.find((s) => s.name === "cpu")!;
+      expect(cpu.points.length).toBeGreaterThanOrEqual(3);
+      const memory = monitor.series.find((s) => s.name === "memory_rss")!;
+      expect(memory.points.length).toBeGreaterThanOrEqual(3);
+      expect(monitor.summary.cpu).toMatchObject({ limitCores: 1, source: `${gateway.url}/metrics` });
+    } finally {
+      await slow.close();
+    }
+  }, 60_000);
+
+  it("a second Ctrl-C in a ladder's second step writes that step's series so far", async () => {
+    // The first step is answered at once; the second step's requests hang for 10 s.
+    const slow = await startLocalServer(delayed((index) => (index < 40 ? 0 : 10_000)));
+    const out = join(dir, "ladder-quit.json");
+    try {
+      const cli = await runCli(
+        ["ladder", "--target", slow.url, "--rates", "20,40", "--step", "2s", "--pause", "0s",
+          "--timeout", "20s", "--monitor", `${gateway.url}/metrics`, "--monitor-interval", "200ms",
+          "--out", out], // prettier-ignore
+        {
+          entry: BIN_PATH,
+          timeoutMs: 40_000,
+          onSpawn: (launcher) => {
+            afterStderr(launcher, "step 2/2", () => setTimeout(() => launcher.kill("SIGINT"), 1500));
+            afterStderr(launcher, "Ctrl-C again", () => launcher.kill("SIGINT"));
+          },
+        },
+      );
+      expect(cli.code, cli.stderr).toBe(130);
+      const ladder = JSON.parse(readFileSync(out, "utf8")) as { steps: Array<{ result: RunResult }> };
+      expect(ladder.steps).toHaveLength(2);
+      const [first, second] = ladder.steps.map((step) => step.result.monitor!);
+      // The first step ended as usual; the second was quit at once and has what had been sent.
+      expect(first?.note).toBeUndefined();
+      expect(second?.note).toMatch(/^quit at once/);
+      expect(second?.series.find((s) => s.name === "memory_rss")?.points.length).toBeGreaterThanOrEqual(3);
+      // Each step's window is its own: the second step's points start after the first's.
+      const lastOfFirst = first!.series.find((s) => s.name === "memory_rss")!.points.at(-1)!;
+      const firstOfSecond = second!.series.find((s) => s.name === "memory_rss")!.points[0]!;
+      const firstStart = Date.parse(ladder.steps[0]!.result.startedAt);
+      const secondStart = Date.parse(ladder.steps[1]!.result.startedAt);
+      expect(secondStart + firstOfSecond.t * 1000).toBeGreaterThan(firstStart + lastOfFirst.t * 1000);
+    } finally {
+      await slow.close();
+    }
+  }, 60_000);
 
   it("bad monitor flags are one line naming the flag, exit 2, before anything is sent", async () => {
     const cases: Array<[string[], RegExp]> = [

@@ -5,7 +5,7 @@
  * their warning signs to its verdict, before any other reporter shows or writes it. A monitor
  * that fails adds a warning, never an error: the measurement stands without it.
  */
-import type { RunResult } from "../../metrics/result.js";
+import type { ResultsDocument, RunResult } from "../../metrics/result.js";
 import { startMonitor, type Monitor } from "../../monitor/monitor.js";
 import { monitorWarnings } from "../../monitor/summary.js";
 import type { MonitorLive, MonitorOptions } from "../../monitor/types.js";
@@ -54,6 +54,34 @@ export class MonitorReporter implements Reporter {
     }
     result.monitor = answer;
     result.verdict.warnings.push(...monitorWarnings(answer, result.verdict.level !== "target"));
+  }
+
+  /**
+   * Quitting now: the running run gets the series the generator already holds (monitor.ts
+   * `resultNow`), since there is no time to ask the monitor process. First among the reporters,
+   * so the files written after it have them.
+   */
+  quitNow(document: ResultsDocument): void {
+    if (!this.monitor) return;
+    const run =
+      "phases" in document
+        ? document.phases.at(-1)?.result
+        : "steps" in document
+          ? document.steps.at(-1)?.result
+          : document;
+    if (!run || run.monitor) return;
+    const result = this.monitor.resultNow({
+      fromMs: this.runStartedMs,
+      toMs: Date.now(),
+      originMs: Date.parse(run.startedAt),
+    });
+    if (!result) {
+      run.verdict.warnings.push("monitor: no target metrics for this run (quit before its first round)");
+      return;
+    }
+    result.note = "quit at once: the series the monitor had sent so far, no range queries";
+    run.monitor = result;
+    run.verdict.warnings.push(...monitorWarnings(result, run.verdict.level !== "target"));
   }
 
   async close(): Promise<void> {
