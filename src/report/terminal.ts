@@ -159,7 +159,9 @@ export function formatSummary(result: RunResult): string {
     "",
     ...describeConnections(result.transport),
     `In flight     peak ${result.generator.maxInFlight} of ${result.generator.workers} workers` +
-      (result.generator.threads > 1 ? ` (${result.generator.threads} threads; peaks summed)` : ""),
+      (result.generator.threads > 1
+        ? ` (${result.generator.threads} ${result.merged ? "shard threads" : "threads"}; peaks summed)`
+        : ""),
     `Generator     ${result.rate.closedLoop ? "closed loop" : `${result.generator.pacing} pacing`}, event-loop delay p99 ${num(result.generator.eventLoopDelayMs.p99)}ms, own send lag p99 ${num(result.generator.ownSendLagMs.p99)}ms` +
       (result.generator.trustworthy
         ? ""
