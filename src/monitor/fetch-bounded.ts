@@ -87,8 +87,10 @@ export async function fetchBounded(
     return { text: Buffer.concat(chunks).toString("utf8"), contentType };
   } catch (error) {
     if (error instanceof FetchProblem || (sinkError !== undefined && error === sinkError)) throw error;
-    if (abort.signal.aborted) throw new FetchProblem(`no answer within ${options.timeoutMs} ms`);
     const code = (error as { code?: string }).code;
+    // undici's own timers (armed with the same deadline) may fire before ours: the same cause.
+    if (abort.signal.aborted || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT")
+      throw new FetchProblem(`no answer within ${options.timeoutMs} ms`);
     throw new FetchProblem(
       code === "ECONNREFUSED" ? "connection refused" : (code ?? (error as Error).message),
     );
