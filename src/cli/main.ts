@@ -651,31 +651,6 @@ export function buildProgram(): Command {
   ).action(runAction);
   addRunOptions(
     program
-      .command("coordinate")
-      .description(
-        "coordinate a live sharded run: shards started with --coordinator URL send one schedule, merged live (docs/DISTRIBUTED.md)",
-      )
-      .argument("[profile]", "a profile file (.yaml, .yml, .json): docs/PROFILES.md"),
-  )
-    .requiredOption(
-      "--shards <n>",
-      "how many shard processes take part (each registers with --coordinator URL)",
-    )
-    .requiredOption(
-      "--listen <host:port>",
-      "where the coordinator listens for its shards (e.g. 0.0.0.0:7070)",
-    )
-    .option("--register-timeout <d>", "how long the shards have to register", DEFAULT_REGISTER_TIMEOUT)
-    .option(
-      "--lost-after <d>",
-      "a shard silent this long is lost (named; the result is partial)",
-      DEFAULT_LOST_AFTER,
-    )
-    .action(async (profilePath: string | undefined, flags: CoordinateFlags, command: Command) => {
-      process.exitCode = await coordinateCommand(profilePath, flags, command);
-    });
-  addRunOptions(
-    program
       .command("ladder")
       .description(
         "run the methodology's 'Start small' steps back to back and print its Baseline Results table",
@@ -754,6 +729,31 @@ export function buildProgram(): Command {
     .option("--allow-partial", "merge even when shards are missing; the result is marked partial")
     .action(async (paths: string[], flags: { out?: string; html?: string; allowPartial?: boolean }) => {
       process.exitCode = await mergeCommand(paths, flags);
+    });
+  addRunOptions(
+    program
+      .command("coordinate")
+      .description(
+        "coordinate a live sharded run: shards started with --coordinator URL send one schedule, merged live (docs/DISTRIBUTED.md)",
+      )
+      .argument("[profile]", "a profile file (.yaml, .yml, .json): docs/PROFILES.md"),
+  )
+    .requiredOption(
+      "--shards <n>",
+      "how many shard processes take part (each registers with --coordinator URL)",
+    )
+    .requiredOption(
+      "--listen <host:port>",
+      "where the coordinator listens for its shards (e.g. 0.0.0.0:7070)",
+    )
+    .option("--register-timeout <d>", "how long the shards have to register", DEFAULT_REGISTER_TIMEOUT)
+    .option(
+      "--lost-after <d>",
+      "a shard silent this long is lost (named; the result is partial)",
+      DEFAULT_LOST_AFTER,
+    )
+    .action(async (profilePath: string | undefined, flags: CoordinateFlags, command: Command) => {
+      process.exitCode = await coordinateCommand(profilePath, flags, command);
     });
   program
     .command("k8s")
