@@ -16,7 +16,7 @@ import { mergeFiles } from "../distributed/merge-files.js";
 import { setFlagsFromString } from "node:v8";
 import { Command, CommanderError } from "commander";
 import { InputError, type RunOptions } from "../config/options.js";
-import { loadProfile } from "../config/profile.js";
+import { loadProfile, type LoadedProfile } from "../config/profile.js";
 import {
   addRunOptions,
   output,
@@ -395,16 +395,19 @@ function typedFlags(command: Command): ProfileCliFlags {
   return typed as ProfileCliFlags;
 }
 
-/** `load-test run profile.yaml`: the profile under the typed flags, then its run or phases. */
-async function executeProfile(path: string, command: Command): Promise<number> {
-  let profile;
+/** The profile at `path`; a problem with it ends the command as one line (exit 2). */
+async function profileOrFail(path: string): Promise<LoadedProfile> {
   try {
-    profile = await loadProfile(path);
+    return await loadProfile(path);
   } catch (error) {
     if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
     throw error;
   }
-  const loaded = profile;
+}
+
+/** `load-test run profile.yaml`: the profile under the typed flags, then its run or phases. */
+async function executeProfile(path: string, command: Command): Promise<number> {
+  const loaded = await profileOrFail(path);
   return execute(
     resolved(() =>
       resolveProfile(loaded, typedFlags(command), withShardFromEnv(command.opts<CliRunFlags>())),
@@ -496,14 +499,7 @@ async function coordinateCommand(
   );
   let resolvedCommand: ResolvedCommand;
   if (profilePath !== undefined) {
-    let profile;
-    try {
-      profile = await loadProfile(profilePath);
-    } catch (error) {
-      if (error instanceof InputError) fail(error.message, EXIT_CODES.invalidInput);
-      throw error;
-    }
-    const loaded = profile;
+    const loaded = await profileOrFail(profilePath);
     resolvedCommand = resolved(() =>
       resolveProfile(loaded, typedFlags(command), { ...flags, coordinatedShards: shards }),
     );

@@ -44,15 +44,32 @@ export function objectName(runId: string): string {
 /** The coordinator's port, in its pod and on its Service. */
 export const COORDINATOR_PORT = 7070;
 
+/** The CLI inside the image. */
+const BIN = "/app/dist/cli/bin.js";
+
+const POD_DEFAULTS = { restartPolicy: "Never", securityContext: { runAsNonRoot: true, runAsUser: 1000 } };
+
+/** The profile from the ConfigMap, and where the results file is written. */
+const PROFILE_AND_RESULTS_MOUNTS = [
+  { name: "profile", mountPath: "/etc/load-test", readOnly: true },
+  { name: "results", mountPath: "/results" },
+];
+
+const runLabels = (runId: string): Record<string, string> => ({
+  "app.kubernetes.io/name": "load-test",
+  "load-test/run-id": runId,
+});
+
+const profilePath = (options: K8sOptions): string => `/etc/load-test/${options.profile.name}`;
+
 export function k8sManifests(options: K8sOptions): Manifest[] {
   if (options.coordinator !== false) return coordinatedManifests(options);
   const name = objectName(options.runId);
-  const labels = { "app.kubernetes.io/name": "load-test", "load-test/run-id": options.runId };
+  const labels = runLabels(options.runId);
   const metadata = { name, namespace: options.namespace, labels };
-  const profilePath = `/etc/load-test/${options.profile.name}`;
   const args = [
     "run",
-    profilePath,
+    profilePath(options),
     "--start-at",
     options.startAt,
     "--run-id",
@@ -64,67 +81,13 @@ export function k8sManifests(options: K8sOptions): Manifest[] {
       ? ["--pushgateway", options.pushgateway, "--pushgateway-instance", "shard-$(JOB_COMPLETION_INDEX)"]
       : []),
   ];
-  // The results file goes to the log after the summary: a finished pod's files cannot be copied.
   // Exit 3 (a critical verdict) is the shard's view only: the merge judges the run.
-  const script =
-    `node /app/dist/cli/bin.js "$@"; code=$?; ` +
-    `if [ -f /results/shard.json ]; then echo ${RESULTS_MARKER}; cat /results/shard.json; fi; ` +
-    `if [ "$code" = 3 ]; then exit 0; fi; exit $code`;
-  const configMap: Manifest = {
-    apiVersion: "v1",
-    kind: "ConfigMap",
-    metadata,
-    data: { [options.profile.name]: options.profile.text },
-  };
-  const job: Manifest = {
-    apiVersion: "batch/v1",
-    kind: "Job",
-    metadata,
-    spec: {
-      completionMode: "Indexed",
-      completions: options.shards,
-      parallelism: options.shards,
-      // A shard run again later would not be part of the shared schedule.
-      backoffLimit: 0,
-      template: {
-        metadata: { labels },
-        spec: {
-          restartPolicy: "Never",
-          securityContext: { runAsNonRoot: true, runAsUser: 1000 },
-          topologySpreadConstraints: [
-            {
-              maxSkew: 1,
-              topologyKey: "kubernetes.io/hostname",
-              whenUnsatisfiable: "ScheduleAnyway",
-              labelSelector: { matchLabels: labels },
-            },
-          ],
-          containers: [
-            {
-              name: "shard",
-              image: options.image,
-              command: ["sh", "-c", script, "load-test"],
-              args,
-              env: [{ name: "LOAD_TEST_SHARDS", value: String(options.shards) }],
-              resources: {
-                requests: { cpu: options.cpu, memory: options.memory },
-                limits: { cpu: options.cpu, memory: options.memory },
-              },
-              volumeMounts: [
-                { name: "profile", mountPath: "/etc/load-test", readOnly: true },
-                { name: "results", mountPath: "/results" },
-              ],
-            },
-          ],
-          volumes: [
-            { name: "profile", configMap: { name } },
-            { name: "results", emptyDir: {} },
-          ],
-        },
-      },
-    },
-  };
-  return [configMap, job];
+  const command = printingResults("/results/shard.json", `if [ "$code" = 3 ]; then exit 0; fi; exit $code`);
+  const shard = shardContainer(options, command, args, { volumeMounts: PROFILE_AND_RESULTS_MOUNTS });
+  return [
+    profileConfigMap(options, metadata),
+    shardsJob(options, metadata, labels, shard, profileAndResults(name)),
+  ];
 }
 
 /**
@@ -134,27 +97,12 @@ export function k8sManifests(options: K8sOptions): Manifest[] {
  */
 function coordinatedManifests(options: K8sOptions): Manifest[] {
   const name = objectName(options.runId);
-  const labels = { "app.kubernetes.io/name": "load-test", "load-test/run-id": options.runId };
+  const labels = runLabels(options.runId);
   const coordinatorLabels = { ...labels, "load-test/role": "coordinator" };
   const shardLabels = { ...labels, "load-test/role": "shard" };
   const coordinatorName = `${name}-coord`;
   const url = `http://${coordinatorName}.${options.namespace}.svc:${COORDINATOR_PORT}`;
   const registerTimeout = options.registerTimeout ?? "5m";
-  const profilePath = `/etc/load-test/${options.profile.name}`;
-  const resources = {
-    requests: { cpu: options.cpu, memory: options.memory },
-    limits: { cpu: options.cpu, memory: options.memory },
-  };
-  const podDefaults = { restartPolicy: "Never", securityContext: { runAsNonRoot: true, runAsUser: 1000 } };
-  const script =
-    `node /app/dist/cli/bin.js "$@"; code=$?; ` +
-    `if [ -f /results/run.json ]; then echo ${RESULTS_MARKER}; cat /results/run.json; fi; exit $code`;
-  const configMap: Manifest = {
-    apiVersion: "v1",
-    kind: "ConfigMap",
-    metadata: { name, namespace: options.namespace, labels },
-    data: { [options.profile.name]: options.profile.text },
-  };
   const service: Manifest = {
     apiVersion: "v1",
     kind: "Service",
@@ -176,15 +124,15 @@ function coordinatedManifests(options: K8sOptions): Manifest[] {
       template: {
         metadata: { labels: coordinatorLabels },
         spec: {
-          ...podDefaults,
+          ...POD_DEFAULTS,
           containers: [
             {
               name: "coordinator",
               image: options.image,
-              command: ["sh", "-c", script, "load-test"],
+              command: printingResults("/results/run.json", "exit $code"),
               args: [
                 "coordinate",
-                profilePath,
+                profilePath(options),
                 "--shards",
                 String(options.shards),
                 "--listen",
@@ -198,25 +146,96 @@ function coordinatedManifests(options: K8sOptions): Manifest[] {
                 ...(options.pushgateway ? ["--pushgateway", options.pushgateway] : []),
               ],
               ports: [{ name: "coordinator", containerPort: COORDINATOR_PORT, protocol: "TCP" }],
-              resources,
-              volumeMounts: [
-                { name: "profile", mountPath: "/etc/load-test", readOnly: true },
-                { name: "results", mountPath: "/results" },
-              ],
+              resources: resourcesOf(options),
+              volumeMounts: PROFILE_AND_RESULTS_MOUNTS,
             },
           ],
-          volumes: [
-            { name: "profile", configMap: { name } },
-            { name: "results", emptyDir: {} },
-          ],
+          ...profileAndResults(name),
         },
       },
     },
   };
-  const shardJob: Manifest = {
+  // The shard asks for stripe JOB_COMPLETION_INDEX/LOAD_TEST_SHARDS; the rest comes from the coordinator.
+  const shard = shardContainer(
+    options,
+    ["node", BIN],
+    ["run", "--coordinator", url, "--register-timeout", registerTimeout],
+  );
+  const shardsMetadata = { name: `${name}-shards`, namespace: options.namespace, labels: shardLabels };
+  return [
+    profileConfigMap(options, { name, namespace: options.namespace, labels }),
+    service,
+    coordinatorJob,
+    shardsJob(options, shardsMetadata, shardLabels, shard),
+  ];
+}
+
+function profileAndResults(configMapName: string): { volumes: Manifest[] } {
+  return {
+    volumes: [
+      { name: "profile", configMap: { name: configMapName } },
+      { name: "results", emptyDir: {} },
+    ],
+  };
+}
+
+/** Request = limit: a throttled generator measures itself. */
+function resourcesOf(options: K8sOptions): Manifest {
+  return {
+    requests: { cpu: options.cpu, memory: options.memory },
+    limits: { cpu: options.cpu, memory: options.memory },
+  };
+}
+
+/**
+ * The CLI's command line run by a shell that then prints `file` below the marker line: a
+ * finished pod's files cannot be copied, its log can. `exit` ends the script.
+ */
+function printingResults(file: string, exit: string): string[] {
+  const script =
+    `node ${BIN} "$@"; code=$?; ` +
+    `if [ -f ${file} ]; then echo ${RESULTS_MARKER}; cat ${file}; fi; ${exit}`;
+  return ["sh", "-c", script, "load-test"];
+}
+
+function profileConfigMap(options: K8sOptions, metadata: Manifest): Manifest {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata,
+    data: { [options.profile.name]: options.profile.text },
+  };
+}
+
+function shardContainer(
+  options: K8sOptions,
+  command: string[],
+  args: string[],
+  more: Manifest = {},
+): Manifest {
+  return {
+    name: "shard",
+    image: options.image,
+    command,
+    args,
+    env: [{ name: "LOAD_TEST_SHARDS", value: String(options.shards) }],
+    resources: resourcesOf(options),
+    ...more,
+  };
+}
+
+/** The Indexed Job whose pod k runs shard k/N, spread over the nodes. */
+function shardsJob(
+  options: K8sOptions,
+  metadata: Manifest,
+  labels: Record<string, string>,
+  container: Manifest,
+  volumes: { volumes?: Manifest[] } = {},
+): Manifest {
+  return {
     apiVersion: "batch/v1",
     kind: "Job",
-    metadata: { name: `${name}-shards`, namespace: options.namespace, labels: shardLabels },
+    metadata,
     spec: {
       completionMode: "Indexed",
       completions: options.shards,
@@ -224,31 +243,21 @@ function coordinatedManifests(options: K8sOptions): Manifest[] {
       // A shard run again later would not be part of the shared schedule.
       backoffLimit: 0,
       template: {
-        metadata: { labels: shardLabels },
+        metadata: { labels },
         spec: {
-          ...podDefaults,
+          ...POD_DEFAULTS,
           topologySpreadConstraints: [
             {
               maxSkew: 1,
               topologyKey: "kubernetes.io/hostname",
               whenUnsatisfiable: "ScheduleAnyway",
-              labelSelector: { matchLabels: shardLabels },
+              labelSelector: { matchLabels: labels },
             },
           ],
-          containers: [
-            {
-              name: "shard",
-              image: options.image,
-              // The shard asks for stripe JOB_COMPLETION_INDEX/LOAD_TEST_SHARDS; the rest comes from the coordinator.
-              command: ["node", "/app/dist/cli/bin.js"],
-              args: ["run", "--coordinator", url, "--register-timeout", registerTimeout],
-              env: [{ name: "LOAD_TEST_SHARDS", value: String(options.shards) }],
-              resources,
-            },
-          ],
+          containers: [container],
+          ...volumes,
         },
       },
     },
   };
-  return [configMap, service, coordinatorJob, shardJob];
 }

@@ -1,17 +1,10 @@
 import type { RunOptions } from "../config/options.js";
 import type { Clock } from "../engine/clock.js";
 import type { FleetState, LoadDriver } from "../engine/driver.js";
-import { recorderLayoutFor, transportFor, type ShardEnd, type ShardStats } from "../engine/shard.js";
+import { MergingDriver } from "../engine/merging-driver.js";
+import type { ShardEnd } from "../engine/shard.js";
 import { toWorkerOptions, type WorkerInput, type WorkerOptions } from "../engine/thread-protocol.js";
-import { Recorder } from "../metrics/recorder.js";
-import type { LagSummaryMs, TransportResult } from "../metrics/result.js";
-import { ConnectionRecorder } from "../transport/connections.js";
-import {
-  mergeTransportSummaries,
-  type ConnectionTimes,
-  type ProbeResult,
-  type TransportSummary,
-} from "../transport/http.js";
+import type { ProbeResult } from "../transport/http.js";
 import { formatSeconds, type Fleet, type RemoteShard } from "./fleet.js";
 import type { ShardSpec } from "./flags.js";
 import type { ShardMessage } from "./remote-protocol.js";
@@ -43,31 +36,22 @@ export function remoteInput(options: RunOptions, shard: ShardSpec): WorkerInput 
  * that is lost is named with the second of the run it was lost at, and the run goes on with the
  * others; the result is then partial (`fleet()`).
  */
-export class RemoteDriver implements LoadDriver {
-  readonly threads: number;
+export class RemoteDriver extends MergingDriver implements LoadDriver {
   readonly startLeadMs = START_AHEAD_MS;
-  private merged: Recorder;
-  private readonly layout: ReturnType<typeof recorderLayoutFor>;
-  private started = false;
   private t0EpochMs: number | undefined;
   private ready: Promise<void> | undefined;
   private idle: Promise<void> | undefined;
-  private unopened: TransportSummary | undefined;
-  private readonly shardSeconds: number[];
   private readonly lateMs = new Map<number, number>();
 
   constructor(
-    private readonly options: RunOptions,
+    options: RunOptions,
     private readonly fleet: Fleet,
-    private readonly clock: Clock,
+    clock: Clock,
     categories: readonly string[],
     private readonly signal?: AbortSignal,
     private readonly onEvent?: (line: string) => void,
   ) {
-    this.threads = fleet.count;
-    this.layout = recorderLayoutFor(options, categories);
-    this.merged = new Recorder(this.layout, clock.nowMs(), "merge");
-    this.shardSeconds = new Array<number>(fleet.count).fill(0);
+    super(options, clock, fleet.count, categories);
     fleet.onReport((shard, report) => {
       if (!this.started) return;
       try {
@@ -88,8 +72,8 @@ export class RemoteDriver implements LoadDriver {
     });
   }
 
-  recorder(): Recorder {
-    return this.merged;
+  protected senders(): readonly RemoteShard[] {
+    return this.fleet.shards;
   }
 
   /** Which shards took part, which were lost and when: the result's `merged` and warnings. */
@@ -158,16 +142,11 @@ export class RemoteDriver implements LoadDriver {
     } as ProbeResult;
   }
 
-  async warmUp(signal?: AbortSignal): Promise<void> {
-    if (this.options.warmupMs <= 0 || signal?.aborted) return;
-    const stop = (): void => this.stop();
-    signal?.addEventListener("abort", stop, { once: true });
-    try {
+  warmUp(signal?: AbortSignal): Promise<void> {
+    return this.warmUpWith(signal, async () => {
       await this.whenReady();
-      await this.all({ type: "warmup", atEpochMs: Date.now() + START_AHEAD_MS }, "warmed");
-    } finally {
-      signal?.removeEventListener("abort", stop);
-    }
+      return this.all({ type: "warmup", atEpochMs: Date.now() + START_AHEAD_MS }, "warmed");
+    });
   }
 
   async start(at?: number): Promise<number> {
@@ -175,9 +154,7 @@ export class RemoteDriver implements LoadDriver {
     const nowMs = this.clock.nowMs();
     const t0Ms = at === undefined ? nowMs + START_AHEAD_MS : Math.max(at, nowMs + MIN_AHEAD_MS);
     this.t0EpochMs = Date.now() + (t0Ms - this.clock.nowMs());
-    this.merged = new Recorder(this.layout, t0Ms, "merge");
-    this.shardSeconds.fill(0);
-    this.started = true;
+    this.startMerge(t0Ms);
     const shards = this.live();
     const replies = await this.all({ type: "start", t0EpochMs: this.t0EpochMs }, "started", shards);
     replies.forEach((reply, k) => {
@@ -194,57 +171,6 @@ export class RemoteDriver implements LoadDriver {
 
   stop(): void {
     for (const shard of this.live()) shard.send({ type: "stop" });
-  }
-
-  stats(): ShardStats {
-    const stats: ShardStats = { sent: 0, inFlight: 0, peakInFlight: 0 };
-    for (const shard of this.fleet.shards) {
-      const latest = shard.latest?.stats;
-      if (!latest) continue;
-      stats.sent += latest.sent;
-      // A lost shard's requests in flight will never be reported: they are not counted as such.
-      if (shard.live) stats.inFlight += latest.inFlight;
-      stats.peakInFlight += latest.peakInFlight;
-    }
-    return stats;
-  }
-
-  eventLoopDelayMs(): LagSummaryMs {
-    const worst: LagSummaryMs = { p50: 0, p99: 0, max: 0 };
-    for (const shard of this.fleet.shards) {
-      const lag = shard.latest?.loopDelay;
-      if (!lag) continue;
-      worst.p50 = Math.max(worst.p50, lag.p50);
-      worst.p99 = Math.max(worst.p99, lag.p99);
-      worst.max = Math.max(worst.max, lag.max);
-    }
-    return worst;
-  }
-
-  transportResult(): TransportResult {
-    const reports = this.fleet.shards.flatMap((shard) => (shard.latest ? [shard.latest] : []));
-    if (reports.length === 0) {
-      this.unopened ??= transportFor(this.options, { index: 0, count: 1 }, this.clock).transportSummary();
-      return { ...this.unopened, errors: {} };
-    }
-    const errors: TransportResult["errors"] = {};
-    for (const report of reports) {
-      for (const [key, entry] of Object.entries(report.transport.errors)) {
-        const seen = errors[key];
-        errors[key] = seen ? { count: seen.count + entry.count, reason: seen.reason } : { ...entry };
-      }
-    }
-    const summary = mergeTransportSummaries(
-      reports.map((report) => ({ summary: report.transport, connections: report.connections })),
-    );
-    return { ...summary, errors };
-  }
-
-  /** The shards' connect and TLS handshake histograms from their latest reports, merged bucket by bucket. */
-  connectionTimes(): ConnectionTimes {
-    return ConnectionRecorder.merged(
-      this.fleet.shards.flatMap((shard) => (shard.latest ? [shard.latest.connections] : [])),
-    ).times();
   }
 
   /** Every shard's last report, then the command streams end and the coordinator stops listening. */

@@ -1,19 +1,12 @@
 import { existsSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import type { RunOptions } from "../config/options.js";
-import { Recorder } from "../metrics/recorder.js";
-import type { LagSummaryMs, TransportResult } from "../metrics/result.js";
-import { ConnectionRecorder } from "../transport/connections.js";
-import {
-  mergeTransportSummaries,
-  type ConnectionTimes,
-  type ProbeResult,
-  type TransportSummary,
-} from "../transport/http.js";
+import type { ProbeResult } from "../transport/http.js";
 import { composeStripe } from "../distributed/flags.js";
 import type { Clock } from "./clock.js";
 import type { LoadDriver } from "./driver.js";
-import { recorderLayoutFor, scenarioFor, transportFor, type ShardEnd, type ShardStats } from "./shard.js";
+import { MergingDriver } from "./merging-driver.js";
+import { scenarioFor, type ShardEnd } from "./shard.js";
 import {
   toWorkerOptions,
   type FromWorker,
@@ -93,28 +86,19 @@ type FailedReply = Extract<FromWorker, { type: "failed" }>;
  * sends what it measured as HDR-encoded deltas; the coordinator adds them into one Recorder,
  * bucket by bucket, so the merged percentiles are those of one histogram of every request.
  */
-export class ThreadedDriver implements LoadDriver {
-  readonly threads: number;
+export class ThreadedDriver extends MergingDriver implements LoadDriver {
   private readonly handles: ThreadHandle[];
-  private merged: Recorder;
-  private readonly layout: ReturnType<typeof recorderLayoutFor>;
-  private started = false;
   private ready: Promise<void> | undefined;
-  private unopened: TransportSummary | undefined;
   private idle: Promise<void> | undefined;
-  private readonly shardSeconds: number[];
 
   constructor(
-    private readonly options: RunOptions,
+    options: RunOptions,
     threads: number,
-    private readonly clock: Clock,
+    clock: Clock,
     entry: URL = threadEntry(),
     categories: readonly string[] = scenarioFor(options).categories,
   ) {
-    this.threads = threads;
-    this.layout = recorderLayoutFor(options, categories);
-    this.merged = new Recorder(this.layout, clock.nowMs(), "merge");
-    this.shardSeconds = new Array<number>(threads).fill(0);
+    super(options, clock, threads, categories);
     const workerOptions = toWorkerOptions(options);
     this.handles = Array.from(
       { length: threads },
@@ -128,8 +112,8 @@ export class ThreadedDriver implements LoadDriver {
     );
   }
 
-  recorder(): Recorder {
-    return this.merged;
+  protected senders(): readonly ThreadHandle[] {
+    return this.handles;
   }
 
   /**
@@ -151,24 +135,17 @@ export class ThreadedDriver implements LoadDriver {
     return expect(await handle.next("probed")).result;
   }
 
-  async warmUp(signal?: AbortSignal): Promise<void> {
-    if (this.options.warmupMs <= 0 || signal?.aborted) return;
-    const stop = (): void => this.stop();
-    signal?.addEventListener("abort", stop, { once: true });
-    try {
+  warmUp(signal?: AbortSignal): Promise<void> {
+    return this.warmUpWith(signal, async () => {
       await this.whenReady();
-      await this.all({ type: "warmup", atMs: this.clock.nowMs() + START_AHEAD_MS }, "warmed");
-    } finally {
-      signal?.removeEventListener("abort", stop);
-    }
+      return this.all({ type: "warmup", atMs: this.clock.nowMs() + START_AHEAD_MS }, "warmed");
+    });
   }
 
   async start(at?: number): Promise<number> {
     await this.whenReady();
     const t0Ms = Math.max(at ?? 0, this.clock.nowMs() + START_AHEAD_MS);
-    this.merged = new Recorder(this.layout, t0Ms, "merge");
-    this.shardSeconds.fill(0);
-    this.started = true;
+    this.startMerge(t0Ms);
     await this.all({ type: "start", t0Ms }, "started");
     return t0Ms;
   }
@@ -183,58 +160,6 @@ export class ThreadedDriver implements LoadDriver {
 
   stop(): void {
     for (const handle of this.handles) handle.send({ type: "stop" });
-  }
-
-  stats(): ShardStats {
-    const stats: ShardStats = { sent: 0, inFlight: 0, peakInFlight: 0 };
-    for (const handle of this.handles) {
-      const latest = handle.latest?.stats;
-      if (!latest) continue;
-      stats.sent += latest.sent;
-      stats.inFlight += latest.inFlight;
-      // The threads' peaks need not coincide: their sum bounds the run's peak from above.
-      stats.peakInFlight += latest.peakInFlight;
-    }
-    return stats;
-  }
-
-  eventLoopDelayMs(): LagSummaryMs {
-    const worst: LagSummaryMs = { p50: 0, p99: 0, max: 0 };
-    for (const handle of this.handles) {
-      const lag = handle.latest?.loopDelay;
-      if (!lag) continue;
-      worst.p50 = Math.max(worst.p50, lag.p50);
-      worst.p99 = Math.max(worst.p99, lag.p99);
-      worst.max = Math.max(worst.max, lag.max);
-    }
-    return worst;
-  }
-
-  transportResult(): TransportResult {
-    const reports = this.handles.flatMap((handle) => (handle.latest ? [handle.latest] : []));
-    // Before the first report: what the run's connections will be, none opened yet.
-    if (reports.length === 0) {
-      this.unopened ??= transportFor(this.options, { index: 0, count: 1 }, this.clock).transportSummary();
-      return { ...this.unopened, errors: {} };
-    }
-    const errors: TransportResult["errors"] = {};
-    for (const report of reports) {
-      for (const [key, entry] of Object.entries(report.transport.errors)) {
-        const seen = errors[key];
-        errors[key] = seen ? { count: seen.count + entry.count, reason: seen.reason } : { ...entry };
-      }
-    }
-    const summary = mergeTransportSummaries(
-      reports.map((report) => ({ summary: report.transport, connections: report.connections })),
-    );
-    return { ...summary, errors };
-  }
-
-  connectionTimes(): ConnectionTimes {
-    // The threads' latest reports, merged bucket by bucket (none yet: empty histograms).
-    return ConnectionRecorder.merged(
-      this.handles.flatMap((handle) => (handle.latest ? [handle.latest.connections] : [])),
-    ).times();
   }
 
   async close(): Promise<ShardEnd> {

@@ -73,6 +73,36 @@ async function coordinator(args: string[], limitMs = 60_000): Promise<{ proc: Pr
 const shard = (url: string, extra: string[] = [], entry = BIN_PATH): Proc =>
   start(["run", "--coordinator", url, ...extra], { entry });
 
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A run of the "normal" category at `rps` for `duration`: the flags a coordinator hands its shards. */
+const load = (target: string, rps: number, duration: string): string[] => [
+  ...["--target", target, "--rps", String(rps), "--duration", duration, "--category", "normal"],
+];
+
+/**
+ * Shard `spec` (`K/N`) as the sending process itself (no bin.js parent in between), sent `signal`
+ * once it has sent for `afterMs`.
+ */
+async function signalled(url: string, spec: string, signal: NodeJS.Signals, afterMs: number): Promise<Proc> {
+  const sender = shard(url, ["--shard", spec], CLI_PATH);
+  await sender.waitFor(new RegExp(`shard ${spec.replace("/", "\\/")} started`));
+  await sleep(afterMs);
+  sender.child.kill(signal);
+  return sender;
+}
+
+/** Waits for the coordinator and `shards` to end; each shard must exit 0. The coordinator's exit code. */
+async function ended(proc: Proc, shards: Proc[]): Promise<number | null> {
+  const [{ code }, ...ends] = await Promise.all([proc.done, ...shards.map((s) => s.done)]);
+  ends.forEach((end, k) => expect(end.code, `${proc.stderr}\n${shards[k]?.stderr ?? ""}`).toBe(0));
+  return code;
+}
+
+/** The CLI run to its end, for commands that end on their own within seconds. */
+const cli = (args: string[]): ReturnType<typeof runCli> =>
+  runCli(args, { entry: BIN_PATH, timeoutMs: 20_000 });
+
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 const ajv = new Ajv({ allErrors: true, strict: true });
 addFormats(ajv);
@@ -92,6 +122,16 @@ describe("load-test coordinate: a live sharded run", () => {
   let target: LocalServer;
   let pushgateway: PushgatewayProcess;
 
+  /** A coordinator of `shards` shards with these flags, writing `dir/name` (`out`). */
+  async function coordinated(
+    name: string,
+    shards: number,
+    flags: string[],
+  ): Promise<{ proc: Proc; url: string; out: string }> {
+    const out = join(dir, name);
+    return { ...(await coordinator(["--shards", String(shards), ...flags, "--out", out])), out };
+  }
+
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "load-test-coordinate-"));
     target = await startLocalServer(allowEverything);
@@ -107,34 +147,14 @@ describe("load-test coordinate: a live sharded run", () => {
   });
 
   it("merges 3 shards into exactly the unsharded plan's requests, all seen by the target; the key stays secret", async () => {
-    const out = join(dir, "three.json");
     const before = target.arrivalsMs.length;
-    const { proc, url } = await coordinator([
-      "--shards",
-      "3",
-      "--target",
-      target.url,
-      "--rps",
-      "100",
-      "--duration",
-      "3s",
-      "--category",
-      "normal",
-      "--api-key",
-      SECRET,
-      "--run-id",
-      "coord-exact",
-      "--pushgateway",
-      pushgateway.url,
-      "--push-interval",
-      "0",
-      "--out",
-      out,
+    const { proc, url, out } = await coordinated("three.json", 3, [
+      ...load(target.url, 100, "3s"),
+      ...["--api-key", SECRET, "--run-id", "coord-exact"],
+      ...["--pushgateway", pushgateway.url, "--push-interval", "0"],
     ]);
     const shards = [shard(url), shard(url), shard(url, ["--shard", "2/3"])];
-    const [{ code }, ...shardEnds] = await Promise.all([proc.done, ...shards.map((s) => s.done)]);
-    expect(code, proc.stderr).toBe(0);
-    shardEnds.forEach((end, k) => expect(end.code, shards[k]?.stderr).toBe(0));
+    expect(await ended(proc, shards), proc.stderr).toBe(0);
     const result = read(out);
     // 100 req/s for 3 s: the union of the stripes is the plan, each request once.
     expect(result.requests.sent).toBe(300);
@@ -170,30 +190,11 @@ describe("load-test coordinate: a live sharded run", () => {
   }, 60_000);
 
   it("names a shard killed mid-run with the second it was lost, marks the result partial and exits 3", async () => {
-    const out = join(dir, "killed.json");
-    const { proc, url } = await coordinator([
-      "--shards",
-      "3",
-      "--target",
-      target.url,
-      "--rps",
-      "60",
-      "--duration",
-      "6s",
-      "--category",
-      "normal",
-      "--out",
-      out,
-    ]);
+    const { proc, url, out } = await coordinated("killed.json", 3, load(target.url, 60, "6s"));
     const survivors = [shard(url, ["--shard", "0/3"]), shard(url, ["--shard", "1/3"])];
-    // The sending process itself (no bin.js parent in between), killed with no chance to say goodbye.
-    const victim = shard(url, ["--shard", "2/3"], CLI_PATH);
-    await victim.waitFor(/shard 2\/3 started/);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    victim.child.kill("SIGKILL");
-    const [{ code }, ...ends] = await Promise.all([proc.done, ...survivors.map((s) => s.done)]);
-    expect(code, proc.stderr).toBe(3);
-    ends.forEach((end, k) => expect(end.code, `${proc.stderr}\n${survivors[k]?.stderr ?? ""}`).toBe(0));
+    // Killed with no chance to say goodbye.
+    await signalled(url, "2/3", "SIGKILL", 2000);
+    expect(await ended(proc, survivors), proc.stderr).toBe(3);
     const lostLine = /shard 2\/3 lost at second (\d+) \(connection closed\)/.exec(proc.stderr);
     expect(lostLine, proc.stderr).not.toBeNull();
     const result = read(out);
@@ -214,33 +215,15 @@ describe("load-test coordinate: a live sharded run", () => {
   }, 60_000);
 
   it("names a shard that stops reporting (SIGSTOP) after --lost-after; continued, it learns it was dropped", async () => {
-    const out = join(dir, "silent.json");
-    const { proc, url } = await coordinator([
-      "--shards",
-      "2",
-      "--lost-after",
-      "3s",
-      "--target",
-      target.url,
-      "--rps",
-      "40",
-      "--duration",
-      "8s",
-      "--category",
-      "normal",
-      "--out",
-      out,
+    const { proc, url, out } = await coordinated("silent.json", 2, [
+      ...["--lost-after", "3s"],
+      ...load(target.url, 40, "8s"),
     ]);
     const survivor = shard(url, ["--shard", "0/2"]);
-    const victim = shard(url, ["--shard", "1/2"], CLI_PATH);
-    await victim.waitFor(/shard 1\/2 started/);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    victim.child.kill("SIGSTOP");
-    const [{ code }, survivorEnd] = await Promise.all([proc.done, survivor.done]);
+    const victim = await signalled(url, "1/2", "SIGSTOP", 1500);
+    expect(await ended(proc, [survivor]), proc.stderr).toBe(3);
     victim.child.kill("SIGCONT");
     const victimEnd = await victim.done;
-    expect(code, proc.stderr).toBe(3);
-    expect(survivorEnd.code, `${proc.stderr}\n${survivor.stderr}`).toBe(0);
     // Continued after the run, it finds the coordinator gone (or its stripe dropped) and stops: exit 1.
     expect(victimEnd.code, victim.stderr).toBe(1);
     expect(proc.stderr).toMatch(/shard 1\/2 lost at second \d+ \(no report for \d+(\.\d)?s\)/);
@@ -253,29 +236,11 @@ describe("load-test coordinate: a live sharded run", () => {
   }, 60_000);
 
   it("a shard stopped by Ctrl-C hands over its last report, is named lost (interrupted) and exits 130", async () => {
-    const out = join(dir, "shard-interrupted.json");
-    const { proc, url } = await coordinator([
-      "--shards",
-      "2",
-      "--target",
-      target.url,
-      "--rps",
-      "40",
-      "--duration",
-      "5s",
-      "--category",
-      "normal",
-      "--out",
-      out,
-    ]);
+    const { proc, url, out } = await coordinated("shard-interrupted.json", 2, load(target.url, 40, "5s"));
     const survivor = shard(url, ["--shard", "0/2"]);
-    const victim = shard(url, ["--shard", "1/2"], CLI_PATH);
-    await victim.waitFor(/shard 1\/2 started/);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    victim.child.kill("SIGINT");
-    const [{ code }, survivorEnd, victimEnd] = await Promise.all([proc.done, survivor.done, victim.done]);
+    const victim = await signalled(url, "1/2", "SIGINT", 1500);
+    const [code, victimEnd] = await Promise.all([ended(proc, [survivor]), victim.done]);
     expect(code, proc.stderr).toBe(3);
-    expect(survivorEnd.code, survivor.stderr).toBe(0);
     expect(victimEnd.code, victim.stderr).toBe(130);
     expect(proc.stderr).toMatch(/shard 1\/2 lost at second \d+ \(interrupted\)/);
     const result = read(out);
@@ -286,29 +251,13 @@ describe("load-test coordinate: a live sharded run", () => {
   }, 60_000);
 
   it("--start-at on the coordinator: every shard starts its schedule at that instant", async () => {
-    const out = join(dir, "start-at.json");
     const before = target.arrivalsMs.length;
     const atEpochMs = Math.ceil((Date.now() + 6000) / 1000) * 1000;
-    const { proc, url } = await coordinator([
-      "--shards",
-      "2",
-      "--start-at",
-      new Date(atEpochMs).toISOString(),
-      "--target",
-      target.url,
-      "--rps",
-      "50",
-      "--duration",
-      "2s",
-      "--category",
-      "normal",
-      "--out",
-      out,
+    const { proc, url, out } = await coordinated("start-at.json", 2, [
+      ...["--start-at", new Date(atEpochMs).toISOString()],
+      ...load(target.url, 50, "2s"),
     ]);
-    const shards = [shard(url), shard(url)];
-    const [{ code }, ...ends] = await Promise.all([proc.done, ...shards.map((s) => s.done)]);
-    expect(code, proc.stderr).toBe(0);
-    ends.forEach((end, k) => expect(end.code, shards[k]?.stderr).toBe(0));
+    expect(await ended(proc, [shard(url), shard(url)]), proc.stderr).toBe(0);
     const result = read(out);
     expect(result.startAt).toEqual({ at: new Date(atEpochMs).toISOString(), lateMs: 0 });
     expect(result.startedAt).toBe(new Date(atEpochMs).toISOString());
@@ -320,30 +269,15 @@ describe("load-test coordinate: a live sharded run", () => {
   }, 60_000);
 
   it("stops every shard on Ctrl-C and still writes --out (exit 130)", async () => {
-    const out = join(dir, "interrupted.json");
-    const { proc, url } = await coordinator([
-      "--shards",
-      "2",
-      "--target",
-      target.url,
-      "--rps",
-      "50",
-      "--duration",
-      "30s",
-      "--category",
-      "normal",
-      "--out",
-      out,
-    ]);
+    const { proc, url, out } = await coordinated("interrupted.json", 2, load(target.url, 50, "30s"));
     const shards = [shard(url), shard(url)];
     await Promise.all(shards.map((s) => s.waitFor(/started/)));
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await sleep(1500);
     const sentAt = Date.now();
     proc.child.kill("SIGINT");
-    const [{ code }, ...ends] = await Promise.all([proc.done, ...shards.map((s) => s.done)]);
+    const code = await ended(proc, shards);
     expect(Date.now() - sentAt).toBeLessThan(15_000);
     expect(code, proc.stderr).toBe(130);
-    ends.forEach((end, k) => expect(end.code, `${proc.stderr}\n${shards[k]?.stderr ?? ""}`).toBe(0));
     const result = read(out);
     expect(result.interrupted).toBe(true);
     expect(result.requests.total).toBeGreaterThan(0);
@@ -356,27 +290,12 @@ describe("load-test coordinate: a live sharded run", () => {
       json(response, 500, { error: "down" }),
     );
     try {
-      const out = join(dir, "aborted.json");
-      const { proc, url } = await coordinator([
-        "--shards",
-        "2",
-        "--target",
-        failing.url,
-        "--rps",
-        "40",
-        "--duration",
-        "40s",
-        "--category",
-        "normal",
+      const { proc, url, out } = await coordinated("aborted.json", 2, [
+        ...load(failing.url, 40, "40s"),
         "--abort-on-critical",
-        "--out",
-        out,
       ]);
       const startedAt = Date.now();
-      const shards = [shard(url), shard(url)];
-      const [{ code }, ...ends] = await Promise.all([proc.done, ...shards.map((s) => s.done)]);
-      expect(code, proc.stderr).toBe(3);
-      ends.forEach((end, k) => expect(end.code, `${proc.stderr}\n${shards[k]?.stderr ?? ""}`).toBe(0));
+      expect(await ended(proc, [shard(url), shard(url)]), proc.stderr).toBe(3);
       expect(Date.now() - startedAt).toBeLessThan(25_000);
       const result = read(out);
       expect(result.aborted?.reason).toMatch(/critical/);
@@ -388,31 +307,13 @@ describe("load-test coordinate: a live sharded run", () => {
   }, 60_000);
 
   it("refuses a stripe taken twice or not of the run, then names the missing shard when registration times out", async () => {
-    const out = join(dir, "never.json");
-    const { proc, url } = await coordinator([
-      "--shards",
-      "2",
-      "--register-timeout",
-      "4s",
-      "--target",
-      target.url,
-      "--rps",
-      "10",
-      "--duration",
-      "2s",
-      "--out",
-      out,
+    const { proc, url, out } = await coordinated("never.json", 2, [
+      ...["--register-timeout", "4s", "--target", target.url, "--rps", "10", "--duration", "2s"],
     ]);
     const first = shard(url, ["--shard", "0/2"]);
     await proc.waitFor(/shard 0\/2 registered/);
-    const twice = await runCli(["run", "--coordinator", url, "--shard", "0/2"], {
-      entry: BIN_PATH,
-      timeoutMs: 20_000,
-    });
-    const foreign = await runCli(["run", "--coordinator", url, "--shard", "1/3"], {
-      entry: BIN_PATH,
-      timeoutMs: 20_000,
-    });
+    const twice = await cli(["run", "--coordinator", url, "--shard", "0/2"]);
+    const foreign = await cli(["run", "--coordinator", url, "--shard", "1/3"]);
     expect(twice.code).toBe(2);
     expect(twice.stderr).toMatch(/shard 0\/2 is already registered/);
     expect(foreign.code).toBe(2);
@@ -431,63 +332,31 @@ describe("load-test coordinate: a live sharded run", () => {
   }, 60_000);
 
   it("a shard refuses run flags of its own (exit 2 naming the flag), before reaching any coordinator", async () => {
-    const result = await runCli(["run", "--coordinator", "http://127.0.0.1:9", "--rps", "10"], {
-      entry: BIN_PATH,
-      timeoutMs: 20_000,
-    });
+    const result = await cli(["run", "--coordinator", "http://127.0.0.1:9", "--rps", "10"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^load-test: error: --rps: a shard takes the run from its coordinator/m);
-    const unreachable = await runCli(
-      ["run", "--coordinator", "http://127.0.0.1:9", "--register-timeout", "1s"],
-      {
-        entry: BIN_PATH,
-        timeoutMs: 20_000,
-      },
-    );
+    const unreachable = await cli(["run", "--coordinator", "http://127.0.0.1:9", "--register-timeout", "1s"]);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toMatch(
       /coordinator http:\/\/127\.0\.0\.1:9 not reachable within --register-timeout/,
     );
     // And the coordinator refuses what it cannot coordinate, before it listens.
-    const threads = await runCli(
-      [
-        "coordinate",
-        "--shards",
-        "2",
-        "--listen",
-        "127.0.0.1:0",
-        "--target",
-        target.url,
-        "--rps",
-        "10",
-        "--threads",
-        "2",
-      ],
-      { entry: BIN_PATH, timeoutMs: 20_000 },
-    );
+    const fleet = ["--shards", "2", "--listen", "127.0.0.1:0"];
+    const threads = await cli([
+      ...["coordinate", ...fleet],
+      ...["--target", target.url, "--rps", "10", "--threads", "2"],
+    ]);
     expect(threads.code).toBe(2);
     expect(threads.stderr).toMatch(/^load-test: error: --threads: /m);
-    const phases = await runCli(
-      [
-        "coordinate",
-        fileURLToPath(new URL("../../examples/spec-stages.yaml", import.meta.url)),
-        "--shards",
-        "2",
-        "--listen",
-        "127.0.0.1:0",
-      ],
-      { entry: BIN_PATH, timeoutMs: 20_000 },
-    );
+    const stages = fileURLToPath(new URL("../../examples/spec-stages.yaml", import.meta.url));
+    const phases = await cli(["coordinate", stages, ...fleet]);
     expect(phases.code).toBe(2);
     // The rate bound is per shard (one thread each), not the coordinator's own threads'.
-    const bound = (rps: string): Promise<{ code: number | null; stderr: string }> =>
-      runCli(
-        [
-          ...["coordinate", "--shards", "2", "--listen", "127.0.0.1:0", "--register-timeout", "1s"],
-          ...["--target", target.url, "--rps", rps, "--duration", "1s"],
-        ],
-        { entry: BIN_PATH, timeoutMs: 20_000 },
-      );
+    const bound = (rps: string): ReturnType<typeof cli> =>
+      cli([
+        ...["coordinate", ...fleet, "--register-timeout", "1s"],
+        ...["--target", target.url, "--rps", rps, "--duration", "1s"],
+      ]);
     const within = await bound("150000");
     expect(within.code).toBe(2);
     expect(within.stderr).toMatch(/shards 0\/2, 1\/2 not registered within --register-timeout 1s/);

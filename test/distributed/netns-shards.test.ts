@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLatencyHistogram, summarizeMs } from "../../src/metrics/histogram.js";
 import { decodeResultHistograms } from "../../src/metrics/result-histograms.js";
 import type { RunResult } from "../../src/metrics/result.js";
+import { spreadMs } from "../helpers/arrivals.js";
 import { BIN_PATH, runCli } from "../helpers/cli.js";
 import { createNetnsLab, type NetnsLab, type TestHost } from "../helpers/netns.js";
 
@@ -115,18 +116,6 @@ const accessLog = (path: string): Access[] =>
       };
     });
 
-/** Gaps between consecutive arrivals: their median and mean absolute deviation from 1000/RATE (ms). */
-function spreadMs(arrivalsMs: readonly number[]): { medianGapMs: number; meanDeviationMs: number } {
-  const sorted = [...arrivalsMs].sort((a, b) => a - b);
-  const gaps = sorted.slice(1).map((t, i) => t - (sorted[i] as number));
-  const ordered = [...gaps].sort((a, b) => a - b);
-  const ideal = 1000 / RATE;
-  return {
-    medianGapMs: ordered[Math.floor(ordered.length / 2)] as number,
-    meanDeviationMs: gaps.reduce((sum, gap) => sum + Math.abs(gap - ideal), 0) / gaps.length,
-  };
-}
-
 describe("shards on separate test hosts (network namespaces) against one target", () => {
   let lab: NetnsLab;
   let dir: string;
@@ -200,8 +189,9 @@ describe("shards on separate test hosts (network namespaces) against one target"
   });
 
   it("the target sees the two hosts' arrivals as one evenly spaced schedule, as from one process", () => {
-    const sharded = spreadMs(accessLog(shardedTarget.logPath).map((access) => access.arrivedMs));
-    const single = spreadMs(accessLog(singleTarget.logPath).map((access) => access.arrivedMs));
+    const arrivedMs = (path: string): number[] => accessLog(path).map((access) => access.arrivedMs);
+    const sharded = spreadMs(arrivedMs(shardedTarget.logPath), RATE);
+    const single = spreadMs(arrivedMs(singleTarget.logPath), RATE);
     // Two shards out of step would arrive in pairs (gaps near 0 and near 2 × 10 ms).
     expect(sharded.medianGapMs).toBeGreaterThan(7);
     expect(sharded.medianGapMs).toBeLessThan(13);

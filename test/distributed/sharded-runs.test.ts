@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLatencyHistogram, summarizeMs } from "../../src/metrics/histogram.js";
 import { decodeResultHistograms } from "../../src/metrics/result-histograms.js";
 import type { RunResult } from "../../src/metrics/result.js";
+import { spreadMs } from "../helpers/arrivals.js";
 import { BIN_PATH, runCli, type CliResult } from "../helpers/cli.js";
 import { allowEverything, startLocalServer, type LocalServer } from "../helpers/servers.js";
 
@@ -14,18 +15,6 @@ const PLANNED = RATE * DURATION_S;
 const SHARDS = 3;
 
 const read = (path: string): RunResult => JSON.parse(readFileSync(path, "utf8")) as RunResult;
-
-/** Gaps between consecutive arrivals (ms), and their spread: the mean absolute deviation from 1000/RATE. */
-function spreadMs(arrivalsMs: readonly number[]): { medianGapMs: number; meanDeviationMs: number } {
-  const sorted = [...arrivalsMs].sort((a, b) => a - b);
-  const gaps = sorted.slice(1).map((t, i) => t - (sorted[i] as number));
-  const ordered = [...gaps].sort((a, b) => a - b);
-  const ideal = 1000 / RATE;
-  return {
-    medianGapMs: ordered[Math.floor(ordered.length / 2)] as number,
-    meanDeviationMs: gaps.reduce((sum, gap) => sum + Math.abs(gap - ideal), 0) / gaps.length,
-  };
-}
 
 describe("sharded runs as processes against one local target", () => {
   let dir: string;
@@ -108,8 +97,8 @@ describe("sharded runs as processes against one local target", () => {
   });
 
   it("the target sees the shards' arrivals as one evenly spaced schedule, as from one process", () => {
-    const sharded = spreadMs(shardedTarget.arrivalsMs);
-    const single = spreadMs(singleTarget.arrivalsMs);
+    const sharded = spreadMs(shardedTarget.arrivalsMs, RATE);
+    const single = spreadMs(singleTarget.arrivalsMs, RATE);
     // Three shards out of step would arrive in bursts (gaps near 0 and near 3 × 10 ms).
     expect(sharded.medianGapMs).toBeGreaterThan(7);
     expect(sharded.medianGapMs).toBeLessThan(13);
